@@ -1,0 +1,34 @@
+/*
+ * internal.h - helpers shared by the library's source files; not installed.
+ * Names here use the cr__ prefix and are never exported.
+ */
+#ifndef CLOUDREC_INTERNAL_H
+#define CLOUDREC_INTERNAL_H
+
+#include "cloudrec/core.h"
+
+#include <stdarg.h>
+
+#define CR__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Fills err (when non-NULL) with status and a formatted one-line message and
+ * returns status, so failures read `return cr__fail(err, CR_ERR_IO, ...)`. */
+cr_status cr__fail(struct cr_error *err, cr_status status, const char *fmt, ...)
+    CR_PRINTF(3, 4);
+
+/* Like cr__fail but keeps the detail a callee already wrote into err and
+ * prefixes its message with the formatted context ("dog.jpg: "). */
+cr_status cr__fail_prefix(struct cr_error *err, cr_status status, const char *fmt, ...)
+    CR_PRINTF(3, 4);
+
+/* True when a handler would accept a line at this level; lets callers skip
+ * building expensive log arguments. */
+int cr__log_enabled(enum cr_log_level level);
+
+/* Copies src into dst (size n), always NUL-terminating; truncates. */
+void cr__strlcpy(char *dst, const char *src, size_t n);
+
+/* strdup that returns NULL for NULL. */
+char *cr__strdup(const char *s);
+
+#endif
