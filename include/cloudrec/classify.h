@@ -1,0 +1,141 @@
+/*
+ * cloudrec/classify.h - ImageNet classification with Darknet.
+ *
+ * A cr_classifier owns one Darknet network. Darknet mutates the network while
+ * predicting, so a classifier must not be used by two threads at once: open
+ * one classifier per thread (they share nothing). Opening is slow (it reads
+ * the weights); classifying reuses the loaded network.
+ *
+ * Darknet itself is loaded at run time (dlopen, RTLD_LOCAL) the first time a
+ * classifier is opened, so none of its unprefixed symbols (error, list,
+ * image...) enter the process's global namespace, and programs that never
+ * classify never load it. Every file is checked before Darknet sees it,
+ * because Darknet calls exit() on files it cannot read.
+ */
+#ifndef CLOUDREC_CLASSIFY_H
+#define CLOUDREC_CLASSIFY_H
+
+#include "cloudrec/core.h"
+#include "cloudrec/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CR_LABEL_MAX 128 /* bytes, including the NUL */
+#define CR_PATH_MAX 4096
+
+/* Defaults taken from Debian's darknet package. */
+#define CR_DARKNET_LIB_DEFAULT "/usr/lib/darknet/libdarknet.so"
+#define CR_DARKNET_CFG_DEFAULT "/usr/share/darknet/cfg/tiny.cfg"
+#define CR_DARKNET_NAMES_DEFAULT "/usr/share/darknet/data/imagenet.shortnames.list"
+
+/* Published Tiny Darknet weights and their SHA-256. */
+#define CR_TINY_WEIGHTS_URL "https://pjreddie.com/media/files/tiny.weights"
+#define CR_TINY_WEIGHTS_SHA256 "f1c3fe6b9bab9af69ae2a090682df3e5b9d83accba69551315f030ce1b37ea81"
+#define CR_TINY_WEIGHTS_FILE "tiny.weights"
+
+/* One predicted class, copied out of the network (no pointers inside). */
+struct cr_prediction {
+    int class_index;
+    float probability; /* 0..1, as Darknet's softmax gives it */
+    char label[CR_LABEL_MAX];
+};
+
+/* Where a model's files are. Zero fields are filled by cr_model_resolve. */
+struct cr_model_paths {
+    char dir[CR_PATH_MAX];
+    char cfg[CR_PATH_MAX];
+    char weights[CR_PATH_MAX];
+    char names[CR_PATH_MAX];
+};
+
+/*
+ * Finds the model directory: dir_flag if non-NULL, else $CLOUDREC_MODEL_DIR,
+ * else the first of ./models/tiny-darknet and ../shared/models/tiny-darknet
+ * that holds tiny.weights. Then fills the file paths: weights =
+ * <dir>/tiny.weights; cfg = <dir>/tiny.cfg if present, else Darknet's
+ * /usr/share/darknet/cfg/tiny.cfg; names = <dir>/names.list if present, else
+ * Darknet's imagenet.shortnames.list. CR_ERR_NOT_FOUND names every place
+ * that was tried.
+ */
+CR_API cr_status cr_model_resolve(const char *dir_flag, struct cr_model_paths *out,
+                                  struct cr_error *err);
+
+struct cr_classifier_options {
+    const char *cfg_path;     /* required */
+    const char *weights_path; /* required */
+    const char *names_path;   /* required; the first N lines are used, N = outputs */
+    const char *darknet_lib;  /* NULL: $CLOUDREC_DARKNET_LIB, else the Debian path */
+    struct cr_image_limits limits; /* for cr_classify_bytes / _file */
+};
+
+struct cr_classifier;
+
+/*
+ * Loads a network. The cfg is read and checked (first section [net], known
+ * section names, size limit) and loaded with batch=1; the weights file must
+ * exist and have exactly the size the network needs; the names file must
+ * have at least as many lines as the network has outputs. Errors:
+ * CR_ERR_NOT_FOUND (a file or libdarknet is missing), CR_ERR_MODEL (a file
+ * is malformed or does not fit the network), CR_ERR_NOMEM. On success *out
+ * is owned by the caller; release with cr_classifier_free.
+ *
+ * While the network loads, Darknet writes its layer table to stderr; that
+ * output is captured (file descriptor 2 is redirected for the duration, so
+ * other threads' stderr output in that window is captured too) and passed to
+ * the log handler at debug level.
+ */
+CR_API cr_status cr_classifier_open(const struct cr_classifier_options *opts,
+                                    struct cr_classifier **out, struct cr_error *err);
+
+/* Frees the network and names. Accepts NULL. */
+CR_API void cr_classifier_free(struct cr_classifier *cl);
+
+/* Number of classes (network outputs). */
+CR_API int cr_classifier_num_classes(const struct cr_classifier *cl);
+
+/* The network's input width and height in pixels. */
+CR_API void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height);
+
+/*
+ * Classifies a decoded image exactly as `darknet classifier predict` does:
+ * RGB scaled to 0..1, letterboxed to the network size, one forward pass,
+ * the top_k classes in descending probability (ties: lower class index
+ * first). Writes min(top_k, classes) entries to out and that count to
+ * *n_out. top_k must be at least 1.
+ */
+CR_API cr_status cr_classify_image(struct cr_classifier *cl, const struct cr_image *img,
+                                   struct cr_prediction *out, size_t top_k, size_t *n_out,
+                                   struct cr_error *err);
+
+/* Decodes (with the classifier's limits) and classifies encoded bytes. */
+CR_API cr_status cr_classify_bytes(struct cr_classifier *cl, const void *data, size_t len,
+                                   struct cr_prediction *out, size_t top_k, size_t *n_out,
+                                   struct cr_error *err);
+
+/* Reads, decodes and classifies a file. The error message names the path. */
+CR_API cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
+                                  struct cr_prediction *out, size_t top_k, size_t *n_out,
+                                  struct cr_error *err);
+
+/*
+ * Downloads url (any scheme libcurl supports, including file://) and stores
+ * it at dest_path only if its SHA-256 equals sha256_hex; the file appears
+ * atomically or not at all. CR_ERR_CHECKSUM on a mismatch, CR_ERR_NETWORK or
+ * CR_ERR_NOT_FOUND when it cannot be fetched, CR_ERR_TOO_LARGE past
+ * max_bytes (0 = 512 MiB).
+ */
+struct cr_fetch_options {
+    const char *url;
+    const char *sha256_hex;
+    const char *dest_path;
+    size_t max_bytes;
+    long timeout_ms; /* 0 = 10 minutes */
+};
+CR_API cr_status cr_model_fetch(const struct cr_fetch_options *opts, struct cr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

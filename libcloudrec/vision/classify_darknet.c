@@ -1,0 +1,582 @@
+/*
+ * classify_darknet.c - the library's only user of darknet.h.
+ *
+ * Darknet is a fence to keep tidy: it calls exit() on files it cannot read,
+ * prints to stderr, returns pointers into the network, mutates the network
+ * while predicting and exports unprefixed symbols (error, list, image...).
+ * So this file
+ *  - loads libdarknet.so with dlopen(RTLD_LOCAL) on first use, so its symbols
+ *    never enter the global namespace and programs that do not classify do
+ *    not load it (nor the OpenCV/Qt stack it drags in);
+ *  - reads and checks every model file before Darknet sees it, and gives
+ *    Darknet a batch=1 copy of the cfg through a memfd;
+ *  - decodes images itself (image.c) and copies results out;
+ *  - captures what Darknet prints while loading and hands it to the logger.
+ */
+#include "cloudrec/classify.h"
+#include "internal.h"
+
+#include <darknet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CFG_MAX_BYTES (1u << 20)
+#define NAMES_MAX_BYTES (16u << 20)
+
+/* ---- the dynamically loaded Darknet API ----------------------------------*/
+
+struct darknet_api {
+    void *handle;
+    __typeof__(parse_network_cfg) *parse_network_cfg;
+    __typeof__(load_weights) *load_weights;
+    __typeof__(set_batch_network) *set_batch_network;
+    __typeof__(network_predict) *network_predict;
+    __typeof__(letterbox_image) *letterbox_image;
+    __typeof__(free_image) *free_image;
+    __typeof__(free_network) *free_network;
+    __typeof__(hierarchy_predictions) *hierarchy_predictions;
+};
+
+static struct darknet_api g_dn;
+static pthread_mutex_t g_dn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Resolves one symbol into *slot; returns 0 when it is missing. */
+static int resolve(void *handle, const char *name, void *slot)
+{
+    void *sym = dlsym(handle, name);
+    memcpy(slot, &sym, sizeof(sym));
+    return sym != NULL;
+}
+
+/* Loads libdarknet once per process. Caller holds g_dn_lock. */
+static cr_status darknet_load(const char *lib, struct cr_error *err)
+{
+    if (g_dn.handle)
+        return CR_OK;
+    if (!lib) {
+        const char *env = getenv("CLOUDREC_DARKNET_LIB");
+        lib = env && *env ? env : CR_DARKNET_LIB_DEFAULT;
+    }
+    if (access(lib, R_OK) != 0)
+        return cr__fail(err, CR_ERR_NOT_FOUND, "%s: %s (apt-get install darknet)", lib,
+                        strerror(errno));
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return cr__fail(err, CR_ERR_MODEL, "cannot load Darknet: %s", dlerror());
+    struct darknet_api api = {.handle = h};
+    if (!resolve(h, "parse_network_cfg", &api.parse_network_cfg) ||
+        !resolve(h, "load_weights", &api.load_weights) ||
+        !resolve(h, "set_batch_network", &api.set_batch_network) ||
+        !resolve(h, "network_predict", &api.network_predict) ||
+        !resolve(h, "letterbox_image", &api.letterbox_image) ||
+        !resolve(h, "free_image", &api.free_image) ||
+        !resolve(h, "free_network", &api.free_network) ||
+        !resolve(h, "hierarchy_predictions", &api.hierarchy_predictions)) {
+        dlclose(h);
+        return cr__fail(err, CR_ERR_MODEL, "%s: not a compatible Darknet library", lib);
+    }
+    g_dn = api;
+    return CR_OK;
+}
+
+/* ---- capturing Darknet's stderr ------------------------------------------*/
+
+struct capture {
+    int saved_fd;
+    int mem_fd;
+};
+
+/* Points fd 2 at a memfd. Caller holds g_dn_lock, so captures never nest. */
+static void capture_begin(struct capture *c)
+{
+    c->saved_fd = -1;
+    c->mem_fd = memfd_create("cloudrec-darknet-log", MFD_CLOEXEC);
+    if (c->mem_fd < 0)
+        return;
+    fflush(stderr);
+    c->saved_fd = dup(STDERR_FILENO);
+    if (c->saved_fd < 0 || dup2(c->mem_fd, STDERR_FILENO) < 0) {
+        if (c->saved_fd >= 0)
+            close(c->saved_fd);
+        close(c->mem_fd);
+        c->saved_fd = c->mem_fd = -1;
+    }
+}
+
+/* Restores fd 2 and forwards each captured line to the logger at debug. */
+static void capture_end(struct capture *c)
+{
+    if (c->saved_fd < 0)
+        return;
+    fflush(stderr);
+    dup2(c->saved_fd, STDERR_FILENO);
+    close(c->saved_fd);
+    if (cr__log_enabled(CR_LOG_DEBUG)) {
+        char chunk[4096];
+        off_t off = 0;
+        ssize_t n;
+        while ((n = pread(c->mem_fd, chunk, sizeof(chunk) - 1, off)) > 0) {
+            chunk[n] = '\0';
+            off += n;
+            for (char *save = NULL, *line = strtok_r(chunk, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
+                cr_log(CR_LOG_DEBUG, "component=darknet line=\"%s\"", line);
+        }
+    }
+    close(c->mem_fd);
+}
+
+/* ---- checking the cfg ------------------------------------------------------*/
+
+static const char *const known_sections[] = {
+    "activation", "avg",         "avgpool",         "batchnorm", "conn",    "connected",
+    "conv",       "convolutional", "cost",          "crnn",      "crop",    "deconv",
+    "deconvolutional", "detection", "dropout",      "gru",       "iseg",    "l2norm",
+    "local",      "logistic",    "lrn",             "lstm",      "max",     "maxpool",
+    "net",        "network",     "normalization",   "region",    "reorg",   "rnn",
+    "route",      "shortcut",    "soft",            "softmax",   "upsample", "yolo",
+};
+
+static int known_section(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CR__ARRAY_LEN(known_sections); i++)
+        if (strlen(known_sections[i]) == len && memcmp(known_sections[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Checks one "key=value" line of the cfg. Options that name other files
+ * (a softmax tree, a region map) must be readable: Darknet exits otherwise. */
+static cr_status check_option(const char *cfg, int lineno, int in_net, char *line,
+                              struct cr_buf *out, struct cr_error *err)
+{
+    char *eq = strchr(line, '=');
+    if (!eq)
+        return cr__fail(err, CR_ERR_MODEL, "%s:%d: expected key=value, got \"%.40s\"", cfg,
+                        lineno, line);
+    *eq = '\0';
+    char *key = trim(line), *value = trim(eq + 1);
+    if ((strcmp(key, "tree") == 0 || strcmp(key, "map") == 0) && access(value, R_OK) != 0)
+        return cr__fail(err, CR_ERR_MODEL, "%s:%d: %s file %s: %s", cfg, lineno, key, value,
+                        strerror(errno));
+    if (in_net && (strcmp(key, "width") == 0 || strcmp(key, "height") == 0 ||
+                   strcmp(key, "channels") == 0)) {
+        long v = strtol(value, NULL, 10);
+        if (v <= 0 || v > 8192)
+            return cr__fail(err, CR_ERR_MODEL, "%s:%d: bad %s=%s", cfg, lineno, key, value);
+    }
+    /* Inference runs one image at a time; a training batch of 128 would
+     * make Darknet allocate every layer's output 128 times. */
+    if (in_net && (strcmp(key, "batch") == 0 || strcmp(key, "subdivisions") == 0))
+        value = "1";
+    return cr_buf_appendf(out, "%s=%s\n", key, value) == CR_OK
+               ? CR_OK
+               : cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", cfg);
+}
+
+/* Reads and checks a cfg, producing the text Darknet will parse. */
+static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, int *net_w, int *net_h,
+                             struct cr_error *err)
+{
+    struct cr_buf text;
+    cr_buf_init(&text, CFG_MAX_BYTES);
+    cr_status st = cr_file_read(cfg, 0, &text, err);
+    if (st != CR_OK)
+        goto out;
+    if (memchr(text.data, '\0', text.len)) {
+        st = cr__fail(err, CR_ERR_MODEL, "%s: not a text cfg file", cfg);
+        goto out;
+    }
+    int lineno = 0, sections = 0, in_net = 0;
+    *net_w = *net_h = 0;
+    for (char *save = NULL, *raw = strtok_r((char *)text.data, "\n", &save); raw;
+         raw = strtok_r(NULL, "\n", &save)) {
+        lineno++; /* strtok_r skips empty lines, so numbers are approximate */
+        char *line = trim(raw);
+        if (!*line || *line == '#' || *line == ';')
+            continue;
+        if (*line == '[') {
+            size_t len = strlen(line);
+            if (len < 3 || line[len - 1] != ']' || !known_section(line + 1, len - 2)) {
+                st = cr__fail(err, CR_ERR_MODEL, "%s:%d: unknown section %.40s", cfg, lineno,
+                              line);
+                goto out;
+            }
+            in_net = strcmp(line, "[net]") == 0 || strcmp(line, "[network]") == 0;
+            if (sections++ == 0 && !in_net) {
+                st = cr__fail(err, CR_ERR_MODEL, "%s: first section must be [net]", cfg);
+                goto out;
+            }
+            if ((st = cr_buf_appendf(out, "%s\n", line)) != CR_OK)
+                goto out;
+            continue;
+        }
+        if (sections == 0) {
+            st = cr__fail(err, CR_ERR_MODEL, "%s:%d: option before the first section", cfg,
+                          lineno);
+            goto out;
+        }
+        if (in_net && strncmp(line, "width", 5) == 0)
+            *net_w = atoi(strchr(line, '=') ? strchr(line, '=') + 1 : "0");
+        if (in_net && strncmp(line, "height", 6) == 0)
+            *net_h = atoi(strchr(line, '=') ? strchr(line, '=') + 1 : "0");
+        if ((st = check_option(cfg, lineno, in_net, line, out, err)) != CR_OK)
+            goto out;
+    }
+    if (sections < 2)
+        st = cr__fail(err, CR_ERR_MODEL, "%s: no layers in the cfg", cfg);
+    else if (*net_w <= 0 || *net_h <= 0)
+        st = cr__fail(err, CR_ERR_MODEL, "%s: [net] needs width and height", cfg);
+out:
+    cr_buf_free(&text);
+    return st;
+}
+
+/* ---- checking the weights --------------------------------------------------*/
+
+/* Bytes Darknet's load_weights will read for this network: the header, then
+ * per layer the same arrays, in the same order, as load_weights_upto. */
+static cr_status expected_weight_floats(const network *net, uint64_t *floats,
+                                        struct cr_error *err)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        if (l->dontload)
+            continue;
+        switch (l->type) {
+        case CONVOLUTIONAL:
+        case DECONVOLUTIONAL:
+            total += (uint64_t)l->n + (uint64_t)l->nweights;
+            if (l->batch_normalize && !l->dontloadscales)
+                total += 3 * (uint64_t)l->n;
+            break;
+        case CONNECTED:
+            total += (uint64_t)l->outputs + (uint64_t)l->outputs * (uint64_t)l->inputs;
+            if (l->batch_normalize && !l->dontloadscales)
+                total += 3 * (uint64_t)l->outputs;
+            break;
+        case BATCHNORM:
+            total += 3 * (uint64_t)l->c;
+            break;
+        case LOCAL:
+        case RNN:
+        case CRNN:
+        case LSTM:
+        case GRU:
+            return cr__fail(err, CR_ERR_UNSUPPORTED,
+                            "layer %d: recurrent and local layers are not supported", i);
+        default:
+            break;
+        }
+    }
+    *floats = total;
+    return CR_OK;
+}
+
+/* Reads the weights header to learn its size and checks the file is exactly
+ * as long as the network needs; Darknet would read garbage otherwise. */
+static cr_status check_weights(const char *path, const network *net, struct cr_error *err)
+{
+    uint64_t floats = 0;
+    cr_status st = expected_weight_floats(net, &floats, err);
+    if (st != CR_OK)
+        return cr__fail_prefix(err, st, "%s: ", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "%s: %s", path,
+                        strerror(errno));
+    int32_t version[3] = {0, 0, 0};
+    struct stat sb;
+    int ok = fread(version, sizeof(int32_t), 3, f) == 3 && fstat(fileno(f), &sb) == 0;
+    fclose(f);
+    if (!ok)
+        return cr__fail(err, CR_ERR_MODEL, "%s: truncated weights file (no header)", path);
+    /* Darknet stores `seen` as size_t from format 0.2 on, as int before. */
+    int wide_seen = version[0] * 10 + version[1] >= 2 && version[0] < 1000 && version[1] < 1000;
+    uint64_t want = 3 * sizeof(int32_t) + (wide_seen ? 8 : 4) + floats * sizeof(float);
+    if ((uint64_t)sb.st_size != want)
+        return cr__fail(err, CR_ERR_MODEL,
+                        "%s: %s weights file: %lld bytes, the network needs %llu", path,
+                        (uint64_t)sb.st_size < want ? "truncated" : "oversized",
+                        (long long)sb.st_size, (unsigned long long)want);
+    return CR_OK;
+}
+
+/* ---- names -----------------------------------------------------------------*/
+
+/* Reads the first n lines of a names file into a fresh array of strings. */
+static cr_status read_names(const char *path, int n, char ***names_out, struct cr_error *err)
+{
+    struct cr_buf text;
+    cr_buf_init(&text, NAMES_MAX_BYTES);
+    cr_status st = cr_file_read(path, 0, &text, err);
+    if (st != CR_OK)
+        return st;
+    char **names = calloc((size_t)n, sizeof(*names));
+    int count = 0;
+    char *p = (char *)text.data;
+    while (names && count < n && p < (char *)text.data + text.len) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        char *name = trim(p);
+        if (!(names[count++] = strdup(name)))
+            break;
+        p = nl ? nl + 1 : (char *)text.data + text.len;
+    }
+    if (!names || (count > 0 && !names[count - 1])) {
+        st = cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", path);
+    } else if (count < n) {
+        st = cr__fail(err, CR_ERR_MODEL, "%s: %d names, the network has %d outputs", path,
+                      count, n);
+    }
+    if (st != CR_OK && names) {
+        for (int i = 0; i < count; i++)
+            free(names[i]);
+        free(names);
+        names = NULL;
+    }
+    cr_buf_free(&text);
+    *names_out = names;
+    return st;
+}
+
+/* ---- the classifier ----------------------------------------------------------*/
+
+struct cr_classifier {
+    network *net;
+    char **names;
+    int classes;
+    struct cr_image_limits limits;
+    int *order; /* scratch for top-k, classes entries */
+};
+
+/* Parses the checked cfg text through a memfd (Darknet only reads paths). */
+static network *parse_cfg_text(const struct cr_buf *cfg_text)
+{
+    int fd = memfd_create("cloudrec-cfg", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    network *net = NULL;
+    if (write(fd, cfg_text->data, cfg_text->len) == (ssize_t)cfg_text->len) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        net = g_dn.parse_network_cfg(path);
+    }
+    close(fd);
+    return net;
+}
+
+/* Builds the network under g_dn_lock: parse, check weights, load weights. */
+static cr_status load_network_checked(const struct cr_classifier_options *opts,
+                                      const struct cr_buf *cfg_text, network **out,
+                                      struct cr_error *err)
+{
+    struct capture cap;
+    capture_begin(&cap);
+    network *net = parse_cfg_text(cfg_text);
+    capture_end(&cap);
+    if (!net)
+        return cr__fail(err, CR_ERR_MODEL, "%s: Darknet could not parse the cfg", opts->cfg_path);
+    cr_status st = check_weights(opts->weights_path, net, err);
+    if (st != CR_OK) {
+        g_dn.free_network(net);
+        return st;
+    }
+    capture_begin(&cap);
+    g_dn.load_weights(net, (char *)opts->weights_path);
+    g_dn.set_batch_network(net, 1);
+    capture_end(&cap);
+    *out = net;
+    return CR_OK;
+}
+
+cr_status cr_classifier_open(const struct cr_classifier_options *opts,
+                             struct cr_classifier **out, struct cr_error *err)
+{
+    if (!opts || !out || !opts->cfg_path || !opts->weights_path || !opts->names_path)
+        return cr__fail(err, CR_ERR_INVALID, "classifier needs a cfg, weights and names");
+    *out = NULL;
+    struct cr_buf cfg_text;
+    cr_buf_init(&cfg_text, CFG_MAX_BYTES);
+    struct cr_classifier *cl = calloc(1, sizeof(*cl));
+    int net_w = 0, net_h = 0;
+    cr_status st = cl ? CR_OK : cr__fail(err, CR_ERR_NOMEM, "out of memory");
+    if (st == CR_OK)
+        st = prepare_cfg(opts->cfg_path, &cfg_text, &net_w, &net_h, err);
+    /* Check the cheap things (weights readable) before loading Darknet. */
+    if (st == CR_OK && access(opts->weights_path, R_OK) != 0)
+        st = cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "%s: %s",
+                      opts->weights_path, strerror(errno));
+    if (st == CR_OK) {
+        pthread_mutex_lock(&g_dn_lock);
+        st = darknet_load(opts->darknet_lib, err);
+        if (st == CR_OK)
+            st = load_network_checked(opts, &cfg_text, &cl->net, err);
+        pthread_mutex_unlock(&g_dn_lock);
+    }
+    if (st == CR_OK) {
+        cl->classes = cl->net->outputs;
+        cl->limits = opts->limits;
+        cl->order = calloc((size_t)cl->classes, sizeof(int));
+        if (!cl->order)
+            st = cr__fail(err, CR_ERR_NOMEM, "out of memory");
+    }
+    if (st == CR_OK)
+        st = read_names(opts->names_path, cl->classes, &cl->names, err);
+    cr_buf_free(&cfg_text);
+    if (st != CR_OK) {
+        cr_classifier_free(cl);
+        return st;
+    }
+    cr_log(CR_LOG_INFO, "msg=\"classifier loaded\" cfg=%s weights=%s classes=%d input=%dx%d",
+           opts->cfg_path, opts->weights_path, cl->classes, cl->net->w, cl->net->h);
+    *out = cl;
+    return CR_OK;
+}
+
+void cr_classifier_free(struct cr_classifier *cl)
+{
+    if (!cl)
+        return;
+    if (cl->net)
+        g_dn.free_network(cl->net);
+    if (cl->names)
+        for (int i = 0; i < cl->classes; i++)
+            free(cl->names[i]);
+    free(cl->names);
+    free(cl->order);
+    free(cl);
+}
+
+int cr_classifier_num_classes(const struct cr_classifier *cl)
+{
+    return cl ? cl->classes : 0;
+}
+
+void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height)
+{
+    if (width)
+        *width = cl ? cl->net->w : 0;
+    if (height)
+        *height = cl ? cl->net->h : 0;
+}
+
+/* Selects the k best indices of p in the order Darknet's top_k gives:
+ * descending probability, earlier index first among equals. */
+static void select_top(const float *p, int n, int *idx, int k)
+{
+    int filled = 0;
+    for (int i = 0; i < n; i++) {
+        if (filled == k && !(p[i] > p[idx[k - 1]]))
+            continue;
+        int j = filled < k ? filled++ : k - 1;
+        while (j > 0 && p[i] > p[idx[j - 1]]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+}
+
+/* Converts interleaved 8-bit RGB to Darknet's planar float image in 0..1,
+ * which is what its OpenCV loader produces. */
+static int to_darknet_image(const struct cr_image *img, image *out)
+{
+    size_t plane = (size_t)img->width * (size_t)img->height;
+    float *data = malloc(plane * 3 * sizeof(float));
+    if (!data)
+        return 0;
+    const unsigned char *px = img->pixels;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++)
+            data[(size_t)c * plane + i] = px[i * 3 + (size_t)c] / 255.0f;
+    *out = (image){.w = img->width, .h = img->height, .c = 3, .data = data};
+    return 1;
+}
+
+cr_status cr_classify_image(struct cr_classifier *cl, const struct cr_image *img,
+                            struct cr_prediction *out, size_t top, size_t *n_out,
+                            struct cr_error *err)
+{
+    if (!cl || !img || !out || !n_out || top == 0)
+        return cr__fail(err, CR_ERR_INVALID, "classify needs a classifier, an image and top >= 1");
+    if (!img->pixels || img->channels != 3 || img->width <= 0 || img->height <= 0)
+        return cr__fail(err, CR_ERR_INVALID, "classify needs an 8-bit RGB image");
+    *n_out = 0;
+    image im;
+    if (!to_darknet_image(img, &im))
+        return cr__fail(err, CR_ERR_NOMEM, "out of memory for a %dx%d image", img->width,
+                        img->height);
+    image boxed = g_dn.letterbox_image(im, cl->net->w, cl->net->h);
+    free(im.data);
+    if (!boxed.data)
+        return cr__fail(err, CR_ERR_NOMEM, "out of memory letterboxing the image");
+    float *p = g_dn.network_predict(cl->net, boxed.data);
+    if (cl->net->hierarchy)
+        g_dn.hierarchy_predictions(p, cl->net->outputs, cl->net->hierarchy, 1, 1);
+    int k = top < (size_t)cl->classes ? (int)top : cl->classes;
+    select_top(p, cl->classes, cl->order, k);
+    for (int i = 0; i < k; i++) {
+        int c = cl->order[i];
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].class_index = c;
+        out[i].probability = p[c];
+        cr__strlcpy(out[i].label, cl->names[c], sizeof(out[i].label));
+    }
+    g_dn.free_image(boxed);
+    *n_out = (size_t)k;
+    return CR_OK;
+}
+
+cr_status cr_classify_bytes(struct cr_classifier *cl, const void *data, size_t len,
+                            struct cr_prediction *out, size_t top, size_t *n_out,
+                            struct cr_error *err)
+{
+    if (!cl)
+        return cr__fail(err, CR_ERR_INVALID, "classify needs a classifier");
+    struct cr_image img;
+    cr_status st = cr_image_decode(data, len, &cl->limits, &img, err);
+    if (st != CR_OK)
+        return st;
+    st = cr_classify_image(cl, &img, out, top, n_out, err);
+    cr_image_free(&img);
+    return st;
+}
+
+cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
+                           struct cr_prediction *out, size_t top, size_t *n_out,
+                           struct cr_error *err)
+{
+    if (!cl || !path)
+        return cr__fail(err, CR_ERR_INVALID, "classify needs a classifier and a path");
+    size_t max = cl->limits.max_bytes ? cl->limits.max_bytes : CR_IMAGE_DEFAULT_MAX_BYTES;
+    struct cr_buf data;
+    cr_buf_init(&data, max);
+    cr_status st = cr_file_read(path, 0, &data, err);
+    if (st == CR_OK) {
+        st = cr_classify_bytes(cl, data.data, data.len, out, top, n_out, err);
+        if (st != CR_OK)
+            cr__fail_prefix(err, st, "%s: ", path);
+    }
+    cr_buf_free(&data);
+    return st;
+}

@@ -1,0 +1,190 @@
+/* test_classify.c - the Darknet wrapper: loading checks, top-k, threads. */
+#include "cloudrec.h"
+#include "tap.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DOG "/usr/share/darknet/data/dog.jpg"
+
+static struct cr_model_paths paths;
+static char tmpdir[] = "/tmp/cloudrec-classify-XXXXXX";
+
+static cr_status open_with(const char *cfg, const char *weights, const char *names,
+                           struct cr_classifier **cl, struct cr_error *err)
+{
+    struct cr_classifier_options o = {.cfg_path = cfg, .weights_path = weights, .names_path = names};
+    return cr_classifier_open(&o, cl, err);
+}
+
+static const char *write_tmp(const char *name, const void *data, size_t len)
+{
+    static char path[8][512];
+    static int next;
+    char *p = path[next++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    fwrite(data, 1, len, f);
+    fclose(f);
+    return p;
+}
+
+static const char *write_text(const char *name, const char *text)
+{
+    return write_tmp(name, text, strlen(text));
+}
+
+static void test_bad_models(void)
+{
+    struct cr_error err;
+    struct cr_classifier *cl = (struct cr_classifier *)&err; /* must be reset to NULL */
+    struct cr_buf w;
+    cr_buf_init(&w, 0);
+    cr_file_read(paths.weights, 0, &w, NULL);
+
+    CHECK_EQ_INT(open_with(paths.cfg, "/nonexistent/tiny.weights", paths.names, &cl, &err),
+                 CR_ERR_NOT_FOUND);
+    CHECK(cl == NULL);
+    CHECK_MSG(strstr(err.message, "/nonexistent/tiny.weights") != NULL, "names the weights");
+
+    const char *t = write_tmp("short.weights", w.data, w.len / 2);
+    CHECK_EQ_INT(open_with(paths.cfg, t, paths.names, &cl, &err), CR_ERR_MODEL);
+    CHECK_MSG(strstr(err.message, "truncated") != NULL, "truncated weights are named so");
+    t = write_tmp("header.weights", w.data, 6);
+    CHECK_EQ_INT(open_with(paths.cfg, t, paths.names, &cl, &err), CR_ERR_MODEL);
+    t = write_tmp("empty.weights", "", 0);
+    CHECK_EQ_INT(open_with(paths.cfg, t, paths.names, &cl, &err), CR_ERR_MODEL);
+
+    CHECK_EQ_INT(open_with("/nonexistent.cfg", paths.weights, paths.names, &cl, &err),
+                 CR_ERR_NOT_FOUND);
+    const char *cfg = write_text("noheader.cfg", "batch=1\n[net]\n");
+    CHECK_EQ_INT(open_with(cfg, paths.weights, paths.names, &cl, &err), CR_ERR_MODEL);
+    cfg = write_tmp("binary.cfg", "[net]\0\1\2", 8);
+    CHECK_EQ_INT(open_with(cfg, paths.weights, paths.names, &cl, &err), CR_ERR_MODEL);
+    cfg = write_text("only-net.cfg", "[net]\nwidth=224\nheight=224\nchannels=3\n");
+    CHECK_EQ_INT(open_with(cfg, paths.weights, paths.names, &cl, &err), CR_ERR_MODEL);
+    cfg = write_text("tree.cfg", "[net]\nwidth=8\nheight=8\nchannels=3\n[softmax]\ntree=/no/tree\n");
+    CHECK_EQ_INT(open_with(cfg, paths.weights, paths.names, &cl, &err), CR_ERR_MODEL);
+    if (!CHECK_MSG(strstr(err.message, "/no/tree") != NULL, "a missing tree file is caught first"))
+        DIAG("%s", err.message);
+
+    const char *names = write_text("few.names", "a\nb\nc\n");
+    CHECK_EQ_INT(open_with(paths.cfg, paths.weights, names, &cl, &err), CR_ERR_MODEL);
+    CHECK_MSG(strstr(err.message, "3 names") != NULL, "too few names are counted");
+    CHECK(cl == NULL);
+    cr_buf_free(&w);
+}
+
+static void test_classify(struct cr_classifier *cl)
+{
+    struct cr_error err = {0};
+    struct cr_prediction top[10], again[10];
+    size_t n = 0, n2 = 0;
+    CHECK_EQ_INT(cr_classifier_num_classes(cl), 1000);
+    int w = 0, h = 0;
+    cr_classifier_input_size(cl, &w, &h);
+    CHECK_MSG(w == 224 && h == 224, "tiny darknet takes 224x224");
+
+    CHECK_EQ_INT(cr_classify_file(cl, DOG, top, 10, &n, &err), CR_OK);
+    CHECK_EQ_INT(n, 10);
+    int sorted = 1;
+    for (size_t i = 1; i < n; i++)
+        sorted &= top[i - 1].probability >= top[i].probability;
+    CHECK_MSG(sorted, "top-k is in descending probability");
+    CHECK_MSG(top[0].probability > 0.0f && top[0].probability <= 1.0f, "a probability");
+    CHECK_MSG(top[0].label[0] != '\0', "labels are copied out");
+
+    /* Same image twice: the network state from one run must not leak into the next. */
+    cr_classify_file(cl, "/usr/share/darknet/data/eagle.jpg", again, 1, &n2, &err);
+    CHECK_EQ_INT(cr_classify_file(cl, DOG, again, 10, &n2, &err), CR_OK);
+    CHECK_MSG(memcmp(top, again, sizeof(top)) == 0, "repeatable results");
+
+    struct cr_prediction *all = calloc(2000, sizeof(*all));
+    CHECK_EQ_INT(cr_classify_file(cl, DOG, all, 2000, &n, &err), CR_OK);
+    CHECK_EQ_INT(n, 1000);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += all[i].probability;
+    CHECK_MSG(sum > 0.99 && sum < 1.01, "softmax output sums to 1");
+    free(all);
+
+    CHECK_EQ_INT(cr_classify_file(cl, DOG, top, 0, &n, &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr_classify_bytes(cl, "junk", 4, top, 1, &n, &err), CR_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(cr_classify_file(cl, "/nonexistent.jpg", top, 1, &n, &err), CR_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.message, "/nonexistent.jpg") != NULL, "the error names the file");
+    struct cr_image bad = {.width = 2, .height = 2, .channels = 4, .pixels = (unsigned char *)"x"};
+    CHECK_EQ_INT(cr_classify_image(cl, &bad, top, 1, &n, &err), CR_ERR_INVALID);
+
+    /* A tiny synthetic image goes through letterboxing too. */
+    unsigned char px[2 * 3 * 3];
+    memset(px, 200, sizeof(px));
+    struct cr_image small = {.width = 2, .height = 3, .channels = 3, .pixels = px};
+    CHECK_EQ_INT(cr_classify_image(cl, &small, top, 3, &n, &err), CR_OK);
+}
+
+struct thread_arg {
+    struct cr_prediction top[5];
+    cr_status st;
+};
+
+static void *classify_in_thread(void *p)
+{
+    struct thread_arg *a = p;
+    struct cr_classifier *cl = NULL;
+    struct cr_error err;
+    size_t n = 0;
+    a->st = open_with(paths.cfg, paths.weights, paths.names, &cl, &err);
+    for (int i = 0; a->st == CR_OK && i < 3; i++)
+        a->st = cr_classify_file(cl, DOG, a->top, 5, &n, &err);
+    cr_classifier_free(cl);
+    return NULL;
+}
+
+/* One classifier per thread, used concurrently, gives the single-thread answer. */
+static void test_threads(struct cr_classifier *cl)
+{
+    struct cr_prediction want[5];
+    size_t n = 0;
+    cr_classify_file(cl, DOG, want, 5, &n, NULL);
+    pthread_t t[2];
+    struct thread_arg args[2];
+    memset(args, 0, sizeof(args));
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, classify_in_thread, &args[i]);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ_INT(args[i].st, CR_OK);
+        CHECK_MSG(memcmp(args[i].top, want, sizeof(want)) == 0, "thread result matches");
+    }
+}
+
+int main(void)
+{
+    struct cr_error err = {0};
+    if (!CHECK(mkdtemp(tmpdir) != NULL))
+        return tap_done();
+    if (!CHECK(cr_model_resolve(NULL, &paths, &err) == CR_OK)) {
+        DIAG("%s", err.message);
+        return tap_done();
+    }
+    struct cr_classifier *cl = NULL;
+    cr_status st = open_with(paths.cfg, paths.weights, paths.names, &cl, &err);
+    CHECK_EQ_INT(st, CR_OK);
+    if (st != CR_OK) {
+        DIAG("%s", err.message);
+        return tap_done();
+    }
+    test_classify(cl);
+    test_bad_models();
+    test_threads(cl);
+    cr_classifier_free(cl);
+    cr_classifier_free(NULL);
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    CHECK(system(cmd) == 0);
+    return tap_done();
+}

@@ -1,0 +1,942 @@
+/*
+ * test_image.c - JPEG and PNG decoding from memory (cloudrec/image.h).
+ *
+ * Every test image is made here with the libjpeg and libpng encoders, so no
+ * binary files live in the repository. Expected pixels come from the source
+ * samples or from a plain libjpeg decode done in the test.
+ */
+#include "cloudrec.h"
+#include "tap.h"
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#define DARKNET_DATA "/usr/share/darknet/data"
+
+/* Encoded bytes (malloc'd). */
+struct blob {
+    unsigned char *data;
+    size_t len;
+};
+
+static void blob_free(struct blob *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* A copy of the first len bytes of b. */
+static struct blob blob_cut(const struct blob *b, size_t len)
+{
+    struct blob out = {malloc(len ? len : 1), len};
+    memcpy(out.data, b->data, len);
+    return out;
+}
+
+/* A smooth RGB test card (gradients), the kind of picture JPEG keeps well. */
+static unsigned char *make_rgb(int w, int h)
+{
+    unsigned char *p = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            unsigned char *px = p + ((size_t)y * w + x) * 3;
+            px[0] = (unsigned char)(x * 255 / (w - 1));
+            px[1] = (unsigned char)(y * 255 / (h - 1));
+            px[2] = (unsigned char)((x + y) * 255 / (w + h - 2));
+        }
+    return p;
+}
+
+/* Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
+static void fill_random(unsigned char *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        p[i] = (unsigned char)seed;
+    }
+}
+
+/* ---- JPEG encoding and the reference decode ------------------------------*/
+
+struct jpeg_opts {
+    J_COLOR_SPACE in_space; /* JCS_RGB, JCS_GRAYSCALE or JCS_CMYK */
+    int components;
+    int progressive;
+    J_COLOR_SPACE file_space; /* JCS_UNKNOWN = libjpeg's default for in_space */
+    int no_adobe;             /* suppress the Adobe APP14 marker */
+};
+
+/* Encodes w x h samples (components per pixel) at quality 95. */
+static struct blob encode_jpeg(const unsigned char *src, int w, int h, const struct jpeg_opts *o)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *mem = NULL;
+    unsigned long size = 0;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &mem, &size);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = o->components;
+    c.in_color_space = o->in_space;
+    jpeg_set_defaults(&c);
+    if (o->file_space != JCS_UNKNOWN)
+        jpeg_set_colorspace(&c, o->file_space);
+    if (o->no_adobe)
+        c.write_Adobe_marker = FALSE;
+    jpeg_set_quality(&c, 95, TRUE);
+    if (o->progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(src + (size_t)c.next_scanline * w * o->components);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return (struct blob){mem, size};
+}
+
+/* Encodes an RGB picture with default settings (baseline, 4:2:0). */
+static struct blob encode_rgb_jpeg(const unsigned char *rgb, int w, int h, int progressive)
+{
+    struct jpeg_opts o = {JCS_RGB, 3, progressive, JCS_UNKNOWN, 0};
+    return encode_jpeg(rgb, w, h, &o);
+}
+
+/* The plain libjpeg decode the library must reproduce: out_space set and
+ * nothing else changed. Returns malloc'd samples; *comps per pixel. */
+static unsigned char *ref_decode(const struct blob *b, J_COLOR_SPACE out_space, int *w, int *h,
+                                 int *comps)
+{
+    struct jpeg_decompress_struct d;
+    struct jpeg_error_mgr jerr;
+    d.err = jpeg_std_error(&jerr);
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, b->data, (unsigned long)b->len);
+    jpeg_read_header(&d, TRUE);
+    d.out_color_space = out_space;
+    jpeg_start_decompress(&d);
+    *w = (int)d.output_width;
+    *h = (int)d.output_height;
+    *comps = d.output_components;
+    size_t stride = (size_t)*w * *comps;
+    unsigned char *p = malloc(stride * *h);
+    while (d.output_scanline < d.output_height) {
+        JSAMPROW row = p + d.output_scanline * stride;
+        jpeg_read_scanlines(&d, &row, 1);
+    }
+    jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+    return p;
+}
+
+/* Offset of the first marker 0xFF <code> at or after start, or 0. */
+static size_t find_marker(const struct blob *b, size_t start, unsigned char code)
+{
+    for (size_t i = start; i + 1 < b->len; i++)
+        if (b->data[i] == 0xff && b->data[i + 1] == code)
+            return i;
+    return 0;
+}
+
+/* ---- PNG encoding --------------------------------------------------------*/
+
+struct png_opts {
+    int color_type;
+    int bit_depth;
+    int interlace;
+    const png_color *palette;
+    int palette_len;
+    const png_byte *trans; /* palette alpha, for PNG_COLOR_TYPE_PALETTE */
+    int trans_len;
+    const png_color_16 *trans_color; /* single transparent color, for RGB/gray */
+};
+
+/* libpng write hook appending to a cr_buf. */
+static void png_append(png_structp png, png_bytep data, size_t n)
+{
+    cr_buf_append(png_get_io_ptr(png), data, n);
+}
+
+static void png_flush_nothing(png_structp png)
+{
+    (void)png;
+}
+
+/* Encodes rows of samples as libpng takes them: 16-bit samples big-endian,
+ * depths below 8 one sample per byte (packed by libpng). */
+static struct blob encode_png(const unsigned char *samples, int w, int h, const struct png_opts *o)
+{
+    struct cr_buf buf;
+    cr_buf_init(&buf, 0);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_set_write_fn(png, &buf, png_append, png_flush_nothing);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, o->bit_depth, o->color_type,
+                 o->interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (o->palette)
+        png_set_PLTE(png, info, o->palette, o->palette_len);
+    if (o->trans || o->trans_color)
+        png_set_tRNS(png, info, o->trans, o->trans_len, o->trans_color);
+    png_write_info(png, info);
+    if (o->bit_depth < 8)
+        png_set_packing(png);
+    int channels = png_get_channels(png, info);
+    size_t stride = (size_t)w * channels * (o->bit_depth == 16 ? 2 : 1);
+    png_bytep *rows = malloc(sizeof(*rows) * h);
+    for (int y = 0; y < h; y++)
+        rows[y] = (png_bytep)samples + stride * y;
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(rows);
+    size_t len = 0;
+    unsigned char *data = (unsigned char *)cr_buf_steal(&buf, &len);
+    return (struct blob){data, len};
+}
+
+/* Encodes an 8-bit RGB picture as a plain PNG. */
+static struct blob encode_rgb_png(const unsigned char *rgb, int w, int h, int interlace)
+{
+    struct png_opts o = {.color_type = PNG_COLOR_TYPE_RGB, .bit_depth = 8, .interlace = interlace};
+    return encode_png(rgb, w, h, &o);
+}
+
+/* CRC-32 as PNG chunks use it (ISO 3309), for hand-built headers. */
+static uint32_t crc32_png(const unsigned char *p, size_t n)
+{
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* ---- helpers for checks --------------------------------------------------*/
+
+/* Decodes with default limits; the result must be freed by the caller. */
+static cr_status decode(const struct blob *b, struct cr_image *img, struct cr_error *err)
+{
+    return cr_image_decode(b->data, b->len, NULL, img, err);
+}
+
+/* True when img is w x h and its RGB pixels equal expected exactly. */
+static int same_pixels(const struct cr_image *img, const unsigned char *expected, int w, int h)
+{
+    return img->pixels && img->width == w && img->height == h && img->channels == 3 &&
+           memcmp(img->pixels, expected, (size_t)w * h * 3) == 0;
+}
+
+/* Mean absolute difference between two RGB pictures. */
+static double mean_abs_diff(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += abs((int)a[i] - (int)b[i]);
+    return n ? sum / (double)n : 0;
+}
+
+static int is_zeroed(const struct cr_image *img)
+{
+    return img->width == 0 && img->height == 0 && img->channels == 0 && img->pixels == NULL;
+}
+
+/* Decodes b expecting status want; checks the detail message and that the
+ * output was left zeroed. */
+static void expect_failure(const struct blob *b, const struct cr_image_limits *limits,
+                           cr_status want, const char *what)
+{
+    struct cr_image img = {7, 7, 7, (unsigned char *)&img};
+    struct cr_error err;
+    memset(&err, 0, sizeof(err));
+    cr_status st = cr_image_decode(b->data, b->len, limits, &img, &err);
+    char line[1024];
+    snprintf(line, sizeof(line), "%s: status %s", what, cr_status_name(want));
+    if (!CHECK_MSG(st == want, line))
+        DIAG("got %s (%s)", cr_status_name(st), err.message);
+    snprintf(line, sizeof(line), "%s: message \"%s\"", what, err.message);
+    CHECK_MSG(err.message[0] != '\0' && err.status == want, line);
+    snprintf(line, sizeof(line), "%s: output left zeroed", what);
+    CHECK_MSG(is_zeroed(&img), line);
+    if (st == CR_OK)
+        cr_image_free(&img);
+}
+
+/* ---- the specification ---------------------------------------------------*/
+
+static void test_sniff(void)
+{
+    CHECK_EQ_INT(cr_image_sniff("\xff\xd8\xff\xe0", 4), CR_IMAGE_JPEG);
+    CHECK_EQ_INT(cr_image_sniff("\x89PNG\r\n\x1a\n", 8), CR_IMAGE_PNG);
+    CHECK_EQ_INT(cr_image_sniff("\x89PNG", 4), CR_IMAGE_UNKNOWN);
+    CHECK_EQ_INT(cr_image_sniff("GIF89a", 6), CR_IMAGE_UNKNOWN);
+    CHECK_EQ_INT(cr_image_sniff(NULL, 0), CR_IMAGE_UNKNOWN);
+    CHECK_EQ_STR(cr_image_format_name(CR_IMAGE_JPEG), "jpeg");
+    CHECK_EQ_STR(cr_image_format_name(CR_IMAGE_PNG), "png");
+    CHECK_EQ_STR(cr_image_format_name(CR_IMAGE_UNKNOWN), "unknown");
+    CHECK_EQ_STR(cr_image_format_name((enum cr_image_format)99), "unknown");
+}
+
+static void test_jpeg_baseline(void)
+{
+    int w = 67, h = 45, rw, rh, rc; /* not multiples of the 16-pixel MCU */
+    unsigned char *src = make_rgb(w, h);
+    struct blob jpg = encode_rgb_jpeg(src, w, h, 0);
+    unsigned char *ref = ref_decode(&jpg, JCS_RGB, &rw, &rh, &rc);
+    struct cr_image img;
+    struct cr_error err;
+    CHECK_EQ_INT(decode(&jpg, &img, &err), CR_OK);
+    CHECK_MSG(img.width == 67 && img.height == 45 && img.channels == 3,
+              "baseline JPEG: 67x45, 3 channels");
+    double diff = img.pixels ? mean_abs_diff(img.pixels, src, (size_t)w * h * 3) : 999;
+    if (!CHECK_MSG(diff < 3.0, "baseline JPEG: pixels close to the source"))
+        DIAG("mean absolute difference %.2f", diff);
+    CHECK_MSG(rc == 3 && same_pixels(&img, ref, rw, rh),
+              "baseline JPEG: pixels equal a plain libjpeg JCS_RGB decode");
+    cr_image_free(&img);
+    CHECK_MSG(is_zeroed(&img), "cr_image_free zeroes the image");
+    cr_image_free(NULL);
+    free(ref);
+    free(src);
+    blob_free(&jpg);
+}
+
+static void test_jpeg_progressive(void)
+{
+    int w = 80, h = 61, rw, rh, rc;
+    unsigned char *src = make_rgb(w, h);
+    struct blob jpg = encode_rgb_jpeg(src, w, h, 1);
+    unsigned char *ref = ref_decode(&jpg, JCS_RGB, &rw, &rh, &rc);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&jpg, &img, NULL), CR_OK);
+    CHECK_MSG(img.width == 80 && img.height == 61, "progressive JPEG: 80x61");
+    CHECK_MSG(same_pixels(&img, ref, rw, rh),
+              "progressive JPEG: pixels equal a plain libjpeg JCS_RGB decode");
+    double diff = img.pixels ? mean_abs_diff(img.pixels, src, (size_t)w * h * 3) : 999;
+    CHECK_MSG(diff < 3.0, "progressive JPEG: pixels close to the source");
+    cr_image_free(&img);
+    free(ref);
+    free(src);
+    blob_free(&jpg);
+}
+
+static void test_jpeg_gray(void)
+{
+    int w = 40, h = 30, rw, rh, rc;
+    unsigned char gray[40 * 30];
+    for (int i = 0; i < w * h; i++)
+        gray[i] = (unsigned char)((i % w) * 6);
+    struct jpeg_opts o = {JCS_GRAYSCALE, 1, 0, JCS_UNKNOWN, 0};
+    struct blob jpg = encode_jpeg(gray, w, h, &o);
+    unsigned char *ref = ref_decode(&jpg, JCS_GRAYSCALE, &rw, &rh, &rc);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&jpg, &img, NULL), CR_OK);
+    int equal = img.pixels && img.width == w && img.height == h, exact = equal;
+    for (int i = 0; equal && i < w * h; i++) {
+        const unsigned char *px = img.pixels + i * 3;
+        equal = px[0] == px[1] && px[1] == px[2];
+        exact = exact && px[0] == ref[i];
+    }
+    CHECK_MSG(equal, "grayscale JPEG: expanded to R = G = B");
+    CHECK_MSG(exact, "grayscale JPEG: the gray value is libjpeg's");
+    cr_image_free(&img);
+    free(ref);
+    blob_free(&jpg);
+}
+
+/* CMYK rule restated from docs/image.md: Adobe files are inverted (255 = no
+ * ink) and R = K - ((255 - C) * K >> 8); other files are inverted first. */
+static void cmyk_expected(const unsigned char *cmyk, unsigned char *rgb, size_t n, int adobe)
+{
+    for (size_t i = 0; i < n; i++, cmyk += 4, rgb += 3) {
+        int k = adobe ? cmyk[3] : 255 - cmyk[3];
+        for (int c = 0; c < 3; c++) {
+            int v = adobe ? cmyk[c] : 255 - cmyk[c];
+            rgb[c] = (unsigned char)(k - (((255 - v) * k) >> 8));
+        }
+    }
+}
+
+/* Encodes the test card as CMYK (Adobe-inverted unless no_adobe) in the
+ * given file color space and checks the decode against the rule. */
+static void check_cmyk(J_COLOR_SPACE file_space, int no_adobe, const char *what)
+{
+    int w = 48, h = 32, rw, rh, rc;
+    unsigned char *rgb = make_rgb(w, h);
+    unsigned char *cmyk = malloc((size_t)w * h * 4);
+    for (int i = 0; i < w * h; i++) {
+        for (int c = 0; c < 3; c++) /* no black ink: the colors live in C, M, Y */
+            cmyk[i * 4 + c] = no_adobe ? 255 - rgb[i * 3 + c] : rgb[i * 3 + c];
+        cmyk[i * 4 + 3] = no_adobe ? 0 : 255;
+    }
+    struct jpeg_opts o = {JCS_CMYK, 4, 0, file_space, no_adobe};
+    struct blob jpg = encode_jpeg(cmyk, w, h, &o);
+    unsigned char *ref = ref_decode(&jpg, JCS_CMYK, &rw, &rh, &rc);
+    unsigned char *want = malloc((size_t)w * h * 3);
+    cmyk_expected(ref, want, (size_t)w * h, !no_adobe);
+    struct cr_image img;
+    struct cr_error err;
+    cr_status st = decode(&jpg, &img, &err);
+    char line[160];
+    snprintf(line, sizeof(line), "%s: decodes to %dx%d", what, w, h);
+    if (!CHECK_MSG(st == CR_OK && img.width == w && img.height == h, line))
+        DIAG("%s: %s", cr_status_name(st), err.message);
+    snprintf(line, sizeof(line), "%s: pixels follow the CMYK rule exactly", what);
+    CHECK_MSG(same_pixels(&img, want, w, h), line);
+    double diff = img.pixels ? mean_abs_diff(img.pixels, rgb, (size_t)w * h * 3) : 999;
+    snprintf(line, sizeof(line), "%s: colors close to the source (mean diff %.2f)", what, diff);
+    CHECK_MSG(diff < 4.0, line);
+    cr_image_free(&img);
+    free(want);
+    free(ref);
+    blob_free(&jpg);
+    free(cmyk);
+    free(rgb);
+}
+
+static void test_jpeg_cmyk(void)
+{
+    check_cmyk(JCS_CMYK, 0, "Adobe CMYK JPEG");
+    check_cmyk(JCS_YCCK, 0, "Adobe YCCK JPEG");
+    check_cmyk(JCS_CMYK, 1, "CMYK JPEG without Adobe marker");
+}
+
+/* Stray bytes before a marker are a libjpeg warning that Darknet tolerates;
+ * the image still decodes, identically. */
+static void test_jpeg_tolerated_warning(void)
+{
+    int w = 32, h = 32;
+    unsigned char *src = make_rgb(w, h);
+    struct blob jpg = encode_rgb_jpeg(src, w, h, 0);
+    size_t dqt = find_marker(&jpg, 2, 0xdb);
+    struct blob junk = {malloc(jpg.len + 3), jpg.len + 3};
+    memcpy(junk.data, jpg.data, dqt);
+    memcpy(junk.data + dqt, "\x00\x01\x02", 3);
+    memcpy(junk.data + dqt + 3, jpg.data + dqt, jpg.len - dqt);
+    struct cr_image a, b;
+    CHECK_EQ_INT(decode(&jpg, &a, NULL), CR_OK);
+    CHECK_MSG(dqt > 0 && decode(&junk, &b, NULL) == CR_OK,
+              "JPEG with extraneous bytes before a marker still decodes");
+    CHECK_MSG(a.pixels && same_pixels(&b, a.pixels, w, h), "... with the same pixels");
+    cr_image_free(&a);
+    cr_image_free(&b);
+    blob_free(&junk);
+    blob_free(&jpg);
+    free(src);
+}
+
+static void test_png_rgb(void)
+{
+    int w = 33, h = 17;
+    unsigned char *src = make_rgb(w, h);
+    struct blob png = encode_rgb_png(src, w, h, 0);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, src, w, h), "RGB PNG: exact pixels");
+    cr_image_free(&img);
+    blob_free(&png);
+    free(src);
+}
+
+static void test_png_palette(void)
+{
+    static const png_color pal[4] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {10, 20, 30}};
+    static const png_byte alpha[4] = {255, 0, 128, 255};
+    int w = 9, h = 5;
+    unsigned char idx[9 * 5], want[9 * 5 * 3];
+    for (int i = 0; i < w * h; i++) {
+        idx[i] = (unsigned char)(i % 4);
+        memcpy(want + i * 3, &pal[i % 4], 3);
+    }
+    struct png_opts o = {
+        .color_type = PNG_COLOR_TYPE_PALETTE, .bit_depth = 8, .palette = pal, .palette_len = 4};
+    struct blob png = encode_png(idx, w, h, &o);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "palette PNG: exact pixels");
+    cr_image_free(&img);
+    blob_free(&png);
+
+    o.trans = alpha;
+    o.trans_len = 4;
+    png = encode_png(idx, w, h, &o);
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "palette PNG with tRNS: alpha dropped, no blending");
+    cr_image_free(&img);
+    blob_free(&png);
+
+    o.bit_depth = 2; /* four entries fit in two bits */
+    o.trans = NULL;
+    png = encode_png(idx, w, h, &o);
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "2-bit palette PNG: exact pixels");
+    cr_image_free(&img);
+    blob_free(&png);
+}
+
+static void test_png_gray(void)
+{
+    int w = 16, h = 4;
+    unsigned char gray[16 * 4], want[16 * 4 * 3];
+    for (int i = 0; i < w * h; i++) {
+        gray[i] = (unsigned char)(i * 4);
+        memset(want + i * 3, gray[i], 3);
+    }
+    struct png_opts o = {.color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = 8};
+    struct blob png = encode_png(gray, w, h, &o);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "gray PNG: R = G = B = the gray value");
+    cr_image_free(&img);
+    blob_free(&png);
+
+    png_color_16 transparent = {.gray = 8};
+    o.trans_color = &transparent;
+    png = encode_png(gray, w, h, &o);
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "gray PNG with tRNS: transparency ignored");
+    cr_image_free(&img);
+    blob_free(&png);
+
+    /* 2-bit gray: levels 0..3 scale to 0, 85, 170, 255. */
+    for (int i = 0; i < w * h; i++) {
+        gray[i] = (unsigned char)(i % 4);
+        memset(want + i * 3, gray[i] * 85, 3);
+    }
+    o = (struct png_opts){.color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = 2};
+    png = encode_png(gray, w, h, &o);
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "2-bit gray PNG: levels scaled to 0..255");
+    cr_image_free(&img);
+    blob_free(&png);
+}
+
+static void test_png_alpha(void)
+{
+    int w = 8, h = 8;
+    unsigned char ga[8 * 8 * 2], rgba[8 * 8 * 4], want_ga[8 * 8 * 3], want_rgba[8 * 8 * 3];
+    for (int i = 0; i < w * h; i++) {
+        ga[i * 2] = (unsigned char)(i * 3);
+        ga[i * 2 + 1] = (unsigned char)(i % 2 ? 0 : 255); /* half fully transparent */
+        memset(want_ga + i * 3, ga[i * 2], 3);
+        for (int c = 0; c < 3; c++)
+            rgba[i * 4 + c] = want_rgba[i * 3 + c] = (unsigned char)(i * 4 + c * 50);
+        rgba[i * 4 + 3] = (unsigned char)(i % 3 ? 0 : 77);
+    }
+    struct png_opts o = {.color_type = PNG_COLOR_TYPE_GRAY_ALPHA, .bit_depth = 8};
+    struct blob png = encode_png(ga, w, h, &o);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want_ga, w, h), "gray+alpha PNG: gray kept, alpha dropped");
+    cr_image_free(&img);
+    blob_free(&png);
+
+    o.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
+    png = encode_png(rgba, w, h, &o);
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want_rgba, w, h), "RGBA PNG: alpha dropped without blending");
+    cr_image_free(&img);
+    blob_free(&png);
+}
+
+static void test_png_16bit(void)
+{
+    int w = 5, h = 3;
+    unsigned char rgb16[5 * 3 * 6], want[5 * 3 * 3], gray16[5 * 3 * 2], want_gray[5 * 3 * 3];
+    for (int i = 0; i < w * h * 3; i++) {
+        rgb16[i * 2] = (unsigned char)(i * 11);           /* high byte */
+        rgb16[i * 2 + 1] = (unsigned char)(255 - i * 11); /* low byte, must not leak in */
+        want[i] = (unsigned char)(i * 11);
+    }
+    for (int i = 0; i < w * h; i++) {
+        gray16[i * 2] = (unsigned char)(i * 16);
+        gray16[i * 2 + 1] = 0xff;
+        memset(want_gray + i * 3, i * 16, 3);
+    }
+    struct png_opts o = {.color_type = PNG_COLOR_TYPE_RGB, .bit_depth = 16};
+    struct blob png = encode_png(rgb16, w, h, &o);
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), "16-bit RGB PNG: each sample's high byte");
+    cr_image_free(&img);
+    blob_free(&png);
+
+    o.color_type = PNG_COLOR_TYPE_GRAY;
+    png = encode_png(gray16, w, h, &o);
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want_gray, w, h), "16-bit gray PNG: high byte, R = G = B");
+    cr_image_free(&img);
+    blob_free(&png);
+}
+
+static void test_png_interlaced(void)
+{
+    int w = 29, h = 23;
+    unsigned char *src = make_rgb(w, h);
+    struct blob png = encode_rgb_png(src, w, h, 1);
+    struct cr_image img;
+    CHECK_MSG(png.len > 29 && png.data[28] == 1, "test PNG is Adam7-interlaced");
+    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, src, w, h), "interlaced PNG: exact pixels");
+    cr_image_free(&img);
+    blob_free(&png);
+    free(src);
+}
+
+static void test_probe(void)
+{
+    unsigned char *src = make_rgb(50, 20);
+    struct blob jpg = encode_rgb_jpeg(src, 50, 20, 0);
+    struct blob png = encode_rgb_png(src, 50, 20, 0);
+    enum cr_image_format f = CR_IMAGE_UNKNOWN;
+    int w = 0, h = 0;
+    CHECK_EQ_INT(cr_image_probe(jpg.data, jpg.len, &f, &w, &h, NULL), CR_OK);
+    CHECK_MSG(f == CR_IMAGE_JPEG && w == 50 && h == 20, "probe JPEG: jpeg, 50x20");
+    CHECK_EQ_INT(cr_image_probe(png.data, png.len, &f, &w, &h, NULL), CR_OK);
+    CHECK_MSG(f == CR_IMAGE_PNG && w == 50 && h == 20, "probe PNG: png, 50x20");
+    CHECK_EQ_INT(cr_image_probe(png.data, png.len, NULL, NULL, NULL, NULL), CR_OK);
+    struct cr_error err;
+    CHECK_EQ_INT(cr_image_probe("hello", 5, &f, &w, &h, &err), CR_ERR_UNSUPPORTED);
+    CHECK_MSG(f == CR_IMAGE_UNKNOWN && w == 0 && h == 0 && err.message[0],
+              "probe of text: unknown, 0x0, with a message");
+    CHECK_EQ_INT(cr_image_probe(jpg.data, 40, &f, &w, &h, &err), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_image_probe(png.data, 20, &f, &w, &h, &err), CR_ERR_FORMAT);
+    blob_free(&jpg);
+    blob_free(&png);
+    free(src);
+}
+
+static void test_bad_arguments(void)
+{
+    struct cr_error err;
+    struct cr_image img;
+    CHECK_EQ_INT(cr_image_decode("x", 1, NULL, NULL, &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr_image_decode(NULL, 10, NULL, &img, &err), CR_ERR_INVALID);
+    CHECK_MSG(err.message[0] && is_zeroed(&img), "NULL data: message, output zeroed");
+    CHECK_EQ_INT(cr_image_decode("hello", 5, NULL, &img, NULL), CR_ERR_UNSUPPORTED);
+}
+
+static void test_bad_inputs(void)
+{
+    struct blob empty = {(unsigned char *)"", 0};
+    expect_failure(&empty, NULL, CR_ERR_FORMAT, "empty buffer");
+    struct blob null_empty = {NULL, 0};
+    expect_failure(&null_empty, NULL, CR_ERR_FORMAT, "NULL, 0");
+
+    struct blob text = {(unsigned char *)"hello, this is not an image", 27};
+    expect_failure(&text, NULL, CR_ERR_UNSUPPORTED, "text content");
+    struct cr_error err;
+    struct cr_image img;
+    cr_image_decode(text.data, text.len, NULL, &img, &err);
+    CHECK_EQ_STR(err.message, "not a JPEG or PNG image");
+
+    struct blob noise = {malloc(4096), 4096};
+    fill_random(noise.data, noise.len, 12345);
+    noise.data[0] = 0; /* not by chance a magic number */
+    expect_failure(&noise, NULL, CR_ERR_UNSUPPORTED, "random bytes");
+    memcpy(noise.data, "\xff\xd8\xff", 3);
+    expect_failure(&noise, NULL, CR_ERR_FORMAT, "JPEG magic then random bytes");
+    memcpy(noise.data, "\x89PNG\r\n\x1a\n", 8);
+    expect_failure(&noise, NULL, CR_ERR_FORMAT, "PNG signature then random bytes");
+    blob_free(&noise);
+}
+
+/* Every cut must fail as truncated; none may hand back a gray-padded image. */
+static void test_truncated_jpeg(int progressive)
+{
+    unsigned char *src = make_rgb(64, 48);
+    struct blob jpg = encode_rgb_jpeg(src, 64, 48, progressive);
+    size_t cuts[] = {1, 2, 3, 20, 100, 300, jpg.len / 2, jpg.len - 100, jpg.len - 2, jpg.len - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        struct blob cut = blob_cut(&jpg, cuts[i]);
+        char what[96];
+        snprintf(what, sizeof(what), "%s JPEG cut to %zu of %zu bytes",
+                 progressive ? "progressive" : "baseline", cuts[i], jpg.len);
+        expect_failure(&cut, NULL, CR_ERR_FORMAT, what);
+        struct cr_error err;
+        struct cr_image img;
+        cr_image_decode(cut.data, cut.len, NULL, &img, &err);
+        if (!CHECK_MSG(strstr(err.message, "truncated JPEG") == err.message,
+                       "... reported as \"truncated JPEG\""))
+            DIAG("message: %s", err.message);
+        blob_free(&cut);
+    }
+    blob_free(&jpg);
+    free(src);
+}
+
+static void test_truncated_png(void)
+{
+    unsigned char *src = make_rgb(64, 48);
+    struct blob png = encode_rgb_png(src, 64, 48, 0);
+    size_t cuts[] = {4, 8, 20, 33, 45, png.len / 2, png.len - 12, png.len - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        struct blob cut = blob_cut(&png, cuts[i]);
+        char what[96];
+        snprintf(what, sizeof(what), "PNG cut to %zu of %zu bytes", cuts[i], png.len);
+        expect_failure(&cut, NULL, CR_ERR_FORMAT, what);
+        struct cr_error err;
+        struct cr_image img;
+        cr_image_decode(cut.data, cut.len, NULL, &img, &err);
+        if (!CHECK_MSG(strstr(err.message, "truncated PNG") == err.message,
+                       "... reported as \"truncated PNG\""))
+            DIAG("message: %s", err.message);
+        blob_free(&cut);
+    }
+    blob_free(&png);
+    free(src);
+}
+
+/* A PNG whose valid IHDR claims 100000 x 100000 pixels (30 GB of RGB) plus a
+ * token IDAT: refused from the header, before any pixel memory exists. */
+static void test_huge_png(void)
+{
+    unsigned char b[8 + 25 + 12 + 12];
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    put_be32(b + 8, 13);
+    memcpy(b + 12, "IHDR", 4);
+    put_be32(b + 16, 100000);
+    put_be32(b + 20, 100000);
+    memcpy(b + 24, "\x08\x02\x00\x00\x00", 5); /* 8-bit RGB, no interlace */
+    put_be32(b + 29, crc32_png(b + 12, 17));
+    put_be32(b + 33, 0);
+    memcpy(b + 37, "IDAT", 4);
+    put_be32(b + 41, crc32_png(b + 37, 4));
+    put_be32(b + 45, 0);
+    memcpy(b + 49, "IEND", 4);
+    put_be32(b + 53, crc32_png(b + 49, 4));
+    struct blob png = {b, sizeof(b)};
+    int w = 0, h = 0;
+    CHECK_EQ_INT(cr_image_probe(b, sizeof(b), NULL, &w, &h, NULL), CR_OK);
+    CHECK_MSG(w == 100000 && h == 100000, "the hand-built IHDR is valid: probe reads it");
+    expect_failure(&png, NULL, CR_ERR_TOO_LARGE, "PNG claiming 100000x100000");
+    struct cr_error err;
+    struct cr_image img;
+    cr_image_decode(b, sizeof(b), NULL, &img, &err);
+    CHECK_EQ_STR(err.message, "image is 100000x100000 pixels, limit 40000000");
+}
+
+/* A PNG whose IHDR no longer matches its CRC: a critical chunk, so fatal. */
+static void test_png_bad_crc(void)
+{
+    unsigned char *src = make_rgb(16, 16);
+    struct blob png = encode_rgb_png(src, 16, 16, 0);
+    png.data[19] ^= 0x01; /* the low byte of the width */
+    expect_failure(&png, NULL, CR_ERR_FORMAT, "PNG with a bad IHDR CRC");
+    struct cr_error err;
+    struct cr_image img;
+    cr_image_decode(png.data, png.len, NULL, &img, &err);
+    CHECK_EQ_STR(err.message, "corrupt PNG: IHDR: CRC error");
+    blob_free(&png);
+    free(src);
+}
+
+/* A real JPEG whose SOF0 is patched to claim 60000 x 60000 pixels. */
+static void test_huge_jpeg(void)
+{
+    unsigned char *src = make_rgb(16, 16);
+    struct blob jpg = encode_rgb_jpeg(src, 16, 16, 0);
+    size_t sof = find_marker(&jpg, 2, 0xc0);
+    CHECK_MSG(sof > 0, "test JPEG has a SOF0 segment");
+    if (sof) {
+        unsigned char *p = jpg.data + sof + 5; /* marker, length, precision */
+        p[0] = 0xea, p[1] = 0x60, p[2] = 0xea, p[3] = 0x60;
+        expect_failure(&jpg, NULL, CR_ERR_TOO_LARGE, "JPEG claiming 60000x60000");
+    }
+    blob_free(&jpg);
+    free(src);
+}
+
+/* Overwriting a DHT segment's 16 code counts makes the table impossible. */
+static void test_corrupt_huffman(void)
+{
+    unsigned char *src = make_rgb(32, 32);
+    struct blob jpg = encode_rgb_jpeg(src, 32, 32, 0);
+    size_t dht = find_marker(&jpg, 2, 0xc4);
+    CHECK_MSG(dht > 0, "test JPEG has a DHT segment");
+    if (dht) {
+        memset(jpg.data + dht + 5, 0xff, 16); /* marker, length, class/id */
+        expect_failure(&jpg, NULL, CR_ERR_FORMAT, "JPEG with corrupt Huffman table");
+        struct cr_error err;
+        struct cr_image img;
+        cr_image_decode(jpg.data, jpg.len, NULL, &img, &err);
+        if (!CHECK_MSG(strncmp(err.message, "corrupt JPEG: ", 14) == 0,
+                       "... reported as \"corrupt JPEG: <libjpeg's reason>\""))
+            DIAG("message: %s", err.message);
+    }
+    blob_free(&jpg);
+    free(src);
+}
+
+/* A progressive file whose last scan is repeated 600 times: libjpeg only
+ * warns about the bogus progression, the scan cap refuses it. */
+static void test_too_many_scans(void)
+{
+    unsigned char *src = make_rgb(16, 16);
+    struct blob jpg = encode_rgb_jpeg(src, 16, 16, 1);
+    size_t last = 0, eoi = jpg.len - 2;
+    for (size_t at = 2; (at = find_marker(&jpg, at + 1, 0xda)) != 0;)
+        last = at;
+    size_t seg = eoi - last, reps = 600;
+    struct blob big = {malloc(jpg.len + seg * reps), jpg.len + seg * reps};
+    memcpy(big.data, jpg.data, eoi);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(big.data + eoi + i * seg, jpg.data + last, seg);
+    memcpy(big.data + eoi + reps * seg, "\xff\xd9", 2);
+    expect_failure(&big, NULL, CR_ERR_FORMAT, "progressive JPEG with 600 extra scans");
+    blob_free(&big);
+    blob_free(&jpg);
+    free(src);
+}
+
+static void test_limits(void)
+{
+    int w = 20, h = 10;
+    unsigned char *src = make_rgb(w, h);
+    struct blob jpg = encode_rgb_jpeg(src, w, h, 0);
+    struct blob png = encode_rgb_png(src, w, h, 0);
+    struct cr_image img;
+
+    struct cr_image_limits lim = {.max_bytes = jpg.len - 1};
+    expect_failure(&jpg, &lim, CR_ERR_TOO_LARGE, "JPEG one byte over max_bytes");
+    lim.max_bytes = jpg.len;
+    CHECK_EQ_INT(cr_image_decode(jpg.data, jpg.len, &lim, &img, NULL), CR_OK);
+    cr_image_free(&img);
+
+    lim = (struct cr_image_limits){.max_pixels = (uint64_t)w * h - 1};
+    expect_failure(&jpg, &lim, CR_ERR_TOO_LARGE, "JPEG one pixel over max_pixels");
+    expect_failure(&png, &lim, CR_ERR_TOO_LARGE, "PNG one pixel over max_pixels");
+    lim.max_pixels = (uint64_t)w * h;
+    CHECK_EQ_INT(cr_image_decode(jpg.data, jpg.len, &lim, &img, NULL), CR_OK);
+    cr_image_free(&img);
+    CHECK_EQ_INT(cr_image_decode(png.data, png.len, &lim, &img, NULL), CR_OK);
+    cr_image_free(&img);
+
+    struct cr_error err;
+    lim = (struct cr_image_limits){.max_pixels = 10};
+    cr_image_decode(png.data, png.len, &lim, &img, &err);
+    CHECK_EQ_STR(err.message, "image is 20x10 pixels, limit 10");
+    blob_free(&jpg);
+    blob_free(&png);
+    free(src);
+}
+
+/* The JPEGs that ship with Darknet decode to their header's size and to
+ * exactly the pixels of a plain libjpeg decode. */
+static void test_darknet_samples(void)
+{
+    glob_t g;
+    if (glob(DARKNET_DATA "/*.jpg", 0, NULL, &g) != 0) {
+        CHECK_MSG(1, "Darknet sample images # SKIP " DARKNET_DATA " not installed");
+        return;
+    }
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        struct cr_buf buf;
+        cr_buf_init(&buf, 0);
+        struct cr_error err;
+        struct cr_image img = {0};
+        cr_status st = cr_file_read(g.gl_pathv[i], 0, &buf, &err);
+        if (st == CR_OK)
+            st = cr_image_decode(buf.data, buf.len, NULL, &img, &err);
+        struct blob b = {buf.data, buf.len};
+        int rw = 0, rh = 0, rc = 0;
+        unsigned char *ref = st == CR_OK ? ref_decode(&b, JCS_RGB, &rw, &rh, &rc) : NULL;
+        char line[256];
+        snprintf(line, sizeof(line), "%s decodes to %dx%d, equal to libjpeg's decode",
+                 g.gl_pathv[i], img.width, img.height);
+        if (!CHECK_MSG(st == CR_OK && same_pixels(&img, ref, rw, rh), line))
+            DIAG("%s: %s", cr_status_name(st), err.message);
+        if (strcmp(strrchr(g.gl_pathv[i], '/'), "/dog.jpg") == 0)
+            CHECK_MSG(img.width == 768 && img.height == 576, "dog.jpg is 768x576");
+        free(ref);
+        cr_image_free(&img);
+        cr_buf_free(&buf);
+    }
+    globfree(&g);
+}
+
+static int g_log_lines;
+
+static void count_log(void *ud, enum cr_log_level level, const char *line)
+{
+    (void)ud;
+    (void)level;
+    (void)line;
+    g_log_lines++;
+}
+
+/* The decoders never write to stderr: run the failing and warning cases with
+ * stderr pointed at a file and check it stayed empty. */
+static void test_silence(void)
+{
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    test_bad_inputs();
+    test_truncated_jpeg(0);
+    test_truncated_jpeg(1);
+    test_truncated_png();
+    test_corrupt_huffman();
+    test_jpeg_tolerated_warning();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long size = (fseek(tmp, 0, SEEK_END) == 0) ? ftell(tmp) : -1;
+    if (!CHECK_MSG(size == 0, "libjpeg and libpng printed nothing to stderr"))
+        DIAG("stderr got %ld bytes", size);
+    fclose(tmp);
+
+    /* With a handler installed, tolerated warnings reach the debug log. */
+    cr_log_set_handler(count_log, NULL, CR_LOG_DEBUG);
+    test_jpeg_tolerated_warning();
+    cr_log_set_handler(NULL, NULL, CR_LOG_OFF);
+    CHECK_MSG(g_log_lines > 0, "a tolerated libjpeg warning goes to the debug log");
+}
+
+int main(void)
+{
+    test_sniff();
+    test_jpeg_baseline();
+    test_jpeg_progressive();
+    test_jpeg_gray();
+    test_jpeg_cmyk();
+    test_png_rgb();
+    test_png_palette();
+    test_png_gray();
+    test_png_alpha();
+    test_png_16bit();
+    test_png_interlaced();
+    test_probe();
+    test_bad_arguments();
+    test_silence(); /* bad inputs, truncations, corrupt tables, warnings */
+    test_png_bad_crc();
+    test_huge_png();
+    test_huge_jpeg();
+    test_too_many_scans();
+    test_limits();
+    test_darknet_samples();
+    return tap_done();
+}
