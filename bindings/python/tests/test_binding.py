@@ -1,0 +1,104 @@
+"""The ctypes binding: labels, errors as exceptions, ownership."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cloudrec  # noqa: E402
+
+DOG = Path("/usr/share/darknet/data/dog.jpg")
+SAMPLES = sorted(Path("/usr/share/darknet/data").glob("*.jpg"))
+
+
+@pytest.fixture(scope="module")
+def clf():
+    with cloudrec.Classifier() as c:
+        yield c
+
+
+def cli_answers(paths, top):
+    """What `cloudrec classify --json` says for the same files."""
+    res = subprocess.run([os.environ["CLOUDREC_CLI"], "classify", "--json", "--top", str(top),
+                          *map(str, paths)], capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+def test_version():
+    assert cloudrec.version().count(".") == 2
+
+
+def test_labels_match_the_cli(clf):
+    answers = cli_answers(SAMPLES, 3)
+    for path, answer in zip(SAMPLES, answers):
+        got = clf.classify_file(path, top=3)
+        want = [(p["label"], p["probability"]) for p in answer["predictions"]]
+        assert [g[0] for g in got] == [w[0] for w in want], path.name
+        for (_, pg), (_, pw) in zip(got, want):
+            assert abs(pg - pw) < 1e-6
+
+
+def test_bytes_and_path_agree(clf):
+    assert clf.classify(DOG.read_bytes(), top=5) == clf.classify_file(DOG, top=5)
+
+
+def test_top_k_sorted_and_bounded(clf):
+    top = clf.classify_file(DOG, top=10)
+    assert len(top) == 10
+    probs = [p for _, p in top]
+    assert probs == sorted(probs, reverse=True)
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert len(clf.classify_file(DOG, top=5000)) == clf.num_classes == 1000
+    with pytest.raises(ValueError):
+        clf.classify_file(DOG, top=0)
+
+
+def test_errors_raise_with_status_and_message(clf, tmp_path):
+    with pytest.raises(cloudrec.CloudrecError) as e:
+        clf.classify(b"definitely not an image")
+    assert e.value.name == "ERR_UNSUPPORTED" and e.value.status == 7
+    assert "not a JPEG or PNG" in e.value.message
+
+    with pytest.raises(cloudrec.CloudrecError) as e:
+        clf.classify(DOG.read_bytes()[:5000])
+    assert e.value.name == "ERR_FORMAT"
+
+    missing = tmp_path / "missing.jpg"
+    with pytest.raises(cloudrec.CloudrecError) as e:
+        clf.classify_file(missing)
+    assert e.value.name == "ERR_NOT_FOUND" and str(missing) in e.value.message
+
+    # The classifier is still usable after errors.
+    assert clf.classify_file(DOG, top=1)
+
+
+def test_decode_limits():
+    with cloudrec.Classifier(max_pixels=1000) as small:
+        with pytest.raises(cloudrec.CloudrecError) as e:
+            small.classify_file(DOG)
+        assert e.value.name == "ERR_TOO_LARGE"
+
+
+def test_bad_model_raises(tmp_path):
+    with pytest.raises(cloudrec.CloudrecError) as e:
+        cloudrec.Classifier(tmp_path)
+    assert e.value.name == "ERR_NOT_FOUND" and "tiny.weights" in e.value.message
+
+    paths = cloudrec.model_paths()
+    truncated = tmp_path / "tiny.weights"
+    truncated.write_bytes(Path(paths["weights"]).read_bytes()[:100000])
+    with pytest.raises(cloudrec.CloudrecError) as e:
+        cloudrec.Classifier(tmp_path)
+    assert e.value.name == "ERR_MODEL" and "truncated" in e.value.message
+
+
+def test_closed_classifier_raises():
+    c = cloudrec.Classifier()
+    c.close()
+    c.close()  # idempotent
+    with pytest.raises(cloudrec.CloudrecError) as e:
+        c.classify_file(DOG)
+    assert e.value.name == "ERR_STATE"

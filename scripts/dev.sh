@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# dev.sh - set up a Debian 12 machine for libcloudrec, build it, run it or test it.
+#
+#   scripts/dev.sh run    install dependencies, build, run the service locally
+#   scripts/dev.sh test   install dependencies, build, run the whole test suite,
+#                         then again under AddressSanitizer + UBSan
+#   scripts/dev.sh deps | build
+#
+# Needs root (or sudo) for apt-get. Safe to run again: each step is skipped
+# when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+    build-essential meson ninja-build pkg-config
+    libcurl4-openssl-dev libssl-dev libxml2-dev libjpeg62-turbo-dev libpng-dev
+    libsqlite3-dev libmicrohttpd-dev
+    darknet python3 python3-pip binutils ca-certificates curl
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+    local missing=()
+    for p in "${DEBIAN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        as_root apt-get install -y --no-install-recommends "${missing[@]}" ||
+            { as_root apt-get update && as_root apt-get install -y --no-install-recommends "${missing[@]}"; }
+    fi
+    if ! python3 -c 'import pytest' 2>/dev/null; then
+        log "installing pytest from PyPI"
+        python3 -m pip install --quiet pytest ||
+            python3 -m pip install --quiet --break-system-packages pytest
+    fi
+}
+
+build() {
+    local dir=${1:-build}; shift || true
+    if [ ! -f "$dir/build.ninja" ]; then
+        log "configuring $dir $*"
+        meson setup "$dir" "$@" >/dev/null
+    fi
+    log "building $dir"
+    meson compile -C "$dir" >/dev/null
+}
+
+# The model is looked up like the tools do; without one, download it.
+model() {
+    local d
+    for d in "${CLOUDREC_MODEL_DIR:-}" models/tiny-darknet ../shared/models/tiny-darknet; do
+        if [ -n "$d" ] && [ -r "$d/tiny.weights" ]; then return 0; fi
+    done
+    log "no model found; downloading Tiny Darknet weights into models/tiny-darknet"
+    build/tools/cloudrec model fetch
+}
+
+run_service() {
+    local img=/usr/share/darknet/data/dog.jpg
+    log "classifying $img (the HTTP service arrives with issue #4)"
+    build/tools/cloudrec classify "$img"
+}
+
+run_tests() {
+    log "test suite"
+    meson test -C build --print-errorlogs
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    log "test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+    meson test -C build-asan --print-errorlogs
+}
+
+case "${1:-}" in
+    deps) deps ;;
+    build) deps; build build ;;
+    run) deps; build build; model; run_service ;;
+    test) deps; build build; model; run_tests ;;
+    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
