@@ -15,7 +15,7 @@ DEBIAN_PACKAGES=(
     build-essential meson ninja-build pkg-config
     libcurl4-openssl-dev libssl-dev libxml2-dev libjpeg62-turbo-dev libpng-dev
     libsqlite3-dev libmicrohttpd-dev
-    darknet python3 python3-pip binutils ca-certificates curl
+    darknet python3 python3-pip binutils ca-certificates curl valgrind
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -14,6 +14,7 @@
 
 #include "cloudrec/image.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h> /* jpeglib.h uses FILE and size_t without including stdio.h */
 #include <stdlib.h>
@@ -299,6 +300,10 @@ static cr_status jpeg_run(struct jpeg_job *job, const unsigned char *data, size_
     cinfo->err = jpeg_fence_init(&job->fence);
     if (setjmp(job->fence.jump))
         return cr__fail(err, job->fence.status, "%s", job->fence.message);
+#if SIZE_MAX > ULONG_MAX
+    if (len > ULONG_MAX) /* jpeg_mem_src takes an unsigned long */
+        return cr__fail(err, CR_ERR_TOO_LARGE, "JPEG of %zu bytes is too large for libjpeg", len);
+#endif
     jpeg_create_decompress(cinfo);
     cinfo->progress = &job->fence.progress;
     jpeg_mem_src(cinfo, data, (unsigned long)len);
@@ -452,7 +457,8 @@ static cr_status png_alloc(struct png_job *job, uint32_t width, uint32_t height,
     cr_status st = alloc_rgb(width, height, &job->pixels, err);
     if (st != CR_OK)
         return st;
-    job->rows = malloc((size_t)height * sizeof(*job->rows));
+    /* calloc checks count * size for overflow itself. */
+    job->rows = calloc(height, sizeof(*job->rows));
     if (!job->rows)
         return cr__fail(err, CR_ERR_NOMEM, "out of memory for %u PNG rows", (unsigned)height);
     for (uint32_t y = 0; y < height; y++)
