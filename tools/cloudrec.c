@@ -1,9 +1,9 @@
 /*
  * cloudrec - the umbrella command line tool.
  *
- *   cloudrec classify [--model DIR] [--top K] [--json] FILE...
- *   cloudrec model path|fetch ...
- *   cloudrec version
+ *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--json] FILE...
+ *   cloudrec [-v] model path|fetch ...
+ *   cloudrec version | --version | help | --help
  *
  * Thin by design: parse flags, call the library, map cr_status to an exit
  * code and a one-line message.
@@ -27,7 +27,7 @@ static void usage_main(FILE *f)
             "usage: cloudrec [-v] COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
-            "  classify [--model DIR] [--top K] [--json] FILE...   label images\n"
+            "  classify [--model DIR] [--top K] [--json] FILE...   label images (see classify --help)\n"
             "  model path [--model DIR]                            show which model files are used\n"
             "  model fetch [--url URL] [--sha256 HEX] [--dest DIR] download and verify weights\n"
             "  version                                             print the library version\n"
@@ -35,6 +35,7 @@ static void usage_main(FILE *f)
             "Options:\n"
             "  -v, --verbose   log library messages (debug level) to stderr\n"
             "  -h, --help      this help; `cloudrec COMMAND --help` for a command's flags\n"
+            "  --version       print the version (same as `cloudrec version`)\n"
             "\n"
             "Model lookup: --model, $CLOUDREC_MODEL_DIR, ./models/tiny-darknet,\n"
             "../shared/models/tiny-darknet. Exit status: 0 success, 1 some input failed,\n"
@@ -44,15 +45,16 @@ static void usage_main(FILE *f)
 static void usage_classify(FILE *f)
 {
     fprintf(f,
-            "usage: cloudrec classify [--model DIR] [--cfg FILE] [--names FILE] [--top K]\n"
-            "                         [--json] FILE...\n"
+            "usage: cloudrec classify [-m|--model DIR] [--cfg FILE] [--names FILE]\n"
+            "                         [-k|--top K] [-j|--json] FILE...\n"
             "\n"
             "Prints the top-K ImageNet labels of each JPEG or PNG file.\n"
             "  --model DIR    model directory holding tiny.weights (see `cloudrec --help`)\n"
             "  --cfg FILE     network cfg (default: DIR/tiny.cfg or Darknet's tiny.cfg)\n"
             "  --names FILE   class names, one per line (default: DIR/names.list or\n"
             "                 Darknet's imagenet.shortnames.list)\n"
-            "  --top K        how many labels per file, 1..1000 (default 5)\n"
+            "  --top K        how many labels per file, 1..1000 (default 5; more than the\n"
+            "                 model's classes gives all of them)\n"
             "  --json         one JSON object per file and line instead of text\n"
             "A file that cannot be classified prints one line naming it and the reason\n"
             "on stderr; the others are still classified and the exit status is 1.\n");
@@ -61,13 +63,15 @@ static void usage_classify(FILE *f)
 static void usage_model(FILE *f)
 {
     fprintf(f,
-            "usage: cloudrec model path [--model DIR]\n"
-            "       cloudrec model fetch [--url URL] [--sha256 HEX] [--dest DIR]\n"
+            "usage: cloudrec model path [-m|--model DIR]\n"
+            "       cloudrec model fetch [-u|--url URL] [-s|--sha256 HEX] [-d|--dest DIR]\n"
             "\n"
             "path   prints the model directory, cfg, weights and names that classify uses.\n"
             "fetch  downloads the weights (default %s),\n"
             "       checks their SHA-256 (default the published Tiny Darknet sum) and only\n"
-            "       then writes DIR/%s atomically (default DIR: models/tiny-darknet).\n",
+            "       then writes DIR/%s atomically (default DIR: models/tiny-darknet).\n"
+            "Exit status: 0 success, 1 the model is missing or the download failed,\n"
+            "2 usage error.\n",
             CR_TINY_WEIGHTS_URL, CR_TINY_WEIGHTS_FILE);
 }
 
@@ -260,6 +264,12 @@ static int cmd_model_fetch(int argc, char **argv)
         case 'h': usage_model(stdout); return 0;
         default: usage_model(stderr); return EXIT_USAGE;
         }
+    }
+    unsigned char digest[CR_SHA256_LEN];
+    if (strlen(sha) != 2 * CR_SHA256_LEN ||
+        cr_hex_decode(sha, strlen(sha), digest, sizeof(digest)) != CR_OK) {
+        fprintf(stderr, "%s: --sha256 must be 64 hex digits, got '%s'\n", prog, sha);
+        return EXIT_USAGE;
     }
     if (make_dirs(dest) != 0) {
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, dest, strerror(errno));

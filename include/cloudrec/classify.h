@@ -42,7 +42,7 @@ struct cr_prediction {
     char label[CR_LABEL_MAX];
 };
 
-/* Where a model's files are. Zero fields are filled by cr_model_resolve. */
+/* Where a model's files are; filled in whole by cr_model_resolve. */
 struct cr_model_paths {
     char dir[CR_PATH_MAX];
     char cfg[CR_PATH_MAX];
@@ -56,8 +56,10 @@ struct cr_model_paths {
  * that holds tiny.weights. Then fills the file paths: weights =
  * <dir>/tiny.weights; cfg = <dir>/tiny.cfg if present, else Darknet's
  * /usr/share/darknet/cfg/tiny.cfg; names = <dir>/names.list if present, else
- * Darknet's imagenet.shortnames.list. CR_ERR_NOT_FOUND names every place
- * that was tried.
+ * Darknet's imagenet.shortnames.list. A directory given by dir_flag or
+ * $CLOUDREC_MODEL_DIR must hold tiny.weights (there is no fallback then);
+ * CR_ERR_NOT_FOUND says which directory or which candidates were tried.
+ * Relative candidates are relative to the working directory.
  */
 CR_API cr_status cr_model_resolve(const char *dir_flag, struct cr_model_paths *out,
                                   struct cr_error *err);
@@ -66,7 +68,9 @@ struct cr_classifier_options {
     const char *cfg_path;     /* required */
     const char *weights_path; /* required */
     const char *names_path;   /* required; the first N lines are used, N = outputs */
-    const char *darknet_lib;  /* NULL: $CLOUDREC_DARKNET_LIB, else the Debian path */
+    const char *darknet_lib;  /* NULL: $CLOUDREC_DARKNET_LIB, else the Debian path.
+                                 Darknet is loaded once per process: only the first
+                                 classifier opened decides which library is used. */
     struct cr_image_limits limits; /* for cr_classify_bytes / _file */
 };
 
@@ -77,9 +81,12 @@ struct cr_classifier;
  * section names, size limit) and loaded with batch=1; the weights file must
  * exist and have exactly the size the network needs; the names file must
  * have at least as many lines as the network has outputs. Errors:
- * CR_ERR_NOT_FOUND (a file or libdarknet is missing), CR_ERR_MODEL (a file
- * is malformed or does not fit the network), CR_ERR_NOMEM. On success *out
- * is owned by the caller; release with cr_classifier_free.
+ * CR_ERR_INVALID (a required option is NULL), CR_ERR_NOT_FOUND (a file or
+ * libdarknet is missing), CR_ERR_IO (a file cannot be read), CR_ERR_TOO_LARGE
+ * (cfg over 1 MiB, names over 16 MiB), CR_ERR_MODEL (a file is malformed or
+ * does not fit the network), CR_ERR_UNSUPPORTED (local or recurrent layers,
+ * whose weight sizes are not checked), CR_ERR_NOMEM. On success *out is owned
+ * by the caller; release with cr_classifier_free.
  *
  * While the network loads, Darknet writes its layer table to stderr; that
  * output is captured (file descriptor 2 is redirected for the duration, so
@@ -122,9 +129,12 @@ CR_API cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
 /*
  * Downloads url (any scheme libcurl supports, including file://) and stores
  * it at dest_path only if its SHA-256 equals sha256_hex; the file appears
- * atomically or not at all. CR_ERR_CHECKSUM on a mismatch, CR_ERR_NETWORK or
- * CR_ERR_NOT_FOUND when it cannot be fetched, CR_ERR_TOO_LARGE past
- * max_bytes (0 = 512 MiB).
+ * atomically or not at all. Errors: CR_ERR_INVALID (no URL or destination, or
+ * sha256_hex is not 64 hex digits), CR_ERR_CHECKSUM (mismatch; nothing is
+ * written), CR_ERR_NOT_FOUND (404 or missing file), CR_ERR_HTTP (another
+ * non-2xx status, err->http_status set), CR_ERR_NETWORK, CR_ERR_TIMEOUT,
+ * CR_ERR_TOO_LARGE (past max_bytes, 0 = 512 MiB), CR_ERR_NOMEM, and the
+ * errors of cr_file_write_atomic.
  */
 struct cr_fetch_options {
     const char *url;

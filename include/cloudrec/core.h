@@ -71,7 +71,8 @@ typedef enum cr_status {
  * unknown values give "unknown status". */
 CR_API const char *cr_strerror(cr_status status);
 
-/* The enum's name without the CR_ prefix ("ERR_FORMAT"). Static storage. */
+/* The enum's name without the CR_ prefix ("ERR_FORMAT"); "UNKNOWN" for
+ * values outside the table. Static storage. */
 CR_API const char *cr_status_name(cr_status status);
 
 /*
@@ -154,7 +155,8 @@ CR_API void cr_log_set_handler(cr_log_fn handler, void *userdata, enum cr_log_le
  * (userdata ignored). */
 CR_API void cr_log_stderr(void *userdata, enum cr_log_level level, const char *line);
 
-/* "debug", "info", "warn", "error"; parse returns -1 for unknown names. */
+/* "debug", "info", "warn", "error", "off" ("unknown" for other values);
+ * parse accepts those names in any case and returns -1 for others. */
 CR_API const char *cr_log_level_name(enum cr_log_level level);
 CR_API int cr_log_level_parse(const char *name);
 
@@ -167,7 +169,8 @@ CR_API void cr_log(enum cr_log_level level, const char *fmt, ...) CR_PRINTF(2, 3
 /* Standard base64 (RFC 4648, with padding), appended to out. */
 CR_API cr_status cr_base64_encode(const void *data, size_t len, struct cr_buf *out);
 /* Decodes standard base64 (padding optional, no whitespace), appended to out.
- * CR_ERR_FORMAT on any invalid character or length. */
+ * CR_ERR_FORMAT on any invalid character, length or non-zero trailing bits;
+ * out is then unchanged. */
 CR_API cr_status cr_base64_decode(const char *text, size_t len, struct cr_buf *out);
 
 /* Lower-case hex of len bytes into out, which must hold 2*len + 1 bytes. */
@@ -178,7 +181,8 @@ CR_API cr_status cr_hex_decode(const char *hex, size_t hex_len, void *out, size_
 /* RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - . _ ~)
  * stay, everything else becomes %XX (upper-case). '/' stays when keep_slash. */
 CR_API cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf *out);
-/* Decodes %XX escapes ('+' is left as is). CR_ERR_FORMAT on a bad escape. */
+/* Decodes %XX escapes ('+' is left as is). CR_ERR_FORMAT on a bad escape.
+ * On any error out is left as it was. */
 CR_API cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out);
 
 /* Appends s as a JSON string literal, quotes included: '"', '\\' and control
@@ -203,7 +207,8 @@ CR_API cr_status cr_uuid_v4(char out[CR_UUID_STR_LEN]);
 
 /* Milliseconds of a monotonic clock (arbitrary origin). Thread-safe. */
 CR_API int64_t cr_time_mono_ms(void);
-/* Microseconds of a monotonic clock, for measuring short intervals. */
+/* Microseconds of a monotonic clock, for measuring short intervals.
+ * Thread-safe. */
 CR_API int64_t cr_time_mono_us(void);
 /* Milliseconds since the Unix epoch (wall clock). Thread-safe. */
 CR_API int64_t cr_time_wall_ms(void);
@@ -212,7 +217,9 @@ CR_API int64_t cr_time_wall_ms(void);
 CR_API void cr_time_format_amz(int64_t epoch_s, char out[17]);
 /* Formats epoch seconds as "2015-08-30T12:36:00Z" (21 bytes with the NUL). */
 CR_API void cr_time_format_iso8601(int64_t epoch_s, char out[21]);
-/* Parses "2015-08-30T12:36:00Z" (fraction ignored, 'Z' or +00:00). */
+/* Parses exactly "YYYY-MM-DDTHH:MM:SS" plus an optional fraction (ignored)
+ * and "Z" or "+00:00". CR_ERR_FORMAT for anything else, including dates that
+ * do not exist (2015-02-31). */
 CR_API cr_status cr_time_parse_iso8601(const char *s, int64_t *epoch_s);
 
 #ifdef __cplusplus

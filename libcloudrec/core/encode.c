@@ -57,6 +57,10 @@ cr_status cr_base64_decode(const char *text, size_t len, struct cr_buf *out)
         len -= (len >= 2 && text[len - 2] == '=') ? 2 : 1;
     if (len % 4 == 1)
         return CR_ERR_FORMAT;
+    /* Canonical input only: the bits left over after the last byte are 0. */
+    if (len % 4 && (b64_value((unsigned char)text[len - 1]) < 0 ||
+                    (b64_value((unsigned char)text[len - 1]) & (len % 4 == 2 ? 15 : 3))))
+        return CR_ERR_FORMAT;
     size_t start = out->len;
     cr_status st = cr_buf_reserve(out, len / 4 * 3 + 3);
     if (st != CR_OK)
@@ -124,9 +128,20 @@ static int is_unreserved(unsigned char c)
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* Undoes a partial append so a failed call leaves out as it was. */
+static cr_status rollback(struct cr_buf *out, size_t start, cr_status st)
+{
+    if (st != CR_OK && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return st;
+}
+
 cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf *out)
 {
     static const char digits[] = "0123456789ABCDEF";
+    size_t start = out->len;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         cr_status st;
@@ -137,26 +152,27 @@ cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf
             st = cr_buf_append(out, esc, 3);
         }
         if (st != CR_OK)
-            return st;
+            return rollback(out, start, st);
     }
     return cr_buf_append(out, "", 0);
 }
 
 cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out)
 {
+    size_t start = out->len;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
             int hi = i + 1 < len ? hex_value((unsigned char)s[i + 1]) : -1;
             int lo = i + 2 < len ? hex_value((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
-                return CR_ERR_FORMAT;
+                return rollback(out, start, CR_ERR_FORMAT);
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
         }
         cr_status st = cr_buf_append(out, &c, 1);
         if (st != CR_OK)
-            return st;
+            return rollback(out, start, st);
     }
     return cr_buf_append(out, "", 0);
 }
@@ -164,6 +180,7 @@ cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out)
 cr_status cr_json_append_string(struct cr_buf *out, const char *s)
 {
     static const char digits[] = "0123456789abcdef";
+    size_t start = out->len;
     cr_status st = cr_buf_append(out, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; st == CR_OK && *p; p++) {
         if (*p == '"' || *p == '\\') {
@@ -176,5 +193,7 @@ cr_status cr_json_append_string(struct cr_buf *out, const char *s)
             st = cr_buf_append(out, p, 1);
         }
     }
-    return st == CR_OK ? cr_buf_append(out, "\"", 1) : st;
+    if (st == CR_OK)
+        st = cr_buf_append(out, "\"", 1);
+    return rollback(out, start, st);
 }

@@ -48,26 +48,45 @@ void cr_time_format_iso8601(int64_t epoch_s, char out[21])
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Reads n decimal digits at s into *v; 0 if any of them is not a digit. */
+static int digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 1;
+}
+
 cr_status cr_time_parse_iso8601(const char *s, int64_t *epoch_s)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int consumed = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+    /* "YYYY-MM-DDTHH:MM:SS": fixed positions, so no sign, space or short
+     * field can slip through as it would with sscanf. */
+    int y, mo, d, h, mi, sec;
+    if (strlen(s) < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return CR_ERR_FORMAT;
-    const char *rest = s + consumed;
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
+    const char *rest = s + 19;
+    if (*rest == '.') {
+        const char *frac = ++rest;
+        while (*rest >= '0' && *rest <= '9')
+            rest++;
+        if (rest == frac)
+            return CR_ERR_FORMAT;
+    }
     if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0)
         return CR_ERR_FORMAT;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    /* timegm normalises 02-31 to 03-03; a changed field means no such date. */
+    if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d || tm.tm_hour != h ||
+        tm.tm_min != mi || tm.tm_sec != sec)
         return CR_ERR_FORMAT;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *epoch_s = (int64_t)timegm(&tm);
+    *epoch_s = (int64_t)t;
     return CR_OK;
 }
 

@@ -19,16 +19,17 @@ struct sink {
     struct cr_buf *buf;
     size_t max_bytes;
     size_t start;
-    int too_large;
+    cr_status failed; /* why on_body stopped the transfer, CR_OK if it did not */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct sink *s = userdata;
     size_t n = size * nmemb;
-    if (s->buf->len - s->start + n > s->max_bytes ||
-        cr_buf_append(s->buf, data, n) != CR_OK) {
-        s->too_large = 1;
+    cr_status st = s->buf->len - s->start + n > s->max_bytes ? CR_ERR_TOO_LARGE
+                                                             : cr_buf_append(s->buf, data, n);
+    if (st != CR_OK) {
+        s->failed = st;
         return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
     }
     return n;
@@ -65,9 +66,11 @@ cr_status cr__http_get(const char *url, size_t max_bytes, long timeout_ms, struc
     curl_easy_cleanup(h);
 
     cr_status st = CR_OK;
-    if (s.too_large) {
+    if (s.failed == CR_ERR_TOO_LARGE) {
         st = cr__fail(err, CR_ERR_TOO_LARGE, "%s: answer larger than %zu bytes", url,
                       s.max_bytes);
+    } else if (s.failed != CR_OK) {
+        st = cr__fail(err, s.failed, "%s: %s", url, cr_strerror(s.failed));
     } else if (rc == CURLE_FILE_COULDNT_READ_FILE || rc == CURLE_REMOTE_FILE_NOT_FOUND) {
         st = cr__fail(err, CR_ERR_NOT_FOUND, "%s: %s", url,
                       curl_msg[0] ? curl_msg : curl_easy_strerror(rc));

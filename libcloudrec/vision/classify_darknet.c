@@ -110,6 +110,33 @@ static void capture_begin(struct capture *c)
     }
 }
 
+/* Logs each captured line (as a JSON string, so quotes cannot break the
+ * key=value format) at debug level. Reads at most 1 MiB. */
+static void log_captured(int fd)
+{
+    struct cr_buf text, line;
+    cr_buf_init(&text, 1u << 20);
+    cr_buf_init(&line, 0);
+    char chunk[4096];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, chunk, sizeof(chunk), off)) > 0 &&
+           cr_buf_append(&text, chunk, (size_t)n) == CR_OK)
+        off += n;
+    char *next = text.data ? (char *)text.data : NULL;
+    while (next && *next) {
+        char *l = next;
+        next = strchr(l, '\n');
+        if (next)
+            *next++ = '\0';
+        cr_buf_reset(&line);
+        if (*l && cr_json_append_string(&line, l) == CR_OK)
+            cr_log(CR_LOG_DEBUG, "component=darknet line=%s", (char *)line.data);
+    }
+    cr_buf_free(&line);
+    cr_buf_free(&text);
+}
+
 /* Restores fd 2 and forwards each captured line to the logger at debug. */
 static void capture_end(struct capture *c)
 {
@@ -118,18 +145,8 @@ static void capture_end(struct capture *c)
     fflush(stderr);
     dup2(c->saved_fd, STDERR_FILENO);
     close(c->saved_fd);
-    if (cr__log_enabled(CR_LOG_DEBUG)) {
-        char chunk[4096];
-        off_t off = 0;
-        ssize_t n;
-        while ((n = pread(c->mem_fd, chunk, sizeof(chunk) - 1, off)) > 0) {
-            chunk[n] = '\0';
-            off += n;
-            for (char *save = NULL, *line = strtok_r(chunk, "\n", &save); line;
-                 line = strtok_r(NULL, "\n", &save))
-                cr_log(CR_LOG_DEBUG, "component=darknet line=\"%s\"", line);
-        }
-    }
+    if (cr__log_enabled(CR_LOG_DEBUG))
+        log_captured(c->mem_fd);
     close(c->mem_fd);
 }
 
@@ -162,38 +179,65 @@ static char *trim(char *s)
     return s;
 }
 
-/* Checks one "key=value" line of the cfg. Options that name other files
- * (a softmax tree, a region map) must be readable: Darknet exits otherwise. */
-static cr_status check_option(const char *cfg, int lineno, int in_net, char *line,
-                              struct cr_buf *out, struct cr_error *err)
+/* What the cfg check learns while it copies the cfg for Darknet. */
+struct cfg_scan {
+    const char *path;
+    int lineno;
+    int sections;
+    int in_net;
+    long net_w, net_h;
+    struct cr_buf *out;
+};
+
+/* Checks one "key=value" line of the cfg and copies it to the output.
+ * Options that name other files (a softmax tree, a region map) must be
+ * readable: Darknet exits otherwise. */
+static cr_status check_option(struct cfg_scan *sc, char *line, struct cr_error *err)
 {
     char *eq = strchr(line, '=');
     if (!eq)
-        return cr__fail(err, CR_ERR_MODEL, "%s:%d: expected key=value, got \"%.40s\"", cfg,
-                        lineno, line);
+        return cr__fail(err, CR_ERR_MODEL, "%s:%d: expected key=value, got \"%.40s\"", sc->path,
+                        sc->lineno, line);
     *eq = '\0';
     char *key = trim(line), *value = trim(eq + 1);
     if ((strcmp(key, "tree") == 0 || strcmp(key, "map") == 0) && access(value, R_OK) != 0)
-        return cr__fail(err, CR_ERR_MODEL, "%s:%d: %s file %s: %s", cfg, lineno, key, value,
-                        strerror(errno));
-    if (in_net && (strcmp(key, "width") == 0 || strcmp(key, "height") == 0 ||
-                   strcmp(key, "channels") == 0)) {
+        return cr__fail(err, CR_ERR_MODEL, "%s:%d: %s file %s: %s", sc->path, sc->lineno, key,
+                        value, strerror(errno));
+    int is_w = strcmp(key, "width") == 0, is_h = strcmp(key, "height") == 0;
+    if (sc->in_net && (is_w || is_h || strcmp(key, "channels") == 0)) {
         long v = strtol(value, NULL, 10);
         if (v <= 0 || v > 8192)
-            return cr__fail(err, CR_ERR_MODEL, "%s:%d: bad %s=%s", cfg, lineno, key, value);
+            return cr__fail(err, CR_ERR_MODEL, "%s:%d: bad %s=%s", sc->path, sc->lineno, key,
+                            value);
+        if (is_w)
+            sc->net_w = v;
+        if (is_h)
+            sc->net_h = v;
     }
     /* Inference runs one image at a time; a training batch of 128 would
      * make Darknet allocate every layer's output 128 times. */
-    if (in_net && (strcmp(key, "batch") == 0 || strcmp(key, "subdivisions") == 0))
+    if (sc->in_net && (strcmp(key, "batch") == 0 || strcmp(key, "subdivisions") == 0))
         value = "1";
-    return cr_buf_appendf(out, "%s=%s\n", key, value) == CR_OK
-               ? CR_OK
-               : cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", cfg);
+    cr_status st = cr_buf_appendf(sc->out, "%s=%s\n", key, value);
+    return st == CR_OK ? CR_OK : cr__fail(err, st, "%s: %s", sc->path, cr_strerror(st));
 }
 
-/* Reads and checks a cfg, producing the text Darknet will parse. */
-static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, int *net_w, int *net_h,
-                             struct cr_error *err)
+/* Checks a "[section]" line: known to Darknet, and [net] comes first. */
+static cr_status check_section(struct cfg_scan *sc, const char *line, struct cr_error *err)
+{
+    size_t len = strlen(line);
+    if (len < 3 || line[len - 1] != ']' || !known_section(line + 1, len - 2))
+        return cr__fail(err, CR_ERR_MODEL, "%s:%d: unknown section %.40s", sc->path, sc->lineno,
+                        line);
+    sc->in_net = strcmp(line, "[net]") == 0 || strcmp(line, "[network]") == 0;
+    if (sc->sections++ == 0 && !sc->in_net)
+        return cr__fail(err, CR_ERR_MODEL, "%s: first section must be [net]", sc->path);
+    cr_status st = cr_buf_appendf(sc->out, "%s\n", line);
+    return st == CR_OK ? CR_OK : cr__fail(err, st, "%s: %s", sc->path, cr_strerror(st));
+}
+
+/* Reads and checks a cfg, producing in out the text Darknet will parse. */
+static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, struct cr_error *err)
 {
     struct cr_buf text;
     cr_buf_init(&text, CFG_MAX_BYTES);
@@ -204,45 +248,28 @@ static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, int *net_w, in
         st = cr__fail(err, CR_ERR_MODEL, "%s: not a text cfg file", cfg);
         goto out;
     }
-    int lineno = 0, sections = 0, in_net = 0;
-    *net_w = *net_h = 0;
-    for (char *save = NULL, *raw = strtok_r((char *)text.data, "\n", &save); raw;
-         raw = strtok_r(NULL, "\n", &save)) {
-        lineno++; /* strtok_r skips empty lines, so numbers are approximate */
-        char *line = trim(raw);
+    struct cfg_scan sc = {.path = cfg, .out = out};
+    char *next = (char *)text.data;
+    while (st == CR_OK && next) {
+        char *line = next;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        sc.lineno++;
+        line = trim(line);
         if (!*line || *line == '#' || *line == ';')
             continue;
-        if (*line == '[') {
-            size_t len = strlen(line);
-            if (len < 3 || line[len - 1] != ']' || !known_section(line + 1, len - 2)) {
-                st = cr__fail(err, CR_ERR_MODEL, "%s:%d: unknown section %.40s", cfg, lineno,
-                              line);
-                goto out;
-            }
-            in_net = strcmp(line, "[net]") == 0 || strcmp(line, "[network]") == 0;
-            if (sections++ == 0 && !in_net) {
-                st = cr__fail(err, CR_ERR_MODEL, "%s: first section must be [net]", cfg);
-                goto out;
-            }
-            if ((st = cr_buf_appendf(out, "%s\n", line)) != CR_OK)
-                goto out;
-            continue;
-        }
-        if (sections == 0) {
+        if (*line == '[')
+            st = check_section(&sc, line, err);
+        else if (sc.sections == 0)
             st = cr__fail(err, CR_ERR_MODEL, "%s:%d: option before the first section", cfg,
-                          lineno);
-            goto out;
-        }
-        if (in_net && strncmp(line, "width", 5) == 0)
-            *net_w = atoi(strchr(line, '=') ? strchr(line, '=') + 1 : "0");
-        if (in_net && strncmp(line, "height", 6) == 0)
-            *net_h = atoi(strchr(line, '=') ? strchr(line, '=') + 1 : "0");
-        if ((st = check_option(cfg, lineno, in_net, line, out, err)) != CR_OK)
-            goto out;
+                          sc.lineno);
+        else
+            st = check_option(&sc, line, err);
     }
-    if (sections < 2)
+    if (st == CR_OK && sc.sections < 2)
         st = cr__fail(err, CR_ERR_MODEL, "%s: no layers in the cfg", cfg);
-    else if (*net_w <= 0 || *net_h <= 0)
+    else if (st == CR_OK && (sc.net_w <= 0 || sc.net_h <= 0))
         st = cr__fail(err, CR_ERR_MODEL, "%s: [net] needs width and height", cfg);
 out:
     cr_buf_free(&text);
@@ -418,10 +445,9 @@ cr_status cr_classifier_open(const struct cr_classifier_options *opts,
     struct cr_buf cfg_text;
     cr_buf_init(&cfg_text, CFG_MAX_BYTES);
     struct cr_classifier *cl = calloc(1, sizeof(*cl));
-    int net_w = 0, net_h = 0;
     cr_status st = cl ? CR_OK : cr__fail(err, CR_ERR_NOMEM, "out of memory");
     if (st == CR_OK)
-        st = prepare_cfg(opts->cfg_path, &cfg_text, &net_w, &net_h, err);
+        st = prepare_cfg(opts->cfg_path, &cfg_text, err);
     /* Check the cheap things (weights readable) before loading Darknet. */
     if (st == CR_OK && access(opts->weights_path, R_OK) != 0)
         st = cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "%s: %s",

@@ -31,10 +31,11 @@ static cr_status find_dir(const char *dir_flag, char *out, size_t n, struct cr_e
         if (join(probe, sizeof(probe), explicit_dir, CR_TINY_WEIGHTS_FILE) != CR_OK)
             return cr__fail(err, CR_ERR_INVALID, "model directory path too long");
         if (!is_readable(probe))
-            return cr__fail(err, CR_ERR_NOT_FOUND, "%s: no readable %s in %s (%s)",
-                            explicit_dir, CR_TINY_WEIGHTS_FILE,
-                            dir_flag ? "--model" : "CLOUDREC_MODEL_DIR",
-                            "run `cloudrec model fetch` or point it at a model directory");
+            return cr__fail(err, CR_ERR_NOT_FOUND,
+                            "model directory %s%s has no readable %s (download it with "
+                            "`cloudrec model fetch --dest DIR`)",
+                            explicit_dir, dir_flag ? "" : " (from CLOUDREC_MODEL_DIR)",
+                            CR_TINY_WEIGHTS_FILE);
         cr__strlcpy(out, explicit_dir, n);
         return CR_OK;
     }
@@ -47,8 +48,8 @@ static cr_status find_dir(const char *dir_flag, char *out, size_t n, struct cr_e
         }
     }
     return cr__fail(err, CR_ERR_NOT_FOUND,
-                    "no model found: tried --model, CLOUDREC_MODEL_DIR, ./%s, ./%s; run "
-                    "`cloudrec model fetch` to download %s",
+                    "no model found: CLOUDREC_MODEL_DIR is unset and neither %s nor %s "
+                    "holds %s; run `cloudrec model fetch` to download it",
                     candidates[0], candidates[1], CR_TINY_WEIGHTS_FILE);
 }
 

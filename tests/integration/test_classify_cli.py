@@ -54,9 +54,10 @@ def test_text_output_and_top(cli):
     assert res.stderr == ""
 
 
-def test_top_larger_than_classes_is_rejected_cleanly(cli):
-    res = run([cli, "classify", "--top", "0", str(DOG)])
-    assert res.returncode == 2 and "--top" in res.stderr
+def test_top_out_of_range_is_a_usage_error(cli):
+    for top in ("0", "1001", "-3", "5x"):
+        res = run([cli, "classify", "--top", top, str(DOG)])
+        assert res.returncode == 2 and "--top" in res.stderr, top
 
 
 def _corrupt_huffman(jpeg: bytes) -> bytes:
@@ -183,7 +184,7 @@ def test_model_fetch_checks_sha256(cli, model_dir, tmp_path):
 
     res = run([cli, "model", "fetch", "--url", f"file://{src}", "--sha256", "xyz",
                "--dest", str(bad_dest)])
-    assert res.returncode == 1 and "64 hex" in res.stderr
+    assert res.returncode == 2 and "64 hex" in res.stderr
 
 
 def test_model_path(cli, model_dir):

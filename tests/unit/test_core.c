@@ -116,6 +116,8 @@ static void test_encodings(void)
     CHECK_EQ_INT(cr_base64_encode("", 0, &b), CR_OK);
     CHECK_EQ_INT(cr_base64_decode("Zm9v!mFy", 8, &b), CR_ERR_FORMAT);
     CHECK_EQ_INT(cr_base64_decode("Z", 1, &b), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_base64_decode("QR==", 4, &b), CR_ERR_FORMAT); /* non-canonical "A" */
+    CHECK_EQ_INT(b.len, 0);
 
     char hex[9];
     cr_hex_encode("\x01\xab\xff\x00", 4, hex);
@@ -138,6 +140,7 @@ static void test_encodings(void)
     CHECK_EQ_STR((char *)b.data, "a b/c");
     CHECK_EQ_INT(cr_uri_decode("bad%2", 5, &b), CR_ERR_FORMAT);
     CHECK_EQ_INT(cr_uri_decode("bad%zz", 6, &b), CR_ERR_FORMAT);
+    CHECK_EQ_STR((char *)b.data, "a b/c"); /* a failed decode appends nothing */
 
     cr_buf_reset(&b);
     cr_json_append_string(&b, "a\"b\\c\nd\x01");
@@ -172,6 +175,11 @@ static void test_time_uuid(void)
     CHECK_EQ_INT(t, 1440938160);
     CHECK_EQ_INT(cr_time_parse_iso8601("2015-13-30T12:36:00Z", &t), CR_ERR_FORMAT);
     CHECK_EQ_INT(cr_time_parse_iso8601("yesterday", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_time_parse_iso8601("2015-02-31T12:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T-1:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_time_parse_iso8601(" 2015-08-30T12:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T12:36:00.Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T12:36:00+00:00", &t), CR_OK);
     int64_t a = cr_time_mono_ms();
     usleep(20000);
     CHECK_MSG(cr_time_mono_ms() - a >= 19, "monotonic clock advances");

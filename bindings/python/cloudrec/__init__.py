@@ -4,9 +4,9 @@
     with cloudrec.Classifier() as clf:            # default model lookup
         print(clf.classify_file("dog.jpg", top=3))   # [("malamute", 0.1418), ...]
 
-The shared library is found through $CLOUDREC_LIB (a path), then the system
-loader (libcloudrec.so installed by `meson install`), then the build
-directories of a source checkout. Errors raise CloudrecError, which carries the
+The shared library is $CLOUDREC_LIB when that is set (nothing else is tried);
+otherwise the system loader's libcloudrec.so (installed by `meson install`),
+then the build*/ directories of the source checkout this file lives in. Errors raise CloudrecError, which carries the
 library's status code, its name and the one-line message.
 """
 import ctypes
@@ -150,7 +150,8 @@ class Classifier:
 
     model_dir follows the library's lookup (argument, $CLOUDREC_MODEL_DIR,
     ./models/tiny-darknet, ../shared/models/tiny-darknet); cfg, weights and
-    names override single files. max_bytes / max_pixels bound decoding.
+    names override single files (when all three are given, model_dir is not
+    used). max_bytes / max_pixels bound decoding (0 = library default).
     """
 
     def __init__(self, model_dir=None, *, cfg=None, weights=None, names=None,
