@@ -52,11 +52,22 @@ build() {
     meson compile -C "$dir" >/dev/null
 }
 
-# The model is looked up like the tools do; without one, download it.
+# The model is looked up like the tools do (CLOUDREC_MODEL_DIR, ./models,
+# ../shared/models), then in a shared/models folder of any parent directory
+# (exported for the tests); without one, the published weights are downloaded.
 model() {
     local d
     for d in "${CLOUDREC_MODEL_DIR:-}" models/tiny-darknet ../shared/models/tiny-darknet; do
         if [ -n "$d" ] && [ -r "$d/tiny.weights" ]; then return 0; fi
+    done
+    d=$PWD
+    while [ "$d" != / ]; do
+        d=$(dirname "$d")
+        if [ -r "$d/shared/models/tiny-darknet/tiny.weights" ]; then
+            export CLOUDREC_MODEL_DIR="$d/shared/models/tiny-darknet"
+            log "using the model in $CLOUDREC_MODEL_DIR"
+            return 0
+        fi
     done
     log "no model found; downloading Tiny Darknet weights into models/tiny-darknet"
     build/tools/cloudrec model fetch
