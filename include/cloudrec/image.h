@@ -48,6 +48,10 @@ CR_API const char *cr_image_format_name(enum cr_image_format format);
  * (any bit depth or color type; palette and gray are expanded, alpha is
  * dropped, 16-bit reduced to 8) into RGB. Converts exactly as libjpeg-turbo's
  * default JCS_RGB output does, which matches what Darknet's loader produces.
+ * Like Darknet's loader (OpenCV's imread), it returns the image upright: an
+ * EXIF Orientation tag (JPEG APP1, PNG eXIf) of 2..8 mirrors and/or rotates
+ * the pixels, and 5..8 swap width and height. An EXIF block that cannot be
+ * read never fails the decode; the image is then returned as stored.
  * On failure *out is left zeroed and nothing needs freeing. Errors:
  * CR_ERR_INVALID (NULL arguments), CR_ERR_TOO_LARGE (bytes or pixels over the
  * limit), CR_ERR_UNSUPPORTED (not a JPEG or PNG), CR_ERR_FORMAT (corrupt or
@@ -56,7 +60,8 @@ CR_API const char *cr_image_format_name(enum cr_image_format format);
 CR_API cr_status cr_image_decode(const void *data, size_t len, const struct cr_image_limits *limits,
                                  struct cr_image *out, struct cr_error *err);
 
-/* Reads the width and height from the header only, without decoding. */
+/* Reads the width and height from the header only, without decoding: the
+ * size as stored, before any EXIF orientation that cr_image_decode applies. */
 CR_API cr_status cr_image_probe(const void *data, size_t len, enum cr_image_format *format,
                                 int *width, int *height, struct cr_error *err);
 

@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include "cloudrec/image.h"
+#include "vision/orient.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -33,6 +34,9 @@
  * how large one may grow once decompressed. The pixel limit covers IDAT. */
 #define CR__PNG_MAX_CHUNKS 128
 #define CR__PNG_MAX_CHUNK_BYTES (8u * 1024 * 1024)
+
+/* An Exif APP1 segment starts "Exif\0\0"; the TIFF block follows. */
+#define CR__EXIF_IDENT_BYTES 6
 
 /* The PNG specification's own bound on width and height (2^31 - 1). */
 #define CR__PNG_MAX_DIMENSION 0x7fffffffu
@@ -119,6 +123,21 @@ static cr_status alloc_rgb(uint32_t width, uint32_t height, unsigned char **pixe
     return CR_OK;
 }
 
+/* Hands the decoded pixels to out, turned upright for the EXIF orientation
+ * (1..8; see orient.h). On failure out is freed and zeroed. */
+static cr_status finish_image(struct cr_image *out, unsigned char *pixels, uint32_t width,
+                              uint32_t height, int orientation, struct cr_error *err)
+{
+    out->width = (int)width;
+    out->height = (int)height;
+    out->channels = 3;
+    out->pixels = pixels;
+    cr_status st = cr__orient_apply(out, orientation, err);
+    if (st != CR_OK)
+        cr_image_free(out);
+    return st;
+}
+
 /* ---- JPEG ----------------------------------------------------------------*/
 
 /* libjpeg's error manager plus the jump target and the failure it reports.
@@ -138,6 +157,7 @@ struct jpeg_job {
     struct jpeg_fence fence;
     unsigned char *pixels; /* RGB result */
     unsigned char *row;    /* one CMYK scanline, for 4-component images */
+    int orientation;       /* EXIF, 1..8 */
 };
 
 /* Records a failure and jumps back to jpeg_run. Never returns. */
@@ -289,6 +309,25 @@ static cr_status jpeg_alloc(struct jpeg_job *job, struct cr_error *err)
 }
 
 /*
+ * The EXIF orientation (1..8) of a JPEG whose header has been read with its
+ * APP1 segments saved; 1 when there is none. As in OpenCV only the first
+ * APP1 counts and its first 6 bytes are skipped without checking for
+ * "Exif\0\0", so a first APP1 holding XMP hides a later Exif one.
+ */
+static int jpeg_orientation(j_decompress_ptr cinfo)
+{
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1)
+            continue;
+        if (m->data_length <= CR__EXIF_IDENT_BYTES)
+            return 1;
+        return cr__exif_orientation(m->data + CR__EXIF_IDENT_BYTES,
+                                    m->data_length - CR__EXIF_IDENT_BYTES);
+    }
+    return 1;
+}
+
+/*
  * Runs libjpeg over the data under the fence: the header only when
  * header_only, otherwise the whole image into job->pixels. The caller zeroes
  * the job beforehand and destroys it afterwards, on success and failure.
@@ -307,9 +346,13 @@ static cr_status jpeg_run(struct jpeg_job *job, const unsigned char *data, size_
     jpeg_create_decompress(cinfo);
     cinfo->progress = &job->fence.progress;
     jpeg_mem_src(cinfo, data, (unsigned long)len);
+    if (!header_only) /* for jpeg_orientation; 0xffff keeps a whole segment */
+        jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(cinfo, TRUE);
     if (header_only)
         return CR_OK;
+    /* Read here: jpeg_finish_decompress frees the saved markers. */
+    job->orientation = jpeg_orientation(cinfo);
     cr_status st = check_pixels(cinfo->image_width, cinfo->image_height, max_pixels, err);
     if (st == CR_OK)
         st = jpeg_choose_output(cinfo, err);
@@ -333,10 +376,8 @@ static cr_status jpeg_decode(const unsigned char *data, size_t len, uint64_t max
     memset(&job, 0, sizeof(job));
     cr_status st = jpeg_run(&job, data, len, max_pixels, 0, err);
     if (st == CR_OK) {
-        out->width = (int)job.cinfo.output_width;
-        out->height = (int)job.cinfo.output_height;
-        out->channels = 3;
-        out->pixels = job.pixels;
+        st = finish_image(out, job.pixels, job.cinfo.output_width, job.cinfo.output_height,
+                          job.orientation, err);
         job.pixels = NULL;
     }
     /* Safe even if jpeg_create_decompress never ran: mem is still NULL. */
@@ -495,8 +536,11 @@ static cr_status png_run(struct png_job *job, uint64_t max_pixels, int header_on
     if ((st = png_alloc(job, width, height, err)) != CR_OK)
         return st;
     png_read_image(job->png, job->rows);
-    /* Reads through IEND, so a file cut after its image data still fails. */
-    png_read_end(job->png, NULL);
+    /* Reads through IEND, so a file cut after its image data still fails.
+     * Chunks after the image go into the same info, so an eXIf chunk there
+     * counts unless one came before the image (libpng drops the duplicate),
+     * the precedence OpenCV gives its info and end_info. */
+    png_read_end(job->png, job->info);
     return CR_OK;
 }
 
@@ -524,6 +568,17 @@ static void png_job_destroy(struct png_job *job)
     free(job->pixels);
 }
 
+/* The EXIF orientation from a decoded PNG's eXIf chunk (a bare TIFF block;
+ * libpng keeps it only if it starts "II" or "MM"). 1 when there is none. */
+static int png_orientation(png_structp png, png_infop info)
+{
+    png_uint_32 len = 0;
+    png_bytep exif = NULL;
+    if (!png_get_eXIf_1(png, info, &len, &exif) || !exif)
+        return 1;
+    return cr__exif_orientation(exif, len);
+}
+
 /* Decodes a PNG into out (see cr_image_decode). */
 static cr_status png_decode(const unsigned char *data, size_t len, uint64_t max_pixels,
                             struct cr_image *out, struct cr_error *err)
@@ -534,10 +589,9 @@ static cr_status png_decode(const unsigned char *data, size_t len, uint64_t max_
     if (st == CR_OK)
         st = png_run(&job, max_pixels, 0, err);
     if (st == CR_OK) {
-        out->width = (int)png_get_image_width(job.png, job.info);
-        out->height = (int)png_get_image_height(job.png, job.info);
-        out->channels = 3;
-        out->pixels = job.pixels;
+        st = finish_image(out, job.pixels, png_get_image_width(job.png, job.info),
+                          png_get_image_height(job.png, job.info),
+                          png_orientation(job.png, job.info), err);
         job.pixels = NULL;
     }
     png_job_destroy(&job);

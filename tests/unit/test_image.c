@@ -3,10 +3,13 @@
  *
  * Every test image is made here with the libjpeg and libpng encoders, so no
  * binary files live in the repository. Expected pixels come from the source
- * samples or from a plain libjpeg decode done in the test.
+ * samples or from a plain libjpeg decode done in the test. EXIF blocks are
+ * built byte by byte; test_image_darknet.c checks the same cases against
+ * Darknet itself.
  */
 #include "cloudrec.h"
 #include "tap.h"
+#include "vision/orient.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -161,6 +164,8 @@ struct png_opts {
     const png_byte *trans; /* palette alpha, for PNG_COLOR_TYPE_PALETTE */
     int trans_len;
     const png_color_16 *trans_color; /* single transparent color, for RGB/gray */
+    const struct blob *exif;         /* eXIf chunk before the image data */
+    const struct blob *exif_end;     /* eXIf chunk after it */
 };
 
 /* libpng write hook appending to a cr_buf. */
@@ -190,6 +195,8 @@ static struct blob encode_png(const unsigned char *samples, int w, int h, const 
         png_set_PLTE(png, info, o->palette, o->palette_len);
     if (o->trans || o->trans_color)
         png_set_tRNS(png, info, o->trans, o->trans_len, o->trans_color);
+    if (o->exif)
+        png_set_eXIf_1(png, info, (png_uint_32)o->exif->len, o->exif->data);
     png_write_info(png, info);
     if (o->bit_depth < 8)
         png_set_packing(png);
@@ -199,7 +206,11 @@ static struct blob encode_png(const unsigned char *samples, int w, int h, const 
     for (int y = 0; y < h; y++)
         rows[y] = (png_bytep)samples + stride * y;
     png_write_image(png, rows);
-    png_write_end(png, NULL);
+    png_infop end = png_create_info_struct(png);
+    if (o->exif_end)
+        png_set_eXIf_1(png, end, (png_uint_32)o->exif_end->len, o->exif_end->data);
+    png_write_end(png, end);
+    png_destroy_info_struct(png, &end);
     png_destroy_write_struct(&png, &info);
     free(rows);
     size_t len = 0;
@@ -877,6 +888,479 @@ static void test_darknet_samples(void)
     globfree(&g);
 }
 
+/* ---- EXIF orientation ----------------------------------------------------*/
+
+/* TIFF field types used below. */
+enum { TIFF_ASCII = 2, TIFF_SHORT = 3, TIFF_LONG = 4, TIFF_RATIONAL = 5 };
+
+#define TAG_ORIENTATION 0x0112
+#define TAG_EXIF_IFD 0x8769
+
+/* One IFD0 entry. A SHORT value sits in the first two bytes of the value
+ * field, anything else fills all four (an offset when it does not fit). */
+struct tiff_entry {
+    uint16_t tag, type;
+    uint32_t count, value;
+};
+
+static void put16(unsigned char *p, int big, uint32_t v)
+{
+    p[big ? 0 : 1] = (unsigned char)(v >> 8);
+    p[big ? 1 : 0] = (unsigned char)v;
+}
+
+static void put32(unsigned char *p, int big, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[big ? 3 - i : i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Writes a TIFF block into t: "MM" (big) or "II", 42, IFD0 at offset 8 with
+ * the n entries and a next-IFD link of next. Returns its length, 14 + 12n. */
+static size_t build_tiff(unsigned char *t, int big, const struct tiff_entry *e, int n,
+                         uint32_t next)
+{
+    t[0] = t[1] = big ? 'M' : 'I';
+    put16(t + 2, big, 42);
+    put32(t + 4, big, 8);
+    put16(t + 8, big, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        unsigned char *p = t + 10 + 12 * i;
+        put16(p, big, e[i].tag);
+        put16(p + 2, big, e[i].type);
+        put32(p + 4, big, e[i].count);
+        memset(p + 8, 0, 4);
+        if (e[i].type == TIFF_SHORT)
+            put16(p + 8, big, e[i].value);
+        else
+            put32(p + 8, big, e[i].value);
+    }
+    put32(t + 10 + 12 * n, big, next);
+    return 14 + 12 * (size_t)n;
+}
+
+/* A copy of jpg with APP1 segments inserted right after SOI, where cameras
+ * put them: first `first` (if not NULL), then ident (6 bytes) + body. */
+static struct blob add_app1(const struct blob *jpg, const struct blob *first, const char *ident,
+                            const unsigned char *body, size_t n)
+{
+    size_t pre = first ? 4 + first->len : 0;
+    struct blob out = {malloc(jpg->len + pre + 10 + n), jpg->len + pre + 10 + n};
+    unsigned char *p = out.data;
+    memcpy(p, jpg->data, 2);
+    p += 2;
+    if (first) {
+        memcpy(p, "\xff\xe1", 2);
+        put16(p + 2, 1, (uint32_t)first->len + 2);
+        memcpy(p + 4, first->data, first->len);
+        p += pre;
+    }
+    memcpy(p, "\xff\xe1", 2);
+    put16(p + 2, 1, (uint32_t)(n + 8));
+    memcpy(p + 4, ident, 6);
+    memcpy(p + 10, body, n);
+    memcpy(p + 10 + n, jpg->data + 2, jpg->len - 2);
+    return out;
+}
+
+/* Quadrant colors, top-left, top-right, bottom-left, bottom-right. */
+static const unsigned char quad_rgb[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}};
+static const char quad_names[] = "RGBY";
+
+#define QUAD_W 32
+#define QUAD_H 16
+
+/* A 32x16 picture of four 16x8 blocks: red, green above blue, yellow. The
+ * blocks are whole JPEG blocks, so the corners keep their colors. */
+static unsigned char *make_quadrants(void)
+{
+    unsigned char *p = malloc(QUAD_W * QUAD_H * 3);
+    for (int y = 0; y < QUAD_H; y++)
+        for (int x = 0; x < QUAD_W; x++)
+            memcpy(p + (y * QUAD_W + x) * 3, quad_rgb[(y >= QUAD_H / 2) * 2 + (x >= QUAD_W / 2)],
+                   3);
+    return p;
+}
+
+/* The letters of the quadrant colors nearest to img's four corners, in the
+ * order top-left, top-right, bottom-left, bottom-right ("????" if empty). */
+static void corner_colors(const struct cr_image *img, char out[5])
+{
+    memcpy(out, "????", 5);
+    for (int k = 0; img->pixels && k < 4; k++) {
+        int x = k % 2 ? img->width - 1 : 0, y = k / 2 ? img->height - 1 : 0;
+        const unsigned char *px = img->pixels + ((size_t)y * img->width + x) * 3;
+        int best = 0, best_d = 1 << 30;
+        for (int q = 0; q < 4; q++) {
+            int d = 0;
+            for (int c = 0; c < 3; c++)
+                d += (px[c] - quad_rgb[q][c]) * (px[c] - quad_rgb[q][c]);
+            if (d < best_d)
+                best = q, best_d = d;
+        }
+        out[k] = quad_names[best];
+    }
+}
+
+/* The corners each orientation must show for the quadrant picture: where
+ * its red, green, blue and yellow blocks end up once upright. */
+static const char *const upright_corners[9] = {"",     "RGBY", "GRYB", "YBGR", "BYRG",
+                                               "RBGY", "BRYG", "YGBR", "GYRB"};
+
+/* The EXIF specification's mapping, restated independently of orient.c:
+ * pixel (x, y) of the upright picture is stored pixel (*sx, *sy) of a w x h
+ * image. Values outside 2..8 map to themselves. */
+static void spec_source(int o, int w, int h, int x, int y, int *sx, int *sy)
+{
+    const int t[9][2] = {
+        {x, y},                 /* (out of range) as stored */
+        {x, y},                 /* 1 as stored */
+        {w - 1 - x, y},         /* 2 mirrored left-right */
+        {w - 1 - x, h - 1 - y}, /* 3 rotated 180 */
+        {x, h - 1 - y},         /* 4 mirrored top-bottom */
+        {y, x},                 /* 5 transposed */
+        {y, h - 1 - x},         /* 6 rotated 90 clockwise */
+        {w - 1 - y, h - 1 - x}, /* 7 transversed */
+        {w - 1 - y, x},         /* 8 rotated 90 counter-clockwise */
+    };
+    int k = o >= 1 && o <= 8 ? o : 0;
+    *sx = t[k][0];
+    *sy = t[k][1];
+}
+
+/* True when img is the stored w x h RGB picture src shown upright for
+ * orientation o, pixel for pixel. */
+static int is_upright(const struct cr_image *img, const unsigned char *src, int w, int h, int o)
+{
+    int swap = o >= 5 && o <= 8;
+    if (!img->pixels || img->width != (swap ? h : w) || img->height != (swap ? w : h))
+        return 0;
+    for (int y = 0; y < img->height; y++)
+        for (int x = 0; x < img->width; x++) {
+            int sx, sy;
+            spec_source(o, w, h, x, y, &sx, &sy);
+            if (memcmp(img->pixels + ((size_t)y * img->width + x) * 3,
+                       src + ((size_t)sy * w + sx) * 3, 3) != 0)
+                return 0;
+        }
+    return 1;
+}
+
+/* The pixel mover on its own, every orientation against the specification's
+ * mapping: a 3x2 image, and a 150x70 one that spans several of orient.c's
+ * 64-pixel tiles with partial ones at the edges. Random bytes make every
+ * misplaced pixel show. */
+static void test_orient_apply(void)
+{
+    static const int sizes[2][2] = {{3, 2}, {150, 70}};
+    for (int s = 0; s < 2; s++) {
+        int w = sizes[s][0], h = sizes[s][1];
+        size_t n = (size_t)w * h * 3;
+        unsigned char *src = malloc(n);
+        fill_random(src, n, 99u + (uint32_t)s);
+        for (int o = 0; o <= 9; o++) {
+            struct cr_image img = {w, h, 3, malloc(n)};
+            memcpy(img.pixels, src, n);
+            char line[96];
+            snprintf(line, sizeof(line), "cr__orient_apply %dx%d, %d: %s", w, h, o,
+                     o >= 2 && o <= 8 ? "the specification's mapping" : "left as stored");
+            CHECK_MSG(cr__orient_apply(&img, o, NULL) == CR_OK && is_upright(&img, src, w, h, o),
+                      line);
+            cr_image_free(&img);
+        }
+        free(src);
+    }
+}
+
+/* Every orientation in both byte orders: the size swaps for 5..8, the
+ * corners land where the specification says, and the pixels are exactly the
+ * untagged decode turned upright. */
+static void test_exif_jpeg(void)
+{
+    unsigned char *src = make_quadrants();
+    struct blob jpg = encode_rgb_jpeg(src, QUAD_W, QUAD_H, 0);
+    struct cr_image plain;
+    CHECK_EQ_INT(decode(&jpg, &plain, NULL), CR_OK);
+    for (int big = 0; big <= 1; big++) {
+        for (int o = 1; o <= 8; o++) {
+            unsigned char t[64];
+            struct tiff_entry e = {TAG_ORIENTATION, TIFF_SHORT, 1, (uint32_t)o};
+            size_t n = build_tiff(t, big, &e, 1, 0);
+            struct blob tagged = add_app1(&jpg, NULL, "Exif\0\0", t, n);
+            struct cr_image img;
+            cr_status st = decode(&tagged, &img, NULL);
+            char corners[5], line[128];
+            corner_colors(&img, corners);
+            int w = o >= 5 ? QUAD_H : QUAD_W, h = o >= 5 ? QUAD_W : QUAD_H;
+            snprintf(line, sizeof(line), "JPEG, %s, orientation %d: decodes to %dx%d",
+                     big ? "MM" : "II", o, w, h);
+            CHECK_MSG(st == CR_OK && img.width == w && img.height == h, line);
+            snprintf(line, sizeof(line), "... corners %s", upright_corners[o]);
+            if (!CHECK_MSG(strcmp(corners, upright_corners[o]) == 0, line))
+                DIAG("got %s", corners);
+            CHECK_MSG(is_upright(&img, plain.pixels, QUAD_W, QUAD_H, o),
+                      "... pixels: the untagged decode turned upright");
+            cr_image_free(&img);
+            blob_free(&tagged);
+        }
+    }
+    cr_image_free(&plain);
+    blob_free(&jpg);
+    free(src);
+}
+
+/* Other JPEG kinds go through the same step; the header probe does not. */
+static void test_exif_jpeg_gray_and_probe(void)
+{
+    unsigned char gray[16 * 8], t[64];
+    for (int i = 0; i < 16 * 8; i++)
+        gray[i] = (unsigned char)(i % 16 < 8 ? 30 : 220);
+    struct jpeg_opts opts = {JCS_GRAYSCALE, 1, 0, JCS_UNKNOWN, 0};
+    struct blob jpg = encode_jpeg(gray, 16, 8, &opts);
+    struct tiff_entry e = {TAG_ORIENTATION, TIFF_SHORT, 1, 6};
+    struct blob tagged = add_app1(&jpg, NULL, "Exif\0\0", t, build_tiff(t, 1, &e, 1, 0));
+    struct cr_image img;
+    CHECK_EQ_INT(decode(&tagged, &img, NULL), CR_OK);
+    /* Turned clockwise, the dark left half becomes the top half. */
+    CHECK_MSG(img.width == 8 && img.height == 16 && img.pixels && img.pixels[0] < 128 &&
+                  img.pixels[(15 * 8) * 3] > 128,
+              "grayscale JPEG with orientation 6: 8x16, dark half on top");
+    int w = 0, h = 0;
+    CHECK_EQ_INT(cr_image_probe(tagged.data, tagged.len, NULL, &w, &h, NULL), CR_OK);
+    CHECK_MSG(w == 16 && h == 8, "probe reports the stored size, 16x8, not the upright one");
+    cr_image_free(&img);
+    blob_free(&tagged);
+    blob_free(&jpg);
+}
+
+/* Encodes the quadrant picture as a PNG with eXIf chunks (either may be
+ * NULL), decodes it and checks it is src upright for orientation want. */
+static void check_png_exif(const unsigned char *src, const struct blob *before,
+                           const struct blob *after, int want, const char *what)
+{
+    struct png_opts o = {.color_type = PNG_COLOR_TYPE_RGB, .bit_depth = 8};
+    o.exif = before;
+    o.exif_end = after;
+    struct blob png = encode_png(src, QUAD_W, QUAD_H, &o);
+    struct cr_image img;
+    cr_status st = decode(&png, &img, NULL);
+    char line[160];
+    snprintf(line, sizeof(line), "%s: decodes, %s", what,
+             want == 1 ? "as stored" : upright_corners[want]);
+    CHECK_MSG(st == CR_OK && is_upright(&img, src, QUAD_W, QUAD_H, want), line);
+    cr_image_free(&img);
+    blob_free(&png);
+}
+
+/* PNG carries EXIF as a bare TIFF block in an eXIf chunk; OpenCV 4.6 reads
+ * it there too, before or after the image data (before wins). */
+static void test_exif_png(void)
+{
+    unsigned char *src = make_quadrants(), t[64], t3[64];
+    char what[96];
+    for (int big = 0; big <= 1; big++) {
+        for (int o = 1; o <= 8; o++) {
+            struct tiff_entry e = {TAG_ORIENTATION, TIFF_SHORT, 1, (uint32_t)o};
+            struct blob exif = {t, build_tiff(t, big, &e, 1, 0)};
+            snprintf(what, sizeof(what), "PNG eXIf, %s, orientation %d", big ? "MM" : "II", o);
+            check_png_exif(src, &exif, NULL, o, what);
+        }
+    }
+    struct tiff_entry e6 = {TAG_ORIENTATION, TIFF_SHORT, 1, 6},
+                      e3 = {TAG_ORIENTATION, TIFF_SHORT, 1, 3};
+    struct blob exif6 = {t, build_tiff(t, 0, &e6, 1, 0)};
+    struct blob exif3 = {t3, build_tiff(t3, 0, &e3, 1, 0)};
+    check_png_exif(src, NULL, &exif6, 6, "PNG eXIf after the image data");
+    check_png_exif(src, &exif6, &exif3, 6, "PNG eXIf 6 before the image data, 3 after");
+    t3[0] = t3[1] = 'X'; /* libpng drops an eXIf chunk without "II" or "MM" */
+    check_png_exif(src, &exif3, NULL, 1, "PNG eXIf with byte order \"XX\"");
+    put32(t + 4, 0, 5000);
+    check_png_exif(src, &exif6, NULL, 1, "PNG eXIf with IFD0 past the end");
+    free(src);
+}
+
+/* Inserts an APP1 (ident + the n bytes of body, after the `first` APP1 if
+ * any) into the quadrant JPEG and checks the decode succeeds and shows
+ * orientation want relative to the untagged decode `plain`. */
+static void check_jpeg_exif(const struct blob *jpg, const struct cr_image *plain,
+                            const struct blob *first, const char *ident, const unsigned char *body,
+                            size_t n, int want, const char *what)
+{
+    struct blob tagged = add_app1(jpg, first, ident, body, n);
+    struct cr_image img;
+    struct cr_error err;
+    cr_status st = decode(&tagged, &img, &err);
+    char line[160];
+    if (want == 1)
+        snprintf(line, sizeof(line), "EXIF %s: decodes, orientation ignored", what);
+    else
+        snprintf(line, sizeof(line), "EXIF %s: decodes, orientation %d applied", what, want);
+    if (!CHECK_MSG(st == CR_OK && is_upright(&img, plain->pixels, QUAD_W, QUAD_H, want), line))
+        DIAG("%s, %dx%d: %s", cr_status_name(st), img.width, img.height, err.message);
+    cr_image_free(&img);
+    blob_free(&tagged);
+}
+
+/* Well-formed TIFF with one Orientation 6 entry in byte order big; the
+ * cases below break it one way each. */
+static size_t tiff6(unsigned char *t, int big)
+{
+    struct tiff_entry e = {TAG_ORIENTATION, TIFF_SHORT, 1, 6};
+    return build_tiff(t, big, &e, 1, 0);
+}
+
+/* Broken blocks never fail the decode; where one hides the tag the image
+ * stays as stored. */
+static void check_exif_broken(const struct blob *jpg, const struct cr_image *plain)
+{
+    unsigned char t[256];
+    size_t n = tiff6(t, 0);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 6, "well-formed control");
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, 0, 1, "segment holding only \"Exif\\0\\0\"");
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, 6, 1, "TIFF header cut short");
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, 19, 1, "cut inside the Orientation value");
+    put32(t + 4, 0, 5000);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1, "IFD0 offset past the end");
+    put32(t + 4, 0, 0xfffffffeu);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1, "IFD0 offset near 2^32");
+    n = tiff6(t, 0);
+    put16(t + 2, 0, 43);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1, "TIFF magic 43");
+    n = tiff6(t, 1);
+    put16(t + 8, 1, 0xffff);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 6,
+                    "entry count 65535, Orientation first (read, as Darknet does)");
+    struct tiff_entry other = {0x0100, TIFF_LONG, 1, 7};
+    n = build_tiff(t, 1, &other, 1, 0);
+    put16(t + 8, 1, 0xffff);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1, "entry count 65535, no Orientation");
+    static const uint32_t out_of_range[] = {0, 9, 0xffff};
+    for (int i = 0; i < 3; i++) {
+        struct tiff_entry bad = {TAG_ORIENTATION, TIFF_SHORT, 1, out_of_range[i]};
+        char what[64];
+        snprintf(what, sizeof(what), "Orientation %u", (unsigned)out_of_range[i]);
+        check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, build_tiff(t, i % 2, &bad, 1, 0), 1, what);
+    }
+}
+
+/* IFD links that point back at IFD0 cannot make the reader loop: only IFD0
+ * is read, once. */
+static void check_exif_loops(const struct blob *jpg, const struct cr_image *plain)
+{
+    unsigned char t[64];
+    struct tiff_entry loop[2] = {{TAG_ORIENTATION, TIFF_SHORT, 1, 6}, {TAG_EXIF_IFD, 4, 1, 8}};
+    size_t n = build_tiff(t, 0, loop, 2, 8);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 6,
+                    "next-IFD and Exif sub-IFD links pointing at IFD0");
+    n = build_tiff(t, 1, loop + 1, 1, 8);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1, "IFD0 loop without Orientation");
+}
+
+/* Where OpenCV 4.6 departs from the TIFF rules, the library follows it, so
+ * the pixels stay Darknet's (each case measured against libdarknet.so). */
+static void check_exif_opencv_quirks(const struct blob *jpg, const struct cr_image *plain)
+{
+    unsigned char t[64];
+    struct tiff_entry make_bad[2] = {{0x010f, TIFF_ASCII, 40, 5000},
+                                     {TAG_ORIENTATION, TIFF_SHORT, 1, 6}};
+    size_t n = build_tiff(t, 0, make_bad, 2, 0);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1,
+                    "Make string out of range before Orientation (OpenCV gives up)");
+    struct tiff_entry res_bad[2] = {{0x011a, TIFF_RATIONAL, 1, 5000},
+                                    {TAG_ORIENTATION, TIFF_SHORT, 1, 6}};
+    n = build_tiff(t, 1, res_bad, 2, 0);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1,
+                    "XResolution out of range before Orientation");
+    struct tiff_entry two[2] = {{TAG_ORIENTATION, TIFF_SHORT, 1, 6},
+                                {TAG_ORIENTATION, TIFF_SHORT, 1, 3}};
+    n = build_tiff(t, 0, two, 2, 0);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 6, "two Orientation entries: the first");
+    struct tiff_entry as_long = {TAG_ORIENTATION, TIFF_LONG, 1, 6};
+    n = build_tiff(t, 0, &as_long, 1, 0);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 6, "Orientation typed LONG, II");
+    n = build_tiff(t, 1, &as_long, 1, 0);
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 1,
+                    "Orientation typed LONG, MM (its high half, 0, is read)");
+    n = tiff6(t, 0);
+    check_jpeg_exif(jpg, plain, NULL, "abcd\0\0", t, n, 6, "APP1 without \"Exif\\0\\0\"");
+    struct blob xmp = {(unsigned char *)"http://ns.adobe.com/xap/1.0/\0<x/>", 33};
+    check_jpeg_exif(jpg, plain, &xmp, "Exif\0\0", t, n, 1, "after an XMP APP1 (first APP1 only)");
+    n = tiff6(t, 1);
+    t[0] = t[1] = 'X';
+    check_jpeg_exif(jpg, plain, NULL, "Exif\0\0", t, n, 6, "byte order \"XX\" (read as MM)");
+}
+
+static void test_exif_malformed(void)
+{
+    unsigned char *src = make_quadrants();
+    struct blob jpg = encode_rgb_jpeg(src, QUAD_W, QUAD_H, 0);
+    struct cr_image plain;
+    CHECK_EQ_INT(decode(&jpg, &plain, NULL), CR_OK);
+    check_exif_broken(&jpg, &plain);
+    check_exif_loops(&jpg, &plain);
+    check_exif_opencv_quirks(&jpg, &plain);
+    cr_image_free(&plain);
+    blob_free(&jpg);
+    free(src);
+}
+
+/* Random TIFF blocks straight into the reader, each in a buffer of exactly
+ * its length so the sanitizers catch any read past it. */
+static void fuzz_exif_reader(void)
+{
+    int bad = 0;
+    uint32_t seed = 2463534242u;
+    CHECK_EQ_INT(cr__exif_orientation(NULL, 0), 1);
+    for (int i = 0; i < 5000; i++) {
+        unsigned char head[8];
+        fill_random(head, sizeof(head), seed += 7919);
+        size_t len = head[0] % 96;
+        unsigned char *t = malloc(len ? len : 1);
+        fill_random(t, len, seed);
+        if (len >= 8 && head[1] % 4 != 0) { /* mostly a valid header, IFD0 nearby */
+            memcpy(t, head[2] % 2 ? "MM\0*" : "II*\0", 4);
+            put32(t + 4, head[2] % 2, head[3] % 32);
+        }
+        int o = cr__exif_orientation(t, len);
+        bad += o < 1 || o > 8;
+        free(t);
+    }
+    CHECK_MSG(bad == 0, "5000 random TIFF blocks: every answer in 1..8, no bad reads");
+}
+
+/* Every byte of a well-formed Exif segment (after its length) replaced by
+ * 0x00, 0xff and itself with the top bit flipped: the decode never fails. */
+static void fuzz_exif_segment(void)
+{
+    unsigned char *src = make_quadrants(), t[64];
+    struct blob jpg = encode_rgb_jpeg(src, QUAD_W, QUAD_H, 0);
+    int bad = 0, cases = 0;
+    for (int big = 0; big <= 1; big++) {
+        /* Make "Phone" stored after IFD0, at offset 14 + 2 * 12 = 38. */
+        struct tiff_entry e[2] = {{0x010f, TIFF_ASCII, 6, 38}, {TAG_ORIENTATION, TIFF_SHORT, 1, 8}};
+        size_t n = build_tiff(t, big, e, 2, 0);
+        memcpy(t + n, "Phone", 6);
+        struct blob tagged = add_app1(&jpg, NULL, "Exif\0\0", t, n + 6);
+        /* SOI, marker and length take 6 bytes; the rest is the payload. */
+        for (size_t at = 6; at < tagged.len - jpg.len + 2; at++) {
+            unsigned char keep = tagged.data[at], with[3] = {0x00, 0xff, keep ^ 0x80};
+            for (int k = 0; k < 3; k++, cases++) {
+                tagged.data[at] = with[k];
+                struct cr_image img;
+                bad += decode(&tagged, &img, NULL) != CR_OK || img.width * img.height != 512;
+                cr_image_free(&img);
+            }
+            tagged.data[at] = keep;
+        }
+        blob_free(&tagged);
+    }
+    char line[96];
+    snprintf(line, sizeof(line), "%d single-byte corruptions of an Exif segment all decode", cases);
+    CHECK_MSG(bad == 0, line);
+    blob_free(&jpg);
+    free(src);
+}
+
 static int g_log_lines;
 
 static void count_log(void *ud, enum cr_log_level level, const char *line)
@@ -938,5 +1422,12 @@ int main(void)
     test_too_many_scans();
     test_limits();
     test_darknet_samples();
+    test_orient_apply();
+    test_exif_jpeg();
+    test_exif_jpeg_gray_and_probe();
+    test_exif_png();
+    test_exif_malformed();
+    fuzz_exif_reader();
+    fuzz_exif_segment();
     return tap_done();
 }
