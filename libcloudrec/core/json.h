@@ -103,10 +103,15 @@ cr_status cr__json_get_bool(const struct cr__json *v, int *out);
  * most U+10FFFF), else 0. */
 int cr__utf8_valid(const char *s, size_t len);
 
-/* Appends d in the shortest form (at most `max_digits` significant digits,
- * 1..17) that reads back as the same double, or as the same float when
- * as_float. Uses the C locale whatever the process locale is. CR_ERR_INVALID
- * for NaN and infinities, which JSON cannot represent. */
+/* Replaces, in place, each byte of the NUL-terminated s that is not part of
+ * a well-formed UTF-8 sequence with '?', keeping the length. Returns how many
+ * bytes were replaced. */
+size_t cr__utf8_scrub(char *s);
+
+/* Appends d in the shortest %g form (at most 17 significant digits) that
+ * reads back as the same double, or as the same float when as_float. Uses
+ * the C locale whatever the process locale is. CR_ERR_INVALID for NaN and
+ * infinities, which JSON cannot represent. */
 cr_status cr__json_append_number(struct cr_buf *out, double d, int as_float);
 
 #endif
