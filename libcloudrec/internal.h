@@ -25,6 +25,12 @@ cr_status cr__fail_prefix(struct cr_error *err, cr_status status, const char *fm
  * building expensive log arguments. */
 int cr__log_enabled(enum cr_log_level level);
 
+/* cr_file_write_atomic with the temporary file named by the caller (it must
+ * be in path's directory, so the rename is atomic, and must not exist). The
+ * file store uses it to keep temporary names out of its key space. */
+cr_status cr__file_write_atomic_tmp(const char *path, const char *tmp, const void *data,
+                                   size_t len, struct cr_error *err);
+
 /* Copies src into dst (size n), always NUL-terminating; truncates. */
 void cr__strlcpy(char *dst, const char *src, size_t n);
 

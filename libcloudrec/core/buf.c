@@ -200,15 +200,9 @@ static void dir_of(const char *path, char *out, size_t n)
     }
 }
 
-cr_status cr_file_write_atomic(const char *path, const void *data, size_t len,
-                               struct cr_error *err)
+cr_status cr__file_write_atomic_tmp(const char *path, const char *tmp, const void *data,
+                                   size_t len, struct cr_error *err)
 {
-    char tmp[4096];
-    char uuid[CR_UUID_STR_LEN];
-    if (cr_uuid_v4(uuid) != CR_OK)
-        return cr__fail(err, CR_ERR_IO, "%s: no randomness for a temporary name", path);
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, uuid) >= sizeof(tmp))
-        return cr__fail(err, CR_ERR_INVALID, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "%s: %s", path,
@@ -232,4 +226,16 @@ cr_status cr_file_write_atomic(const char *path, const void *data, size_t len,
         close(dfd);
     }
     return CR_OK;
+}
+
+cr_status cr_file_write_atomic(const char *path, const void *data, size_t len,
+                               struct cr_error *err)
+{
+    char tmp[4096];
+    char uuid[CR_UUID_STR_LEN];
+    if (cr_uuid_v4(uuid) != CR_OK)
+        return cr__fail(err, CR_ERR_IO, "%s: no randomness for a temporary name", path);
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, uuid) >= sizeof(tmp))
+        return cr__fail(err, CR_ERR_INVALID, "%s: path too long", path);
+    return cr__file_write_atomic_tmp(path, tmp, data, len, err);
 }
