@@ -1,0 +1,167 @@
+/* metrics.c - the web tier's counters (lock-free atomics, updated from any
+ * thread) and their Prometheus text exposition (format 0.0.4). */
+#include "web/web_internal.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* The text being written; the first failed append sticks in st. */
+struct text {
+    struct cr_buf *out;
+    cr_status st;
+};
+
+static void put(struct text *t, const char *fmt, ...) CR_PRINTF(2, 3);
+
+/* Appends formatted text unless an earlier append failed. */
+static void put(struct text *t, const char *fmt, ...)
+{
+    if (t->st != CR_OK)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    t->st = cr_buf_vappendf(t->out, fmt, ap);
+    va_end(ap);
+}
+
+/* Status codes counted one by one; anything else is "other". */
+static const unsigned codes[CR__WEB_CODES] = {200, 204, 304, 400, 404, 405, 408,
+                                              411, 413, 415, 422, 500, 503, 504};
+
+/* Upper bounds of the latency buckets, in seconds. */
+static const double bounds_s[CR__WEB_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                 2.5,  5,     10,   30,  60,   300};
+
+void cr__web_metrics_init(struct cr__web_metrics *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void cr__web_metrics_response(struct cr__web_metrics *m, unsigned code)
+{
+    size_t i = 0;
+    while (i < CR__WEB_CODES && codes[i] != code)
+        i++;
+    atomic_fetch_add(&m->by_code[i], 1);
+}
+
+void cr__web_metrics_upload(struct cr__web_metrics *m, unsigned code, int64_t latency_us)
+{
+    atomic_fetch_add(&m->uploads, 1);
+    if (code == 200)
+        atomic_fetch_add(&m->answered, 1);
+    else if (code == 504)
+        atomic_fetch_add(&m->timeouts, 1);
+    if (latency_us < 0)
+        latency_us = 0;
+    size_t b = 0;
+    while (b < CR__WEB_BUCKETS && (double)latency_us > bounds_s[b] * 1e6)
+        b++;
+    atomic_fetch_add(&m->latency_bucket[b], 1);
+    atomic_fetch_add(&m->latency_sum_us, (uint_fast64_t)latency_us);
+}
+
+uint64_t cr__web_metrics_requests(struct cr__web_metrics *m)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i <= CR__WEB_CODES; i++)
+        total += atomic_load(&m->by_code[i]);
+    return total;
+}
+
+/* "# HELP" and "# TYPE" lines of one metric family. */
+static void family(struct text *out, const char *name, const char *type, const char *help)
+{
+    put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_codes(struct cr__web_metrics *m, struct text *out)
+{
+    const char *name = "cloudrec_web_http_responses_total";
+    family(out, name, "counter", "HTTP responses sent, by status code.");
+    for (size_t i = 0; i < CR__WEB_CODES; i++)
+        put(out, "%s{code=\"%u\"} %llu\n", name, codes[i],
+            (unsigned long long)atomic_load(&m->by_code[i]));
+    put(out, "%s{code=\"other\"} %llu\n", name,
+        (unsigned long long)atomic_load(&m->by_code[CR__WEB_CODES]));
+}
+
+/* One counter family with a single sample. */
+static void counter(struct text *out, const char *name, const char *help, atomic_uint_fast64_t *v)
+{
+    family(out, name, "counter", help);
+    put(out, "%s %llu\n", name, (unsigned long long)atomic_load(v));
+}
+
+static void render_replies(struct cr__web_metrics *m, struct text *out)
+{
+    counter(out, "cloudrec_web_replies_total", "Replies matched to a waiting request.",
+            &m->replies);
+    const char *name = "cloudrec_web_replies_ignored_total";
+    family(out, name, "counter",
+           "Replies deleted without effect: duplicate (already answered), unknown id, "
+           "malformed.");
+    put(out, "%s{reason=\"duplicate\"} %llu\n", name,
+        (unsigned long long)atomic_load(&m->duplicates));
+    put(out, "%s{reason=\"unknown\"} %llu\n", name, (unsigned long long)atomic_load(&m->unknown));
+    put(out, "%s{reason=\"malformed\"} %llu\n", name,
+        (unsigned long long)atomic_load(&m->malformed));
+}
+
+static void render_latency(struct cr__web_metrics *m, struct text *out)
+{
+    const char *name = "cloudrec_web_upload_duration_seconds";
+    family(out, name, "histogram", "Time from an upload's arrival to its answer.");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b <= CR__WEB_BUCKETS; b++) {
+        cumulative += atomic_load(&m->latency_bucket[b]);
+        if (b < CR__WEB_BUCKETS)
+            put(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds_s[b],
+                (unsigned long long)cumulative);
+        else
+            put(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
+    }
+    put(out, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&m->latency_sum_us) / 1e6,
+        name, (unsigned long long)cumulative);
+}
+
+/* One gauge family with a single sample (labels may be ""). */
+static void gauge(struct text *out, const char *name, const char *labels, const char *help,
+                  double v)
+{
+    family(out, name, "gauge", help);
+    put(out, "%s%s %.15g\n", name, labels, v);
+}
+
+static void render_gauges(const struct cr__web_gauges *g, struct text *out)
+{
+    gauge(out, "cloudrec_web_pending_requests", "", "Uploads sent and waiting for their reply.",
+          (double)g->pending);
+    if (g->queue_ok) {
+        gauge(out, "cloudrec_queue_visible_messages", "{queue=\"requests\"}",
+              "Request messages waiting for a worker (approximate).", (double)g->queue_visible);
+        gauge(out, "cloudrec_queue_in_flight_messages", "{queue=\"requests\"}",
+              "Request messages held by a worker (approximate).", (double)g->queue_in_flight);
+    }
+    gauge(out, "cloudrec_web_uptime_seconds", "", "Seconds since the server started.", g->uptime_s);
+}
+
+cr_status cr__web_metrics_render(struct cr__web_metrics *m, const struct cr__web_gauges *g,
+                                 struct cr_buf *buf)
+{
+    struct text t = {.out = buf, .st = CR_OK}, *out = &t;
+    render_codes(m, out);
+    counter(out, "cloudrec_web_uploads_total", "Uploads answered, any status.", &m->uploads);
+    counter(out, "cloudrec_web_uploads_answered_total", "Uploads answered with a label.",
+            &m->answered);
+    counter(out, "cloudrec_web_uploads_rejected_total",
+            "Uploads refused before being sent to a worker.", &m->rejected);
+    counter(out, "cloudrec_web_deadline_expired_total",
+            "Uploads answered 504 because no reply came in time.", &m->timeouts);
+    counter(out, "cloudrec_web_upload_bytes_total", "Request body bytes of uploads.",
+            &m->body_bytes);
+    render_replies(m, out);
+    render_latency(m, out);
+    render_gauges(g, out);
+    return t.st;
+}

@@ -1,0 +1,60 @@
+/* page.c - the upload page served at GET /: self-contained HTML with inline
+ * style and script, no external assets. Without script the form posts
+ * normally and the browser shows the plain-text answer. */
+#include "web/web_internal.h"
+
+static const char page[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>cloudrec</title>\n"
+    "<style>\n"
+    "body{font:16px/1.4 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}\n"
+    "h1{font-size:1.4em}#result{margin:1em 0;padding:.6em;border-radius:4px;display:none}\n"
+    ".ok{background:#e8f5e9}.err{background:#ffebee}table{border-collapse:collapse}\n"
+    "td{padding:.1em .8em .1em 0}#status{color:#555;font-size:.9em}\n"
+    "</style></head><body>\n"
+    "<h1>cloudrec: what is in this picture?</h1>\n"
+    "<form id=\"f\" method=\"post\" action=\"/\" enctype=\"multipart/form-data\">\n"
+    "<input type=\"file\" name=\"inputFile\" accept=\"image/jpeg,image/png\" required>\n"
+    "<button type=\"submit\">Classify</button>\n"
+    "</form>\n"
+    "<div id=\"result\"></div>\n"
+    "<p id=\"status\">queue: ...</p>\n"
+    "<script>\n"
+    "'use strict';\n"
+    "const f=document.getElementById('f'),out=document.getElementById('result');\n"
+    "function show(cls,nodes){out.className=cls;out.style.display='block';"
+    "out.replaceChildren(...nodes);}\n"
+    "function text(t){return document.createTextNode(t);}\n"
+    "f.addEventListener('submit',async e=>{\n"
+    " e.preventDefault();show('',[text('classifying...')]);\n"
+    " try{\n"
+    "  const r=await fetch('/',{method:'POST',body:new FormData(f),"
+    "headers:{Accept:'application/json'}});\n"
+    "  const j=await r.json();\n"
+    "  if(!r.ok){show('err',[text(r.status+': '+j.error)]);return;}\n"
+    "  const b=document.createElement('b');b.textContent=j.label;\n"
+    "  const t=document.createElement('table');\n"
+    "  for(const p of j.top||[]){const row=t.insertRow();"
+    "row.insertCell().textContent=p.label;"
+    "row.insertCell().textContent=(100*p.probability).toFixed(1)+'%';}\n"
+    "  show('ok',[text(j.name+': '),b,t,text('answered in '+j.timing.total_ms+' ms"
+    " (worker '+j.worker+', '+j.timing.processing_ms+' ms)')]);\n"
+    " }catch(err){show('err',[text('failed: '+err)]);}\n"
+    "});\n"
+    "async function poll(){\n"
+    " try{const s=await (await fetch('/v1/status')).json();\n"
+    "  const q=s.queue?s.queue.visible+' waiting, '+s.queue.in_flight+' being classified'"
+    ":'unknown';\n"
+    "  document.getElementById('status').textContent='queue: '+q+'; '+s.pending+"
+    "' waiting here for an answer';}catch(e){}\n"
+    " setTimeout(poll,2000);}\n"
+    "poll();\n"
+    "</script>\n"
+    "</body></html>\n";
+
+const char *cr__web_page_html(void)
+{
+    return page;
+}
