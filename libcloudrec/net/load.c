@@ -1,0 +1,385 @@
+/*
+ * load.c - the load generator's engine: concurrent multipart uploads over the
+ * libcurl multi interface. Judging, labels and percentiles are in
+ * load_check.c; this file only drives transfers.
+ */
+#include "internal.h"
+#include "net/load_internal.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One upload slot: an easy handle reused for request after request, so its
+ * connection stays in the multi handle's cache between uploads. */
+struct slot {
+    CURL *easy;
+    curl_mime *mime; /* the form of the upload in flight, NULL when idle */
+    struct cr_buf body;
+    size_t max_body;
+    int truncated;
+    size_t index; /* request number */
+    size_t item;  /* index into the items */
+    char curl_msg[CURL_ERROR_SIZE];
+};
+
+/* Everything one cr_load_run() call owns. */
+struct run {
+    const struct cr_load_item *items;
+    size_t n_items;
+    const char *url;
+    const char *field;
+    long timeout_ms;
+    cr_load_answer_fn on_answer;
+    void *userdata;
+    CURLM *multi;
+    struct curl_slist *headers;
+    struct slot *slots;
+    size_t n_slots;
+    size_t next; /* next request number to start */
+    size_t in_flight;
+    int64_t *latencies; /* of answered uploads, n = totals->answered */
+    int64_t start_us;
+    struct cr_load_totals *totals;
+};
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode g_curl_init_rc;
+
+/* curl_global_init is reference counted, so running it here as well as in
+ * http.c is harmless; pthread_once keeps this file's call single. */
+static void curl_init_once(void)
+{
+    g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* The file name an item is sent as: its name, or the basename of its path. */
+static const char *item_name(const struct cr_load_item *it)
+{
+    if (it->name && it->name[0])
+        return it->name;
+    const char *slash = strrchr(it->path, '/');
+    return slash ? slash + 1 : it->path;
+}
+
+/* A part Content-Type from the extension; the web tier sniffs the bytes
+ * anyway, this only mirrors what browsers send. */
+static const char *content_type(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0))
+        return "image/jpeg";
+    if (dot && strcasecmp(dot, ".png") == 0)
+        return "image/png";
+    return "application/octet-stream";
+}
+
+/* Checks options and items before anything is sent. */
+static cr_status check_input(const struct cr_load_options *o, const struct cr_load_item *items,
+                             size_t n_items, struct cr_error *err)
+{
+    if (!o || !o->url || !o->url[0])
+        return cr__fail(err, CR_ERR_INVALID, "load: no URL");
+    if (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0)
+        return cr__fail(err, CR_ERR_INVALID, "load: %s: not an http:// or https:// URL", o->url);
+    if (!items || n_items == 0)
+        return cr__fail(err, CR_ERR_INVALID, "load: no images to upload");
+    if (o->field_name && !o->field_name[0])
+        return cr__fail(err, CR_ERR_INVALID, "load: empty form field name");
+    if (o->timeout_ms < 0)
+        return cr__fail(err, CR_ERR_INVALID, "load: negative timeout");
+    for (size_t i = 0; i < n_items; i++) {
+        struct stat sb;
+        if (!items[i].path)
+            return cr__fail(err, CR_ERR_INVALID, "load: item %zu has no path", i);
+        if (stat(items[i].path, &sb) != 0)
+            return cr__fail(err, CR_ERR_NOT_FOUND, "%s: no such file", items[i].path);
+        if (!S_ISREG(sb.st_mode) || access(items[i].path, R_OK) != 0)
+            return cr__fail(err, CR_ERR_IO, "%s: not a readable file", items[i].path);
+    }
+    return CR_OK;
+}
+
+/* libcurl write callback: keeps the first max_body bytes of the answer and
+ * drops the rest, without failing the transfer, so the connection survives. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct slot *s = userdata;
+    size_t n = size * nmemb, room = s->max_body - s->body.len;
+    if (n > room)
+        s->truncated = 1;
+    if (cr_buf_append(&s->body, data, n < room ? n : room) != CR_OK)
+        s->truncated = 1;
+    return n;
+}
+
+/* Creates the slots' easy handles with the options every upload shares. */
+static cr_status slots_create(struct run *r, size_t max_body)
+{
+    r->slots = calloc(r->n_slots, sizeof(*r->slots));
+    if (!r->slots)
+        return CR_ERR_NOMEM;
+    for (size_t i = 0; i < r->n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        s->max_body = max_body;
+        cr_buf_init(&s->body, 0);
+        if (!(s->easy = curl_easy_init()))
+            return CR_ERR_NOMEM;
+        curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, r->headers);
+        curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "libcloudrec-load/" CR_VERSION_STRING);
+        curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+        curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_msg);
+        curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+        curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms); /* 0 = none */
+        curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+    return CR_OK;
+}
+
+/* Builds the form for item `it` and hands the slot's handle to the multi. */
+static cr_status slot_start(struct run *r, struct slot *s)
+{
+    s->index = r->next;
+    s->item = r->next % r->n_items;
+    s->truncated = 0;
+    s->curl_msg[0] = '\0';
+    cr_buf_reset(&s->body);
+    const struct cr_load_item *it = &r->items[s->item];
+    const char *name = item_name(it);
+    curl_mimepart *part = NULL;
+    if (!(s->mime = curl_mime_init(s->easy)) || !(part = curl_mime_addpart(s->mime)) ||
+        curl_mime_name(part, r->field) != CURLE_OK ||
+        curl_mime_filedata(part, it->path) != CURLE_OK ||
+        curl_mime_filename(part, name) != CURLE_OK ||
+        curl_mime_type(part, content_type(name)) != CURLE_OK)
+        return CR_ERR_NOMEM;
+    curl_easy_setopt(s->easy, CURLOPT_MIMEPOST, s->mime);
+    if (curl_multi_add_handle(r->multi, s->easy) != CURLM_OK)
+        return CR_ERR_NETWORK;
+    r->next++;
+    r->in_flight++;
+    r->totals->sent++;
+    return CR_OK;
+}
+
+/* Maps a finished transfer to the result's status and error line. */
+static void classify_outcome(struct slot *s, CURLcode rc, struct cr_load_result *res)
+{
+    res->error = "";
+    if (rc == CURLE_OK) {
+        res->status = res->http_status == 200 ? CR_OK : CR_ERR_HTTP;
+        return;
+    }
+    res->status = rc == CURLE_OPERATION_TIMEDOUT ? CR_ERR_TIMEOUT
+                  : rc == CURLE_READ_ERROR       ? CR_ERR_IO
+                                                 : CR_ERR_NETWORK;
+    res->error = s->curl_msg[0] ? s->curl_msg : curl_easy_strerror(rc);
+}
+
+/* Cuts trailing whitespace (the newline most servers end with) off the body. */
+static void trim_body(struct cr_buf *b)
+{
+    while (b->len > 0 && strchr(" \t\r\n", b->data[b->len - 1]))
+        b->len--;
+    if (b->data)
+        b->data[b->len] = '\0';
+}
+
+/* Counts a judged result into the running totals. */
+static void tally(struct run *r, const struct cr_load_result *res)
+{
+    struct cr_load_totals *t = r->totals;
+    if (res->verdict == CR_LOAD_ERROR) {
+        t->errors++;
+        return;
+    }
+    r->latencies[t->answered++] = res->latency_us;
+    if (res->verdict == CR_LOAD_CORRECT)
+        t->correct++;
+    else
+        t->wrong++;
+    if (!res->expected_label)
+        t->unchecked++;
+}
+
+/* Takes a finished transfer out of the multi, judges and reports it; the
+ * slot is idle afterwards. */
+static void slot_finish(struct run *r, struct slot *s, CURLcode rc)
+{
+    const struct cr_load_item *it = &r->items[s->item];
+    curl_off_t total_us = 0;
+    struct cr_load_result res = {.index = s->index,
+                                 .item = s->item,
+                                 .name = item_name(it),
+                                 .expected_label = it->expected_label};
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
+    curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+    curl_multi_remove_handle(r->multi, s->easy);
+    curl_mime_free(s->mime);
+    s->mime = NULL;
+    r->in_flight--;
+
+    trim_body(&s->body);
+    classify_outcome(s, rc, &res);
+    res.body = s->body.data ? (const char *)s->body.data : "";
+    res.body_len = s->body.len;
+    res.body_truncated = s->truncated;
+    res.latency_us = (int64_t)total_us;
+    /* A cut answer is not the one-line `<stem>:<label>` the web tier owes us. */
+    res.verdict = res.status != CR_OK ? CR_LOAD_ERROR
+                  : s->truncated      ? CR_LOAD_WRONG
+                                      : cr_load_judge(res.name, res.body, res.expected_label);
+    tally(r, &res);
+    if (r->on_answer)
+        r->on_answer(r->userdata, &res, r->totals);
+}
+
+/* Reports every finished transfer and reuses its slot for the next upload. */
+static cr_status drain(struct run *r, size_t num)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(r->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        CURLcode rc = msg->data.result; /* msg is invalid once the handle is removed */
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        struct slot *s = (struct slot *)priv;
+        slot_finish(r, s, rc);
+        if (r->next < num) {
+            cr_status st = slot_start(r, s);
+            if (st != CR_OK)
+                return st;
+        }
+    }
+    return CR_OK;
+}
+
+/* Runs transfers until every planned upload has been answered. */
+static cr_status run_loop(struct run *r, size_t num, struct cr_error *err)
+{
+    cr_status st = CR_OK;
+    for (size_t i = 0; i < r->n_slots && st == CR_OK; i++)
+        st = slot_start(r, &r->slots[i]);
+    while (st == CR_OK && r->in_flight > 0) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(r->multi, &running);
+        if (mc == CURLM_OK)
+            st = drain(r, num);
+        if (mc == CURLM_OK && st == CR_OK && r->in_flight > 0)
+            mc = curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK)
+            return cr__fail(err, CR_ERR_NETWORK, "load: libcurl: %s", curl_multi_strerror(mc));
+    }
+    if (st != CR_OK)
+        return cr__fail(err, st, "load: cannot start an upload: %s", cr_strerror(st));
+    return CR_OK;
+}
+
+/* Releases handles and memory; safe on a partly built run. */
+static void run_free(struct run *r)
+{
+    for (size_t i = 0; r->slots && i < r->n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        if (s->easy && s->mime)
+            curl_multi_remove_handle(r->multi, s->easy);
+        if (s->easy)
+            curl_easy_cleanup(s->easy);
+        curl_mime_free(s->mime);
+        cr_buf_free(&s->body);
+    }
+    free(r->slots);
+    if (r->multi)
+        curl_multi_cleanup(r->multi);
+    curl_slist_free_all(r->headers);
+    free(r->latencies);
+}
+
+/* qsort order for latencies: ascending. */
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Fills the timing fields of the totals from the answered latencies. */
+static void finish_totals(struct run *r)
+{
+    struct cr_load_totals *t = r->totals;
+    t->wall_us = cr_time_mono_us() - r->start_us;
+    if (t->wall_us > 0)
+        t->answers_per_s = (double)t->answered * 1e6 / (double)t->wall_us;
+    int64_t *v = r->latencies;
+    size_t n = t->answered;
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_i64);
+    t->latency_p50_us = cr_load_percentile(v, n, 50);
+    t->latency_p90_us = cr_load_percentile(v, n, 90);
+    t->latency_p99_us = cr_load_percentile(v, n, 99);
+    t->latency_max_us = cr_load_percentile(v, n, 100);
+}
+
+/* Creates the multi handle, the shared header list and the slots. */
+static cr_status run_setup(struct run *r, size_t num, size_t concurrency, size_t max_body,
+                           struct cr_error *err)
+{
+    pthread_once(&g_curl_once, curl_init_once);
+    if (g_curl_init_rc != CURLE_OK)
+        return cr__fail(err, CR_ERR_NETWORK, "libcurl initialisation failed");
+    r->n_slots = concurrency < num ? concurrency : num;
+    r->latencies = malloc(num * sizeof(*r->latencies));
+    r->multi = curl_multi_init();
+    /* No `Expect: 100-continue`: a server that ignores it would cost every
+     * upload a one-second wait, and the course clients never send it. */
+    r->headers = curl_slist_append(NULL, "Expect:");
+    if (!r->latencies || !r->multi || !r->headers || slots_create(r, max_body) != CR_OK)
+        return cr__fail(err, CR_ERR_NOMEM, "load: out of memory");
+    /* Keep every slot's connection cached for reuse by the next upload. */
+    curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)r->n_slots);
+    return CR_OK;
+}
+
+/* Public contract in cloudrec/load.h: validate, set up, run, total, tear down.
+ * Totals are always filled, even when the run fails midway. */
+cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
+                      size_t n_items, struct cr_load_totals *totals, struct cr_error *err)
+{
+    if (!totals)
+        return cr__fail(err, CR_ERR_INVALID, "load: NULL totals");
+    memset(totals, 0, sizeof(*totals));
+    cr_status st = check_input(opts, items, n_items, err);
+    if (st != CR_OK)
+        return st;
+    size_t num = opts->num_requests ? opts->num_requests : n_items;
+    if (num > SIZE_MAX / sizeof(int64_t))
+        return cr__fail(err, CR_ERR_INVALID, "load: too many requests");
+    struct run r = {
+        .items = items,
+        .n_items = n_items,
+        .url = opts->url,
+        .field = opts->field_name ? opts->field_name : CR_LOAD_DEFAULT_FIELD,
+        .timeout_ms = opts->timeout_ms,
+        .on_answer = opts->on_answer,
+        .userdata = opts->userdata,
+        .totals = totals,
+    };
+    totals->requests = num;
+    st = run_setup(&r, num, opts->concurrency ? opts->concurrency : CR_LOAD_DEFAULT_CONCURRENCY,
+                   opts->max_body_bytes ? opts->max_body_bytes : CR_LOAD_DEFAULT_MAX_BODY_BYTES,
+                   err);
+    r.start_us = cr_time_mono_us();
+    if (st == CR_OK)
+        st = run_loop(&r, num, err);
+    finish_totals(&r);
+    run_free(&r);
+    return st;
+}

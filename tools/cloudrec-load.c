@@ -1,0 +1,522 @@
+/*
+ * cloudrec-load - the workload generator: uploads many images at once to the
+ * web tier and checks every answer.
+ *
+ *   cloudrec-load --url URL [--images DIR] [--num N] [--concurrency C]
+ *                 [--field inputFile|myfile|file] [--expect CSV]
+ *                 [--timeout-ms MS] [--quiet] [--json] [FILE...]
+ *
+ * Thin by design: list the images, read the expectations, call cr_load_run,
+ * print what comes back. Exit status 0 all correct, 1 anything failed or
+ * mismatched, 2 usage or setup error.
+ */
+#include "cloudrec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+static const char *prog = "cloudrec-load";
+
+/* What the command line asked for. Strings point into argv. */
+struct cli {
+    const char *url;
+    const char *images_dir;
+    const char *expect_csv;
+    const char *field;
+    size_t num;
+    size_t concurrency;
+    long timeout_ms;
+    int quiet;
+    int json;
+    char **files; /* positional image files */
+    int n_files;
+};
+
+/* The images to upload: paths are owned here, items point into them. */
+struct image_list {
+    char **paths;
+    size_t n;
+    size_t cap;
+};
+
+/* Per-run printing state, handed to the answer callback. */
+struct printer {
+    int quiet;
+    int json;
+    int progress; /* stderr is a terminal: keep one status line there */
+    int progress_drawn;
+    int64_t last_draw_ms;
+};
+
+/* The --help text; stdout for --help, stderr after a usage error. */
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cloudrec-load --url URL [--images DIR] [--num N] [--concurrency C]\n"
+            "                     [--field NAME] [--expect CSV] [--timeout-ms MS]\n"
+            "                     [--quiet] [--json] [FILE...]\n"
+            "\n"
+            "Uploads JPEG/PNG images concurrently to the web tier (multipart/form-data\n"
+            "POST, one image each) and checks that every answer is `<stem>:<label>`.\n"
+            "  --url URL          where to POST, e.g. http://127.0.0.1:8080/ (required)\n"
+            "  --images DIR       upload the *.jpg, *.jpeg and *.png files of DIR, sorted\n"
+            "                     by name (FILE arguments are added after them)\n"
+            "  --num N            how many uploads, cycling through the images\n"
+            "                     (default: one per image)\n"
+            "  --concurrency C    uploads in flight at once, 1..10000 (default %d)\n"
+            "  --field NAME       form field of the file: inputFile, myfile or file\n"
+            "                     (default %s)\n"
+            "  --expect CSV       expected labels, lines `name,label` (name with or\n"
+            "                     without extension; the label is everything after the\n"
+            "                     first comma, or a \"quoted\" field); wrong labels fail\n"
+            "  --timeout-ms MS    give up on an upload after MS ms (default: wait forever)\n"
+            "  --quiet            no line per answer, only the totals\n"
+            "  --json             answers and totals as JSON, one object per line\n"
+            "  -h, --help         this help\n"
+            "Exit status: 0 every answer correct, 1 an upload failed or an answer was\n"
+            "wrong, 2 usage or setup error. See docs/load.md.\n",
+            CR_LOAD_DEFAULT_CONCURRENCY, CR_LOAD_DEFAULT_FIELD);
+}
+
+/* Parses a decimal count in [min, max]; 0 on anything else. */
+static int parse_count(const char *s, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || end == s || *end || v < min || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Complains about a flag's value; returns the usage exit status. */
+static int bad_value(const char *flag, const char *want, const char *got)
+{
+    fprintf(stderr, "%s: %s must be %s, got '%s'\n", prog, flag, want, got);
+    return EXIT_USAGE;
+}
+
+/* Handles one numeric flag; returns 0 or the usage exit status. */
+static int parse_number_flag(int c, const char *arg, struct cli *cl)
+{
+    long long v = 0;
+    if (c == 'n') {
+        if (!parse_count(arg, 1, 100000000, &v))
+            return bad_value("--num", "a number from 1 to 100000000", arg);
+        cl->num = (size_t)v;
+    } else if (c == 'c') {
+        if (!parse_count(arg, 1, 10000, &v))
+            return bad_value("--concurrency", "a number from 1 to 10000", arg);
+        cl->concurrency = (size_t)v;
+    } else {
+        if (!parse_count(arg, 0, 86400000, &v))
+            return bad_value("--timeout-ms", "a number of milliseconds (0 = none)", arg);
+        cl->timeout_ms = (long)v;
+    }
+    return 0;
+}
+
+/* Fills *cl from argv. Returns -1 to go on, or an exit status (0 for --help). */
+static int parse_args(int argc, char **argv, struct cli *cl)
+{
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"images", required_argument, NULL, 'i'},
+                                         {"num", required_argument, NULL, 'n'},
+                                         {"concurrency", required_argument, NULL, 'c'},
+                                         {"field", required_argument, NULL, 'f'},
+                                         {"expect", required_argument, NULL, 'e'},
+                                         {"timeout-ms", required_argument, NULL, 't'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "u:i:n:c:f:e:t:qjh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+            cl->url = optarg;
+            break;
+        case 'i':
+            cl->images_dir = optarg;
+            break;
+        case 'e':
+            cl->expect_csv = optarg;
+            break;
+        case 'f':
+            cl->field = optarg;
+            break;
+        case 'q':
+            cl->quiet = 1;
+            break;
+        case 'j':
+            cl->json = 1;
+            break;
+        case 'n':
+        case 'c':
+        case 't':
+            if ((rc = parse_number_flag(c, optarg, cl)) != 0)
+                return rc;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    cl->files = argv + optind;
+    cl->n_files = argc - optind;
+    return -1;
+}
+
+/* Checks the combination of flags; returns -1 when fine or EXIT_USAGE. */
+static int check_args(const struct cli *cl)
+{
+    if (!cl->url) {
+        fprintf(stderr, "%s: --url is required\n", prog);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cl->field, "inputFile") != 0 && strcmp(cl->field, "myfile") != 0 &&
+        strcmp(cl->field, "file") != 0)
+        return bad_value("--field", "inputFile, myfile or file", cl->field);
+    if (!cl->images_dir && cl->n_files == 0) {
+        fprintf(stderr, "%s: nothing to upload: give --images DIR or image files\n", prog);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Appends a copy of path. 0 on success, -1 on NOMEM. */
+static int list_push(struct image_list *l, const char *dir, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **p = realloc(l->paths, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        l->paths = p;
+        l->cap = cap;
+    }
+    char *path = NULL;
+    if (dir ? asprintf(&path, "%s/%s", dir, name) < 0 : !(path = strdup(name)))
+        return -1;
+    l->paths[l->n++] = path;
+    return 0;
+}
+
+/* Frees the paths and the array. */
+static void list_free(struct image_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->paths[i]);
+    free(l->paths);
+}
+
+/* True for names ending in .jpg, .jpeg or .png (any case). */
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && dot != name &&
+           (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
+            strcasecmp(dot, ".png") == 0);
+}
+
+/* qsort order for paths: byte order, like `ls` in the C locale. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds DIR's image files, sorted by name. Returns 0 or prints and returns -1. */
+static int scan_dir(const char *dir, struct image_list *l)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "%s: %s: %s\n", prog, dir, strerror(errno));
+        return -1;
+    }
+    size_t first = l->n;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (!is_image_name(e->d_name) || fstatat(dirfd(d), e->d_name, &sb, 0) != 0 ||
+            !S_ISREG(sb.st_mode))
+            continue;
+        rc = list_push(l, dir, e->d_name);
+    }
+    closedir(d);
+    if (rc != 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return -1;
+    }
+    /* Sort the file names (all share the "DIR/" prefix). */
+    qsort(l->paths + first, l->n - first, sizeof(*l->paths), cmp_str);
+    return 0;
+}
+
+/* Builds the image list from --images and FILE arguments. */
+static int collect_images(const struct cli *cl, struct image_list *l)
+{
+    if (cl->images_dir && scan_dir(cl->images_dir, l) != 0)
+        return -1;
+    for (int i = 0; i < cl->n_files; i++) {
+        if (list_push(l, NULL, cl->files[i]) != 0) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return -1;
+        }
+    }
+    if (l->n == 0) {
+        fprintf(stderr, "%s: %s: no .jpg, .jpeg or .png files\n", prog,
+                cl->images_dir ? cl->images_dir : "arguments");
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes the items and attaches expected labels; warns about images the CSV
+ * does not mention. Returns NULL (after a message) on NOMEM. */
+static struct cr_load_item *make_items(const struct image_list *l,
+                                       const struct cr_load_labels *labels, const char *csv)
+{
+    struct cr_load_item *items = calloc(l->n, sizeof(*items));
+    if (!items) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return NULL;
+    }
+    size_t missing = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *slash = strrchr(l->paths[i], '/');
+        items[i].path = l->paths[i];
+        items[i].name = slash ? slash + 1 : l->paths[i];
+        items[i].expected_label = labels ? cr_load_labels_find(labels, items[i].name) : NULL;
+        missing += labels && !items[i].expected_label;
+    }
+    if (missing)
+        fprintf(stderr,
+                "%s: warning: %zu of %zu images have no label in %s (only the form of "
+                "their answers is checked)\n",
+                prog, missing, l->n, csv);
+    return items;
+}
+
+/* Each upload holds a socket and the file it reads: make sure enough file
+ * descriptors are allowed, raising the soft limit up to the hard one. */
+static void raise_fd_limit(size_t concurrency)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)concurrency * 2 + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        fprintf(stderr, "%s: warning: only %llu file descriptors for %zu uploads in flight\n", prog,
+                (unsigned long long)rl.rlim_cur, concurrency);
+}
+
+/* The verdict as the JSON output spells it. */
+static const char *verdict_name(enum cr_load_verdict v)
+{
+    return v == CR_LOAD_CORRECT ? "correct" : v == CR_LOAD_WRONG ? "wrong" : "error";
+}
+
+/* Prints the first line of s (at most 200 bytes), for one-line output. */
+static void print_first_line(const char *s)
+{
+    size_t n = strcspn(s, "\r\n");
+    printf("%.*s", (int)(n > 200 ? 200 : n), s);
+}
+
+/* Length of a file name without its last extension, for messages. */
+static int stem_len(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return (int)(dot && dot != name ? (size_t)(dot - name) : strlen(name));
+}
+
+/* `name: answer`, `name: answer WRONG (...)` or `name: ERROR ...`. */
+static void print_answer_text(const struct cr_load_result *r)
+{
+    printf("%s: ", r->name);
+    if (r->verdict == CR_LOAD_ERROR && r->http_status && !r->error[0]) {
+        printf("ERROR %ld ", r->http_status);
+        print_first_line(r->body);
+    } else if (r->verdict == CR_LOAD_ERROR) {
+        printf("ERROR %s", r->error);
+    } else {
+        print_first_line(r->body);
+        if (r->verdict == CR_LOAD_WRONG && r->body_truncated)
+            printf(" WRONG (answer longer than %zu bytes)", r->body_len);
+        else if (r->verdict == CR_LOAD_WRONG && r->expected_label)
+            printf(" WRONG (expected %s)", r->expected_label);
+        else if (r->verdict == CR_LOAD_WRONG)
+            printf(" WRONG (expected %.*s:<label>)", stem_len(r->name), r->name);
+    }
+    printf("\n");
+}
+
+/* One JSON object per answer. */
+static void print_answer_json(const struct cr_load_result *r)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_buf_appendf(&b, "{\"index\":%zu,\"file\":", r->index);
+    cr_json_append_string(&b, r->name);
+    cr_buf_appendf(&b, ",\"http_status\":%ld,\"verdict\":\"%s\",\"answer\":", r->http_status,
+                   verdict_name(r->verdict));
+    cr_json_append_string(&b, r->body);
+    cr_buf_append_str(&b, ",\"expected\":");
+    if (r->expected_label)
+        cr_json_append_string(&b, r->expected_label);
+    else
+        cr_buf_append_str(&b, "null");
+    cr_buf_append_str(&b, ",\"error\":");
+    cr_json_append_string(&b, r->error);
+    cr_buf_appendf(&b, ",\"truncated\":%s,\"latency_ms\":%.3f}",
+                   r->body_truncated ? "true" : "false", (double)r->latency_us / 1000.0);
+    printf("%s\n", b.data ? (char *)b.data : "{}");
+    cr_buf_free(&b);
+}
+
+/* Redraws the single progress line on stderr, at most every 100 ms unless
+ * forced. */
+static void draw_progress(struct printer *p, const struct cr_load_totals *t, int force)
+{
+    int64_t now = cr_time_mono_ms();
+    if (!force && p->progress_drawn && now - p->last_draw_ms < 100)
+        return;
+    size_t done = t->answered + t->errors;
+    fprintf(stderr, "\r\033[K[%zu/%zu] in flight %zu, correct %zu, wrong %zu, errors %zu", done,
+            t->requests, t->sent - done, t->correct, t->wrong, t->errors);
+    fflush(stderr);
+    p->progress_drawn = 1;
+    p->last_draw_ms = now;
+}
+
+/* Erases the progress line so that other output starts on a clean line. */
+static void erase_progress(struct printer *p)
+{
+    if (p->progress_drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->progress_drawn = 0;
+    }
+}
+
+/* The answer callback: one line per answer, then the progress line. */
+static void on_answer(void *userdata, const struct cr_load_result *r,
+                      const struct cr_load_totals *so_far)
+{
+    struct printer *p = userdata;
+    if (!p->quiet) {
+        erase_progress(p);
+        if (p->json)
+            print_answer_json(r);
+        else
+            print_answer_text(r);
+        fflush(stdout);
+    }
+    /* Always show the final count, whatever the throttle says. */
+    if (p->progress)
+        draw_progress(p, so_far,
+                      !p->quiet || so_far->answered + so_far->errors == so_far->requests);
+}
+
+/* The totals block: `key value` lines, after a blank line when answers were
+ * printed above it. */
+static void print_totals_text(const struct cr_load_totals *t, int with_gap)
+{
+    printf("%srequests    %zu\nsent        %zu\nanswered    %zu\ncorrect     %zu\n"
+           "wrong       %zu\nerrors      %zu\nunchecked   %zu\n",
+           with_gap ? "\n" : "", t->requests, t->sent, t->answered, t->correct, t->wrong, t->errors,
+           t->unchecked);
+    printf("wall        %.3f s\nthroughput  %.2f answers/s\n", (double)t->wall_us / 1e6,
+           t->answers_per_s);
+    printf("latency     p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+           (double)t->latency_p50_us / 1000.0, (double)t->latency_p90_us / 1000.0,
+           (double)t->latency_p99_us / 1000.0, (double)t->latency_max_us / 1000.0);
+}
+
+/* The totals as one JSON object on one line. */
+static void print_totals_json(const struct cr_load_totals *t)
+{
+    printf("{\"totals\":{\"requests\":%zu,\"sent\":%zu,\"answered\":%zu,\"correct\":%zu,"
+           "\"wrong\":%zu,\"errors\":%zu,\"unchecked\":%zu,\"wall_s\":%.6f,"
+           "\"answers_per_s\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
+           "\"max\":%.3f}}}\n",
+           t->requests, t->sent, t->answered, t->correct, t->wrong, t->errors, t->unchecked,
+           (double)t->wall_us / 1e6, t->answers_per_s, (double)t->latency_p50_us / 1000.0,
+           (double)t->latency_p90_us / 1000.0, (double)t->latency_p99_us / 1000.0,
+           (double)t->latency_max_us / 1000.0);
+}
+
+/* Runs the load and prints the totals; returns the exit status. */
+static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_items)
+{
+    struct printer p = {.quiet = cl->quiet, .json = cl->json, .progress = isatty(STDERR_FILENO)};
+    struct cr_load_options o = {
+        .url = cl->url,
+        .field_name = cl->field,
+        .num_requests = cl->num ? cl->num : n_items,
+        .concurrency = cl->concurrency,
+        .timeout_ms = cl->timeout_ms,
+        .on_answer = on_answer,
+        .userdata = &p,
+    };
+    struct cr_load_totals t;
+    struct cr_error err = {0};
+    raise_fd_limit(cl->concurrency);
+    cr_status st = cr_load_run(&o, items, n_items, &t, &err);
+    erase_progress(&p);
+    if (st != CR_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+        return st == CR_ERR_INVALID || st == CR_ERR_NOT_FOUND || st == CR_ERR_IO ? EXIT_USAGE
+                                                                                 : EXIT_FAILED;
+    }
+    if (cl->json)
+        print_totals_json(&t);
+    else
+        print_totals_text(&t, !cl->quiet);
+    int ok = t.errors == 0 && t.wrong == 0 && t.answered == t.requests;
+    return ok ? 0 : EXIT_FAILED;
+}
+
+/* Flags, images, expectations, run; every path returns an exit status. */
+int main(int argc, char **argv)
+{
+    struct cli cl = {.field = CR_LOAD_DEFAULT_FIELD, .concurrency = CR_LOAD_DEFAULT_CONCURRENCY};
+    int rc = parse_args(argc, argv, &cl);
+    if (rc >= 0 || (rc = check_args(&cl)) >= 0)
+        return rc;
+    struct image_list list = {0};
+    struct cr_load_labels *labels = NULL;
+    struct cr_load_item *items = NULL;
+    struct cr_error err = {0};
+    rc = EXIT_USAGE;
+    if (collect_images(&cl, &list) != 0)
+        goto out;
+    if (cl.expect_csv && cr_load_labels_read(cl.expect_csv, &labels, &err) != CR_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        goto out;
+    }
+    if (!(items = make_items(&list, labels, cl.expect_csv)))
+        goto out;
+    rc = run(&cl, items, list.n);
+out:
+    free(items);
+    cr_load_labels_free(labels);
+    list_free(&list);
+    return rc;
+}
