@@ -1,0 +1,120 @@
+/*
+ * cloudrec/service.h - running the service's processes: the scaler loop
+ * (cloudrec-scaler) and the whole local stack (`cloudrec up`).
+ *
+ * The scaler drives a fleet (cloudrec/fleet.h) with the pure policy of
+ * cloudrec/scale.h; `cloudrec up` starts cloudrec-web and cloudrec-scaler as
+ * child processes over a data directory with a file store and SQLite queues
+ * (docs/local-mode.md). Both are single-threaded and not thread-safe; they
+ * fork, so call them from a process that does not ignore SIGCHLD and does
+ * not reap children it did not start itself.
+ */
+#ifndef CLOUDREC_SERVICE_H
+#define CLOUDREC_SERVICE_H
+
+#include "cloudrec/core.h"
+#include "cloudrec/scale.h"
+
+#include <signal.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Finds the program `name` (e.g. "cloudrec-worker"): first in dir when dir is
+ * non-NULL, else next to the running executable (the directory of
+ * /proc/self/exe: the build tree's tools/ or the installed bin/), then on
+ * $PATH. Writes an absolute path to out (size n). CR_ERR_NOT_FOUND naming
+ * the places tried.
+ */
+CR_API cr_status cr_find_program(const char *name, const char *dir, char *out, size_t n,
+                                 struct cr_error *err);
+
+/* Zero fields mean the defaults given. Borrowed for the length of the call. */
+struct cr_scaler_options {
+    const char *requests_url; /* required: the queue whose backlog drives scaling */
+    const char *fleet_url;    /* required: local:, local:///dir, ec2:... */
+    /* The worker command, NULL-terminated, argv[0] an absolute path; the
+     * scaler appends `--requests <requests_url>`, the fleet `--id` and
+     * `--state-file`. Required for local fleets. */
+    const char *const *worker_argv;
+    struct cr_scale_config policy; /* see scale.h; max defaults to 20 */
+    int interval_ms;               /* one decision this often (default 1000) */
+    int log_every_ms;  /* repeat an unchanged decision line this often (default 30000) */
+    int kill_after_ms; /* on stop: SIGKILL workers still running after this (default 30000) */
+    const volatile sig_atomic_t *stop; /* set non-zero (e.g. by a signal handler) to stop */
+};
+
+/*
+ * Every interval: reads the requests queue's counts, lists the fleet, asks
+ * cr_scale_decide what to do, launches or stops (stopping the longest-idle
+ * workers first, only idle ones) and logs the decision in one line through
+ * cr_log (info): `msg=scale backlog=... pending=... running=... idle=...
+ * stopping=... desired=... action=launch:N|stop:N|none reason="..."`, when
+ * anything but the reason changed or log_every_ms passed. A failing queue
+ * or fleet is logged and the tick skipped. When *stop becomes non-zero:
+ * stops every worker gracefully (cr_fleet_shutdown) and returns CR_OK.
+ * Fails only while starting (bad options, queue or fleet cannot be opened).
+ */
+CR_API cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *err);
+
+/* `cloudrec up`: the whole service on this machine. */
+struct cr_up_options {
+    const char *data_dir;          /* default "./cloudrec-data"; made absolute */
+    const char *bind;              /* web listen address, default "127.0.0.1" */
+    int port;                      /* default 8000 */
+    const char *model_dir;         /* for the workers; NULL = their own lookup (resolved now,
+                                      so children do not depend on the working directory) */
+    struct cr_scale_config policy; /* max_instances = --max-workers (default 20) */
+    int interval_ms;               /* scaler tick (default 1000) */
+    int visibility_s;              /* worker visibility timeout (default 30) */
+    int max_receives;              /* receives before a request goes to requests-dead (default 5) */
+    int ready_timeout_ms;          /* wait this long for the web port to accept (default 60000) */
+    int stop_timeout_ms;           /* per child on stop before SIGKILL (default 30000) */
+    const char *bin_dir;           /* where cloudrec-web/-scaler/-worker are; NULL = see
+                                      cr_find_program */
+    const char *const *web_args;   /* extra flags for cloudrec-web, NULL-terminated */
+    const char *const *worker_args; /* extra flags for each worker, NULL-terminated */
+};
+
+struct cr_up;
+
+/*
+ * Creates DIR/{input,output,workers} and DIR/queue.db with the queues
+ * requests (dead letters to requests-dead after max_receives receives),
+ * requests-dead and replies; starts cloudrec-scaler and cloudrec-web as
+ * children (each in its own process group, killed with us) and returns once
+ * the web port accepts connections. *out is owned by the caller: stop it
+ * with cr_up_stop, then cr_up_free. Errors: CR_ERR_INVALID, CR_ERR_IO (the
+ * data directory), CR_ERR_NOT_FOUND (a program), the queue's errors,
+ * CR_ERR_STATE (a child exited while starting), CR_ERR_TIMEOUT (the port
+ * never accepted).
+ */
+CR_API cr_status cr_up_start(const struct cr_up_options *opts, struct cr_up **out,
+                             struct cr_error *err);
+
+/* The service's URL, "http://127.0.0.1:8000/". Valid until cr_up_free. */
+CR_API const char *cr_up_url(const struct cr_up *up);
+
+/* The absolute data directory. Valid until cr_up_free. */
+CR_API const char *cr_up_data_dir(const struct cr_up *up);
+
+/* Waits until *stop becomes non-zero (CR_OK) or a child exits on its own
+ * (CR_ERR_STATE, the message names it and how it ended). */
+CR_API cr_status cr_up_wait(struct cr_up *up, const volatile sig_atomic_t *stop,
+                            struct cr_error *err);
+
+/* Stops in order: SIGTERM to the web tier (it stops accepting and finishes
+ * what it holds) and wait for it, then SIGTERM to the scaler (it stops its
+ * workers gracefully) and wait; SIGKILL after stop_timeout_ms each. CR_OK
+ * when both ended cleanly (exit 0), CR_ERR_STATE otherwise. */
+CR_API cr_status cr_up_stop(struct cr_up *up, struct cr_error *err);
+
+/* Releases up (children should have been stopped). Accepts NULL. */
+CR_API void cr_up_free(struct cr_up *up);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

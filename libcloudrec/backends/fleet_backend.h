@@ -1,0 +1,42 @@
+/*
+ * fleet_backend.h - the internal vtable behind cr_fleet; not installed.
+ *
+ * fleet.c parses the URL's scheme, checks the arguments every fleet shares
+ * and forwards to an implementation through this table. Adding a fleet (how
+ * ec2: plugs in):
+ *   1. write a source file, e.g. libcloudrec/aws/fleet_ec2.c, defining
+ *      `const struct cr__fleet_ops cr__fleet_ec2_ops = { ... };`;
+ *   2. declare it below;
+ *   3. in the scheme table of fleet.c, replace the ec2 row's NULL ops by a
+ *      pointer to it;
+ *   4. add the file to lib_sources in libcloudrec/meson.build.
+ */
+#ifndef CLOUDREC_FLEET_BACKEND_H
+#define CLOUDREC_FLEET_BACKEND_H
+
+#include "cloudrec/fleet.h"
+#include "internal.h"
+
+/* One fleet implementation. `impl` is whatever open() made. list() receives
+ * a zeroed *out; launch() gets count >= 1 and *launched == 0; stop() a
+ * non-NULL id. */
+struct cr__fleet_ops {
+    const char *scheme; /* "local", "ec2" */
+    cr_status (*open)(const char *url, const struct cr_fleet_options *opts, void **impl,
+                      struct cr_error *err);
+    cr_status (*list)(void *impl, struct cr_instance_list *out, struct cr_error *err);
+    cr_status (*launch)(void *impl, int count, int *launched, struct cr_error *err);
+    cr_status (*stop)(void *impl, const char *id, struct cr_error *err);
+    cr_status (*shutdown)(void *impl, struct cr_error *err);
+    void (*close)(void *impl);
+};
+
+struct cr_fleet {
+    const struct cr__fleet_ops *ops;
+    void *impl;
+};
+
+/* ---- registered implementations ------------------------------------------*/
+extern const struct cr__fleet_ops cr__fleet_local_ops; /* backends/fleet_local.c */
+
+#endif

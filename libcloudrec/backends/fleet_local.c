@@ -1,0 +1,339 @@
+/*
+ * fleet_local.c - local: fleets, worker processes that are our children.
+ *
+ * Each instance is a fork + exec of the configured worker command with
+ * `--id w-N --state-file <dir>/w-N.state` appended. The worker replaces that
+ * file atomically on every state change ("idle|busy|stopping <ms> <pid>"),
+ * so reading it never sees half a line; no file yet means the worker is
+ * still loading its model (pending). We track each child ourselves: a
+ * SIGTERM we sent makes it stopping whatever the file says, and waitpid
+ * (never SIGCHLD) tells when it is gone; pipeline/proc.c does the fork and
+ * exec.
+ */
+#include "backends/backend.h"
+#include "backends/fleet_backend.h"
+#include "pipeline/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LF_EXAMPLE "local:///abs/state-dir"
+#define LF_DEFAULT_KILL_AFTER_MS 30000
+#define LF_STATE_SUFFIX ".state"
+
+struct lf_child {
+    char id[CR_FLEET_ID_MAX];
+    pid_t pid;
+    int64_t launched_ms;
+    int stopping; /* we sent SIGTERM */
+};
+
+struct lf_fleet {
+    char *dir;   /* state files live here */
+    int own_dir; /* 1: a private temporary directory we remove */
+    char **argv; /* the worker command, copied, NULL-terminated */
+    size_t argc;
+    int kill_after_ms;
+    long next_id;
+    struct lf_child *kids;
+    size_t n, cap;
+};
+
+/* Sleeps ms milliseconds (signals may cut it short; callers loop anyway). */
+static void lf_sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The state file path of an instance, into out (size n). */
+static void state_path(const struct lf_fleet *f, const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s%s", f->dir, id, LF_STATE_SUFFIX);
+}
+
+/* Copies the NULL-terminated worker command. */
+static cr_status copy_argv(struct lf_fleet *f, const char *const *argv, struct cr_error *err)
+{
+    if (!argv || !argv[0] || argv[0][0] != '/')
+        return cr__fail(err, CR_ERR_INVALID,
+                        "local fleet: worker_argv must start with an absolute program path");
+    while (argv[f->argc])
+        f->argc++;
+    if (!(f->argv = calloc(f->argc + 1, sizeof(char *))))
+        return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    for (size_t i = 0; i < f->argc; i++)
+        if (!(f->argv[i] = strdup(argv[i])))
+            return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    return CR_OK;
+}
+
+/* Sets f->dir from the URL: "local:" (or "local://") = a private temporary
+ * directory, "local:///abs/dir" = that directory, created if missing. */
+static cr_status open_dir(struct lf_fleet *f, const char *url, struct cr_error *err)
+{
+    if (strcmp(url, "local:") == 0 || strcmp(url, "local://") == 0) {
+        char tmpl[] = "/tmp/cloudrec-fleet-XXXXXX";
+        if (!mkdtemp(tmpl))
+            return cr__fail(err, CR_ERR_IO, "local fleet: cannot make a state directory: %s",
+                            strerror(errno));
+        f->own_dir = 1;
+        f->dir = strdup(tmpl);
+        return f->dir ? CR_OK : cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    }
+    cr_status st = cr__url_local_path(url, "local", LF_EXAMPLE, &f->dir, NULL, err);
+    if (st != CR_OK)
+        return st;
+    return cr__mkdir_p(f->dir, 0755, err);
+}
+
+static void lf_close(void *impl);
+
+/* Opens a local fleet; see fleet.h for the URL forms. */
+static cr_status lf_open(const char *url, const struct cr_fleet_options *opts, void **impl,
+                         struct cr_error *err)
+{
+    struct lf_fleet *f = calloc(1, sizeof(*f));
+    if (!f)
+        return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    f->kill_after_ms = opts->kill_after_ms ? opts->kill_after_ms : LF_DEFAULT_KILL_AFTER_MS;
+    f->next_id = 1;
+    cr_status st = copy_argv(f, opts->worker_argv, err);
+    if (st == CR_OK)
+        st = open_dir(f, url, err);
+    if (st != CR_OK) {
+        lf_close(f);
+        return st;
+    }
+    *impl = f;
+    return CR_OK;
+}
+
+/* Room for one more child. */
+static cr_status grow(struct lf_fleet *f, struct cr_error *err)
+{
+    if (f->n < f->cap)
+        return CR_OK;
+    size_t cap = f->cap ? f->cap * 2 : 8;
+    struct lf_child *k = realloc(f->kids, cap * sizeof(*k));
+    if (!k)
+        return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    f->kids = k;
+    f->cap = cap;
+    return CR_OK;
+}
+
+/* Starts one worker and records it. */
+static cr_status spawn_one(struct lf_fleet *f, struct cr_error *err)
+{
+    cr_status st = grow(f, err);
+    if (st != CR_OK)
+        return st;
+    struct lf_child *k = &f->kids[f->n];
+    memset(k, 0, sizeof(*k));
+    snprintf(k->id, sizeof(k->id), "w-%ld", f->next_id++);
+    char path[PATH_MAX];
+    state_path(f, k->id, path, sizeof(path));
+    unlink(path); /* a stale file of an earlier run must not look like this worker's */
+    char **argv = calloc(f->argc + 5, sizeof(char *));
+    if (!argv)
+        return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    memcpy(argv, f->argv, f->argc * sizeof(char *));
+    argv[f->argc] = "--id";
+    argv[f->argc + 1] = k->id;
+    argv[f->argc + 2] = "--state-file";
+    argv[f->argc + 3] = path;
+    pid_t pid = 0;
+    st = cr__spawn(argv, 0, &pid, err);
+    free(argv);
+    if (st != CR_OK)
+        return st;
+    k->pid = pid;
+    k->launched_ms = cr_time_wall_ms();
+    f->n++;
+    cr_log(CR_LOG_INFO, "msg=\"worker launched\" id=%s pid=%ld", k->id, (long)pid);
+    return CR_OK;
+}
+
+/* Launches count workers; see cr_fleet_launch. */
+static cr_status lf_launch(void *impl, int count, int *launched, struct cr_error *err)
+{
+    struct lf_fleet *f = impl;
+    for (int i = 0; i < count; i++) {
+        cr_status st = spawn_one(f, err);
+        if (st != CR_OK)
+            return st;
+        (*launched)++;
+    }
+    return CR_OK;
+}
+
+/* Logs how a child ended and forgets it (index i), keeping launch order. */
+static void forget(struct lf_fleet *f, size_t i, int status)
+{
+    struct lf_child *k = &f->kids[i];
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    char how[48];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof(how), "exit=%d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof(how), "signal=%d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"worker exited\" id=%s pid=%ld %s%s", k->id,
+           (long)k->pid, how, k->stopping ? "" : " asked_to_stop=no");
+    char path[PATH_MAX];
+    state_path(f, k->id, path, sizeof(path));
+    unlink(path);
+    memmove(&f->kids[i], &f->kids[i + 1], (f->n - i - 1) * sizeof(*f->kids));
+    f->n--;
+}
+
+/* Reaps every child that has exited; `block` waits for each instead. */
+static void reap(struct lf_fleet *f, int block)
+{
+    for (size_t i = 0; i < f->n;) {
+        int status = 0;
+        pid_t r = waitpid(f->kids[i].pid, &status, block ? 0 : WNOHANG);
+        if (r == f->kids[i].pid || (r < 0 && errno == ECHILD))
+            forget(f, i, r < 0 ? 0 : status);
+        else if (r < 0 && errno == EINTR && block)
+            continue;
+        else
+            i++;
+    }
+}
+
+/* Reads a worker's state file: the state it reports, or PENDING when there
+ * is no (matching) file yet. */
+static enum cr_instance_state read_state(const struct lf_fleet *f, const struct lf_child *k,
+                                         int64_t *since_ms)
+{
+    char path[PATH_MAX], word[16] = "";
+    state_path(f, k->id, path, sizeof(path));
+    FILE *fp = fopen(path, "r");
+    long long ms = 0;
+    long pid = 0;
+    int ok = fp && fscanf(fp, "%15s %lld %ld", word, &ms, &pid) == 3 && pid == (long)k->pid;
+    if (fp)
+        fclose(fp);
+    *since_ms = ok ? (int64_t)ms : 0;
+    if (!ok)
+        return CR_INSTANCE_PENDING;
+    if (strcmp(word, "idle") == 0)
+        return CR_INSTANCE_IDLE;
+    if (strcmp(word, "stopping") == 0)
+        return CR_INSTANCE_STOPPING;
+    return CR_INSTANCE_RUNNING;
+}
+
+/* Lists live children (reaping the dead first), in launch order. */
+static cr_status lf_list(void *impl, struct cr_instance_list *out, struct cr_error *err)
+{
+    struct lf_fleet *f = impl;
+    reap(f, 0);
+    if (f->n == 0)
+        return CR_OK;
+    if (!(out->items = calloc(f->n, sizeof(*out->items))))
+        return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
+    for (size_t i = 0; i < f->n; i++) {
+        const struct lf_child *k = &f->kids[i];
+        struct cr_instance *it = &out->items[i];
+        cr__strlcpy(it->id, k->id, sizeof(it->id));
+        it->pid = (long)k->pid;
+        it->launched_ms = k->launched_ms;
+        it->state = read_state(f, k, &it->state_since_ms);
+        if (k->stopping)
+            it->state = CR_INSTANCE_STOPPING;
+    }
+    out->count = f->n;
+    return CR_OK;
+}
+
+/* Sends SIGTERM to one child by id. */
+static cr_status lf_stop(void *impl, const char *id, struct cr_error *err)
+{
+    struct lf_fleet *f = impl;
+    for (size_t i = 0; i < f->n; i++) {
+        struct lf_child *k = &f->kids[i];
+        if (strcmp(k->id, id) != 0)
+            continue;
+        if (!k->stopping && kill(k->pid, SIGTERM) != 0 && errno != ESRCH)
+            return cr__fail(err, CR_ERR_IO, "local fleet: kill %s: %s", id, strerror(errno));
+        if (!k->stopping)
+            cr_log(CR_LOG_INFO, "msg=\"worker asked to stop\" id=%s pid=%ld", id, (long)k->pid);
+        k->stopping = 1;
+        return CR_OK;
+    }
+    return cr__fail(err, CR_ERR_NOT_FOUND, "local fleet: no worker %s", id);
+}
+
+/* SIGTERM to all, wait up to kill_after_ms, SIGKILL the rest, reap all. */
+static cr_status lf_shutdown(void *impl, struct cr_error *err)
+{
+    (void)err;
+    struct lf_fleet *f = impl;
+    for (size_t i = 0; i < f->n; i++)
+        lf_stop(f, f->kids[i].id, NULL);
+    int64_t deadline = cr_time_mono_ms() + f->kill_after_ms;
+    for (reap(f, 0); f->n > 0 && cr_time_mono_ms() < deadline; reap(f, 0))
+        lf_sleep_ms(20);
+    if (f->n > 0)
+        cr_log(CR_LOG_WARN,
+               "msg=\"workers killed after the grace period\" count=%zu "
+               "grace_ms=%d",
+               f->n, f->kill_after_ms);
+    for (size_t i = 0; i < f->n; i++)
+        kill(f->kids[i].pid, SIGKILL);
+    reap(f, 1);
+    return CR_OK;
+}
+
+/* Removes our private state directory and whatever is in it. */
+static void remove_own_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Frees the fleet; running children are left alone (see fleet.h). */
+static void lf_close(void *impl)
+{
+    struct lf_fleet *f = impl;
+    if (!f)
+        return;
+    if (f->own_dir && f->dir)
+        remove_own_dir(f->dir);
+    for (size_t i = 0; f->argv && i < f->argc; i++)
+        free(f->argv[i]);
+    free(f->argv);
+    free(f->kids);
+    free(f->dir);
+    free(f);
+}
+
+const struct cr__fleet_ops cr__fleet_local_ops = {
+    .scheme = "local",
+    .open = lf_open,
+    .list = lf_list,
+    .launch = lf_launch,
+    .stop = lf_stop,
+    .shutdown = lf_shutdown,
+    .close = lf_close,
+};

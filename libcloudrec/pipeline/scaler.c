@@ -1,0 +1,212 @@
+/* scaler.c - cr_scaler_run: queue depth -> scaling policy -> fleet, once per tick. */
+#include "cloudrec/fleet.h"
+#include "cloudrec/queue.h"
+#include "cloudrec/scale.h"
+#include "cloudrec/service.h"
+#include "pipeline/proc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCALER_DEFAULT_INTERVAL_MS 1000
+#define SCALER_DEFAULT_LOG_EVERY_MS 30000
+
+/* The loop's state; owns the queue and the fleet. */
+struct scaler {
+    struct cr_scaler_options o; /* defaults filled in */
+    struct cr_scale_config policy;
+    struct cr_queue *requests;
+    struct cr_fleet *fleet;
+    struct cr_scale_state state;
+    char **worker_argv; /* o.worker_argv + --requests URL; pointers borrowed */
+    char last_key[160]; /* what the last logged line said, reason aside */
+    int64_t last_log_ms;
+    cr_status last_failure; /* to log a failing dependency once, not every tick */
+};
+
+/* Fills defaults and checks the options. */
+static cr_status check_options(const struct cr_scaler_options *in, struct scaler *s,
+                               struct cr_error *err)
+{
+    if (!in || !in->requests_url || !in->fleet_url)
+        return cr__fail(err, CR_ERR_INVALID, "scaler: the requests queue and fleet are required");
+    s->o = *in;
+    if (s->o.interval_ms == 0)
+        s->o.interval_ms = SCALER_DEFAULT_INTERVAL_MS;
+    if (s->o.log_every_ms == 0)
+        s->o.log_every_ms = SCALER_DEFAULT_LOG_EVERY_MS;
+    if (s->o.interval_ms < 10 || s->o.log_every_ms < 0 || s->o.kill_after_ms < 0)
+        return cr__fail(err, CR_ERR_INVALID,
+                        "scaler: interval must be >= 10 ms, log and kill delays >= 0");
+    if (cr_scale_config_resolve(&in->policy, &s->policy) != CR_OK)
+        return cr__fail(err, CR_ERR_INVALID,
+                        "scaler: min, max, per-instance target and window must be >= 0 "
+                        "and min <= max");
+    return CR_OK;
+}
+
+/* The worker command with --requests appended (strings borrowed). */
+static cr_status build_worker_argv(struct scaler *s, struct cr_error *err)
+{
+    if (!s->o.worker_argv)
+        return CR_OK;
+    size_t n = 0;
+    while (s->o.worker_argv[n])
+        n++;
+    if (!(s->worker_argv = calloc(n + 3, sizeof(char *))))
+        return cr__fail(err, CR_ERR_NOMEM, "scaler: out of memory");
+    memcpy(s->worker_argv, s->o.worker_argv, n * sizeof(char *));
+    s->worker_argv[n] = "--requests";
+    s->worker_argv[n + 1] = (char *)s->o.requests_url;
+    return CR_OK;
+}
+
+/* Opens the queue and the fleet. */
+static cr_status scaler_open(struct scaler *s, const struct cr_scaler_options *opts,
+                             struct cr_error *err)
+{
+    cr_status st = check_options(opts, s, err);
+    if (st == CR_OK)
+        st = build_worker_argv(s, err);
+    if (st != CR_OK)
+        return st;
+    if ((st = cr_queue_open(s->o.requests_url, NULL, &s->requests, err)) != CR_OK)
+        return cr__fail_prefix(err, st, "requests queue: ");
+    struct cr_fleet_options fo = {
+        .worker_argv = (const char *const *)s->worker_argv,
+        .kill_after_ms = s->o.kill_after_ms,
+    };
+    if ((st = cr_fleet_open(s->o.fleet_url, &fo, &s->fleet, err)) != CR_OK)
+        return cr__fail_prefix(err, st, "fleet: ");
+    return CR_OK;
+}
+
+/* Logs a failing dependency once per distinct status, not every tick. */
+static void tick_failed(struct scaler *s, const char *what, cr_status st,
+                        const struct cr_error *err)
+{
+    if (st == s->last_failure)
+        return;
+    s->last_failure = st;
+    cr_log(CR_LOG_WARN, "msg=\"%s failed; no decision this tick\" status=%s error=\"%s\"", what,
+           cr_status_name(st), err->message);
+}
+
+/* Counts the listed instances by state into the policy's input. */
+static void count_states(const struct cr_instance_list *l, struct cr_scale_input *in)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        switch (l->items[i].state) {
+        case CR_INSTANCE_PENDING:
+            in->pending++;
+            break;
+        case CR_INSTANCE_IDLE:
+            in->idle++;
+            in->running++;
+            break;
+        case CR_INSTANCE_RUNNING:
+            in->running++;
+            break;
+        case CR_INSTANCE_STOPPING:
+            in->stopping++;
+            break;
+        }
+    }
+}
+
+/* Stops `count` idle workers, the longest idle first. */
+static void stop_idle(struct scaler *s, struct cr_instance_list *l, int count)
+{
+    for (int done = 0; done < count; done++) {
+        struct cr_instance *best = NULL;
+        for (size_t i = 0; i < l->count; i++) {
+            struct cr_instance *it = &l->items[i];
+            if (it->state == CR_INSTANCE_IDLE &&
+                (!best || it->state_since_ms < best->state_since_ms))
+                best = it;
+        }
+        if (!best)
+            return;
+        struct cr_error err = {0};
+        if (cr_fleet_stop(s->fleet, best->id, &err) != CR_OK)
+            cr_log(CR_LOG_WARN, "msg=\"cannot stop a worker\" id=%s error=\"%s\"", best->id,
+                   err.message);
+        best->state = CR_INSTANCE_STOPPING;
+    }
+}
+
+/* Logs the decision when anything but its reason changed, when it acts, or
+ * when log_every_ms passed since the last line. */
+static void log_decision(struct scaler *s, const struct cr_scale_input *in,
+                         const struct cr_scale_decision *d)
+{
+    char key[sizeof(s->last_key)];
+    snprintf(key, sizeof(key), "%ld %ld %d %d %d %d %d %d %d", in->visible, in->in_flight,
+             in->pending, in->running, in->idle, in->stopping, d->desired, d->launch, d->stop);
+    int acts = d->launch > 0 || d->stop > 0;
+    if (!acts && strcmp(key, s->last_key) == 0 && in->now_ms - s->last_log_ms < s->o.log_every_ms)
+        return;
+    struct cr_buf line;
+    cr_buf_init(&line, 0);
+    if (cr_scale_format(in, d, &line) == CR_OK)
+        cr_log(CR_LOG_INFO, "msg=scale %s", (const char *)line.data);
+    cr_buf_free(&line);
+    memcpy(s->last_key, key, sizeof(key));
+    s->last_log_ms = in->now_ms;
+}
+
+/* One observation, decision and action. */
+static void tick(struct scaler *s)
+{
+    struct cr_scale_input in = {0};
+    struct cr_instance_list l = {0};
+    struct cr_error err = {0};
+    cr_status st = cr_queue_counts(s->requests, &in.visible, &in.in_flight, &err);
+    if (st != CR_OK) {
+        tick_failed(s, "queue counts", st, &err);
+        return;
+    }
+    if ((st = cr_fleet_list(s->fleet, &l, &err)) != CR_OK) {
+        tick_failed(s, "fleet list", st, &err);
+        return;
+    }
+    s->last_failure = CR_OK;
+    count_states(&l, &in);
+    in.now_ms = cr_time_mono_ms();
+    struct cr_scale_decision d;
+    if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
+        log_decision(s, &in, &d);
+        if (d.launch > 0 && (st = cr_fleet_launch(s->fleet, d.launch, NULL, &err)) != CR_OK)
+            cr_log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err.message);
+        if (d.stop > 0)
+            stop_idle(s, &l, d.stop);
+    }
+    cr_fleet_list_free(&l);
+}
+
+cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *err)
+{
+    struct scaler s;
+    memset(&s, 0, sizeof(s));
+    s.last_log_ms = INT64_MIN / 2; /* the first decision is always logged */
+    cr_status st = scaler_open(&s, opts, err);
+    if (st == CR_OK) {
+        cr_log(CR_LOG_INFO,
+               "msg=\"scaler ready\" requests=\"%s\" fleet=\"%s\" min=%d max=%d "
+               "per_instance=%d scale_in_window_ms=%lld",
+               s.o.requests_url, s.o.fleet_url, s.policy.min_instances, s.policy.max_instances,
+               s.policy.per_instance_target, (long long)s.policy.scale_in_window_ms);
+        while (!(s.o.stop && *s.o.stop)) {
+            tick(&s);
+            cr__sleep_unless(s.o.interval_ms, s.o.stop);
+        }
+        cr_log(CR_LOG_INFO, "msg=\"scaler stopping; stopping every worker\"");
+        cr_fleet_shutdown(s.fleet, NULL);
+    }
+    cr_fleet_free(s.fleet);
+    cr_queue_free(s.requests);
+    free(s.worker_argv);
+    return st;
+}

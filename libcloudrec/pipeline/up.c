@@ -1,0 +1,438 @@
+/*
+ * up.c - `cloudrec up`: the whole service on one machine. Lays out the data
+ * directory, creates the queues, starts cloudrec-scaler (which starts the
+ * workers) and cloudrec-web as children, and stops them in order.
+ */
+#include "backends/backend.h"
+#include "cloudrec/classify.h"
+#include "cloudrec/queue.h"
+#include "cloudrec/service.h"
+#include "pipeline/proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define UP_DEFAULT_DATA_DIR "./cloudrec-data"
+#define UP_DEFAULT_BIND "127.0.0.1"
+#define UP_DEFAULT_PORT 8000
+#define UP_DEFAULT_MAX_RECEIVES 5
+#define UP_DEFAULT_READY_TIMEOUT_MS 60000
+#define UP_DEFAULT_STOP_TIMEOUT_MS 30000
+#define UP_URL_MAX (PATH_MAX * 3 + 64)
+
+struct cr_up {
+    struct cr_up_options o; /* defaults filled in; strings borrowed only during start */
+    char data_dir[PATH_MAX];
+    char url[160];
+    pid_t web_pid;    /* 0 once reaped */
+    pid_t scaler_pid; /* 0 once reaped */
+    int stop_timeout_ms;
+    int scaler_grace_ms;
+};
+
+/* A growable argv whose strings are owned copies. */
+struct argv_buf {
+    char **v;
+    size_t n, cap;
+    int failed; /* an allocation failed; the vector is incomplete */
+};
+
+/* Appends a copy of s. */
+static void argv_add(struct argv_buf *a, const char *s)
+{
+    if (a->failed)
+        return;
+    if (a->n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        char **v = realloc(a->v, cap * sizeof(char *));
+        if (!v) {
+            a->failed = 1;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    if (!(a->v[a->n] = strdup(s))) {
+        a->failed = 1;
+        return;
+    }
+    a->v[++a->n] = NULL;
+}
+
+/* Appends "--flag" and a formatted value. */
+static void argv_flag(struct argv_buf *a, const char *flag, const char *fmt, ...) CR_PRINTF(3, 4);
+static void argv_flag(struct argv_buf *a, const char *flag, const char *fmt, ...)
+{
+    char val[UP_URL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    argv_add(a, flag);
+    argv_add(a, val);
+}
+
+/* Appends a NULL-terminated list (may be NULL). */
+static void argv_add_all(struct argv_buf *a, const char *const *list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        argv_add(a, list[i]);
+}
+
+static void argv_free(struct argv_buf *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Fills defaults and checks ranges. */
+static cr_status check_options(const struct cr_up_options *in, struct cr_up_options *o,
+                               struct cr_error *err)
+{
+    static const struct cr_up_options none = {0};
+    *o = in ? *in : none;
+    o->data_dir = o->data_dir ? o->data_dir : UP_DEFAULT_DATA_DIR;
+    o->bind = o->bind ? o->bind : UP_DEFAULT_BIND;
+    o->port = o->port ? o->port : UP_DEFAULT_PORT;
+    o->max_receives = o->max_receives ? o->max_receives : UP_DEFAULT_MAX_RECEIVES;
+    o->ready_timeout_ms = o->ready_timeout_ms ? o->ready_timeout_ms : UP_DEFAULT_READY_TIMEOUT_MS;
+    o->stop_timeout_ms = o->stop_timeout_ms ? o->stop_timeout_ms : UP_DEFAULT_STOP_TIMEOUT_MS;
+    struct cr_scale_config c;
+    if (o->port < 1 || o->port > 65535)
+        return cr__fail(err, CR_ERR_INVALID, "up: port must be 1..65535");
+    if (o->max_receives < 1 || o->ready_timeout_ms < 0 || o->stop_timeout_ms < 0 ||
+        o->interval_ms < 0 || o->visibility_s < 0)
+        return cr__fail(err, CR_ERR_INVALID, "up: counts and delays must be positive");
+    if (cr_scale_config_resolve(&o->policy, &c) != CR_OK)
+        return cr__fail(err, CR_ERR_INVALID, "up: bad scaling limits (min <= max, all >= 0)");
+    return CR_OK;
+}
+
+/* Creates the data directory and its parts; stores its absolute path. */
+static cr_status make_data_dir(struct cr_up *u, struct cr_error *err)
+{
+    cr_status st = cr__mkdir_p(u->o.data_dir, 0755, err);
+    if (st != CR_OK)
+        return st;
+    if (!realpath(u->o.data_dir, u->data_dir))
+        return cr__fail(err, CR_ERR_IO, "%s: %s", u->o.data_dir, strerror(errno));
+    static const char *const parts[] = {"input", "output", "workers"};
+    for (size_t i = 0; i < CR__ARRAY_LEN(parts) && st == CR_OK; i++) {
+        char dir[PATH_MAX + 16];
+        snprintf(dir, sizeof(dir), "%s/%s", u->data_dir, parts[i]);
+        st = cr__mkdir_p(dir, 0755, err);
+    }
+    return st;
+}
+
+/* "<scheme>://<percent-encoded data_dir>/<leaf>[?name=<queue>]" into out. */
+static cr_status data_url(const struct cr_up *u, const char *scheme, const char *leaf,
+                          const char *queue, char *out, size_t n)
+{
+    struct cr_buf path;
+    cr_buf_init(&path, 0);
+    cr_status st = cr_uri_encode(u->data_dir, strlen(u->data_dir), 1, &path);
+    if (st == CR_OK) {
+        int len = snprintf(out, n, "%s://%s/%s%s%s", scheme, (const char *)path.data, leaf,
+                           queue ? "?name=" : "", queue ? queue : "");
+        st = len > 0 && (size_t)len < n ? CR_OK : CR_ERR_TOO_LARGE;
+    }
+    cr_buf_free(&path);
+    return st;
+}
+
+/* Creates one queue with the given attributes (it may exist already). */
+static cr_status create_queue(const char *url, int max_receives, const char *dead_letter,
+                              struct cr_error *err)
+{
+    struct cr_queue_options qo = {
+        .max_receive_count = dead_letter ? max_receives : 0,
+        .dead_letter_url = dead_letter,
+        .create = 1,
+    };
+    struct cr_queue *q = NULL;
+    cr_status st = cr_queue_open(url, &qo, &q, err);
+    cr_queue_free(q);
+    return st;
+}
+
+/* The URLs of the local stack. */
+struct up_urls {
+    char input[UP_URL_MAX], output[UP_URL_MAX], requests[UP_URL_MAX], dead[UP_URL_MAX],
+        replies[UP_URL_MAX], fleet[UP_URL_MAX];
+};
+
+/* Builds every URL and creates the three queues. */
+static cr_status make_queues(struct cr_up *u, struct up_urls *x, struct cr_error *err)
+{
+    if (data_url(u, "file", "input", NULL, x->input, sizeof(x->input)) != CR_OK ||
+        data_url(u, "file", "output", NULL, x->output, sizeof(x->output)) != CR_OK ||
+        data_url(u, "sqlite", "queue.db", "requests", x->requests, sizeof(x->requests)) != CR_OK ||
+        data_url(u, "sqlite", "queue.db", "requests-dead", x->dead, sizeof(x->dead)) != CR_OK ||
+        data_url(u, "sqlite", "queue.db", "replies", x->replies, sizeof(x->replies)) != CR_OK ||
+        data_url(u, "local", "workers", NULL, x->fleet, sizeof(x->fleet)) != CR_OK)
+        return cr__fail(err, CR_ERR_INVALID, "%s: data directory path too long", u->data_dir);
+    cr_status st = create_queue(x->dead, 0, NULL, err);
+    if (st == CR_OK)
+        st = create_queue(x->requests, u->o.max_receives, x->dead, err);
+    if (st == CR_OK)
+        st = create_queue(x->replies, 0, NULL, err);
+    return st == CR_OK ? CR_OK : cr__fail_prefix(err, st, "queues: ");
+}
+
+/* The model directory the workers get, absolute so their cwd does not matter. */
+static cr_status model_dir(const struct cr_up *u, char *out, struct cr_error *err)
+{
+    struct cr_model_paths p;
+    cr_status st = cr_model_resolve(u->o.model_dir, &p, err);
+    if (st != CR_OK)
+        return st;
+    if (!realpath(p.dir, out))
+        return cr__fail(err, CR_ERR_IO, "%s: %s", p.dir, strerror(errno));
+    return CR_OK;
+}
+
+/* The scaler's command line: policy, fleet, and the worker flags after "--". */
+static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, struct argv_buf *a,
+                             struct cr_error *err)
+{
+    char prog[PATH_MAX], worker[PATH_MAX], model[PATH_MAX];
+    cr_status st = cr_find_program("cloudrec-scaler", u->o.bin_dir, prog, sizeof(prog), err);
+    if (st == CR_OK)
+        st = cr_find_program("cloudrec-worker", u->o.bin_dir, worker, sizeof(worker), err);
+    if (st == CR_OK)
+        st = model_dir(u, model, err);
+    if (st != CR_OK)
+        return st;
+    struct cr_scale_config c;
+    cr_scale_config_resolve(&u->o.policy, &c);
+    argv_add(a, prog);
+    argv_flag(a, "--requests", "%s", x->requests);
+    argv_flag(a, "--fleet", "%s", x->fleet);
+    argv_flag(a, "--min", "%d", c.min_instances);
+    argv_flag(a, "--max", "%d", c.max_instances);
+    argv_flag(a, "--per-instance", "%d", c.per_instance_target);
+    argv_flag(a, "--scale-in-window-ms", "%lld", (long long)c.scale_in_window_ms);
+    if (u->o.interval_ms)
+        argv_flag(a, "--interval-ms", "%d", u->o.interval_ms);
+    argv_flag(a, "--kill-after-ms", "%d", u->o.stop_timeout_ms);
+    argv_flag(a, "--worker", "%s", worker);
+    argv_flag(a, "--output", "%s", x->output);
+    argv_flag(a, "--model", "%s", model);
+    argv_add(a, "--");
+    if (u->o.visibility_s)
+        argv_flag(a, "--visibility-s", "%d", u->o.visibility_s);
+    argv_add_all(a, u->o.worker_args);
+    return a->failed ? cr__fail(err, CR_ERR_NOMEM, "up: out of memory") : CR_OK;
+}
+
+/* The web tier's command line. */
+static cr_status web_argv(const struct cr_up *u, const struct up_urls *x, struct argv_buf *a,
+                          struct cr_error *err)
+{
+    char prog[PATH_MAX];
+    cr_status st = cr_find_program("cloudrec-web", u->o.bin_dir, prog, sizeof(prog), err);
+    if (st != CR_OK)
+        return st;
+    argv_add(a, prog);
+    argv_flag(a, "--bind", "%s", u->o.bind);
+    argv_flag(a, "--port", "%d", u->o.port);
+    argv_flag(a, "--input", "%s", x->input);
+    argv_flag(a, "--output", "%s", x->output);
+    argv_flag(a, "--requests", "%s", x->requests);
+    argv_flag(a, "--replies", "%s", x->replies);
+    argv_add_all(a, u->o.web_args);
+    return a->failed ? cr__fail(err, CR_ERR_NOMEM, "up: out of memory") : CR_OK;
+}
+
+/* The address to probe and show: a wildcard bind is reached on loopback. */
+static const char *reachable_host(const char *bind)
+{
+    if (strcmp(bind, "0.0.0.0") == 0)
+        return "127.0.0.1";
+    if (strcmp(bind, "::") == 0)
+        return "::1";
+    return bind;
+}
+
+/* 1 when a TCP connection to host:port succeeds now. */
+static int port_accepts(const char *host, int port)
+{
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, service, &hints, &res) != 0)
+        return 0;
+    int ok = 0;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        ok = connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
+/* Fails with CR_ERR_STATE when a child has exited (and reaps it). */
+static cr_status check_child(pid_t *pid, const char *name, struct cr_error *err)
+{
+    int status = 0;
+    if (*pid == 0 || !cr__wait_exit(*pid, 0, &status))
+        return CR_OK;
+    *pid = 0;
+    char how[32];
+    cr__describe_status(status, how, sizeof(how));
+    return cr__fail(err, CR_ERR_STATE, "%s exited on its own (%s); see its messages above", name,
+                    how);
+}
+
+/* Waits for the web port, watching that both children stay up. */
+static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
+{
+    const char *host = reachable_host(u->o.bind);
+    int64_t deadline = cr_time_mono_ms() + u->o.ready_timeout_ms;
+    for (;;) {
+        cr_status st = check_child(&u->web_pid, "cloudrec-web", err);
+        if (st == CR_OK)
+            st = check_child(&u->scaler_pid, "cloudrec-scaler", err);
+        if (st != CR_OK)
+            return st;
+        if (port_accepts(host, u->o.port))
+            return CR_OK;
+        if (cr_time_mono_ms() >= deadline)
+            return cr__fail(err, CR_ERR_TIMEOUT, "cloudrec-web did not accept on %s:%d in %d ms",
+                            host, u->o.port, u->o.ready_timeout_ms);
+        cr__sleep_unless(50, NULL);
+    }
+}
+
+/* Builds both command lines and starts the scaler, then the web tier. A
+ * port that already accepts belongs to someone else: waiting for it would
+ * mistake that server for ours. */
+static cr_status start_children(struct cr_up *u, const struct up_urls *x, struct cr_error *err)
+{
+    if (port_accepts(reachable_host(u->o.bind), u->o.port))
+        return cr__fail(err, CR_ERR_INVALID, "%s:%d is already in use (choose another --port)",
+                        u->o.bind, u->o.port);
+    struct argv_buf sa = {0}, wa = {0};
+    cr_status st = scaler_argv(u, x, &sa, err);
+    if (st == CR_OK)
+        st = web_argv(u, x, &wa, err);
+    if (st == CR_OK)
+        st = cr__spawn(sa.v, CR__SPAWN_NEW_GROUP | CR__SPAWN_STDOUT_TO_STDERR, &u->scaler_pid, err);
+    if (st == CR_OK)
+        st = cr__spawn(wa.v, CR__SPAWN_NEW_GROUP | CR__SPAWN_STDOUT_TO_STDERR, &u->web_pid, err);
+    argv_free(&wa);
+    argv_free(&sa);
+    return st;
+}
+
+/* Sets the URL shown to people (brackets around an IPv6 literal). */
+static void set_url(struct cr_up *u)
+{
+    const char *host = reachable_host(u->o.bind);
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(u->url, sizeof(u->url), "http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "",
+             u->o.port);
+}
+
+cr_status cr_up_start(const struct cr_up_options *opts, struct cr_up **out, struct cr_error *err)
+{
+    if (!out)
+        return cr__fail(err, CR_ERR_INVALID, "cr_up_start: out is required");
+    *out = NULL;
+    struct cr_up *u = calloc(1, sizeof(*u));
+    if (!u)
+        return cr__fail(err, CR_ERR_NOMEM, "up: out of memory");
+    struct up_urls *x = calloc(1, sizeof(*x));
+    cr_status st = x ? check_options(opts, &u->o, err) : cr__fail(err, CR_ERR_NOMEM, "up: OOM");
+    if (st == CR_OK)
+        st = make_data_dir(u, err);
+    if (st == CR_OK)
+        st = make_queues(u, x, err);
+    if (st == CR_OK)
+        st = start_children(u, x, err);
+    if (st == CR_OK)
+        st = wait_ready(u, err);
+    free(x);
+    u->stop_timeout_ms = u->o.stop_timeout_ms;
+    /* The scaler itself waits up to stop_timeout_ms for its workers. */
+    u->scaler_grace_ms = 2 * u->o.stop_timeout_ms + 5000;
+    set_url(u);
+    if (st != CR_OK) {
+        cr_up_stop(u, NULL);
+        cr_up_free(u);
+        return st;
+    }
+    *out = u;
+    return CR_OK;
+}
+
+const char *cr_up_url(const struct cr_up *up)
+{
+    return up ? up->url : "";
+}
+
+const char *cr_up_data_dir(const struct cr_up *up)
+{
+    return up ? up->data_dir : "";
+}
+
+cr_status cr_up_wait(struct cr_up *up, const volatile sig_atomic_t *stop, struct cr_error *err)
+{
+    if (!up)
+        return cr__fail(err, CR_ERR_INVALID, "cr_up_wait: up is required");
+    while (!(stop && *stop)) {
+        cr_status st = check_child(&up->web_pid, "cloudrec-web", err);
+        if (st == CR_OK)
+            st = check_child(&up->scaler_pid, "cloudrec-scaler", err);
+        if (st != CR_OK)
+            return st;
+        cr__sleep_unless(100, stop);
+    }
+    return CR_OK;
+}
+
+/* Stops one child (SIGTERM, wait, SIGKILL); 1 when it ended with exit 0. */
+static int stop_child(pid_t *pid, const char *name, int timeout_ms)
+{
+    if (*pid == 0)
+        return 1;
+    int killed = 0;
+    int status = cr__terminate(*pid, timeout_ms, &killed);
+    *pid = 0;
+    char how[32];
+    cr__describe_status(status, how, sizeof(how));
+    int clean = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    cr_log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"%s stopped\" %s%s", name, how,
+           killed ? " killed_after_timeout=yes" : "");
+    return clean;
+}
+
+cr_status cr_up_stop(struct cr_up *up, struct cr_error *err)
+{
+    if (!up)
+        return cr__fail(err, CR_ERR_INVALID, "cr_up_stop: up is required");
+    /* The web tier first, so nothing new comes in while workers finish. */
+    int ok = stop_child(&up->web_pid, "cloudrec-web", up->stop_timeout_ms);
+    ok &= stop_child(&up->scaler_pid, "cloudrec-scaler", up->scaler_grace_ms);
+    return ok ? CR_OK : cr__fail(err, CR_ERR_STATE, "a service process did not stop cleanly");
+}
+
+void cr_up_free(struct cr_up *up)
+{
+    free(up);
+}

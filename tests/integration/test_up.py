@@ -1,0 +1,217 @@
+"""End to end: `cloudrec up` on a free port, 100 concurrent uploads, scaling,
+a worker killed mid-burst, and Ctrl-C."""
+import csv
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from service_helpers import (assert_clean_log, build_path, children, expected_labels, pid_alive,
+                             scale_lines, stop, wait_for)
+
+MAX_WORKERS = 6
+UPLOADS = 100
+# Small windows keep the test short: 100 images need ceil(100 / 10) = 10
+# workers, capped at MAX_WORKERS; the fleet returns to 0 two seconds after
+# the backlog is gone. A killed worker's image comes back after 5 s.
+UP_FLAGS = ["--max-workers", str(MAX_WORKERS), "--per-instance", "10",
+            "--scale-in-window-ms", "2000", "--interval-ms", "200", "--visibility-s", "5",
+            "--stop-timeout-ms", "20000"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """A running `cloudrec up` with its output in files."""
+
+    def __init__(self, cli: str, root: Path):
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.out = root / "up.out"
+        self.err = root / "up.err"
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen(
+                [cli, "up", "--port", str(self.port), "--data", str(self.data), *UP_FLAGS],
+                stdout=out, stderr=err)
+        up = wait_for(lambda: "cloudrec is up" in self.out.read_text() or
+                      self.proc.poll() is not None, timeout_s=120)
+        assert up and self.proc.poll() is None, self.err.read_text()
+
+    def log(self) -> str:
+        return self.err.read_text()
+
+    def descendants(self) -> list:
+        """Every live process below `cloudrec up`."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            for child in children(todo.pop()):
+                found.append(child)
+                todo.append(child)
+        return found
+
+    def worker_states(self) -> dict:
+        """pid -> state, from the workers' state files."""
+        states = {}
+        for f in (self.data / "workers").glob("*.state"):
+            try:
+                state, _, pid = f.read_text().split()
+                states[int(pid)] = state
+            except (FileNotFoundError, ValueError):
+                pass
+        return states
+
+
+@pytest.fixture(scope="module")
+def labels(cli, sample_images) -> dict:
+    return expected_labels(cli, sample_images)
+
+
+@pytest.fixture(scope="module")
+def uploads(tmp_path_factory, sample_images, labels):
+    """100 image files (the 7 samples and copies) with their expected labels."""
+    folder = tmp_path_factory.mktemp("uploads")
+    files = {}
+    for i in range(UPLOADS):
+        sample = sample_images[i % len(sample_images)]
+        path = folder / f"u{i:03d}_{sample.stem}.jpg"
+        shutil.copy(sample, path)
+        files[path] = labels[sample.name]
+    return files
+
+
+@pytest.fixture(scope="module")
+def service(cli, tmp_path_factory):
+    svc = Service(cli, tmp_path_factory.mktemp("up"))
+    yield svc
+    if svc.proc.poll() is None:
+        stop(svc.proc, signal.SIGINT, timeout_s=120)
+
+
+def post(port: int, path: Path) -> tuple:
+    """One multipart upload (field inputFile), no client timeout: (status, body)."""
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"inputFile\"; "
+            f"filename=\"{path.name}\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
+    body = head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    try:
+        conn.request("POST", "/", body,
+                     {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode().strip()
+    except OSError as e:
+        return 0, str(e)
+    finally:
+        conn.close()
+
+
+def post_all(port: int, files) -> dict:
+    """Uploads every file at once (100 threads); path -> (status, body)."""
+    files = list(files)
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:
+        return dict(zip(files, pool.map(lambda p: post(port, p), files)))
+
+
+def check_answers(answers: dict, uploads: dict):
+    wrong = {p.name: a for p, a in answers.items() if a != (200, f"{p.stem}:{uploads[p]}")}
+    assert not wrong, f"{len(wrong)} wrong answers, e.g. {list(wrong.items())[:5]}"
+
+
+def load_tool() -> str:
+    path = os.environ.get("CLOUDREC_LOAD") or build_path("tools", "cloudrec-load")
+    return path if os.access(path, os.X_OK) else None
+
+
+def test_100_concurrent_uploads_scale_out_and_back(service, uploads):
+    start = time.monotonic()
+    tool = load_tool()
+    if tool:
+        expect = service.root / "expect.csv"
+        with open(expect, "w", newline="") as f:
+            csv.writer(f).writerows((p.name, label) for p, label in uploads.items())
+        folder = next(iter(uploads)).parent
+        res = subprocess.run([tool, "--url", service.url, "--images", str(folder),
+                              "--concurrency", "100", "--expect", str(expect), "--quiet"],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert re.search(r"(?m)^correct\s+100$", res.stdout), res.stdout + res.stderr
+    else:
+        check_answers(post_all(service.port, uploads), uploads)
+    wall = time.monotonic() - start
+    lines = scale_lines(service.log())
+    peak = max(l["pending"] + l["running"] for l in lines)
+    assert lines[0]["running"] == 0 and lines[0]["pending"] == 0
+    assert 2 <= peak <= MAX_WORKERS, peak
+    # Back to zero after the stabilisation window.
+    assert wait_for(lambda: (scale_lines(service.log())[-1]["running"] == 0 and
+                             scale_lines(service.log())[-1]["pending"] == 0 and
+                             not service.worker_states()), timeout_s=60), service.log()[-3000:]
+    assert_clean_log(service.log())
+    print(f"\n100 uploads in {wall:.1f} s, peak {peak} workers")
+
+
+def test_worker_killed_mid_burst_loses_nothing(service, uploads):
+    answers = {}
+    burst = threading.Thread(target=lambda: answers.update(post_all(service.port, uploads)))
+    burst.start()
+    busy = wait_for(lambda: [p for p, s in service.worker_states().items() if s == "busy"],
+                    timeout_s=120, step_s=0.02)
+    assert busy, service.log()[-3000:]
+    os.kill(busy[0], signal.SIGKILL)
+    burst.join(timeout=600)
+    assert not burst.is_alive()
+    assert len(answers) == UPLOADS
+    check_answers(answers, uploads)
+    assert re.search(rf"worker exited\" id=w-\d+ pid={busy[0]} signal=9", service.log())
+    assert_clean_log(service.log(), killed=busy[:1])
+
+
+def test_ctrl_c_stops_everything(cli, tmp_path, uploads):
+    svc = Service(cli, tmp_path)
+    files = list(uploads)[:20]
+    answers = {}
+    burst = threading.Thread(target=lambda: answers.update(post_all(svc.port, files)))
+    burst.start()
+    assert wait_for(lambda: svc.worker_states(), timeout_s=120), svc.log()
+    procs = svc.descendants()
+    assert len(procs) >= 3  # web, scaler and at least one worker
+    assert stop(svc.proc, signal.SIGINT, timeout_s=120) == 0, svc.log()[-3000:]
+    burst.join(timeout=120)
+    assert not [p for p in procs if pid_alive(p)], svc.log()[-3000:]
+    # Requests accepted before Ctrl-C were answered during the web tier's grace.
+    assert all(a == (200, f"{p.stem}:{uploads[p]}") for p, a in answers.items() if a[0] == 200)
+    assert "cloudrec-web stopped\" exit=0" in svc.log()
+    assert "cloudrec-scaler stopped\" exit=0" in svc.log()
+    assert_clean_log(svc.log())
+
+
+def test_up_usage(cli, tmp_path):
+    res = subprocess.run([cli, "up", "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "--max-workers" in res.stdout
+    for args in (["--port", "0"], ["--max-workers", "x"], ["extra"]):
+        res = subprocess.run([cli, "up", *args], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2 and res.stderr, args
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = subprocess.run([cli, "up", "--port", str(port), "--data", str(tmp_path / "d")],
+                             capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "already in use" in res.stderr, res.stderr
+    assert res.stdout == ""

@@ -1,0 +1,240 @@
+/*
+ * cmd_up.c - `cloudrec up`: flags and signals for cr_up_start/_wait/_stop
+ * (include/cloudrec/service.h). Part of the cloudrec CLI; kept apart so
+ * cloudrec.c stays a dispatcher.
+ */
+#include "cmd_up.h"
+
+#include "cloudrec.h"
+#include "cloudrec/service.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { UP_EXIT_FAIL = 1, UP_EXIT_USAGE = 2, UP_MAX_EXTRA = 32 };
+
+static volatile sig_atomic_t g_up_stop;
+
+void cloudrec_up_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cloudrec up [--port N] [--bind ADDR] [--data DIR] [--max-workers N]\n"
+            "                   [--model DIR] [options]\n"
+            "\n"
+            "Runs the whole service on this machine: cloudrec-web on ADDR:N, cloudrec-scaler\n"
+            "and up to N local cloudrec-worker processes, over a data directory holding the\n"
+            "file stores (input/, output/), the SQLite queues (queue.db: requests, with\n"
+            "dead letters in requests-dead, and replies) and the worker state (workers/).\n"
+            "  --port N                  HTTP port (default 8000)\n"
+            "  --bind ADDR               listen address (default 127.0.0.1)\n"
+            "  --data DIR                data directory (default ./cloudrec-data)\n"
+            "  --max-workers N           most workers at once (default 20)\n"
+            "  --min-workers N           workers kept even when idle (default 0)\n"
+            "  --per-instance N          backlog one worker absorbs (default 1)\n"
+            "  --scale-in-window-ms MS   low backlog this long before workers stop\n"
+            "                            (default 30000)\n"
+            "  --interval-ms MS          scaler decision interval (default 1000)\n"
+            "  --visibility-s S          worker visibility timeout (default 30)\n"
+            "  --max-receives N          receives before a request is dead-lettered (default 5)\n"
+            "  --stop-timeout-ms MS      on stop, SIGKILL a process after this (default 30000)\n"
+            "  --model DIR               model directory (default: the usual lookup)\n"
+            "  --web-arg ARG             pass ARG to cloudrec-web (repeatable)\n"
+            "  --worker-arg ARG          pass ARG to every worker (repeatable)\n"
+            "The programs cloudrec-web, cloudrec-scaler and cloudrec-worker are taken from\n"
+            "this program's directory, else from PATH. Ctrl-C or SIGTERM stops the web tier\n"
+            "(no new uploads), then the scaler, which lets each worker finish its image.\n"
+            "Exit status: 0 stopped cleanly, 1 a process failed, 2 usage or setup error.\n");
+}
+
+/* Signal handler: only sets the flag cr_up_wait polls. */
+static void up_on_signal(int sig)
+{
+    (void)sig;
+    g_up_stop = 1;
+}
+
+/* Parses a decimal integer in [lo, hi]; 0 on any error. */
+static int up_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !end || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+struct up_args {
+    struct cr_up_options o;
+    const char *web_args[UP_MAX_EXTRA + 1];
+    const char *worker_args[UP_MAX_EXTRA + 1];
+    int n_web, n_worker;
+};
+
+/* Applies one numeric flag; 0 (with a message) when out of range. */
+static int up_numeric(int c, const char *val, struct up_args *a)
+{
+    static const struct {
+        int c;
+        const char *name;
+        long lo, hi;
+    } ranges[] = {{'p', "--port", 1, 65535},
+                  {'x', "--max-workers", 1, 1000},
+                  {'n', "--min-workers", 0, 1000},
+                  {'t', "--per-instance", 1, 1000000},
+                  {'W', "--scale-in-window-ms", 1, 86400000},
+                  {'i', "--interval-ms", 10, 3600000},
+                  {'V', "--visibility-s", 1, 43200},
+                  {'R', "--max-receives", 1, 1000},
+                  {'S', "--stop-timeout-ms", 1, 3600000}};
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        long v;
+        if (ranges[i].c != c)
+            continue;
+        if (!up_parse_long(val, ranges[i].lo, ranges[i].hi, &v)) {
+            fprintf(stderr, "cloudrec: %s must be a number from %ld to %ld, got '%s'\n",
+                    ranges[i].name, ranges[i].lo, ranges[i].hi, val);
+            return 0;
+        }
+        if (c == 'p')
+            a->o.port = (int)v;
+        if (c == 'x')
+            a->o.policy.max_instances = (int)v;
+        if (c == 'n')
+            a->o.policy.min_instances = (int)v;
+        if (c == 't')
+            a->o.policy.per_instance_target = (int)v;
+        if (c == 'W')
+            a->o.policy.scale_in_window_ms = v;
+        if (c == 'i')
+            a->o.interval_ms = (int)v;
+        if (c == 'V')
+            a->o.visibility_s = (int)v;
+        if (c == 'R')
+            a->o.max_receives = (int)v;
+        if (c == 'S')
+            a->o.stop_timeout_ms = (int)v;
+        return 1;
+    }
+    return 0;
+}
+
+/* Applies one flag; 0 (with a message) on a bad value. */
+static int up_flag(int c, const char *val, struct up_args *a)
+{
+    switch (c) {
+    case 'b':
+        a->o.bind = val;
+        return 1;
+    case 'd':
+        a->o.data_dir = val;
+        return 1;
+    case 'm':
+        a->o.model_dir = val;
+        return 1;
+    case 'A':
+    case 'B': {
+        int *n = c == 'A' ? &a->n_web : &a->n_worker;
+        const char **list = c == 'A' ? a->web_args : a->worker_args;
+        if (*n >= UP_MAX_EXTRA) {
+            fprintf(stderr, "cloudrec: at most %d --web-arg/--worker-arg each\n", UP_MAX_EXTRA);
+            return 0;
+        }
+        list[(*n)++] = val;
+        return 1;
+    }
+    }
+    return up_numeric(c, val, a);
+}
+
+/* Parses the flags; -1 to go on, else the exit code. */
+static int up_parse(int argc, char **argv, struct up_args *a)
+{
+    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"bind", required_argument, NULL, 'b'},
+                                         {"data", required_argument, NULL, 'd'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"max-workers", required_argument, NULL, 'x'},
+                                         {"min-workers", required_argument, NULL, 'n'},
+                                         {"per-instance", required_argument, NULL, 't'},
+                                         {"scale-in-window-ms", required_argument, NULL, 'W'},
+                                         {"interval-ms", required_argument, NULL, 'i'},
+                                         {"visibility-s", required_argument, NULL, 'V'},
+                                         {"max-receives", required_argument, NULL, 'R'},
+                                         {"stop-timeout-ms", required_argument, NULL, 'S'},
+                                         {"web-arg", required_argument, NULL, 'A'},
+                                         {"worker-arg", required_argument, NULL, 'B'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            cloudrec_up_usage(stdout);
+            return 0;
+        }
+        if (c == '?' || !up_flag(c, optarg, a)) {
+            cloudrec_up_usage(stderr);
+            return UP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cloudrec: up takes no arguments ('%s')\n", argv[optind]);
+        return UP_EXIT_USAGE;
+    }
+    a->o.web_args = a->web_args;
+    a->o.worker_args = a->worker_args;
+    return -1;
+}
+
+/* SIGINT/SIGTERM set the flag; SIGPIPE is ignored. */
+static void up_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = up_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int cloudrec_cmd_up(int argc, char **argv)
+{
+    struct up_args a;
+    memset(&a, 0, sizeof(a));
+    int rc = up_parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    up_signals();
+    cr_log_set_handler(cr_log_stderr, NULL, CR_LOG_INFO);
+    struct cr_error err = {0};
+    struct cr_up *up = NULL;
+    cr_status st = cr_up_start(&a.o, &up, &err);
+    if (st != CR_OK) {
+        fprintf(stderr, "cloudrec: up: %s\n", err.message[0] ? err.message : cr_strerror(st));
+        return st == CR_ERR_STATE || st == CR_ERR_TIMEOUT ? UP_EXIT_FAIL : UP_EXIT_USAGE;
+    }
+    struct cr_scale_config c;
+    cr_scale_config_resolve(&a.o.policy, &c);
+    printf("cloudrec is up: %s (data in %s, up to %d workers)\n", cr_up_url(up), cr_up_data_dir(up),
+           c.max_instances);
+    fflush(stdout);
+    rc = 0;
+    if ((st = cr_up_wait(up, &g_up_stop, &err)) != CR_OK) {
+        fprintf(stderr, "cloudrec: up: %s\n", err.message);
+        rc = UP_EXIT_FAIL;
+    }
+    fprintf(stderr, "cloudrec: stopping\n");
+    if (cr_up_stop(up, &err) != CR_OK && rc == 0) {
+        fprintf(stderr, "cloudrec: up: %s\n", err.message);
+        rc = UP_EXIT_FAIL;
+    }
+    cr_up_free(up);
+    return rc;
+}
