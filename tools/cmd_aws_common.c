@@ -1,0 +1,166 @@
+/*
+ * cmd_aws_common.c - flags, context, errors and output helpers shared by
+ * `cloudrec s3`, `cloudrec sqs` and `cloudrec ec2` (cmd_aws_common.h).
+ */
+#include "cmd_aws_common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int aws_cli_option(struct aws_cli *a, int c, const char *arg)
+{
+    switch (c) {
+    case AWS_OPT_REGION:
+        a->region = arg;
+        return 1;
+    case AWS_OPT_ENDPOINT:
+        a->endpoint_url = arg;
+        return 1;
+    case AWS_OPT_PROFILE:
+        a->profile = arg;
+        return 1;
+    case AWS_OPT_JSON:
+        a->json = 1;
+        return 1;
+    case 'v':
+        a->verbose = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The shared option table followed by the command's own. */
+static struct option *merged_options(const struct option *own)
+{
+    static const struct option common[] = {
+        {"region", required_argument, NULL, AWS_OPT_REGION},
+        {"endpoint-url", required_argument, NULL, AWS_OPT_ENDPOINT},
+        {"profile", required_argument, NULL, AWS_OPT_PROFILE},
+        {"json", no_argument, NULL, AWS_OPT_JSON},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'}};
+    size_t n_own = 0, n_common = sizeof(common) / sizeof(common[0]);
+    while (own && own[n_own].name)
+        n_own++;
+    struct option *all = calloc(n_common + n_own + 1, sizeof(*all));
+    if (!all)
+        return NULL;
+    memcpy(all, common, sizeof(common));
+    if (n_own)
+        memcpy(all + n_common, own, n_own * sizeof(*own));
+    return all;
+}
+
+int aws_cli_getopt(struct aws_cli *a, int argc, char **argv, const struct option *own,
+                   const char *shortopts, aws_cli_opt_fn fn, void *ctx, void (*usage)(FILE *))
+{
+    struct option *all = merged_options(own);
+    char shorts[64];
+    snprintf(shorts, sizeof(shorts), "vh%s", shortopts ? shortopts : "");
+    int rc = -1, c;
+    if (!all)
+        return aws_cli_usage_error(a, "out of memory");
+    optind = 1;
+    while (rc < 0 && (c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        if (aws_cli_option(a, c, optarg))
+            continue;
+        if (c == 'h') {
+            usage(stdout);
+            rc = AWS_EXIT_OK;
+        } else if (c == '?' || c == ':' || !fn) {
+            usage(stderr);
+            rc = AWS_EXIT_USAGE;
+        } else if (fn(ctx, a, c, optarg) != 0) {
+            rc = AWS_EXIT_USAGE;
+        }
+    }
+    free(all);
+    return rc;
+}
+
+int aws_cli_open(const struct aws_cli *a, struct cr_aws **out)
+{
+    struct cr_aws_options o = {
+        .region = a->region, .endpoint_url = a->endpoint_url, .profile = a->profile};
+    struct cr_error err = {0};
+    *out = NULL;
+    cr_status st = cr_aws_open(&o, out, &err);
+    if (st != CR_OK) {
+        fprintf(stderr, "%s: %s [%s]\n", a->prog, err.message[0] ? err.message : cr_strerror(st),
+                cr_status_name(st));
+        return st == CR_ERR_INVALID ? AWS_EXIT_USAGE : AWS_EXIT_FAIL;
+    }
+    if (a->verbose) {
+        struct cr_buf ep;
+        cr_buf_init(&ep, 0);
+        cr_aws_endpoint(*out, a->service, &ep, NULL);
+        fprintf(stderr, "%s: region=%s endpoint=%s credentials=%s\n", a->prog, cr_aws_region(*out),
+                ep.data ? (const char *)ep.data : "?", cr_aws_credentials_source(*out));
+        cr_buf_free(&ep);
+    }
+    return AWS_EXIT_OK;
+}
+
+int aws_cli_fail(const struct aws_cli *a, cr_status st, const struct cr_error *err)
+{
+    const char *msg = err && err->message[0] ? err->message : cr_strerror(st);
+    fprintf(stderr, "%s: %s [%s]\n", a->prog, msg, cr_status_name(st));
+    /* An argument refused before anything was sent is a usage error. */
+    if (st == CR_ERR_INVALID && (!err || err->http_status == 0))
+        return AWS_EXIT_USAGE;
+    return AWS_EXIT_FAIL;
+}
+
+int aws_cli_usage_error(const struct aws_cli *a, const char *fmt, ...)
+{
+    fprintf(stderr, "%s: ", a->prog);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return AWS_EXIT_USAGE;
+}
+
+int aws_cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !end || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int aws_cli_print_json(struct cr_buf *buf, cr_status built)
+{
+    int rc = AWS_EXIT_OK;
+    if (built != CR_OK || !buf->data) {
+        fprintf(stderr, "cloudrec: cannot build the JSON answer: %s\n", cr_strerror(built));
+        rc = AWS_EXIT_FAIL;
+    } else {
+        printf("%s\n", (const char *)buf->data);
+    }
+    cr_buf_free(buf);
+    return rc;
+}
+
+cr_status aws_cli_json_str(struct cr_buf *b, const char *key, const char *value)
+{
+    cr_status st = cr_buf_appendf(b, ",\"%s\":", key);
+    if (st != CR_OK)
+        return st;
+    return value ? cr_json_append_string(b, value) : cr_buf_append_str(b, "null");
+}
+
+void aws_cli_time(int64_t epoch_s, char out[21])
+{
+    if (epoch_s > 0)
+        cr_time_format_iso8601(epoch_s, out);
+    else
+        strcpy(out, "-");
+}

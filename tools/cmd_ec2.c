@@ -1,0 +1,583 @@
+/*
+ * cmd_ec2.c - `cloudrec ec2 run|ls|terminate`: EC2 instances through
+ * cloudrec/ec2.h.
+ */
+#include "cmd_aws_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ITEMS 16 /* tags, groups, filters, values per filter, ids */
+
+enum {
+    EC2_OPT_IMAGE = 0x400,
+    EC2_OPT_TYPE,
+    EC2_OPT_COUNT,
+    EC2_OPT_MIN,
+    EC2_OPT_MAX,
+    EC2_OPT_USER_DATA,
+    EC2_OPT_USER_DATA_TEXT,
+    EC2_OPT_TAG,
+    EC2_OPT_KEY,
+    EC2_OPT_SG_ID,
+    EC2_OPT_SG,
+    EC2_OPT_SUBNET,
+    EC2_OPT_PROFILE,
+    EC2_OPT_CLIENT_TOKEN,
+    EC2_OPT_SHUTDOWN_TERMINATES,
+    EC2_OPT_FILTER,
+    EC2_OPT_TAG_KEY,
+    EC2_OPT_STATE,
+    EC2_OPT_ID,
+    EC2_OPT_MAX_RESULTS,
+    EC2_OPT_TOKEN,
+    EC2_OPT_ONE_PAGE
+};
+
+void cloudrec_ec2_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cloudrec ec2 run --image AMI [--type T] [--count N | --min N --max N]\n"
+            "                        [--user-data FILE | --user-data-text TEXT] [--tag K=V]...\n"
+            "                        [--key NAME] [--security-group-id ID]...\n"
+            "                        [--security-group NAME]... [--subnet ID]\n"
+            "                        [--instance-profile NAME|ARN] [--client-token T]\n"
+            "                        [--shutdown-terminates]\n"
+            "       cloudrec ec2 ls [--tag K=V]... [--tag-key K]... [--state S[,S...]]\n"
+            "                       [--filter NAME=V[,V...]]... [--id ID]...\n"
+            "                       [--max-results N] [--token T] [--one-page]\n"
+            "       cloudrec ec2 terminate ID...\n"
+            "\n"
+            "run        launches instances (type default t2.micro, count 1) tagged with every\n"
+            "           --tag from the start; user data is sent base64-encoded.\n"
+            "ls         lists instances matching every filter (--tag K=V is tag:K, --state is\n"
+            "           instance-state-name); pages of --max-results (5..1000) are followed\n"
+            "           unless --one-page.\n"
+            "terminate  terminates the instances and shows each one's state change.\n"
+            "At most %d of each repeated flag.\n"
+            "\n" AWS_COMMON_HELP,
+            MAX_ITEMS);
+}
+
+/* One --filter/--tag/--state: a name and its values (split copies). */
+struct ec2_filter_arg {
+    char *text; /* owned: "NAME\0V1\0V2" after splitting */
+    const char *values[MAX_ITEMS];
+};
+
+/* Flags of the ec2 commands. */
+struct ec2_args {
+    struct cr_ec2_run_options run;
+    long count, min, max;
+    const char *user_data_file;
+    const char *user_data_text;
+    struct cr_ec2_tag tags[MAX_ITEMS];
+    char *tag_text[MAX_ITEMS];
+    const char *sg_ids[MAX_ITEMS], *sg_names[MAX_ITEMS];
+    const char *profile;
+    struct ec2_filter_arg fargs[MAX_ITEMS];
+    struct cr_ec2_filter filters[MAX_ITEMS];
+    const char *ids[MAX_ITEMS];
+    struct cr_ec2_describe_options ls;
+    int one_page;
+};
+
+/* Appends s to a bounded list. */
+static int push(struct aws_cli *a, const char **list, size_t *n, const char *s, const char *flag)
+{
+    if (*n >= MAX_ITEMS)
+        return aws_cli_usage_error(a, "at most %d %s", MAX_ITEMS, flag);
+    list[(*n)++] = s;
+    return 0;
+}
+
+/* --tag K=V for run: a tag; for ls it becomes a tag:K filter too. */
+static int add_tag(struct ec2_args *s, struct aws_cli *a, const char *arg)
+{
+    size_t n = s->run.num_tags;
+    const char *eq = strchr(arg, '=');
+    if (n >= MAX_ITEMS || !eq || eq == arg)
+        return aws_cli_usage_error(a, "--tag takes KEY=VALUE (at most %d), got '%s'", MAX_ITEMS,
+                                   arg);
+    if (!(s->tag_text[n] = strdup(arg)))
+        return aws_cli_usage_error(a, "out of memory");
+    s->tag_text[n][eq - arg] = '\0';
+    s->tags[n] = (struct cr_ec2_tag){s->tag_text[n], s->tag_text[n] + (eq - arg) + 1};
+    s->run.tags = s->tags;
+    s->run.num_tags = n + 1;
+    return 0;
+}
+
+/* Adds a filter "prefix NAME" with the comma-separated values in list. */
+static int add_filter(struct ec2_args *s, struct aws_cli *a, const char *prefix, const char *name,
+                      const char *list)
+{
+    size_t n = s->ls.num_filters;
+    if (n >= MAX_ITEMS)
+        return aws_cli_usage_error(a, "at most %d filters", MAX_ITEMS);
+    size_t plen = strlen(prefix), nlen = strlen(name);
+    struct ec2_filter_arg *f = &s->fargs[n];
+    if (!(f->text = malloc(plen + nlen + strlen(list) + 2)))
+        return aws_cli_usage_error(a, "out of memory");
+    sprintf(f->text, "%s%s", prefix, name);
+    char *vals = f->text + plen + nlen + 1;
+    strcpy(vals, list);
+    size_t k = 0;
+    for (char *save = NULL, *v = strtok_r(vals, ",", &save); v; v = strtok_r(NULL, ",", &save))
+        if (push(a, f->values, &k, v, "values per filter"))
+            return AWS_EXIT_USAGE;
+    if (!k)
+        return aws_cli_usage_error(a, "filter %s%s needs a value", prefix, name);
+    s->filters[n] = (struct cr_ec2_filter){f->text, f->values, k};
+    s->ls.filters = s->filters;
+    s->ls.num_filters = n + 1;
+    return 0;
+}
+
+/* --filter NAME=V1,V2 and --tag K=V as filters. */
+static int add_filter_kv(struct ec2_args *s, struct aws_cli *a, const char *prefix, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return aws_cli_usage_error(a, "expected NAME=VALUE[,VALUE...], got '%s'", arg);
+    char name[128];
+    snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+    return add_filter(s, a, prefix, name, eq + 1);
+}
+
+/* Parses a count flag. */
+static int count_opt(struct aws_cli *a, const char *flag, const char *arg, long *out)
+{
+    if (aws_cli_parse_int(arg, 1, 1000, out))
+        return 0;
+    return aws_cli_usage_error(a, "%s must be 1..1000, got '%s'", flag, arg);
+}
+
+/* Handles run's flags (0 when c is not one of them: *handled stays 0). */
+static int run_opt(struct ec2_args *s, struct aws_cli *a, int c, const char *arg, int *handled)
+{
+    *handled = 1;
+    switch (c) {
+    case EC2_OPT_IMAGE:
+        s->run.image_id = arg;
+        return 0;
+    case EC2_OPT_TYPE:
+        s->run.instance_type = arg;
+        return 0;
+    case EC2_OPT_COUNT:
+        return count_opt(a, "--count", arg, &s->count);
+    case EC2_OPT_MIN:
+        return count_opt(a, "--min", arg, &s->min);
+    case EC2_OPT_MAX:
+        return count_opt(a, "--max", arg, &s->max);
+    case EC2_OPT_USER_DATA:
+        s->user_data_file = arg;
+        return 0;
+    case EC2_OPT_USER_DATA_TEXT:
+        s->user_data_text = arg;
+        return 0;
+    case EC2_OPT_KEY:
+        s->run.key_name = arg;
+        return 0;
+    case EC2_OPT_SG_ID:
+        return push(a, s->sg_ids, &s->run.num_security_group_ids, arg, "security group ids");
+    case EC2_OPT_SG:
+        return push(a, s->sg_names, &s->run.num_security_group_names, arg, "security groups");
+    case EC2_OPT_SUBNET:
+        s->run.subnet_id = arg;
+        return 0;
+    case EC2_OPT_PROFILE:
+        s->profile = arg;
+        return 0;
+    case EC2_OPT_CLIENT_TOKEN:
+        s->run.client_token = arg;
+        return 0;
+    case EC2_OPT_SHUTDOWN_TERMINATES:
+        s->run.shutdown_terminates = 1;
+        return 0;
+    default:
+        *handled = 0;
+        return 0;
+    }
+}
+
+/* Handles the ec2 commands' own flags. */
+static int ec2_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
+{
+    struct ec2_args *s = ctx;
+    int handled, rc = run_opt(s, a, c, arg, &handled);
+    if (handled)
+        return rc;
+    long v;
+    switch (c) {
+    case EC2_OPT_TAG:
+        return add_tag(s, a, arg) || add_filter_kv(s, a, "tag:", arg);
+    case EC2_OPT_FILTER:
+        return add_filter_kv(s, a, "", arg);
+    case EC2_OPT_TAG_KEY:
+        return add_filter(s, a, "", "tag-key", arg);
+    case EC2_OPT_STATE:
+        return add_filter(s, a, "", "instance-state-name", arg);
+    case EC2_OPT_ID:
+        return push(a, s->ids, &s->ls.num_instance_ids, arg, "instance ids");
+    case EC2_OPT_TOKEN:
+        s->ls.next_token = arg;
+        return 0;
+    case EC2_OPT_ONE_PAGE:
+        s->one_page = 1;
+        return 0;
+    case EC2_OPT_MAX_RESULTS:
+        if (!aws_cli_parse_int(arg, CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, &v))
+            return aws_cli_usage_error(a, "--max-results must be %d..%d, got '%s'",
+                                       CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, arg);
+        s->ls.max_results = (int)v;
+        return 0;
+    default:
+        return AWS_EXIT_USAGE;
+    }
+}
+
+/* Parses the flags; -1 to carry on, else the exit status. */
+static int ec2_getopt(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
+{
+    static const struct option own[] = {
+        {"image", required_argument, NULL, EC2_OPT_IMAGE},
+        {"type", required_argument, NULL, EC2_OPT_TYPE},
+        {"count", required_argument, NULL, EC2_OPT_COUNT},
+        {"min", required_argument, NULL, EC2_OPT_MIN},
+        {"max", required_argument, NULL, EC2_OPT_MAX},
+        {"user-data", required_argument, NULL, EC2_OPT_USER_DATA},
+        {"user-data-text", required_argument, NULL, EC2_OPT_USER_DATA_TEXT},
+        {"tag", required_argument, NULL, EC2_OPT_TAG},
+        {"key", required_argument, NULL, EC2_OPT_KEY},
+        {"security-group-id", required_argument, NULL, EC2_OPT_SG_ID},
+        {"security-group", required_argument, NULL, EC2_OPT_SG},
+        {"subnet", required_argument, NULL, EC2_OPT_SUBNET},
+        {"instance-profile", required_argument, NULL, EC2_OPT_PROFILE},
+        {"client-token", required_argument, NULL, EC2_OPT_CLIENT_TOKEN},
+        {"shutdown-terminates", no_argument, NULL, EC2_OPT_SHUTDOWN_TERMINATES},
+        {"filter", required_argument, NULL, EC2_OPT_FILTER},
+        {"tag-key", required_argument, NULL, EC2_OPT_TAG_KEY},
+        {"state", required_argument, NULL, EC2_OPT_STATE},
+        {"id", required_argument, NULL, EC2_OPT_ID},
+        {"max-results", required_argument, NULL, EC2_OPT_MAX_RESULTS},
+        {"token", required_argument, NULL, EC2_OPT_TOKEN},
+        {"one-page", no_argument, NULL, EC2_OPT_ONE_PAGE},
+        {NULL, 0, NULL, 0}};
+    s->run.security_group_ids = s->sg_ids;
+    s->run.security_group_names = s->sg_names;
+    s->ls.instance_ids = s->ids;
+    return aws_cli_getopt(a, argc, argv, own, "", ec2_opt, s, cloudrec_ec2_usage);
+}
+
+/* Releases the copies the flags made. */
+static void ec2_args_free(struct ec2_args *s)
+{
+    for (size_t i = 0; i < MAX_ITEMS; i++) {
+        free(s->tag_text[i]);
+        free(s->fargs[i].text);
+    }
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+/* Appends a string array as JSON. */
+static cr_status json_strings(struct cr_buf *b, const char *key, char **v, size_t n)
+{
+    cr_status st = cr_buf_appendf(b, ",\"%s\":[", key);
+    for (size_t i = 0; st == CR_OK && i < n; i++)
+        if ((st = cr_buf_append_str(b, i ? "," : "")) == CR_OK)
+            st = cr_json_append_string(b, v[i]);
+    return st == CR_OK ? cr_buf_append_str(b, "]") : st;
+}
+
+/* Appends one instance as a JSON object. */
+static cr_status json_instance(struct cr_buf *b, const struct cr_ec2_instance *i)
+{
+    char t[21];
+    aws_cli_time(i->launch_time_s, t);
+    cr_status st = cr_buf_append_str(b, "{\"instance_id\":");
+    if (st == CR_OK)
+        st = cr_json_append_string(b, i->instance_id);
+    const char *fields[][2] = {{"state", i->state},
+                               {"instance_type", i->instance_type},
+                               {"image_id", i->image_id},
+                               {"private_ip", i->private_ip},
+                               {"public_ip", i->public_ip},
+                               {"key_name", i->key_name},
+                               {"subnet_id", i->subnet_id},
+                               {"vpc_id", i->vpc_id},
+                               {"availability_zone", i->availability_zone},
+                               {"iam_instance_profile_arn", i->iam_instance_profile_arn},
+                               {"reservation_id", i->reservation_id},
+                               {"launch_time", i->launch_time_s ? t : NULL}};
+    for (size_t k = 0; st == CR_OK && k < sizeof(fields) / sizeof(fields[0]); k++)
+        st = aws_cli_json_str(b, fields[k][0], fields[k][1]);
+    if (st == CR_OK)
+        st = cr_buf_appendf(b, ",\"state_code\":%d,\"tags\":{", i->state_code);
+    for (size_t k = 0; st == CR_OK && k < i->num_tags; k++)
+        if ((st = cr_buf_append_str(b, k ? "," : "")) == CR_OK &&
+            (st = cr_json_append_string(b, i->tag_keys[k])) == CR_OK &&
+            (st = cr_buf_append_str(b, ":")) == CR_OK)
+            st = cr_json_append_string(b, i->tag_values[k]);
+    if (st == CR_OK)
+        st = cr_buf_append_str(b, "}");
+    if (st == CR_OK)
+        st = json_strings(b, "security_group_ids", i->security_group_ids, i->num_security_groups);
+    return st == CR_OK ? cr_buf_append_str(b, "}") : st;
+}
+
+/* Prints the table header. */
+static void table_header(void)
+{
+    printf("%-20s  %-13s  %-10s  %-21s  %-15s  %-20s  %s\n", "INSTANCE ID", "STATE", "TYPE",
+           "IMAGE", "PRIVATE IP", "LAUNCHED (UTC)", "NAME");
+}
+
+/* Prints one instance as a table row. */
+static void table_row(const struct cr_ec2_instance *i)
+{
+    char t[21];
+    aws_cli_time(i->launch_time_s, t);
+    const char *name = cr_ec2_instance_tag(i, "Name");
+    printf("%-20s  %-13s  %-10s  %-21s  %-15s  %-20s  %s\n", i->instance_id,
+           i->state ? i->state : "-", i->instance_type ? i->instance_type : "-",
+           i->image_id ? i->image_id : "-", i->private_ip ? i->private_ip : "-", t,
+           name ? name : "-");
+}
+
+/* Prints a set of instances as table rows (the header before the first,
+ * while *first is set) or appends them to json with --json. */
+static cr_status show_instances(const struct aws_cli *a, const struct cr_ec2_instances *set,
+                                struct cr_buf *json, int *first)
+{
+    cr_status st = CR_OK;
+    for (size_t k = 0; st == CR_OK && k < set->count; k++) {
+        if (!a->json) {
+            if (*first)
+                table_header();
+            *first = 0;
+            table_row(&set->instances[k]);
+            continue;
+        }
+        if ((st = cr_buf_append_str(json, *first ? "" : ",")) == CR_OK)
+            st = json_instance(json, &set->instances[k]);
+        *first = 0;
+    }
+    return st;
+}
+
+/* Ends {"instances":[...] with the next token and prints it. */
+static int print_instances_json(struct cr_buf *json, cr_status st, const char *next)
+{
+    if (st == CR_OK)
+        st = cr_buf_append_str(json, "]");
+    if (st == CR_OK)
+        st = aws_cli_json_str(json, "next_token", next);
+    if (st == CR_OK)
+        st = cr_buf_append_str(json, "}");
+    return aws_cli_print_json(json, st);
+}
+
+/* ---- run ----------------------------------------------------------------------------- */
+
+/* Completes the run options from the flags (counts, user data, profile). */
+static int run_prepare(struct aws_cli *a, struct ec2_args *s, struct cr_buf *user_data)
+{
+    if (!s->run.image_id)
+        return aws_cli_usage_error(a, "run needs --image AMI");
+    if (s->count && (s->min || s->max))
+        return aws_cli_usage_error(a, "give --count or --min/--max, not both");
+    s->run.min_count = (int)(s->count ? s->count : s->min);
+    s->run.max_count = (int)(s->count ? s->count : s->max);
+    if (s->user_data_file && s->user_data_text)
+        return aws_cli_usage_error(a, "give --user-data or --user-data-text, not both");
+    struct cr_error err = {0};
+    cr_status st = CR_OK;
+    if (s->user_data_file)
+        st = cr_file_read(s->user_data_file, CR_EC2_MAX_USER_DATA_BYTES, user_data, &err);
+    else if (s->user_data_text)
+        st = cr_buf_append_str(user_data, s->user_data_text);
+    if (st != CR_OK)
+        return aws_cli_fail(a, st, &err);
+    s->run.user_data = user_data->data;
+    s->run.user_data_len = user_data->len;
+    if (s->profile && strncmp(s->profile, "arn:", 4) == 0)
+        s->run.iam_instance_profile_arn = s->profile;
+    else
+        s->run.iam_instance_profile_name = s->profile;
+    return 0;
+}
+
+/* cloudrec ec2 run --image AMI ... */
+static int ec2_run(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != optind)
+        return aws_cli_usage_error(a, "run takes no positional arguments");
+    struct cr_buf user_data, json;
+    cr_buf_init(&user_data, 0);
+    cr_buf_init(&json, 0);
+    struct cr_aws *aws = NULL;
+    struct cr_ec2_instances *set = NULL;
+    int rc = run_prepare(a, s, &user_data);
+    if (rc == 0)
+        rc = aws_cli_open(a, &aws);
+    if (rc == 0) {
+        struct cr_error err = {0};
+        cr_status st = cr_ec2_run_instances(aws, &s->run, &set, &err);
+        int first = 1;
+        if (st != CR_OK) {
+            rc = aws_cli_fail(a, st, &err);
+        } else if (a->json) {
+            st = cr_buf_append_str(&json, "{\"instances\":[");
+            if (st == CR_OK)
+                st = show_instances(a, set, &json, &first);
+            rc = print_instances_json(&json, st, NULL);
+        } else {
+            show_instances(a, set, NULL, &first);
+        }
+    }
+    cr_ec2_instances_free(set);
+    cr_aws_free(aws);
+    cr_buf_free(&json);
+    cr_buf_free(&user_data);
+    return rc;
+}
+
+/* ---- ls --------------------------------------------------------------------------------- */
+
+/* Describes page after page (one with --one-page); *next gets the token
+ * after the last page shown. */
+static cr_status ls_run(struct cr_aws *aws, const struct aws_cli *a, struct ec2_args *s,
+                        struct cr_buf *json, char **next, struct cr_error *err)
+{
+    int first = 1;
+    for (;;) {
+        struct cr_ec2_instances *set = NULL;
+        cr_status st = cr_ec2_describe_instances(aws, &s->ls, &set, err);
+        if (st == CR_OK)
+            st = show_instances(a, set, json, &first);
+        free(*next);
+        *next = set && set->next_token ? strdup(set->next_token) : NULL;
+        cr_ec2_instances_free(set);
+        if (st != CR_OK || !*next || s->one_page)
+            return st;
+        s->ls.next_token = *next;
+    }
+}
+
+/* cloudrec ec2 ls [filters] [ID...] */
+static int ec2_ls(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
+{
+    for (int i = optind; i < argc; i++)
+        if (push(a, s->ids, &s->ls.num_instance_ids, argv[i], "instance ids"))
+            return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_buf json;
+    cr_buf_init(&json, 0);
+    struct cr_error err = {0};
+    char *next = NULL;
+    cr_status st = cr_buf_append_str(&json, "{\"instances\":[");
+    if (st == CR_OK)
+        st = ls_run(aws, a, s, &json, &next, &err);
+    if (st != CR_OK)
+        rc = aws_cli_fail(a, st, &err);
+    else if (a->json)
+        rc = print_instances_json(&json, st, next);
+    else if (next)
+        fprintf(stderr, "%s: more instances follow: --token %s\n", a->prog, next);
+    free(next);
+    cr_buf_free(&json);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- terminate ------------------------------------------------------------------------- */
+
+/* Prints state changes as lines or one JSON document. */
+static int print_changes(const struct aws_cli *a, const struct cr_ec2_state_changes *c)
+{
+    if (!a->json) {
+        for (size_t i = 0; i < c->count; i++)
+            printf("%s  %s -> %s\n", c->changes[i].instance_id,
+                   c->changes[i].previous_state ? c->changes[i].previous_state : "?",
+                   c->changes[i].current_state ? c->changes[i].current_state : "?");
+        return AWS_EXIT_OK;
+    }
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_status st = cr_buf_append_str(&b, "{\"terminated\":[");
+    for (size_t i = 0; st == CR_OK && i < c->count; i++) {
+        st = cr_buf_append_str(&b, i ? ",{\"instance_id\":" : "{\"instance_id\":");
+        if (st == CR_OK)
+            st = cr_json_append_string(&b,
+                                       c->changes[i].instance_id ? c->changes[i].instance_id : "");
+        if (st == CR_OK)
+            st = aws_cli_json_str(&b, "previous_state", c->changes[i].previous_state);
+        if (st == CR_OK)
+            st = aws_cli_json_str(&b, "current_state", c->changes[i].current_state);
+        if (st == CR_OK)
+            st = cr_buf_append_str(&b, "}");
+    }
+    if (st == CR_OK)
+        st = cr_buf_append_str(&b, "]}");
+    return aws_cli_print_json(&b, st);
+}
+
+/* cloudrec ec2 terminate ID... */
+static int ec2_terminate(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
+{
+    (void)s;
+    if (argc - optind < 1)
+        return aws_cli_usage_error(a, "terminate needs at least one instance id");
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_error err = {0};
+    struct cr_ec2_state_changes *c = NULL;
+    cr_status st = cr_ec2_terminate_instances(aws, (const char *const *)argv + optind,
+                                              (size_t)(argc - optind), &c, &err);
+    rc = st == CR_OK ? print_changes(a, c) : aws_cli_fail(a, st, &err);
+    cr_ec2_state_changes_free(c);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+typedef int (*ec2_cmd_fn)(struct aws_cli *, struct ec2_args *, int, char **);
+
+int cloudrec_cmd_ec2(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        ec2_cmd_fn fn;
+    } cmds[] = {{"run", ec2_run}, {"ls", ec2_ls}, {"terminate", ec2_terminate}};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        cloudrec_ec2_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(argv[1], cmds[i].name) != 0)
+            continue;
+        char prog[64];
+        snprintf(prog, sizeof(prog), "cloudrec ec2 %s", cmds[i].name);
+        struct aws_cli a = {.prog = prog, .service = "ec2"};
+        struct ec2_args *s = calloc(1, sizeof(*s));
+        if (!s)
+            return aws_cli_usage_error(&a, "out of memory");
+        int rc = ec2_getopt(&a, s, argc - 1, argv + 1);
+        if (rc < 0)
+            rc = cmds[i].fn(&a, s, argc - 1, argv + 1);
+        ec2_args_free(s);
+        free(s);
+        return rc;
+    }
+    fprintf(stderr, "cloudrec: unknown ec2 command '%s' (run, ls, terminate)\n", argv[1]);
+    return AWS_EXIT_USAGE;
+}

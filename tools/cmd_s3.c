@@ -1,0 +1,524 @@
+/*
+ * cmd_s3.c - `cloudrec s3 mb|put|get|head|ls|rm`: S3 buckets and objects
+ * through cloudrec/s3.h. Objects are named s3://BUCKET/KEY.
+ */
+#include "cmd_aws_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    S3_OPT_CONTENT_TYPE = 0x200,
+    S3_OPT_BUCKET_REGION,
+    S3_OPT_MAX_KEYS,
+    S3_OPT_TOKEN,
+    S3_OPT_ONE_PAGE
+};
+
+void cloudrec_s3_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cloudrec s3 mb s3://BUCKET [--bucket-region R]\n"
+            "       cloudrec s3 put FILE|- s3://BUCKET[/KEY] [--content-type TYPE]\n"
+            "       cloudrec s3 get s3://BUCKET/KEY [FILE|-]\n"
+            "       cloudrec s3 head s3://BUCKET/KEY\n"
+            "       cloudrec s3 ls s3://BUCKET[/PREFIX] [--max-keys N] [--token T] [--one-page]\n"
+            "       cloudrec s3 rm s3://BUCKET/KEY\n"
+            "\n"
+            "mb    creates the bucket in --bucket-region (default: the region); a bucket you\n"
+            "      already own is success.\n"
+            "put   uploads FILE (- = stdin); a KEY that is missing or ends in '/' gets the\n"
+            "      file's name appended. TYPE defaults from the extension (.jpg, .png, ...).\n"
+            "get   downloads to FILE (written atomically) or stdout (- or no FILE).\n"
+            "head  prints the object's size, ETag, content type and time.\n"
+            "ls    lists keys under PREFIX, all pages of --max-keys (1..1000) each; with\n"
+            "      --one-page only the first (or the one --token names) and its next token.\n"
+            "rm    deletes the object (a missing key is success, a missing bucket is not).\n"
+            "\n" AWS_COMMON_HELP);
+}
+
+/* Flags of the s3 commands (each uses the ones it needs). */
+struct s3_args {
+    const char *content_type;
+    const char *bucket_region;
+    const char *token;
+    long max_keys;
+    int one_page;
+};
+
+/* An s3://BUCKET/KEY argument, split. */
+struct s3_url {
+    char bucket[256];
+    const char *key; /* points into the argument; "" when absent */
+};
+
+/* Handles the s3 commands' own flags. */
+static int s3_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
+{
+    struct s3_args *s = ctx;
+    switch (c) {
+    case S3_OPT_CONTENT_TYPE:
+        s->content_type = arg;
+        return 0;
+    case S3_OPT_BUCKET_REGION:
+        s->bucket_region = arg;
+        return 0;
+    case S3_OPT_TOKEN:
+        s->token = arg;
+        return 0;
+    case S3_OPT_ONE_PAGE:
+        s->one_page = 1;
+        return 0;
+    case S3_OPT_MAX_KEYS:
+        if (aws_cli_parse_int(arg, 1, CR_S3_MAX_LIST_KEYS, &s->max_keys))
+            return 0;
+        return aws_cli_usage_error(a, "--max-keys must be 1..%d, got '%s'", CR_S3_MAX_LIST_KEYS,
+                                   arg);
+    default:
+        return AWS_EXIT_USAGE;
+    }
+}
+
+/* Parses the flags; -1 to carry on, else the exit status. */
+static int s3_getopt(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    static const struct option own[] = {
+        {"content-type", required_argument, NULL, S3_OPT_CONTENT_TYPE},
+        {"bucket-region", required_argument, NULL, S3_OPT_BUCKET_REGION},
+        {"max-keys", required_argument, NULL, S3_OPT_MAX_KEYS},
+        {"token", required_argument, NULL, S3_OPT_TOKEN},
+        {"one-page", no_argument, NULL, S3_OPT_ONE_PAGE},
+        {NULL, 0, NULL, 0}};
+    return aws_cli_getopt(a, argc, argv, own, "", s3_opt, s, cloudrec_s3_usage);
+}
+
+/* Splits "s3://BUCKET[/KEY]"; 0 (with a message) when it is not one. */
+static int parse_url(const struct aws_cli *a, const char *arg, struct s3_url *u)
+{
+    if (strncmp(arg, "s3://", 5) != 0) {
+        aws_cli_usage_error(a, "expected s3://BUCKET[/KEY], got '%s'", arg);
+        return 0;
+    }
+    const char *b = arg + 5, *slash = strchr(b, '/');
+    size_t n = slash ? (size_t)(slash - b) : strlen(b);
+    if (n == 0 || n >= sizeof(u->bucket)) {
+        aws_cli_usage_error(a, "no bucket name in '%s'", arg);
+        return 0;
+    }
+    memcpy(u->bucket, b, n);
+    u->bucket[n] = '\0';
+    u->key = slash ? slash + 1 : "";
+    return 1;
+}
+
+/* Checks the number of positional arguments; prints the usage when wrong. */
+static int want_args(const struct aws_cli *a, int have, int min, int max)
+{
+    if (have >= min && have <= max)
+        return 1;
+    aws_cli_usage_error(a, "wrong number of arguments (see `cloudrec s3 --help`)");
+    return 0;
+}
+
+/* Appends an object as a JSON object. */
+static cr_status json_object(struct cr_buf *b, const char *bucket, const struct cr_s3_object *o)
+{
+    char t[21];
+    aws_cli_time(o->last_modified_s, t);
+    cr_status st = cr_buf_append_str(b, "{\"bucket\":");
+    if (st == CR_OK)
+        st = cr_json_append_string(b, bucket);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "key", o->key);
+    if (st == CR_OK)
+        st = cr_buf_appendf(b, ",\"size\":%lld", (long long)o->size_bytes);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "etag", o->etag);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "content_type", o->content_type);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "storage_class", o->storage_class);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "last_modified", o->last_modified_s ? t : NULL);
+    return st == CR_OK ? cr_buf_append_str(b, "}") : st;
+}
+
+/* Prints one object as JSON. */
+static int print_object_json(const char *bucket, const struct cr_s3_object *o)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    return aws_cli_print_json(&b, json_object(&b, bucket, o));
+}
+
+/* ---- mb ------------------------------------------------------------------------- */
+
+/* cloudrec s3 mb s3://BUCKET */
+static int s3_mb(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    struct s3_url u;
+    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+        return AWS_EXIT_USAGE;
+    if (u.key[0])
+        return aws_cli_usage_error(a, "mb takes s3://BUCKET without a key");
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_error err = {0};
+    struct cr_s3_create_bucket_options o = {.region = s->bucket_region};
+    cr_status st = cr_s3_create_bucket(aws, u.bucket, &o, &err);
+    const char *region = s->bucket_region ? s->bucket_region : cr_aws_region(aws);
+    if (st != CR_OK) {
+        rc = aws_cli_fail(a, st, &err);
+    } else if (a->json) {
+        struct cr_buf b;
+        cr_buf_init(&b, 0);
+        cr_status bs = cr_buf_append_str(&b, "{\"bucket\":");
+        if (bs == CR_OK)
+            bs = cr_json_append_string(&b, u.bucket);
+        if (bs == CR_OK)
+            bs = aws_cli_json_str(&b, "region", region);
+        if (bs == CR_OK)
+            bs = cr_buf_append_str(&b, "}");
+        rc = aws_cli_print_json(&b, bs);
+    } else {
+        printf("make_bucket: s3://%s (%s)\n", u.bucket, region);
+    }
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- put ------------------------------------------------------------------------- */
+
+/* Reads all of stdin into buf. */
+static cr_status read_stdin(struct cr_buf *buf)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+        cr_status st = cr_buf_append(buf, chunk, n);
+        if (st != CR_OK)
+            return st;
+    }
+    return ferror(stdin) ? CR_ERR_IO : CR_OK;
+}
+
+/* A Content-Type from a file name's extension. */
+static const char *guess_type(const char *name)
+{
+    static const char *const map[][2] = {{".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
+                                         {".png", "image/png"},         {".txt", "text/plain"},
+                                         {".json", "application/json"}, {".html", "text/html"}};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(dot, map[i][0]) == 0)
+            return map[i][1];
+    return "application/octet-stream";
+}
+
+/* The key to upload FILE to: the URL's, with the file's base name added
+ * when the URL ends in '/' or has no key. Returns NULL (and prints why)
+ * when there is none. Caller frees. */
+static char *put_key(const struct aws_cli *a, const char *file, const struct s3_url *u)
+{
+    size_t klen = strlen(u->key);
+    if (klen && u->key[klen - 1] != '/')
+        return strdup(u->key);
+    if (strcmp(file, "-") == 0) {
+        aws_cli_usage_error(a, "uploading stdin needs a key: s3://%s/KEY", u->bucket);
+        return NULL;
+    }
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    char *key = malloc(klen + strlen(base) + 1);
+    if (key)
+        sprintf(key, "%s%s", u->key, base);
+    return key;
+}
+
+/* Prints what put did. */
+static int put_report(const struct aws_cli *a, const char *file, const char *bucket,
+                      const struct cr_s3_object *info)
+{
+    if (a->json)
+        return print_object_json(bucket, info);
+    printf("upload: %s to s3://%s/%s (%lld bytes, etag %s)\n", file, bucket, info->key,
+           (long long)info->size_bytes, info->etag ? info->etag : "-");
+    return AWS_EXIT_OK;
+}
+
+/* cloudrec s3 put FILE|- s3://BUCKET[/KEY] */
+static int s3_put(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    struct s3_url u;
+    if (!want_args(a, argc - optind, 2, 2) || !parse_url(a, argv[optind + 1], &u))
+        return AWS_EXIT_USAGE;
+    const char *file = argv[optind];
+    char *key = put_key(a, file, &u);
+    if (!key)
+        return AWS_EXIT_USAGE;
+    struct cr_buf data;
+    cr_buf_init(&data, 0);
+    struct cr_error err = {0};
+    struct cr_aws *aws = NULL;
+    struct cr_s3_object *info = NULL;
+    cr_status st = strcmp(file, "-") == 0 ? read_stdin(&data) : cr_file_read(file, 0, &data, &err);
+    int rc = st == CR_OK ? AWS_EXIT_OK : aws_cli_fail(a, st, &err);
+    if (rc == AWS_EXIT_OK)
+        rc = aws_cli_open(a, &aws);
+    if (rc == AWS_EXIT_OK) {
+        struct cr_s3_put_options o = {.content_type =
+                                          s->content_type ? s->content_type : guess_type(key)};
+        st = cr_s3_put_object(aws, u.bucket, key, data.data, data.len, &o, &info, &err);
+        rc = st == CR_OK ? put_report(a, file, u.bucket, info) : aws_cli_fail(a, st, &err);
+    }
+    cr_s3_object_free(info);
+    cr_aws_free(aws);
+    cr_buf_free(&data);
+    free(key);
+    return rc;
+}
+
+/* ---- get / head -------------------------------------------------------------------- */
+
+/* Writes what get fetched to dest (NULL or "-" = stdout) and reports. */
+static int get_output(const struct aws_cli *a, const char *dest, const struct s3_url *u,
+                      const struct cr_buf *data, const struct cr_s3_object *info)
+{
+    struct cr_error err = {0};
+    if (!dest || strcmp(dest, "-") == 0) {
+        if (data->len && fwrite(data->data, 1, data->len, stdout) != data->len) {
+            fprintf(stderr, "%s: cannot write to stdout\n", a->prog);
+            return AWS_EXIT_FAIL;
+        }
+        return AWS_EXIT_OK;
+    }
+    cr_status st =
+        cr_file_write_atomic(dest, data->data ? (const void *)data->data : "", data->len, &err);
+    if (st != CR_OK)
+        return aws_cli_fail(a, st, &err);
+    if (a->json)
+        return print_object_json(u->bucket, info);
+    printf("download: s3://%s/%s to %s (%zu bytes)\n", u->bucket, u->key, dest, data->len);
+    return AWS_EXIT_OK;
+}
+
+/* cloudrec s3 get s3://BUCKET/KEY [FILE|-] */
+static int s3_get(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    (void)s;
+    struct s3_url u;
+    if (!want_args(a, argc - optind, 1, 2) || !parse_url(a, argv[optind], &u))
+        return AWS_EXIT_USAGE;
+    const char *dest = argc - optind == 2 ? argv[optind + 1] : NULL;
+    if (a->json && (!dest || strcmp(dest, "-") == 0))
+        return aws_cli_usage_error(a, "--json needs a FILE to write the object to");
+    if (!u.key[0])
+        return aws_cli_usage_error(a, "get needs s3://BUCKET/KEY");
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_buf data;
+    cr_buf_init(&data, 0);
+    struct cr_error err = {0};
+    struct cr_s3_object *info = NULL;
+    cr_status st = cr_s3_get_object(aws, u.bucket, u.key, NULL, &data, &info, &err);
+    rc = st == CR_OK ? get_output(a, dest, &u, &data, info) : aws_cli_fail(a, st, &err);
+    cr_s3_object_free(info);
+    cr_buf_free(&data);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* cloudrec s3 head s3://BUCKET/KEY */
+static int s3_head(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    (void)s;
+    struct s3_url u;
+    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+        return AWS_EXIT_USAGE;
+    if (!u.key[0])
+        return aws_cli_usage_error(a, "head needs s3://BUCKET/KEY");
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_error err = {0};
+    struct cr_s3_object *o = NULL;
+    cr_status st = cr_s3_head_object(aws, u.bucket, u.key, &o, &err);
+    if (st != CR_OK) {
+        rc = aws_cli_fail(a, st, &err);
+    } else if (a->json) {
+        rc = print_object_json(u.bucket, o);
+    } else {
+        char t[21];
+        aws_cli_time(o->last_modified_s, t);
+        printf("key            %s\nsize           %lld\netag           %s\n"
+               "content-type   %s\nlast-modified  %s\n",
+               o->key, (long long)o->size_bytes, o->etag ? o->etag : "-",
+               o->content_type ? o->content_type : "-", t);
+    }
+    cr_s3_object_free(o);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- ls ------------------------------------------------------------------------------ */
+
+/* Prints or collects one page; *first tracks the JSON comma. */
+static cr_status ls_page(const struct aws_cli *a, const char *bucket, const struct cr_s3_list *l,
+                         struct cr_buf *json, int *first)
+{
+    cr_status st = CR_OK;
+    for (size_t i = 0; st == CR_OK && i < l->num_objects; i++) {
+        const struct cr_s3_object *o = &l->objects[i];
+        if (a->json) {
+            st = cr_buf_append_str(json, *first ? "" : ",");
+            if (st == CR_OK)
+                st = json_object(json, bucket, o);
+            *first = 0;
+        } else {
+            char t[21];
+            aws_cli_time(o->last_modified_s, t);
+            printf("%-20s %12lld  %s\n", t, (long long)o->size_bytes, o->key);
+        }
+    }
+    return st;
+}
+
+/* Lists pages until the last (or one with --one-page). *next gets the
+ * token after the last page shown (caller frees). */
+static cr_status ls_run(struct cr_aws *aws, const struct aws_cli *a, const struct s3_args *s,
+                        const struct s3_url *u, struct cr_buf *json, char **next,
+                        struct cr_error *err)
+{
+    struct cr_s3_list_options o = {.prefix = u->key[0] ? u->key : NULL,
+                                   .continuation_token = s->token,
+                                   .max_keys = (int)s->max_keys};
+    int first = 1;
+    cr_status st = CR_OK;
+    for (;;) {
+        struct cr_s3_list *l = NULL;
+        if ((st = cr_s3_list_objects(aws, u->bucket, &o, &l, err)) == CR_OK)
+            st = ls_page(a, u->bucket, l, json, &first);
+        free(*next);
+        *next = l && l->next_continuation_token ? strdup(l->next_continuation_token) : NULL;
+        cr_s3_list_free(l);
+        if (st != CR_OK || !*next || s->one_page)
+            return st;
+        o.continuation_token = *next;
+    }
+}
+
+/* cloudrec s3 ls s3://BUCKET[/PREFIX] */
+static int s3_ls(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    struct s3_url u;
+    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_buf json;
+    cr_buf_init(&json, 0);
+    struct cr_error err = {0};
+    char *next = NULL;
+    cr_status st = cr_buf_append_str(&json, "{\"objects\":[");
+    if (st == CR_OK)
+        st = ls_run(aws, a, s, &u, &json, &next, &err);
+    if (st != CR_OK) {
+        rc = aws_cli_fail(a, st, &err);
+        cr_buf_free(&json);
+    } else if (a->json) {
+        cr_status bs = cr_buf_append_str(&json, "]");
+        if (bs == CR_OK)
+            bs = aws_cli_json_str(&json, "next_token", next);
+        if (bs == CR_OK)
+            bs = cr_buf_append_str(&json, "}");
+        rc = aws_cli_print_json(&json, bs);
+    } else {
+        if (next)
+            fprintf(stderr, "%s: more keys follow: --token %s\n", a->prog, next);
+        cr_buf_free(&json);
+    }
+    free(next);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- rm ------------------------------------------------------------------------------ */
+
+/* Prints {"bucket":...,"key":...,"deleted":true}. */
+static int print_deleted_json(const char *bucket, const char *key)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_status st = cr_buf_append_str(&b, "{\"bucket\":");
+    if (st == CR_OK)
+        st = cr_json_append_string(&b, bucket);
+    if (st == CR_OK)
+        st = aws_cli_json_str(&b, "key", key);
+    if (st == CR_OK)
+        st = cr_buf_append_str(&b, ",\"deleted\":true}");
+    return aws_cli_print_json(&b, st);
+}
+
+/* cloudrec s3 rm s3://BUCKET/KEY */
+static int s3_rm(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
+{
+    (void)s;
+    struct s3_url u;
+    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+        return AWS_EXIT_USAGE;
+    if (!u.key[0])
+        return aws_cli_usage_error(a, "rm needs s3://BUCKET/KEY");
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_error err = {0};
+    cr_status st = cr_s3_delete_object(aws, u.bucket, u.key, &err);
+    if (st != CR_OK)
+        rc = aws_cli_fail(a, st, &err);
+    else if (a->json)
+        rc = print_deleted_json(u.bucket, u.key);
+    else
+        printf("delete: s3://%s/%s\n", u.bucket, u.key);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+typedef int (*s3_cmd_fn)(struct aws_cli *, struct s3_args *, int, char **);
+
+int cloudrec_cmd_s3(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        s3_cmd_fn fn;
+    } cmds[] = {{"mb", s3_mb},     {"put", s3_put}, {"get", s3_get},
+                {"head", s3_head}, {"ls", s3_ls},   {"rm", s3_rm}};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        cloudrec_s3_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(argv[1], cmds[i].name) != 0)
+            continue;
+        char prog[64];
+        snprintf(prog, sizeof(prog), "cloudrec s3 %s", cmds[i].name);
+        struct aws_cli a = {.prog = prog, .service = "s3"};
+        struct s3_args s = {0};
+        int rc = s3_getopt(&a, &s, argc - 1, argv + 1);
+        if (rc >= 0)
+            return rc;
+        return cmds[i].fn(&a, &s, argc - 1, argv + 1);
+    }
+    fprintf(stderr, "cloudrec: unknown s3 command '%s' (mb, put, get, head, ls, rm)\n", argv[1]);
+    return AWS_EXIT_USAGE;
+}

@@ -1,0 +1,620 @@
+/*
+ * cmd_sqs.c - `cloudrec sqs create|url|send|recv|del|visibility|attrs|purge`:
+ * SQS queues and messages through cloudrec/sqs.h. A QUEUE argument is a
+ * queue URL (http:// or https://) or a name, which is looked up first.
+ */
+#include "cmd_aws_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ATTRS 16
+
+enum {
+    SQS_OPT_VISIBILITY = 0x300,
+    SQS_OPT_RETENTION,
+    SQS_OPT_WAIT,
+    SQS_OPT_DLQ,
+    SQS_OPT_MAX_RECEIVES,
+    SQS_OPT_ATTR,
+    SQS_OPT_DELAY,
+    SQS_OPT_MAX
+};
+
+void cloudrec_sqs_usage(FILE *f)
+{
+    fprintf(f, "usage: cloudrec sqs create NAME [--visibility S] [--retention S] [--wait S]\n"
+               "                        [--dlq ARN --max-receives N] [--attr NAME=VALUE]...\n"
+               "       cloudrec sqs url NAME\n"
+               "       cloudrec sqs send QUEUE BODY... [--delay S]\n"
+               "       cloudrec sqs recv QUEUE [--max N] [--wait S] [--visibility S]\n"
+               "       cloudrec sqs del QUEUE RECEIPT...\n"
+               "       cloudrec sqs visibility QUEUE RECEIPT SECONDS\n"
+               "       cloudrec sqs attrs QUEUE\n"
+               "       cloudrec sqs purge QUEUE\n"
+               "\n"
+               "QUEUE is a queue URL or a queue name. A BODY of - is read from stdin.\n"
+               "create      creates the queue (or finds it with the same attributes), prints\n"
+               "            its URL; --dlq names a dead letter queue ARN (see attrs).\n"
+               "send        sends each BODY; several go in batches of up to 10.\n"
+               "recv        long-polls up to --wait seconds (0..20, default the queue's) for\n"
+               "            up to --max (1..10) messages; prints id, receive count, sent\n"
+               "            time, body and receipt handle.\n"
+               "del         deletes messages by receipt handle (batches of up to 10).\n"
+               "visibility  sets a received message's remaining invisibility (0 = now).\n"
+               "attrs       prints every queue attribute (message counts, QueueArn, ...).\n"
+               "purge       deletes every message (once a minute per queue at most).\n"
+               "\n" AWS_COMMON_HELP);
+}
+
+/* Flags of the sqs commands. */
+struct sqs_args {
+    struct cr_sqs_create_options create;
+    struct cr_sqs_attribute attrs[MAX_ATTRS];
+    char *attr_text[MAX_ATTRS]; /* NAME=VALUE copies, split in place */
+    struct cr_sqs_receive_options recv;
+    long delay_s;
+};
+
+/* Parses NAME=VALUE for --attr. */
+static int add_attr(struct sqs_args *s, struct aws_cli *a, const char *arg)
+{
+    size_t n = s->create.num_attributes;
+    const char *eq = strchr(arg, '=');
+    if (n >= MAX_ATTRS || !eq || eq == arg)
+        return aws_cli_usage_error(a, "--attr takes NAME=VALUE (at most %d), got '%s'", MAX_ATTRS,
+                                   arg);
+    if (!(s->attr_text[n] = strdup(arg)))
+        return aws_cli_usage_error(a, "out of memory");
+    s->attr_text[n][eq - arg] = '\0';
+    s->attrs[n] = (struct cr_sqs_attribute){s->attr_text[n], s->attr_text[n] + (eq - arg) + 1};
+    s->create.attributes = s->attrs;
+    s->create.num_attributes = n + 1;
+    return 0;
+}
+
+/* Parses a number flag into *out (0 is sent as CR_SQS_ZERO where it
+ * matters); prints why on error. */
+static int number(struct aws_cli *a, const char *flag, const char *arg, long lo, long hi, int *out)
+{
+    long v;
+    if (!aws_cli_parse_int(arg, lo, hi, &v))
+        return aws_cli_usage_error(a, "%s must be %ld..%ld, got '%s'", flag, lo, hi, arg);
+    *out = v == 0 ? CR_SQS_ZERO : (int)v;
+    return 0;
+}
+
+/* Handles the sqs commands' own flags. */
+static int sqs_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
+{
+    struct sqs_args *s = ctx;
+    int v = 0, rc;
+    switch (c) {
+    case SQS_OPT_VISIBILITY:
+        rc = number(a, "--visibility", arg, 0, CR_SQS_MAX_VISIBILITY_S, &v);
+        s->create.visibility_timeout_s = s->recv.visibility_timeout_s = v;
+        return rc;
+    case SQS_OPT_RETENTION:
+        return number(a, "--retention", arg, 60, 1209600, &s->create.message_retention_s);
+    case SQS_OPT_WAIT:
+        rc = number(a, "--wait", arg, 0, CR_SQS_MAX_WAIT_S, &v);
+        s->create.receive_wait_s = s->recv.wait_s = v;
+        return rc;
+    case SQS_OPT_MAX:
+        return number(a, "--max", arg, 1, CR_SQS_MAX_BATCH, &s->recv.max_messages);
+    case SQS_OPT_MAX_RECEIVES:
+        return number(a, "--max-receives", arg, 1, 1000, &s->create.max_receive_count);
+    case SQS_OPT_DLQ:
+        s->create.dead_letter_target_arn = arg;
+        return 0;
+    case SQS_OPT_ATTR:
+        return add_attr(s, a, arg);
+    case SQS_OPT_DELAY:
+        return aws_cli_parse_int(arg, 0, 900, &s->delay_s)
+                   ? 0
+                   : aws_cli_usage_error(a, "--delay must be 0..900, got '%s'", arg);
+    default:
+        return AWS_EXIT_USAGE;
+    }
+}
+
+/* Parses the flags; -1 to carry on, else the exit status. */
+static int sqs_getopt(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    static const struct option own[] = {
+        {"visibility", required_argument, NULL, SQS_OPT_VISIBILITY},
+        {"retention", required_argument, NULL, SQS_OPT_RETENTION},
+        {"wait", required_argument, NULL, SQS_OPT_WAIT},
+        {"dlq", required_argument, NULL, SQS_OPT_DLQ},
+        {"max-receives", required_argument, NULL, SQS_OPT_MAX_RECEIVES},
+        {"attr", required_argument, NULL, SQS_OPT_ATTR},
+        {"delay", required_argument, NULL, SQS_OPT_DELAY},
+        {"max", required_argument, NULL, SQS_OPT_MAX},
+        {NULL, 0, NULL, 0}};
+    return aws_cli_getopt(a, argc, argv, own, "", sqs_opt, s, cloudrec_sqs_usage);
+}
+
+/* Releases the --attr copies. */
+static void sqs_args_free(struct sqs_args *s)
+{
+    for (size_t i = 0; i < MAX_ATTRS; i++)
+        free(s->attr_text[i]);
+}
+
+/* Checks the number of positional arguments. */
+static int want_args(const struct aws_cli *a, int have, int min, int max)
+{
+    if (have >= min && (max < 0 || have <= max))
+        return 1;
+    aws_cli_usage_error(a, "wrong number of arguments (see `cloudrec sqs --help`)");
+    return 0;
+}
+
+/* Opens the context and turns QUEUE (a URL or a name) into a URL in url.
+ * Returns 0, or the exit status after printing why. */
+static int open_queue(const struct aws_cli *a, const char *queue, struct cr_aws **aws,
+                      struct cr_buf *url)
+{
+    int rc = aws_cli_open(a, aws);
+    if (rc)
+        return rc;
+    struct cr_error err = {0};
+    cr_status st = strncmp(queue, "http://", 7) == 0 || strncmp(queue, "https://", 8) == 0
+                       ? cr_buf_append_str(url, queue)
+                       : cr_sqs_get_queue_url(*aws, queue, url, &err);
+    return st == CR_OK ? 0 : aws_cli_fail(a, st, &err);
+}
+
+/* Prints {"queue_url": url} or the URL alone. */
+static int print_url(const struct aws_cli *a, const char *url)
+{
+    if (!a->json) {
+        printf("%s\n", url);
+        return AWS_EXIT_OK;
+    }
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_status st = cr_buf_append_str(&b, "{\"queue_url\":");
+    if (st == CR_OK)
+        st = cr_json_append_string(&b, url);
+    if (st == CR_OK)
+        st = cr_buf_append_str(&b, "}");
+    return aws_cli_print_json(&b, st);
+}
+
+/* ---- create / url ------------------------------------------------------------------ */
+
+/* cloudrec sqs create NAME */
+static int sqs_create(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    if (!want_args(a, argc - optind, 1, 1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    struct cr_error err = {0};
+    cr_status st = cr_sqs_create_queue(aws, argv[optind], &s->create, &url, &err);
+    rc = st == CR_OK ? print_url(a, (const char *)url.data) : aws_cli_fail(a, st, &err);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* cloudrec sqs url NAME */
+static int sqs_url(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    (void)s;
+    if (!want_args(a, argc - optind, 1, 1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    struct cr_error err = {0};
+    cr_status st = cr_sqs_get_queue_url(aws, argv[optind], &url, &err);
+    rc = st == CR_OK ? print_url(a, (const char *)url.data) : aws_cli_fail(a, st, &err);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- batch reporting (send, del) --------------------------------------------------- */
+
+/* Appends one entry's outcome as JSON; human lines go out as they come. */
+static cr_status report_entry(const struct aws_cli *a, struct cr_buf *json, size_t index, int ok,
+                              const char *id, const char *code, const char *msg)
+{
+    if (!a->json) {
+        if (ok)
+            printf("%s\n", id ? id : "ok");
+        else
+            fprintf(stderr, "%s: entry %zu: %s: %s\n", a->prog, index, code ? code : "?",
+                    msg ? msg : "");
+        return CR_OK;
+    }
+    cr_status st = cr_buf_appendf(json, "%s{\"index\":%zu,\"ok\":%s", index ? "," : "", index,
+                                  ok ? "true" : "false");
+    if (st == CR_OK && id)
+        st = aws_cli_json_str(json, "message_id", id);
+    if (st == CR_OK && !ok)
+        st = aws_cli_json_str(json, "code", code);
+    if (st == CR_OK && !ok)
+        st = aws_cli_json_str(json, "error", msg);
+    return st == CR_OK ? cr_buf_append_str(json, "}") : st;
+}
+
+/* Reports a call on entries [first, first+n): each entry's result from the
+ * batch b, or, when there is none, the call's outcome for all of them (a
+ * failure also gets its one-line message). id is a single send's message id. */
+static cr_status report_chunk(const struct aws_cli *a, struct cr_buf *json, size_t first, size_t n,
+                              const struct cr_sqs_batch *b, const char *id, cr_status st,
+                              const struct cr_error *err)
+{
+    cr_status js = CR_OK;
+    if (!b && st != CR_OK && !a->json) {
+        aws_cli_fail(a, st, err);
+        return CR_OK;
+    }
+    for (size_t i = 0; js == CR_OK && i < n; i++) {
+        const struct cr_sqs_batch_result *r = b ? &b->results[i] : NULL;
+        js = r ? report_entry(a, json, first + i, r->ok, r->message_id, r->code, r->message)
+               : report_entry(a, json, first + i, st == CR_OK, id, err->aws_code, err->message);
+    }
+    return js;
+}
+
+/* Ends a batch command: the JSON document, the exit status. */
+static int batch_done(const struct aws_cli *a, struct cr_buf *json, cr_status js, int failed)
+{
+    int rc = AWS_EXIT_OK;
+    if (a->json) {
+        if (js == CR_OK)
+            js = cr_buf_appendf(json, "],\"failed\":%d}", failed);
+        rc = aws_cli_print_json(json, js);
+    }
+    cr_buf_free(json);
+    return failed ? AWS_EXIT_FAIL : rc;
+}
+
+/* ---- send ------------------------------------------------------------------------------ */
+
+/* The body of a BODY argument: the text, or stdin for "-". */
+static cr_status body_of(const char *arg, struct cr_buf *buf)
+{
+    if (strcmp(arg, "-") != 0)
+        return cr_buf_append_str(buf, arg);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+        if (cr_buf_append(buf, chunk, n) != CR_OK)
+            return CR_ERR_NOMEM;
+    return ferror(stdin) ? CR_ERR_IO : CR_OK;
+}
+
+/* Sends bodies[0..n) (n <= 10) with one call; returns the failures. */
+static int send_chunk(struct cr_aws *aws, const struct aws_cli *a, const char *url, char **bodies,
+                      size_t n, size_t first, int delay, struct cr_buf *json, cr_status *js)
+{
+    struct cr_sqs_send_entry e[CR_SQS_MAX_BATCH];
+    struct cr_buf text[CR_SQS_MAX_BATCH];
+    struct cr_error err = {0};
+    cr_status st = CR_OK;
+    for (size_t i = 0; i < n; i++) {
+        cr_buf_init(&text[i], 0);
+        if (st == CR_OK)
+            st = body_of(bodies[i], &text[i]);
+        e[i] = (struct cr_sqs_send_entry){text[i].data ? text[i].data : (unsigned char *)"",
+                                          text[i].len, delay};
+    }
+    struct cr_sqs_batch *b = NULL;
+    struct cr_buf id;
+    cr_buf_init(&id, 0);
+    struct cr_sqs_send_options so = {.delay_s = delay};
+    if (st != CR_OK)
+        cr_error_clear(&err);
+    else if (n == 1)
+        st = cr_sqs_send(aws, url, e[0].body, e[0].len, &so, &id, &err);
+    else
+        st = cr_sqs_send_batch(aws, url, e, n, &b, &err);
+    *js = report_chunk(a, json, first, n, b, (const char *)id.data, st, &err);
+    int failed = b ? (int)b->num_failed : st != CR_OK ? (int)n : 0;
+    cr_sqs_batch_free(b);
+    cr_buf_free(&id);
+    for (size_t i = 0; i < n; i++)
+        cr_buf_free(&text[i]);
+    return failed;
+}
+
+/* cloudrec sqs send QUEUE BODY... */
+static int sqs_send(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    if (!want_args(a, argc - optind, 2, -1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    struct cr_buf url, json;
+    cr_buf_init(&url, 0);
+    cr_buf_init(&json, 0);
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc) {
+        cr_aws_free(aws);
+        cr_buf_free(&url);
+        return rc;
+    }
+    cr_status js = cr_buf_append_str(&json, "{\"messages\":[");
+    char **bodies = argv + optind + 1;
+    size_t total = (size_t)(argc - optind - 1);
+    int failed = 0;
+    for (size_t i = 0; i < total && js == CR_OK; i += CR_SQS_MAX_BATCH) {
+        size_t n = total - i < CR_SQS_MAX_BATCH ? total - i : CR_SQS_MAX_BATCH;
+        failed += send_chunk(aws, a, (const char *)url.data, bodies + i, n, i, (int)s->delay_s,
+                             &json, &js);
+    }
+    rc = batch_done(a, &json, js, failed);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- recv ------------------------------------------------------------------------------ */
+
+/* Appends one message as JSON. */
+static cr_status json_message(struct cr_buf *b, const struct cr_sqs_message *m, int first)
+{
+    cr_status st = cr_buf_append_str(b, first ? "{\"message_id\":" : ",{\"message_id\":");
+    if (st == CR_OK)
+        st = cr_json_append_string(b, m->message_id ? m->message_id : "");
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "receipt_handle", m->receipt_handle);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "body", m->body);
+    if (st == CR_OK)
+        st = aws_cli_json_str(b, "md5_of_body", m->md5_of_body);
+    if (st == CR_OK)
+        st =
+            cr_buf_appendf(b,
+                           ",\"receive_count\":%d,\"sent_ms\":%lld,\"first_receive_ms\":%lld"
+                           ",\"attributes\":{",
+                           m->receive_count, (long long)m->sent_ms, (long long)m->first_receive_ms);
+    for (size_t i = 0; st == CR_OK && i < m->num_attributes; i++) {
+        if ((st = cr_buf_append_str(b, i ? "," : "")) == CR_OK &&
+            (st = cr_json_append_string(b, m->attribute_names[i])) == CR_OK &&
+            (st = cr_buf_append_str(b, ":")) == CR_OK)
+            st = cr_json_append_string(b, m->attribute_values[i]);
+    }
+    return st == CR_OK ? cr_buf_append_str(b, "}}") : st;
+}
+
+/* Prints received messages as a table or one JSON document. */
+static int print_messages(const struct aws_cli *a, const struct cr_sqs_messages *msgs)
+{
+    if (!a->json) {
+        if (msgs->count)
+            printf("%-36s  %8s  %-20s  %s\n", "MESSAGE ID", "RECEIVES", "SENT (UTC)", "BODY");
+        for (size_t i = 0; i < msgs->count; i++) {
+            const struct cr_sqs_message *m = &msgs->messages[i];
+            char t[21];
+            aws_cli_time(m->sent_ms / 1000, t);
+            printf("%-36s  %8d  %-20s  %s\n  receipt: %s\n", m->message_id ? m->message_id : "-",
+                   m->receive_count, t, m->body, m->receipt_handle);
+        }
+        return AWS_EXIT_OK;
+    }
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_status st = cr_buf_append_str(&b, "{\"messages\":[");
+    for (size_t i = 0; st == CR_OK && i < msgs->count; i++)
+        st = json_message(&b, &msgs->messages[i], i == 0);
+    if (st == CR_OK)
+        st = cr_buf_append_str(&b, "]}");
+    return aws_cli_print_json(&b, st);
+}
+
+/* cloudrec sqs recv QUEUE */
+static int sqs_recv(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    if (!want_args(a, argc - optind, 1, 1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    struct cr_sqs_messages *msgs = NULL;
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc == 0) {
+        struct cr_error err = {0};
+        cr_status st = cr_sqs_receive(aws, (const char *)url.data, &s->recv, &msgs, &err);
+        rc = st == CR_OK ? print_messages(a, msgs) : aws_cli_fail(a, st, &err);
+    }
+    cr_sqs_messages_free(msgs);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- del / visibility ----------------------------------------------------------------- */
+
+/* Deletes receipts[0..n) (n <= 10) with one call; returns the failures. */
+static int del_chunk(struct cr_aws *aws, const struct aws_cli *a, const char *url, char **receipts,
+                     size_t n, size_t first, struct cr_buf *json, cr_status *js)
+{
+    struct cr_error err = {0};
+    struct cr_sqs_batch *b = NULL;
+    cr_status st = n == 1
+                       ? cr_sqs_delete(aws, url, receipts[0], &err)
+                       : cr_sqs_delete_batch(aws, url, (const char *const *)receipts, n, &b, &err);
+    *js = report_chunk(a, json, first, n, b, NULL, st, &err);
+    int failed = b ? (int)b->num_failed : st != CR_OK ? (int)n : 0;
+    cr_sqs_batch_free(b);
+    return failed;
+}
+
+/* cloudrec sqs del QUEUE RECEIPT... */
+static int sqs_del(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    (void)s;
+    if (!want_args(a, argc - optind, 2, -1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    struct cr_buf url, json;
+    cr_buf_init(&url, 0);
+    cr_buf_init(&json, 0);
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc) {
+        cr_aws_free(aws);
+        cr_buf_free(&url);
+        return rc;
+    }
+    cr_status js = cr_buf_append_str(&json, "{\"deleted\":[");
+    size_t total = (size_t)(argc - optind - 1);
+    int failed = 0;
+    for (size_t i = 0; i < total && js == CR_OK; i += CR_SQS_MAX_BATCH) {
+        size_t n = total - i < CR_SQS_MAX_BATCH ? total - i : CR_SQS_MAX_BATCH;
+        failed +=
+            del_chunk(aws, a, (const char *)url.data, argv + optind + 1 + i, n, i, &json, &js);
+    }
+    rc = batch_done(a, &json, js, failed);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* cloudrec sqs visibility QUEUE RECEIPT SECONDS */
+static int sqs_visibility(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    (void)s;
+    long secs;
+    if (!want_args(a, argc - optind, 3, 3))
+        return AWS_EXIT_USAGE;
+    if (!aws_cli_parse_int(argv[optind + 2], 0, CR_SQS_MAX_VISIBILITY_S, &secs))
+        return aws_cli_usage_error(a, "SECONDS must be 0..%d, got '%s'", CR_SQS_MAX_VISIBILITY_S,
+                                   argv[optind + 2]);
+    struct cr_aws *aws = NULL;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc == 0) {
+        struct cr_error err = {0};
+        cr_status st = cr_sqs_change_visibility(aws, (const char *)url.data, argv[optind + 1],
+                                                (int)secs, &err);
+        if (st != CR_OK)
+            rc = aws_cli_fail(a, st, &err);
+        else if (a->json)
+            printf("{\"visibility_timeout_s\":%ld}\n", secs);
+        else
+            printf("visible again in %ld s\n", secs);
+    }
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- attrs / purge ----------------------------------------------------------------------- */
+
+/* Prints a queue's attributes as NAME VALUE lines or one JSON object. */
+static int print_attrs(const struct aws_cli *a, const struct cr_sqs_queue_attributes *at)
+{
+    if (!a->json) {
+        for (size_t i = 0; i < at->count; i++)
+            printf("%-40s %s\n", at->names[i], at->values[i]);
+        return AWS_EXIT_OK;
+    }
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_status st = cr_buf_append_str(&b, "{");
+    for (size_t i = 0; st == CR_OK && i < at->count; i++) {
+        if ((st = cr_buf_append_str(&b, i ? "," : "")) == CR_OK &&
+            (st = cr_json_append_string(&b, at->names[i])) == CR_OK &&
+            (st = cr_buf_append_str(&b, ":")) == CR_OK)
+            st = cr_json_append_string(&b, at->values[i]);
+    }
+    if (st == CR_OK)
+        st = cr_buf_append_str(&b, "}");
+    return aws_cli_print_json(&b, st);
+}
+
+/* cloudrec sqs attrs QUEUE */
+static int sqs_attrs(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    (void)s;
+    if (!want_args(a, argc - optind, 1, 1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    struct cr_sqs_queue_attributes *at = NULL;
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc == 0) {
+        struct cr_error err = {0};
+        cr_status st = cr_sqs_get_attributes(aws, (const char *)url.data, &at, &err);
+        rc = st == CR_OK ? print_attrs(a, at) : aws_cli_fail(a, st, &err);
+    }
+    cr_sqs_queue_attributes_free(at);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* cloudrec sqs purge QUEUE */
+static int sqs_purge(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    (void)s;
+    if (!want_args(a, argc - optind, 1, 1))
+        return AWS_EXIT_USAGE;
+    struct cr_aws *aws = NULL;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc == 0) {
+        struct cr_error err = {0};
+        cr_status st = cr_sqs_purge(aws, (const char *)url.data, &err);
+        if (st != CR_OK)
+            rc = aws_cli_fail(a, st, &err);
+        else if (a->json)
+            rc = print_url(a, (const char *)url.data);
+        else
+            printf("purged %s\n", (const char *)url.data);
+    }
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+typedef int (*sqs_cmd_fn)(struct aws_cli *, struct sqs_args *, int, char **);
+
+int cloudrec_cmd_sqs(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        sqs_cmd_fn fn;
+    } cmds[] = {{"create", sqs_create}, {"url", sqs_url},    {"send", sqs_send},
+                {"recv", sqs_recv},     {"del", sqs_del},    {"visibility", sqs_visibility},
+                {"attrs", sqs_attrs},   {"purge", sqs_purge}};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        cloudrec_sqs_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(argv[1], cmds[i].name) != 0)
+            continue;
+        char prog[64];
+        snprintf(prog, sizeof(prog), "cloudrec sqs %s", cmds[i].name);
+        struct aws_cli a = {.prog = prog, .service = "sqs"};
+        struct sqs_args s = {0};
+        int rc = sqs_getopt(&a, &s, argc - 1, argv + 1);
+        if (rc < 0)
+            rc = cmds[i].fn(&a, &s, argc - 1, argv + 1);
+        sqs_args_free(&s);
+        return rc;
+    }
+    fprintf(stderr,
+            "cloudrec: unknown sqs command '%s' (create, url, send, recv, del, visibility, "
+            "attrs, purge)\n",
+            argv[1]);
+    return AWS_EXIT_USAGE;
+}
