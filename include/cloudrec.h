@@ -7,5 +7,16 @@
 #include "cloudrec/classify.h"
 #include "cloudrec/http.h"
 #include "cloudrec/sigv4.h"
+#include "cloudrec/aws.h"
+#include "cloudrec/s3.h"
+#include "cloudrec/sqs.h"
+#include "cloudrec/ec2.h"
+#include "cloudrec/load.h"
+#include "cloudrec/message.h"
+#include "cloudrec/scale.h"
+#include "cloudrec/web.h"
+#include "cloudrec/worker.h"
+#include "cloudrec/fleet.h"
+#include "cloudrec/service.h"
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dev.sh - set up a Debian 12 machine for libcloudrec, build it, run it or test it.
 #
-#   scripts/dev.sh run    install dependencies, build, run the service locally
+#   scripts/dev.sh run [UP-FLAGS]  install dependencies, build, run the service
+#                         locally (`cloudrec up`, http://127.0.0.1:8000/)
 #   scripts/dev.sh test   install dependencies, build, run the whole test suite,
 #                         then again under AddressSanitizer + UBSan
 #   scripts/dev.sh deps | build
@@ -40,6 +41,12 @@ deps() {
         python3 -m pip install --quiet pytest ||
             python3 -m pip install --quiet --break-system-packages pytest
     fi
+    # The S3/SQS/EC2 tests run against moto in server mode on 127.0.0.1.
+    if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
+        log "installing moto[server] from PyPI"
+        python3 -m pip install --quiet 'moto[server]' ||
+            python3 -m pip install --quiet --break-system-packages 'moto[server]'
+    fi
 }
 
 build() {
@@ -73,10 +80,11 @@ model() {
     build/tools/cloudrec model fetch
 }
 
+# The whole service on this machine (docs/local-mode.md); extra arguments go
+# to `cloudrec up` (e.g. --port 8080 --max-workers 4). Ctrl-C stops it.
 run_service() {
-    local img=/usr/share/darknet/data/dog.jpg
-    log "classifying $img (the HTTP service arrives with issue #4)"
-    build/tools/cloudrec classify "$img"
+    log "starting cloudrec up $* (Ctrl-C stops it)"
+    exec build/tools/cloudrec up "$@"
 }
 
 run_tests() {
@@ -90,7 +98,7 @@ run_tests() {
 case "${1:-}" in
     deps) deps ;;
     build) deps; build build ;;
-    run) deps; build build; model; run_service ;;
+    run) shift; deps; build build; model; run_service "$@" ;;
     test) deps; build build; model; run_tests ;;
     *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -3,12 +3,16 @@
  *
  *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--json] FILE...
  *   cloudrec [-v] model path|fetch ...
+ *   cloudrec up [--port N] [--bind ADDR] [--data DIR] [--max-workers N] ...  (cmd_up.c)
+ *   cloudrec s3|sqs|ec2 COMMAND ...  (cmd_s3.c, cmd_sqs.c, cmd_ec2.c)
  *   cloudrec version | --version | help | --help
  *
  * Thin by design: parse flags, call the library, map cr_status to an exit
  * code and a one-line message.
  */
 #include "cloudrec.h"
+#include "cmd_up.h"
+#include "cmd_aws_common.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +34,12 @@ static void usage_main(FILE *f)
             "  classify [--model DIR] [--top K] [--json] FILE...   label images (see classify --help)\n"
             "  model path [--model DIR]                            show which model files are used\n"
             "  model fetch [--url URL] [--sha256 HEX] [--dest DIR] download and verify weights\n"
+            "  up [--port N] [--data DIR] [--max-workers N]        run the whole service locally\n"
+            "                                                      (see up --help)\n"
+            "  s3 mb|put|get|head|ls|rm ...                        S3 buckets and objects\n"
+            "  sqs create|url|send|recv|del|visibility|attrs|purge SQS queues and messages\n"
+            "  ec2 run|ls|terminate ...                            EC2 instances\n"
+            "                                                      (see s3|sqs|ec2 --help)\n"
             "  version                                             print the library version\n"
             "\n"
             "Options:\n"
@@ -332,6 +342,14 @@ int main(int argc, char **argv)
         return cmd_classify(argc - argi, argv + argi);
     if (strcmp(cmd, "model") == 0)
         return cmd_model(argc - argi, argv + argi);
+    if (strcmp(cmd, "up") == 0)
+        return cloudrec_cmd_up(argc - argi, argv + argi);
+    if (strcmp(cmd, "s3") == 0)
+        return cloudrec_cmd_s3(argc - argi, argv + argi);
+    if (strcmp(cmd, "sqs") == 0)
+        return cloudrec_cmd_sqs(argc - argi, argv + argi);
+    if (strcmp(cmd, "ec2") == 0)
+        return cloudrec_cmd_ec2(argc - argi, argv + argi);
     if (strcmp(cmd, "version") == 0) {
         printf("cloudrec %s\n", cr_version());
         return 0;
