@@ -33,7 +33,8 @@ static void usage(FILE *f)
                "(desired = clamp(ceil(backlog / per-instance), min, max); out at once, in after\n"
                "the window, idle workers only) and logs one line per decision.\n"
                "  --requests URL            request queue (also passed to every worker)\n"
-               "  --fleet URL               local: (default), local:///state-dir, ec2:...\n"
+               "  --fleet URL               local: (default), local:///state-dir, or\n"
+               "                            ec2:?ami=AMI&type=T&fleet=NAME&... (docs/aws-mode.md)\n"
                "  --min N                   fewest workers, even when idle (default 0)\n"
                "  --max N                   most workers (default 20)\n"
                "  --per-instance N          backlog one worker absorbs (default 1)\n"
@@ -44,12 +45,15 @@ static void usage(FILE *f)
                "                            (default 30)\n"
                "  --kill-after-ms MS        on exit, SIGKILL workers still busy after this\n"
                "                            (default 30000)\n"
-               "Worker command (local fleet):\n"
-               "  --worker PATH             the worker program (default: cloudrec-worker next to\n"
-               "                            this program, else on PATH)\n"
+               "Worker command (ec2: it goes into the instances' user data):\n"
+               "  --worker PATH             local: the worker program (default: cloudrec-worker\n"
+               "                            next to this program, else on PATH); ec2: fleets\n"
+               "                            take it from their worker= setting\n"
                "  --output URL              passed to workers as --output\n"
                "  --model DIR               passed to workers as --model\n"
                "  -- FLAGS...               passed to every worker as they are\n"
+               "  --print-user-data         print the user data ec2: instances would boot with\n"
+               "                            and exit (no AWS request is made)\n"
                "  --log-level LEVEL         debug, info (default), warn, error, off\n"
                "  -h, --help                this help\n"
                "SIGTERM or SIGINT: every worker gets SIGTERM (finishes its image), exit 0.\n"
@@ -91,6 +95,7 @@ struct args {
     struct cr_scaler_options s;
     const char *worker, *output, *model;
     int log_level;
+    int print_user_data;
 };
 
 /* Applies one numeric flag; 0 (with a message) when out of range. */
@@ -181,6 +186,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"output", required_argument, NULL, 'o'},
                                          {"model", required_argument, NULL, 'm'},
                                          {"log-level", required_argument, NULL, 'L'},
+                                         {"print-user-data", no_argument, NULL, 'U'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -189,6 +195,10 @@ static int parse_args(int argc, char **argv, struct args *a)
         if (c == 'h') {
             usage(stdout);
             return 0;
+        }
+        if (c == 'U') {
+            a->print_user_data = 1;
+            continue;
         }
         if (c == '?' || !apply_flag(c, optarg, a)) {
             usage(stderr);
@@ -233,6 +243,50 @@ static int build_worker_argv(const struct args *a, const char *worker_path, int 
     return 1;
 }
 
+/* Finds the worker program for a local fleet into worker_path (size n).
+ * ec2: fleets take theirs from the URL: argv[0] is only a placeholder. */
+static int find_worker(const struct args *a, char *worker_path, size_t n)
+{
+    struct cr_error err = {0};
+    int ec2 = strncmp(a->s.fleet_url, "ec2:", 4) == 0;
+    if (ec2 && a->worker) {
+        fprintf(stderr,
+                "%s: --worker is for local fleets; an ec2: fleet runs the program of its "
+                "worker= setting\n",
+                prog);
+        return 0;
+    }
+    if (ec2) {
+        snprintf(worker_path, n, "%s", "cloudrec-worker");
+        return 1;
+    }
+    if (a->worker && !realpath(a->worker, worker_path)) {
+        fprintf(stderr, "%s: --worker %s: %s\n", prog, a->worker, strerror(errno));
+        return 0;
+    }
+    if (!a->worker && cr_find_program("cloudrec-worker", NULL, worker_path, n, &err) != CR_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        return 0;
+    }
+    return 1;
+}
+
+/* --print-user-data: the boot script of an instance the scaler would
+ * launch, on stdout. */
+static int print_user_data(const struct cr_scaler_options *o)
+{
+    struct cr_error err = {0};
+    struct cr_buf out;
+    cr_buf_init(&out, 0);
+    cr_status st = cr_scaler_user_data(o, &out, &err);
+    if (st == CR_OK)
+        fwrite(out.data, 1, out.len, stdout);
+    else
+        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+    cr_buf_free(&out);
+    return st == CR_OK ? 0 : EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     struct args a = {.log_level = CR_LOG_INFO};
@@ -247,22 +301,14 @@ int main(int argc, char **argv)
     struct cr_error err = {0};
     char worker_path[4096];
     const char *worker_argv[MAX_WORKER_ARGS];
-    if (a.worker && !realpath(a.worker, worker_path)) {
-        fprintf(stderr, "%s: --worker %s: %s\n", prog, a.worker, strerror(errno));
-        return EXIT_USAGE;
-    }
-    cr_status st = CR_OK;
-    if (!a.worker)
-        st = cr_find_program("cloudrec-worker", NULL, worker_path, sizeof(worker_path), &err);
-    if (st != CR_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err.message);
-        return EXIT_USAGE;
-    }
-    if (!build_worker_argv(&a, worker_path, argc, argv, worker_argv))
+    if (!find_worker(&a, worker_path, sizeof(worker_path)) ||
+        !build_worker_argv(&a, worker_path, argc, argv, worker_argv))
         return EXIT_USAGE;
     a.s.worker_argv = worker_argv;
     a.s.stop = &g_stop;
-    st = cr_scaler_run(&a.s, &err);
+    if (a.print_user_data)
+        return print_user_data(&a.s);
+    cr_status st = cr_scaler_run(&a.s, &err);
     if (st != CR_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
         return EXIT_USAGE;

@@ -4,6 +4,7 @@
  *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--json] FILE...
  *   cloudrec [-v] model path|fetch ...
  *   cloudrec up [--port N] [--bind ADDR] [--data DIR] [--max-workers N] ...  (cmd_up.c)
+ *   cloudrec setup [--input URL] [--output URL] [--requests URL] ...  (cmd_setup.c)
  *   cloudrec s3|sqs|ec2 COMMAND ...  (cmd_s3.c, cmd_sqs.c, cmd_ec2.c)
  *   cloudrec version | --version | help | --help
  *
@@ -13,6 +14,7 @@
 #include "cloudrec.h"
 #include "cmd_up.h"
 #include "cmd_aws_common.h"
+#include "cmd_setup.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +38,8 @@ static void usage_main(FILE *f)
             "  model fetch [--url URL] [--sha256 HEX] [--dest DIR] download and verify weights\n"
             "  up [--port N] [--data DIR] [--max-workers N]        run the whole service locally\n"
             "                                                      (see up --help)\n"
+            "  setup --input URL --output URL --requests URL ...   create buckets and queues\n"
+            "                                                      (idempotent; setup --help)\n"
             "  s3 mb|put|get|head|ls|rm ...                        S3 buckets and objects\n"
             "  sqs create|url|send|recv|del|visibility|attrs|purge SQS queues and messages\n"
             "  ec2 run|ls|terminate ...                            EC2 instances\n"
@@ -348,6 +352,8 @@ int main(int argc, char **argv)
         return cloudrec_cmd_s3(argc - argi, argv + argi);
     if (strcmp(cmd, "sqs") == 0)
         return cloudrec_cmd_sqs(argc - argi, argv + argi);
+    if (strcmp(cmd, "setup") == 0)
+        return cloudrec_cmd_setup(argc - argi, argv + argi);
     if (strcmp(cmd, "ec2") == 0)
         return cloudrec_cmd_ec2(argc - argi, argv + argi);
     if (strcmp(cmd, "version") == 0) {

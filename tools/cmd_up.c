@@ -44,6 +44,14 @@ void cloudrec_up_usage(FILE *f)
             "  --model DIR               model directory (default: the usual lookup)\n"
             "  --web-arg ARG             pass ARG to cloudrec-web (repeatable)\n"
             "  --worker-arg ARG          pass ARG to every worker (repeatable)\n"
+            "Using AWS (or other) stores, queues and fleets instead of the data directory's\n"
+            "(they must exist: see `cloudrec setup`; AWS_REGION etc. as usual):\n"
+            "  --input URL               uploads store (s3://bucket[/prefix], file:///dir)\n"
+            "  --output URL              results store\n"
+            "  --requests URL            request queue (sqs://name, sqlite:///db?name=q)\n"
+            "  --replies URL             reply queue\n"
+            "  --fleet URL               workers (local:///dir, ec2:?ami=...; default the\n"
+            "                            data directory's local fleet)\n"
             "The programs cloudrec-web, cloudrec-scaler and cloudrec-worker are taken from\n"
             "this program's directory, else from PATH. Ctrl-C or SIGTERM stops the web tier\n"
             "(no new uploads), then the scaler, which lets each worker finish its image.\n"
@@ -137,6 +145,21 @@ static int up_flag(int c, const char *val, struct up_args *a)
     case 'm':
         a->o.model_dir = val;
         return 1;
+    case 'I':
+        a->o.input_url = val;
+        return 1;
+    case 'O':
+        a->o.output_url = val;
+        return 1;
+    case 'Q':
+        a->o.requests_url = val;
+        return 1;
+    case 'Y':
+        a->o.replies_url = val;
+        return 1;
+    case 'F':
+        a->o.fleet_url = val;
+        return 1;
     case 'A':
     case 'B': {
         int *n = c == 'A' ? &a->n_web : &a->n_worker;
@@ -169,6 +192,11 @@ static int up_parse(int argc, char **argv, struct up_args *a)
                                          {"stop-timeout-ms", required_argument, NULL, 'S'},
                                          {"web-arg", required_argument, NULL, 'A'},
                                          {"worker-arg", required_argument, NULL, 'B'},
+                                         {"input", required_argument, NULL, 'I'},
+                                         {"output", required_argument, NULL, 'O'},
+                                         {"requests", required_argument, NULL, 'Q'},
+                                         {"replies", required_argument, NULL, 'Y'},
+                                         {"fleet", required_argument, NULL, 'F'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;

@@ -4,8 +4,11 @@
  *   local:                  worker processes, children of this process; their
  *   local:///abs/dir        state files go to dir (default: a private
  *                           temporary directory, removed by cr_fleet_free)
- *   ec2:...                 EC2 instances from an AMI (not built yet:
- *                           CR_ERR_UNSUPPORTED)
+ *   ec2:[?ami=...&type=...&fleet=...&...]
+ *                           EC2 instances from an AMI, tagged
+ *                           cloudrec:fleet=<fleet> and Name=app-tier-instance-N,
+ *                           booting with user data that starts the worker
+ *                           (settings: docs/aws-mode.md; at most 20 instances)
  *
  * Local fleet. An instance is one `cloudrec-worker` process started with
  * fork + exec of cr_fleet_options.worker_argv plus `--id <id> --state-file
@@ -19,6 +22,15 @@
  * workers behind. cr_fleet_list reaps exited children. The fleet owns its
  * children: they are not meant to be waited for elsewhere in the process,
  * and the process must not ignore SIGCHLD.
+ *
+ * EC2 fleet. An instance is one RunInstances of the AMI; its id is the EC2
+ * instance id. Only instances carrying the fleet's tag are listed or
+ * stopped (the tag is checked before anything is terminated). EC2 cannot
+ * see inside an instance: with requests_url, running instances are listed
+ * idle while that queue has nothing in flight, else running. Stopping
+ * terminates the instance (its worker finishes the current image on
+ * SIGTERM); cr_fleet_shutdown keeps the instances unless the URL says
+ * on_exit=terminate.
  *
  * A cr_fleet is not thread-safe: one thread drives it.
  */
@@ -63,13 +75,17 @@ struct cr_fleet_options {
     const char *const *worker_argv;
     int kill_after_ms; /* cr_fleet_shutdown: SIGKILL what is left after this
                           long (default 30000) */
+    /* The queue the workers take requests from (optional). EC2 fleets read
+     * its in-flight count to tell idle instances (see above). */
+    const char *requests_url;
 };
 
 struct cr_fleet;
 
-/* Opens a fleet. CR_ERR_INVALID (bad URL or options), CR_ERR_UNSUPPORTED
- * (a recognised scheme this build cannot drive, such as ec2:), CR_ERR_IO
- * (the state directory cannot be made). *out is owned by the caller. */
+/* Opens a fleet (no network I/O). CR_ERR_INVALID (bad URL or options, an
+ * ec2: fleet without an AMI or region), CR_ERR_UNSUPPORTED (a recognised
+ * scheme this build cannot drive), CR_ERR_IO (the state directory cannot be
+ * made). *out is owned by the caller. */
 CR_API cr_status cr_fleet_open(const char *url, const struct cr_fleet_options *opts,
                                struct cr_fleet **out, struct cr_error *err);
 
@@ -82,13 +98,15 @@ CR_API cr_status cr_fleet_list(struct cr_fleet *f, struct cr_instance_list *out,
 CR_API void cr_fleet_list_free(struct cr_instance_list *list);
 
 /* Starts count instances (they show as pending). *launched (optional) says
- * how many started before a failure. */
+ * how many started before a failure. ec2: a launch past the fleet's cap
+ * starts what fits and fails with CR_ERR_STATE. */
 CR_API cr_status cr_fleet_launch(struct cr_fleet *f, int count, int *launched,
                                  struct cr_error *err);
 
-/* Asks instance id to stop gracefully (local: SIGTERM). CR_ERR_NOT_FOUND if
- * it is not (or no longer) in the fleet; stopping a stopping instance is not
- * an error. */
+/* Asks instance id to stop gracefully (local: SIGTERM; ec2: terminate).
+ * CR_ERR_NOT_FOUND if it is not (or no longer) in the fleet (ec2: also an
+ * instance without the fleet's tag, which is left alone); stopping a
+ * stopping instance is not an error. */
 CR_API cr_status cr_fleet_stop(struct cr_fleet *f, const char *id, struct cr_error *err);
 
 /* Stops every instance gracefully and waits for them: local workers get
@@ -96,6 +114,13 @@ CR_API cr_status cr_fleet_stop(struct cr_fleet *f, const char *id, struct cr_err
  * call returns when none is left. CR_OK even if some had to be killed (the
  * count is logged). */
 CR_API cr_status cr_fleet_shutdown(struct cr_fleet *f, struct cr_error *err);
+
+/* Appends to out the boot script a new instance of f runs: for ec2: the
+ * user data (a shell script for cloud-init that writes and starts the
+ * worker's systemd unit). No network I/O. CR_ERR_UNSUPPORTED for local
+ * fleets; CR_ERR_INVALID when the worker command lacks --requests or
+ * --output or has unsafe characters. */
+CR_API cr_status cr_fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err);
 
 /* Releases the fleet. Local: instances still running are left running
  * (call cr_fleet_shutdown first); a private state directory is removed.

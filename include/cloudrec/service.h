@@ -59,6 +59,45 @@ struct cr_scaler_options {
  */
 CR_API cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *err);
 
+/*
+ * Appends to out the boot script (ec2: user data) of an instance that
+ * cr_scaler_run with these options would launch: the fleet's settings and
+ * the worker command with --requests appended, exactly as the scaler builds
+ * it. No network I/O. CR_ERR_UNSUPPORTED for fleets without one (local:),
+ * plus the errors of cr_fleet_open and cr_fleet_user_data.
+ */
+CR_API cr_status cr_scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
+                                     struct cr_error *err);
+
+/* What `cloudrec setup` makes; NULL URLs are skipped. Borrowed for the call. */
+struct cr_setup_options {
+    const char *input_url;       /* store for uploads: s3:// bucket, file:// directory */
+    const char *output_url;      /* store for results */
+    const char *requests_url;    /* the workers' queue: sqs://, sqlite:// */
+    const char *replies_url;     /* the web tier's reply queue */
+    const char *dead_letter_url; /* receives requests received max_receives times */
+    int visibility_s;            /* the requests queue's visibility timeout (default 30) */
+    int max_receives;            /* with dead_letter_url (default 5) */
+};
+
+/* Called once per resource cr_setup handled: url, what it is ("input
+ * store", "requests queue", ...) and the outcome: "created", "exists", or
+ * "ready" (a local backend, which does not say which). */
+typedef void (*cr_setup_report_fn)(void *userdata, const char *url, const char *what,
+                                   const char *outcome);
+
+/*
+ * Makes the buckets (directories) and queues of opts exist, in the order
+ * input, output, dead-letter, requests (with VisibilityTimeout and a redrive
+ * policy to the dead-letter queue), replies. Idempotent: running it again
+ * with the same options creates and changes nothing and reports "exists".
+ * Stops at the first failure: the backends' errors, CR_ERR_EXISTS when a
+ * queue exists with other attributes than asked for, or a bucket is owned
+ * by someone else. report (optional) sees each resource as it is done.
+ */
+CR_API cr_status cr_setup(const struct cr_setup_options *opts, cr_setup_report_fn report,
+                          void *userdata, struct cr_error *err);
+
 /* `cloudrec up`: the whole service on this machine. */
 struct cr_up_options {
     const char *data_dir;          /* default "./cloudrec-data"; made absolute */
@@ -76,6 +115,15 @@ struct cr_up_options {
                                       cr_find_program */
     const char *const *web_args;   /* extra flags for cloudrec-web, NULL-terminated */
     const char *const *worker_args; /* extra flags for each worker, NULL-terminated */
+    /* URLs used instead of the data directory's own (NULL keeps those), e.g.
+     * s3://bucket, sqs://queue, ec2:?ami=...: the same service against AWS.
+     * Given queues and stores must exist already (`cloudrec setup`); only
+     * the local ones are created. */
+    const char *input_url;
+    const char *output_url;
+    const char *requests_url;
+    const char *replies_url;
+    const char *fleet_url; /* default local:///DATA/workers */
 };
 
 struct cr_up;
@@ -83,7 +131,8 @@ struct cr_up;
 /*
  * Creates DIR/{input,output,workers} and DIR/queue.db with the queues
  * requests (dead letters to requests-dead after max_receives receives),
- * requests-dead and replies; starts cloudrec-scaler and cloudrec-web as
+ * requests-dead and replies (those not replaced by a URL in opts); starts
+ * cloudrec-scaler and cloudrec-web as
  * children (each in its own process group, killed with us) and returns once
  * the web port accepts connections. *out is owned by the caller: stop it
  * with cr_up_stop, then cr_up_free. Errors: CR_ERR_INVALID, CR_ERR_IO (the

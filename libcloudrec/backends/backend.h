@@ -7,7 +7,7 @@
  * sees calls whose arguments already passed those checks.
  *
  * Adding a backend (this is how the AWS ones plug in):
- *   1. write a source file, e.g. libcloudrec/aws/store_s3.c, that defines
+ *   1. write a source file, e.g. libcloudrec/backends/store_s3.c, that defines
  *      `const struct cr__store_ops cr__store_s3_ops = { ... };`
  *      (or cr__queue_sqs_ops for queues);
  *   2. declare it in the "registered implementations" block below;
@@ -43,6 +43,10 @@ struct cr__store_ops {
                      struct cr_error *err);
     cr_status (*del)(void *impl, const char *key, struct cr_error *err);
     void (*close)(void *impl);
+    /* Optional (NULL: open() creates what is missing, as file:// does):
+     * makes the store's container (an S3 bucket) exist; *created says
+     * whether this call made it. Used by cr_setup. */
+    cr_status (*setup)(const char *url, int *created, struct cr_error *err);
 };
 
 /* One queue implementation. open() receives the options already checked and
@@ -64,6 +68,12 @@ struct cr__queue_ops {
     cr_status (*counts)(void *impl, long *visible, long *in_flight, struct cr_error *err);
     cr_status (*purge)(void *impl, struct cr_error *err);
     void (*close)(void *impl);
+    /* Optional (NULL: open() with create): makes the queue (and its
+     * dead-letter queue) exist with opts' attributes; *created says whether
+     * this call made it. An existing queue with other attributes than those
+     * asked for is CR_ERR_EXISTS. Used by cr_setup. */
+    cr_status (*setup)(const char *url, const struct cr_queue_options *opts, int *created,
+                       struct cr_error *err);
 };
 
 /* The public handles: which implementation, and its state. */
@@ -77,11 +87,26 @@ struct cr_queue {
     void *impl;
 };
 
-/* ---- registered implementations ------------------------------------------
- * The AWS ones (cr__store_s3_ops, cr__queue_sqs_ops) are declared here when
- * they exist; see the steps at the top of this file. */
+/* ---- registered implementations ------------------------------------------*/
 extern const struct cr__store_ops cr__store_file_ops;   /* backends/store_file.c */
+extern const struct cr__store_ops cr__store_s3_ops;     /* backends/store_s3.c */
 extern const struct cr__queue_ops cr__queue_sqlite_ops; /* backends/queue_sqlite.c */
+extern const struct cr__queue_ops cr__queue_sqs_ops;    /* backends/queue_sqs.c */
+
+/* ---- set-up (cloudrec setup) ------------------------------------------------*/
+
+/* Makes the store at url exist (an S3 bucket; a file:// directory) and says
+ * in *created whether this call made it (-1: the backend cannot tell). */
+cr_status cr__store_setup(const char *url, int *created, struct cr_error *err);
+
+/* Makes the queue at url exist with opts' attributes (create is implied),
+ * *created as above. */
+cr_status cr__queue_setup(const char *url, const struct cr_queue_options *opts, int *created,
+                          struct cr_error *err);
+
+/* Copies the queue name of "sqs://name" into name (81 bytes); CR_ERR_INVALID
+ * for anything else (SQS names: 1..80 of A-Z a-z 0-9 _ -). */
+cr_status cr__sqs_url_name(const char *url, char name[81], struct cr_error *err);
 
 /* ---- helpers shared by the implementations -------------------------------*/
 

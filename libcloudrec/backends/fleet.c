@@ -5,19 +5,17 @@
 #include <string.h>
 
 /* The known schemes. A row without ops is recognised but not built; opening
- * it fails with `missing` (fleet_backend.h says how ec2 takes its place). */
+ * it fails with `missing` (fleet_backend.h says how a fleet plugs in). */
 static const struct {
     const char *scheme;
     const struct cr__fleet_ops *ops;
     const char *missing;
 } fleet_schemes[] = {
     {"local", &cr__fleet_local_ops, NULL},
-    {"ec2", NULL,
-     "ec2: fleets need the AWS EC2 backend, which this build does not have yet; "
-     "use local: (worker processes on this machine)"},
+    {"ec2", &cr__fleet_ec2_ops, NULL},
 };
 
-#define CR__FLEET_URL_FORMS "local:, local:///abs/state-dir or ec2:"
+#define CR__FLEET_URL_FORMS "local:, local:///abs/state-dir or ec2:[?ami=...&...]"
 
 const char *cr_instance_state_name(enum cr_instance_state state)
 {
@@ -124,4 +122,20 @@ void cr_fleet_free(struct cr_fleet *f)
         return;
     f->ops->close(f->impl);
     free(f);
+}
+
+cr_status cr_fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err)
+{
+    if (!f || !out)
+        return cr__fail(err, CR_ERR_INVALID, "cr_fleet_user_data: fleet and out are required");
+    if (!f->ops->user_data)
+        return cr__fail(err, CR_ERR_UNSUPPORTED,
+                        "%s: fleets have no user data (only ec2: instances boot with one)",
+                        f->ops->scheme);
+    return f->ops->user_data(f->impl, out, err);
+}
+
+int cr__fleet_max_instances(const struct cr_fleet *f)
+{
+    return f && f->ops->max_instances ? f->ops->max_instances(f->impl) : 0;
 }

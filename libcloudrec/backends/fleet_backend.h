@@ -4,7 +4,7 @@
  * fleet.c parses the URL's scheme, checks the arguments every fleet shares
  * and forwards to an implementation through this table. Adding a fleet (how
  * ec2: plugs in):
- *   1. write a source file, e.g. libcloudrec/aws/fleet_ec2.c, defining
+ *   1. write a source file, e.g. libcloudrec/backends/fleet_ec2.c, defining
  *      `const struct cr__fleet_ops cr__fleet_ec2_ops = { ... };`;
  *   2. declare it below;
  *   3. in the scheme table of fleet.c, replace the ec2 row's NULL ops by a
@@ -29,6 +29,11 @@ struct cr__fleet_ops {
     cr_status (*stop)(void *impl, const char *id, struct cr_error *err);
     cr_status (*shutdown)(void *impl, struct cr_error *err);
     void (*close)(void *impl);
+    /* Optional: appends the boot script of a new instance (ec2: user data). */
+    cr_status (*user_data)(void *impl, struct cr_buf *out, struct cr_error *err);
+    /* Optional: the most instances the fleet will hold (0 or NULL: no cap
+     * of its own). */
+    int (*max_instances)(void *impl);
 };
 
 struct cr_fleet {
@@ -38,5 +43,10 @@ struct cr_fleet {
 
 /* ---- registered implementations ------------------------------------------*/
 extern const struct cr__fleet_ops cr__fleet_local_ops; /* backends/fleet_local.c */
+extern const struct cr__fleet_ops cr__fleet_ec2_ops;   /* backends/fleet_ec2.c */
+
+/* The fleet's own cap on instances (ec2: 20 or its max=), 0 when it has
+ * none; the scaler clamps its policy's max to it. */
+int cr__fleet_max_instances(const struct cr_fleet *f);
 
 #endif

@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The known schemes; a row without ops fails with `missing` (see backend.h
- * for how the SQS implementation takes its place). */
+/* The known schemes; a row without ops fails with `missing` (backend.h
+ * says how an implementation takes its place). */
 static const struct {
     const char *scheme;
     const struct cr__queue_ops *ops;
     const char *missing;
 } queue_schemes[] = {
     {"sqlite", &cr__queue_sqlite_ops, NULL},
-    {"sqs", NULL, "sqs:// queues need the AWS backend (not built yet)"},
+    {"sqs", &cr__queue_sqs_ops, NULL},
 };
 
 #define CR__QUEUE_URL_FORMS "sqlite:///abs/path/queue.db?name=requests or sqs://queue-name"
@@ -181,4 +181,25 @@ void cr_queue_message_clear(struct cr_queue_message *m)
     free(m->receipt);
     free(m->body);
     memset(m, 0, sizeof(*m));
+}
+
+cr_status cr__queue_setup(const char *url, const struct cr_queue_options *opts, int *created,
+                          struct cr_error *err)
+{
+    static const struct cr_queue_options defaults;
+    struct cr_queue_options o = opts ? *opts : defaults;
+    const struct cr__queue_ops *ops = NULL;
+    *created = -1;
+    o.create = 1;
+    if (!url)
+        return cr__fail(err, CR_ERR_INVALID, "queue setup: url is NULL");
+    cr_status st = find_ops(url, &ops, err);
+    if (st != CR_OK || (st = check_options(&o, err)) != CR_OK)
+        return st;
+    if (ops->setup)
+        return ops->setup(url, &o, created, err);
+    struct cr_queue *q = NULL;
+    st = cr_queue_open(url, &o, &q, err);
+    cr_queue_free(q);
+    return st;
 }

@@ -7,15 +7,15 @@
 #define CR__STORE_KEY_MAX 255
 
 /* The known schemes. A row without ops is a scheme we recognise but were
- * built without; opening it fails with `missing` (see backend.h for how the
- * AWS implementation takes its place). */
+ * built without; opening it fails with `missing` (backend.h says how an
+ * implementation takes its place). */
 static const struct {
     const char *scheme;
     const struct cr__store_ops *ops;
     const char *missing;
 } store_schemes[] = {
     {"file", &cr__store_file_ops, NULL},
-    {"s3", NULL, "s3:// stores need the AWS backend (not built yet)"},
+    {"s3", &cr__store_s3_ops, NULL},
 };
 
 #define CR__STORE_URL_FORMS "file:///abs/dir or s3://bucket[/prefix]"
@@ -155,4 +155,20 @@ void cr_store_free(struct cr_store *s)
         return;
     s->ops->close(s->impl);
     free(s);
+}
+
+cr_status cr__store_setup(const char *url, int *created, struct cr_error *err)
+{
+    const struct cr__store_ops *ops = NULL;
+    cr_status st =
+        url ? find_ops(url, &ops, err) : cr__fail(err, CR_ERR_INVALID, "store setup: url is NULL");
+    *created = -1;
+    if (st != CR_OK)
+        return st;
+    if (ops->setup)
+        return ops->setup(url, created, err);
+    struct cr_store *s = NULL;
+    st = cr_store_open(url, &s, err); /* file:// makes its directory */
+    cr_store_free(s);
+    return st;
 }

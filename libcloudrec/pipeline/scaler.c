@@ -1,4 +1,5 @@
 /* scaler.c - cr_scaler_run: queue depth -> scaling policy -> fleet, once per tick. */
+#include "backends/fleet_backend.h"
 #include "cloudrec/fleet.h"
 #include "cloudrec/queue.h"
 #include "cloudrec/scale.h"
@@ -63,6 +64,31 @@ static cr_status build_worker_argv(struct scaler *s, struct cr_error *err)
     return CR_OK;
 }
 
+/* Opens the fleet with the worker command (no network I/O). */
+static cr_status open_fleet(struct scaler *s, struct cr_error *err)
+{
+    struct cr_fleet_options fo = {
+        .worker_argv = (const char *const *)s->worker_argv,
+        .kill_after_ms = s->o.kill_after_ms,
+        .requests_url = s->o.requests_url,
+    };
+    cr_status st = cr_fleet_open(s->o.fleet_url, &fo, &s->fleet, err);
+    return st == CR_OK ? st : cr__fail_prefix(err, st, "fleet: ");
+}
+
+/* Lowers the policy's max to the fleet's own cap (ec2: 20), saying so. */
+static void clamp_to_fleet(struct scaler *s)
+{
+    int cap = cr__fleet_max_instances(s->fleet);
+    if (cap <= 0 || s->policy.max_instances <= cap)
+        return;
+    cr_log(CR_LOG_WARN, "msg=\"max lowered to the fleet's cap\" max=%d cap=%d",
+           s->policy.max_instances, cap);
+    s->policy.max_instances = cap;
+    if (s->policy.min_instances > cap)
+        s->policy.min_instances = cap;
+}
+
 /* Opens the queue and the fleet. */
 static cr_status scaler_open(struct scaler *s, const struct cr_scaler_options *opts,
                              struct cr_error *err)
@@ -70,16 +96,13 @@ static cr_status scaler_open(struct scaler *s, const struct cr_scaler_options *o
     cr_status st = check_options(opts, s, err);
     if (st == CR_OK)
         st = build_worker_argv(s, err);
+    if (st == CR_OK)
+        st = open_fleet(s, err);
     if (st != CR_OK)
         return st;
+    clamp_to_fleet(s);
     if ((st = cr_queue_open(s->o.requests_url, NULL, &s->requests, err)) != CR_OK)
         return cr__fail_prefix(err, st, "requests queue: ");
-    struct cr_fleet_options fo = {
-        .worker_argv = (const char *const *)s->worker_argv,
-        .kill_after_ms = s->o.kill_after_ms,
-    };
-    if ((st = cr_fleet_open(s->o.fleet_url, &fo, &s->fleet, err)) != CR_OK)
-        return cr__fail_prefix(err, st, "fleet: ");
     return CR_OK;
 }
 
@@ -207,6 +230,24 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
     }
     cr_fleet_free(s.fleet);
     cr_queue_free(s.requests);
+    free(s.worker_argv);
+    return st;
+}
+
+cr_status cr_scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
+                              struct cr_error *err)
+{
+    struct scaler s;
+    memset(&s, 0, sizeof(s));
+    cr_status st = out ? check_options(opts, &s, err)
+                       : cr__fail(err, CR_ERR_INVALID, "cr_scaler_user_data: out is required");
+    if (st == CR_OK)
+        st = build_worker_argv(&s, err);
+    if (st == CR_OK)
+        st = open_fleet(&s, err);
+    if (st == CR_OK)
+        st = cr_fleet_user_data(s.fleet, out, err);
+    cr_fleet_free(s.fleet);
     free(s.worker_argv);
     return st;
 }

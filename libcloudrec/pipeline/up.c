@@ -174,7 +174,33 @@ struct up_urls {
         replies[UP_URL_MAX], fleet[UP_URL_MAX];
 };
 
-/* Builds every URL and creates the three queues. */
+/* Copies a URL given in the options over the data directory's own. */
+static cr_status use_given(const char *given, char *url, size_t n, struct cr_error *err)
+{
+    if (!given)
+        return CR_OK;
+    if (strlen(given) >= n)
+        return cr__fail(err, CR_ERR_INVALID, "up: URL too long: %.64s...", given);
+    memcpy(url, given, strlen(given) + 1);
+    return CR_OK;
+}
+
+/* Replaces the local URLs by those the options give. */
+static cr_status use_given_urls(const struct cr_up *u, struct up_urls *x, struct cr_error *err)
+{
+    cr_status st = use_given(u->o.input_url, x->input, sizeof(x->input), err);
+    if (st == CR_OK)
+        st = use_given(u->o.output_url, x->output, sizeof(x->output), err);
+    if (st == CR_OK)
+        st = use_given(u->o.requests_url, x->requests, sizeof(x->requests), err);
+    if (st == CR_OK)
+        st = use_given(u->o.replies_url, x->replies, sizeof(x->replies), err);
+    if (st == CR_OK)
+        st = use_given(u->o.fleet_url, x->fleet, sizeof(x->fleet), err);
+    return st;
+}
+
+/* Builds every URL and creates the local queues (given ones must exist). */
 static cr_status make_queues(struct cr_up *u, struct up_urls *x, struct cr_error *err)
 {
     if (data_url(u, "file", "input", NULL, x->input, sizeof(x->input)) != CR_OK ||
@@ -184,12 +210,14 @@ static cr_status make_queues(struct cr_up *u, struct up_urls *x, struct cr_error
         data_url(u, "sqlite", "queue.db", "replies", x->replies, sizeof(x->replies)) != CR_OK ||
         data_url(u, "local", "workers", NULL, x->fleet, sizeof(x->fleet)) != CR_OK)
         return cr__fail(err, CR_ERR_INVALID, "%s: data directory path too long", u->data_dir);
-    cr_status st = create_queue(x->dead, 0, NULL, err);
-    if (st == CR_OK)
+    cr_status st = CR_OK;
+    if (!u->o.requests_url && (st = create_queue(x->dead, 0, NULL, err)) == CR_OK)
         st = create_queue(x->requests, u->o.max_receives, x->dead, err);
-    if (st == CR_OK)
+    if (st == CR_OK && !u->o.replies_url)
         st = create_queue(x->replies, 0, NULL, err);
-    return st == CR_OK ? CR_OK : cr__fail_prefix(err, st, "queues: ");
+    if (st != CR_OK)
+        return cr__fail_prefix(err, st, "queues: ");
+    return use_given_urls(u, x, err);
 }
 
 /* The model directory the workers get, absolute so their cwd does not matter. */

@@ -63,8 +63,9 @@ static void test_urls(void)
     struct cr_fleet *f = NULL;
     struct cr_error err = {0};
     struct cr_fleet_options o = {.worker_argv = good_worker};
-    CHECK_EQ_INT(cr_fleet_open("ec2:", &o, &f, &err), CR_ERR_UNSUPPORTED);
-    CHECK(strstr(err.message, "ec2") && strstr(err.message, "local:"));
+    unsetenv("CLOUDREC_EC2_AMI");
+    CHECK_EQ_INT(cr_fleet_open("ec2:", &o, &f, &err), CR_ERR_INVALID);
+    CHECK(strstr(err.message, "ec2") && strstr(err.message, "AMI"));
     CHECK(f == NULL);
     CHECK_EQ_INT(cr_fleet_open("moon:", &o, &f, &err), CR_ERR_INVALID);
     CHECK_EQ_INT(cr_fleet_open("local", &o, &f, &err), CR_ERR_INVALID);
@@ -75,6 +76,120 @@ static void test_urls(void)
     CHECK_EQ_INT(cr_fleet_open("local:", &rel, &f, &err), CR_ERR_INVALID);
     CHECK_EQ_STR(cr_instance_state_name(CR_INSTANCE_IDLE), "idle");
     CHECK_EQ_STR(cr_instance_state_name((enum cr_instance_state)42), "unknown");
+}
+
+/* Points the AWS settings at a closed local port, so nothing here could
+ * reach AWS even by mistake (these tests make no request anyway). */
+static void offline_aws(const char *region)
+{
+    static const char *const unset[] = {
+        "AWS_PROFILE",        "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EC2",
+        "AWS_DEFAULT_REGION", "CLOUDREC_EC2_AMI",    "CLOUDREC_EC2_FLEET"};
+    for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
+        unsetenv(unset[i]);
+    setenv("AWS_REGION", region, 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIAUNITTEST00000000", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "unit-test-secret", 1);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+}
+
+/* Opens url with worker argv w and returns its user data ("" on failure,
+ * status in *st). The caller frees the result. */
+static char *user_data_of(const char *url, const char *const *w, cr_status *st,
+                          struct cr_error *err)
+{
+    struct cr_fleet *f = NULL;
+    struct cr_fleet_options o = {.worker_argv = w};
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    *st = cr_fleet_open(url, &o, &f, err);
+    if (*st == CR_OK)
+        *st = cr_fleet_user_data(f, &b, err);
+    cr_fleet_free(f);
+    char *text = cr_buf_steal(&b, NULL);
+    return text ? text : strdup("");
+}
+
+static void test_ec2_settings(void)
+{
+    static const char *const w[] = {"x", "--output", "s3://o", "--requests", "sqs://r", NULL};
+    static const char *const bad[] = {"ec2:?ami=a&bogus=1",       "ec2:?ami=a&max=21",
+                                      "ec2:?ami=a&max=0",         "ec2:?ami=a&fleet=a:b",
+                                      "ec2:?ami=a&worker=bin/w",  "ec2:?ami=a b",
+                                      "ec2:?ami=a;reboot",        "ec2:x",
+                                      "ec2:?ami=a&on_exit=maybe", "ec2:?ami=a&idle_exit_s=-1"};
+    struct cr_fleet *f = NULL;
+    struct cr_fleet_options o = {.worker_argv = w};
+    struct cr_error err = {0};
+    offline_aws("eu-west-1");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_MSG(cr_fleet_open(bad[i], &o, &f, &err) == CR_ERR_INVALID && !f, bad[i]);
+        CHECK_MSG(strstr(err.message, "ec2") != NULL, "the message names the fleet");
+    }
+    CHECK_EQ_INT(cr_fleet_open("ec2:?ami=ami-1&max=3&sg=sg-1,sg-2&on_exit=terminate", &o, &f, &err),
+                 CR_OK);
+    CHECK_EQ_INT(cr_fleet_stop(f, "../etc", &err), CR_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.message, "not an instance id") != NULL, "a non-id is refused locally");
+    cr_fleet_free(f);
+    setenv("CLOUDREC_EC2_AMI", "ami-fromenv", 1);
+    CHECK_EQ_INT(cr_fleet_open("ec2:", &o, &f, &err), CR_OK);
+    cr_fleet_free(f);
+    unsetenv("CLOUDREC_EC2_AMI");
+    unsetenv("AWS_REGION");
+    CHECK_EQ_INT(cr_fleet_open("ec2:?ami=ami-1", &o, &f, &err), CR_ERR_INVALID); /* no region */
+    CHECK_EQ_INT(cr_fleet_open("ec2:?ami=ami-1&region=ap-south-1", &o, &f, &err), CR_OK);
+    cr_fleet_free(f);
+}
+
+static void test_ec2_user_data(void)
+{
+    static const char *const w[] = {"/ignored/cloudrec-worker",
+                                    "--output",
+                                    "s3://o/p",
+                                    "--model",
+                                    "/m%x",
+                                    "--requests",
+                                    "sqs://r",
+                                    NULL};
+    static const char *const no_output[] = {"w", "--requests", "sqs://r", NULL};
+    static const char *const unsafe[] = {"w", "--output", "s3://o;reboot", "--requests", "x", NULL};
+    static const char *const own_id[] = {"w",       "--output", "s3://o", "--requests",
+                                         "sqs://r", "--id",     "me",     "--idle-exit-s",
+                                         "9",       NULL};
+    struct cr_error err = {0};
+    cr_status st;
+    offline_aws("eu-west-1");
+    char *ud = user_data_of("ec2:?ami=ami-1&fleet=blue&idle_exit_s=60", w, &st, &err);
+    CHECK_EQ_INT(st, CR_OK);
+    CHECK_MSG(strncmp(ud, "#!/bin/sh\n", 10) == 0, "a shell script for cloud-init");
+    CHECK(strstr(ud, "ExecStart=/usr/bin/cloudrec-worker --output s3://o/p --model /m%%x "
+                     "--requests sqs://r --id ${CLOUDREC_WORKER_ID} --idle-exit-s 60\n"));
+    CHECK(strstr(ud, "AWS_REGION=eu-west-1\n") &&
+          strstr(ud, "AWS_ENDPOINT_URL=http://127.0.0.1:9\n"));
+    CHECK(strstr(ud, "Description=cloudrec worker (fleet blue)"));
+    CHECK(strstr(ud, "SuccessAction=poweroff") && strstr(ud, "Restart=on-failure"));
+    CHECK(strstr(ud, "systemctl enable --now cloudrec-worker.service"));
+    free(ud);
+    ud = user_data_of(
+        "ec2:?ami=ami-1&worker=/opt/cr/bin/cloudrec-worker&region=us-west-2&idle_exit_s=0", own_id,
+        &st, &err);
+    CHECK_EQ_INT(st, CR_OK);
+    CHECK(strstr(ud, "ExecStart=/opt/cr/bin/cloudrec-worker --output s3://o --requests sqs://r "
+                     "--id me --idle-exit-s 9\n"));
+    CHECK(strstr(ud, "AWS_REGION=us-west-2\n") != NULL);
+    free(ud);
+    free(user_data_of("ec2:?ami=ami-1", no_output, &st, &err));
+    CHECK_EQ_INT(st, CR_ERR_INVALID);
+    CHECK(strstr(err.message, "--output") != NULL);
+    free(user_data_of("ec2:?ami=ami-1", unsafe, &st, &err));
+    CHECK_EQ_INT(st, CR_ERR_INVALID);
+    free(user_data_of("local:", good_worker, &st, &err));
+    CHECK_EQ_INT(st, CR_ERR_UNSUPPORTED);
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_REGION");
 }
 
 static void test_launch_list_stop(void)
@@ -196,6 +311,8 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     test_urls();
+    test_ec2_settings();
+    test_ec2_user_data();
     test_launch_list_stop();
     test_shutdown_kills_after_grace();
     test_find_program();
