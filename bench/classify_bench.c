@@ -1,0 +1,557 @@
+/*
+ * classify_bench - bare classification throughput and latency, no service.
+ *
+ *   classify_bench [--threads N] [--num N] [--images DIR] [--model DIR]
+ *                  [--warmup N] [--json]
+ *
+ * Reads the images into memory, then measures two things in one run:
+ *  1. single thread: one classifier classifies the N images one after the
+ *     other; each call of cr_classify_bytes (decode + letterbox + forward
+ *     pass + top-k) is timed on its own, giving the per-image latency;
+ *  2. T threads, each with its own classifier (Darknet is not thread-safe),
+ *     take the same N images from a shared counter as fast as they can;
+ *     images / wall time is the bare throughput the service is compared with.
+ * Every answer is checked: an image must get the same top-1 class in every
+ * call (the first call on the single thread is the reference), otherwise the
+ * program exits 1. Only the public API is used. See docs/benchmarks.md.
+ */
+#include "cloudrec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum { EXIT_WRONG = 1, EXIT_USAGE = 2, MAX_THREADS = 256, MAX_IMAGES = 10000 };
+
+#define DEFAULT_IMAGES_DIR "/usr/share/darknet/data"
+#define DEFAULT_NUM 100
+#define IMAGE_MAX_BYTES (64u * 1024 * 1024)
+
+static const char *prog = "classify_bench";
+
+struct opts {
+    long threads;
+    long num;
+    long warmup;
+    const char *images_dir;
+    const char *model_dir;
+    int json;
+};
+
+/* The distinct images, read into memory once, sorted by name. */
+struct image_set {
+    char **names;
+    struct cr_buf *bytes;
+    int *ref_class; /* top-1 class of the first call on each image, -1 before */
+    char (*ref_label)[CR_LABEL_MAX];
+    size_t n;
+};
+
+/* One timed pass over the plan: image i % n for i = 0 .. num - 1. */
+struct pass {
+    const struct image_set *imgs;
+    size_t num;
+    long warmup;
+    atomic_size_t next;
+    int64_t *lat_us; /* per request */
+    int *got_class;  /* per request; -1 = the call failed */
+    pthread_barrier_t start;
+    int64_t wall_us;
+};
+
+/* One thread of a pass, with the classifier it alone uses. */
+struct worker {
+    pthread_t tid;
+    struct cr_classifier *cl;
+    struct pass *pass;
+    struct cr_error err; /* the first failure of this thread */
+    size_t err_image;    /* and the image it happened on */
+    int failed;
+};
+
+/* Figures of one pass. */
+struct figures {
+    size_t ok, wrong, failed;
+    double images_per_s;
+    int64_t p50_us, p90_us, p99_us, max_us;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: classify_bench [--threads N] [--num N] [--images DIR] [--model DIR]\n"
+            "                      [--warmup N] [--json]\n"
+            "\n"
+            "Bare cr_classify_bytes throughput and per-image latency, in one run: one\n"
+            "thread one image at a time (latency), then N threads with one classifier\n"
+            "each (throughput). Every image must get the same top-1 class every time.\n"
+            "  --threads N   classifier threads, 1..%d (default: online CPUs)\n"
+            "  --num N       images per pass, cycling through the files (default %d)\n"
+            "  --images DIR  the *.jpg, *.jpeg, *.png files of DIR (default %s)\n"
+            "  --model DIR   model directory (default: the usual lookup)\n"
+            "  --warmup N    untimed images per classifier before a pass (default 1)\n"
+            "  --json        one JSON object on stdout instead of the table\n"
+            "Exit status: 0 all answers consistent, 1 a wrong or failed answer, 2 usage\n"
+            "or setup error. See docs/benchmarks.md.\n",
+            MAX_THREADS, DEFAULT_NUM, DEFAULT_IMAGES_DIR);
+}
+
+/* Parses a decimal integer in [lo, hi]; 0 on anything else. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !end || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Fills *o from argv. Returns -1 to go on, else an exit status (0 for --help). */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"threads", required_argument, NULL, 't'}, {"num", required_argument, NULL, 'n'},
+        {"images", required_argument, NULL, 'i'},  {"model", required_argument, NULL, 'm'},
+        {"warmup", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (struct opts){.threads = cpus > 0 ? (cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
+                       .num = DEFAULT_NUM,
+                       .warmup = 1,
+                       .images_dir = DEFAULT_IMAGES_DIR};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int ok = 1;
+        if (c == 't')
+            ok = parse_long(optarg, 1, MAX_THREADS, &o->threads);
+        else if (c == 'n')
+            ok = parse_long(optarg, 1, 1000000, &o->num);
+        else if (c == 'w')
+            ok = parse_long(optarg, 0, 1000, &o->warmup);
+        else if (c == 'i')
+            o->images_dir = optarg;
+        else if (c == 'm')
+            o->model_dir = optarg;
+        else if (c == 'j')
+            o->json = 1;
+        else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else
+            ok = 0;
+        if (!ok) {
+            if (c != '?')
+                fprintf(stderr, "%s: bad value '%s'\n", prog, optarg);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: takes no arguments ('%s')\n", prog, argv[optind]);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* True for a name ending in .jpg, .jpeg or .png (any case). */
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot &&
+           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the image files of dir, sorted by name, into s->names. */
+static cr_status list_images(const char *dir, struct image_set *s)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "%s: %s: %s\n", prog, dir, strerror(errno));
+        return CR_ERR_NOT_FOUND;
+    }
+    cr_status st = CR_OK;
+    struct dirent *e;
+    while (st == CR_OK && (e = readdir(d)) != NULL) {
+        if (!is_image_name(e->d_name) || s->n >= MAX_IMAGES)
+            continue;
+        char **grown = realloc(s->names, (s->n + 1) * sizeof(*grown));
+        char *copy = grown ? strdup(e->d_name) : NULL;
+        if (grown)
+            s->names = grown;
+        if (!copy)
+            st = CR_ERR_NOMEM;
+        else
+            s->names[s->n++] = copy;
+    }
+    closedir(d);
+    if (st == CR_OK && s->n == 0) {
+        fprintf(stderr, "%s: %s: no .jpg, .jpeg or .png files\n", prog, dir);
+        st = CR_ERR_NOT_FOUND;
+    }
+    if (st == CR_OK)
+        qsort(s->names, s->n, sizeof(*s->names), cmp_names);
+    return st;
+}
+
+/* Reads every listed image into memory, so the passes time no file I/O. */
+static cr_status read_images(const char *dir, struct image_set *s)
+{
+    s->bytes = calloc(s->n, sizeof(*s->bytes));
+    s->ref_class = malloc(s->n * sizeof(*s->ref_class));
+    s->ref_label = calloc(s->n, sizeof(*s->ref_label));
+    if (!s->bytes || !s->ref_class || !s->ref_label)
+        return CR_ERR_NOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        char path[CR_PATH_MAX];
+        struct cr_error err = {0};
+        s->ref_class[i] = -1;
+        snprintf(path, sizeof(path), "%s/%s", dir, s->names[i]);
+        cr_buf_init(&s->bytes[i], IMAGE_MAX_BYTES);
+        cr_status st = cr_file_read(path, 0, &s->bytes[i], &err);
+        if (st != CR_OK) {
+            fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+            return st;
+        }
+    }
+    return CR_OK;
+}
+
+static void free_images(struct image_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->names[i]);
+        if (s->bytes)
+            cr_buf_free(&s->bytes[i]);
+    }
+    free(s->names);
+    free(s->bytes);
+    free(s->ref_class);
+    free(s->ref_label);
+}
+
+/* Classifies image i once; the top-1 prediction goes to *top. */
+static cr_status classify_one(struct cr_classifier *cl, const struct image_set *s, size_t i,
+                              struct cr_prediction *top, struct cr_error *err)
+{
+    size_t n = 0;
+    const struct cr_buf *b = &s->bytes[i];
+    cr_status st = cr_classify_bytes(cl, b->data, b->len, top, 1, &n, err);
+    if (st == CR_OK && n != 1)
+        st = CR_ERR_MODEL;
+    return st;
+}
+
+/* Untimed calls on the first image, so page faults and first-touch
+ * allocations stay out of the figures. */
+static cr_status warm_up(struct worker *w, long count)
+{
+    for (long k = 0; k < count; k++) {
+        struct cr_prediction top;
+        cr_status st = classify_one(w->cl, w->pass->imgs, 0, &top, &w->err);
+        if (st != CR_OK)
+            return st;
+    }
+    return CR_OK;
+}
+
+/* The body of a pass thread: take the next request until the plan runs out. */
+static void *pass_thread(void *arg)
+{
+    struct worker *w = arg;
+    struct pass *p = w->pass;
+    if (warm_up(w, p->warmup) != CR_OK)
+        w->failed = 1;
+    pthread_barrier_wait(&p->start);
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->num)
+            break;
+        struct cr_prediction top;
+        struct cr_error err = {0};
+        int64_t t0 = cr_time_mono_us();
+        cr_status st = classify_one(w->cl, p->imgs, i % p->imgs->n, &top, &err);
+        p->lat_us[i] = cr_time_mono_us() - t0;
+        p->got_class[i] = st == CR_OK ? top.class_index : -1;
+        if (st != CR_OK && !w->failed) {
+            w->failed = 1;
+            w->err = err;
+            w->err_image = i % p->imgs->n;
+        }
+    }
+    return NULL;
+}
+
+/* Runs one pass over num requests with one thread per classifier in cls. */
+static cr_status run_pass(struct pass *p, struct cr_classifier **cls, size_t n_threads)
+{
+    struct worker *ws = calloc(n_threads, sizeof(*ws));
+    if (!ws || pthread_barrier_init(&p->start, NULL, (unsigned)n_threads + 1) != 0) {
+        free(ws);
+        return CR_ERR_NOMEM;
+    }
+    atomic_store(&p->next, 0);
+    size_t started = 0;
+    for (; started < n_threads; started++) {
+        ws[started] = (struct worker){.cl = cls[started], .pass = p};
+        if (pthread_create(&ws[started].tid, NULL, pass_thread, &ws[started]) != 0)
+            break;
+    }
+    if (started < n_threads) {
+        /* Not expected at these thread counts; the threads already started
+         * wait on a barrier that would never open, so give up loudly. */
+        fprintf(stderr, "%s: cannot start thread %zu\n", prog, started);
+        exit(EXIT_USAGE);
+    }
+    pthread_barrier_wait(&p->start);
+    int64_t t0 = cr_time_mono_us();
+    for (size_t i = 0; i < n_threads; i++)
+        pthread_join(ws[i].tid, NULL);
+    p->wall_us = cr_time_mono_us() - t0;
+    pthread_barrier_destroy(&p->start);
+    for (size_t i = 0; i < n_threads; i++)
+        if (ws[i].failed)
+            fprintf(stderr, "%s: thread %zu: %s: %s\n", prog, i, p->imgs->names[ws[i].err_image],
+                    ws[i].err.message);
+    free(ws);
+    return CR_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Judges every answer of a pass against the references and computes its
+ * figures. The first answer for an image with no reference becomes it. */
+static cr_status judge_pass(struct pass *p, struct image_set *s, struct figures *f)
+{
+    int64_t *sorted = malloc(p->num * sizeof(*sorted));
+    if (!sorted)
+        return CR_ERR_NOMEM;
+    *f = (struct figures){0};
+    for (size_t i = 0; i < p->num; i++) {
+        size_t img = i % s->n;
+        if (p->got_class[i] < 0) {
+            f->failed++;
+            continue;
+        }
+        if (s->ref_class[img] < 0)
+            s->ref_class[img] = p->got_class[i];
+        if (p->got_class[i] == s->ref_class[img])
+            f->ok++;
+        else {
+            f->wrong++;
+            fprintf(stderr, "%s: %s: class %d, expected %d\n", prog, s->names[img], p->got_class[i],
+                    s->ref_class[img]);
+        }
+    }
+    memcpy(sorted, p->lat_us, p->num * sizeof(*sorted));
+    qsort(sorted, p->num, sizeof(*sorted), cmp_i64);
+    f->p50_us = cr_load_percentile(sorted, p->num, 50);
+    f->p90_us = cr_load_percentile(sorted, p->num, 90);
+    f->p99_us = cr_load_percentile(sorted, p->num, 99);
+    f->max_us = sorted[p->num - 1];
+    f->images_per_s = p->wall_us > 0 ? (double)p->num * 1e6 / (double)p->wall_us : 0;
+    free(sorted);
+    return CR_OK;
+}
+
+/* Opens n classifiers one after the other (a load redirects stderr, so loads
+ * are not overlapped), timing each. */
+static cr_status open_classifiers(const char *model_dir, struct cr_classifier **cls, size_t n,
+                                  double *mean_ms, double *max_ms)
+{
+    struct cr_model_paths paths;
+    struct cr_error err = {0};
+    cr_status st = cr_model_resolve(model_dir, &paths, &err);
+    struct cr_classifier_options co = {
+        .cfg_path = paths.cfg, .weights_path = paths.weights, .names_path = paths.names};
+    double sum = 0;
+    *max_ms = 0;
+    for (size_t i = 0; st == CR_OK && i < n; i++) {
+        int64_t t0 = cr_time_mono_us();
+        st = cr_classifier_open(&co, &cls[i], &err);
+        double ms = (double)(cr_time_mono_us() - t0) / 1000.0;
+        sum += ms;
+        *max_ms = ms > *max_ms ? ms : *max_ms;
+    }
+    if (st != CR_OK)
+        fprintf(stderr, "%s: cannot load the model: %s\n", prog,
+                err.message[0] ? err.message : cr_strerror(st));
+    *mean_ms = n ? sum / (double)n : 0;
+    return st;
+}
+
+/* Fills in each image's reference label from its reference class. */
+static void name_references(struct cr_classifier *cl, struct image_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct cr_prediction top;
+        struct cr_error err = {0};
+        if (classify_one(cl, s, i, &top, &err) == CR_OK && top.class_index == s->ref_class[i])
+            snprintf(s->ref_label[i], CR_LABEL_MAX, "%s", top.label);
+    }
+}
+
+struct report {
+    const struct opts *o;
+    const struct image_set *imgs;
+    double load_mean_ms, load_max_ms;
+    struct figures single, multi;
+    int64_t single_wall_us, multi_wall_us;
+};
+
+static double ms(int64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+/* One line of the table: throughput and latency percentiles of a pass. */
+static void print_row(const char *what, const struct figures *f)
+{
+    printf("%-13s %7.2f images/s  latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+           what, f->images_per_s, ms(f->p50_us), ms(f->p90_us), ms(f->p99_us), ms(f->max_us));
+}
+
+static void print_table(const struct report *r)
+{
+    const struct figures *s = &r->single, *m = &r->multi;
+    printf("images        %ld per pass, cycling %zu files of %s\n", r->o->num, r->imgs->n,
+           r->o->images_dir);
+    printf("model load    %.1f ms mean, %.1f ms max (%ld classifiers)\n", r->load_mean_ms,
+           r->load_max_ms, r->o->threads);
+    char what[32];
+    snprintf(what, sizeof(what), "%ld thread%s", r->o->threads, r->o->threads == 1 ? "" : "s");
+    print_row("1 thread", s);
+    print_row(what, m);
+    printf("speedup       %.2fx (%ld threads over 1)\n",
+           s->images_per_s > 0 ? m->images_per_s / s->images_per_s : 0, r->o->threads);
+    printf("answers       %zu consistent, %zu wrong, %zu failed\n", s->ok + m->ok,
+           s->wrong + m->wrong, s->failed + m->failed);
+}
+
+static void json_figures(struct cr_buf *b, const char *key, const struct figures *f, long threads,
+                         int64_t wall_us)
+{
+    cr_buf_appendf(b,
+                   "\"%s\":{\"threads\":%ld,\"wall_s\":%.3f,\"images_per_s\":%.3f,"
+                   "\"latency_ms\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}",
+                   key, threads, (double)wall_us / 1e6, f->images_per_s, ms(f->p50_us),
+                   ms(f->p90_us), ms(f->p99_us), ms(f->max_us));
+}
+
+/* One JSON object, on one line. */
+static cr_status print_json(const struct report *r)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    const struct figures *s = &r->single, *m = &r->multi;
+    cr_buf_appendf(&b, "{\"images\":%ld,\"files\":%zu,\"images_dir\":", r->o->num, r->imgs->n);
+    cr_json_append_string(&b, r->o->images_dir);
+    cr_buf_appendf(&b, ",\"model_load_ms\":{\"mean\":%.1f,\"max\":%.1f},", r->load_mean_ms,
+                   r->load_max_ms);
+    json_figures(&b, "single", s, 1, r->single_wall_us);
+    cr_buf_append_str(&b, ",");
+    json_figures(&b, "parallel", m, r->o->threads, r->multi_wall_us);
+    cr_buf_appendf(&b, ",\"speedup\":%.3f,\"consistent\":%zu,\"wrong\":%zu,\"failed\":%zu",
+                   s->images_per_s > 0 ? m->images_per_s / s->images_per_s : 0, s->ok + m->ok,
+                   s->wrong + m->wrong, s->failed + m->failed);
+    cr_buf_append_str(&b, ",\"labels\":{");
+    for (size_t i = 0; i < r->imgs->n; i++) {
+        if (i)
+            cr_buf_append_str(&b, ",");
+        cr_json_append_string(&b, r->imgs->names[i]);
+        cr_buf_append_str(&b, ":");
+        cr_json_append_string(&b, r->imgs->ref_label[i]);
+    }
+    cr_status st = cr_buf_append_str(&b, "}}\n");
+    if (st == CR_OK)
+        fwrite(b.data, 1, b.len, stdout);
+    cr_buf_free(&b);
+    return st;
+}
+
+/* Allocates the per-request arrays of a pass. */
+static cr_status pass_init(struct pass *p, const struct image_set *s, const struct opts *o)
+{
+    *p = (struct pass){.imgs = s, .num = (size_t)o->num, .warmup = o->warmup};
+    p->lat_us = calloc(p->num, sizeof(*p->lat_us));
+    p->got_class = calloc(p->num, sizeof(*p->got_class));
+    return p->lat_us && p->got_class ? CR_OK : CR_ERR_NOMEM;
+}
+
+static void pass_free(struct pass *p)
+{
+    free(p->lat_us);
+    free(p->got_class);
+}
+
+/* Both passes and their figures; the exit status. */
+static int run_bench(const struct opts *o, struct image_set *s, struct cr_classifier **cls,
+                     struct report *r)
+{
+    struct pass single = {0}, multi = {0};
+    int rc = EXIT_USAGE;
+    if (pass_init(&single, s, o) != CR_OK || pass_init(&multi, s, o) != CR_OK)
+        goto out;
+    if (run_pass(&single, cls, 1) != CR_OK || judge_pass(&single, s, &r->single) != CR_OK)
+        goto out;
+    if (run_pass(&multi, cls, (size_t)o->threads) != CR_OK ||
+        judge_pass(&multi, s, &r->multi) != CR_OK)
+        goto out;
+    r->single_wall_us = single.wall_us;
+    r->multi_wall_us = multi.wall_us;
+    name_references(cls[0], s);
+    size_t bad = r->single.wrong + r->single.failed + r->multi.wrong + r->multi.failed;
+    rc = bad ? EXIT_WRONG : 0;
+out:
+    pass_free(&single);
+    pass_free(&multi);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    struct image_set imgs = {0};
+    struct cr_classifier **cls = calloc((size_t)o.threads, sizeof(*cls));
+    struct report r = {.o = &o, .imgs = &imgs};
+    rc = EXIT_USAGE;
+    if (!cls || list_images(o.images_dir, &imgs) != CR_OK ||
+        read_images(o.images_dir, &imgs) != CR_OK)
+        goto out;
+    if (open_classifiers(o.model_dir, cls, (size_t)o.threads, &r.load_mean_ms, &r.load_max_ms) !=
+        CR_OK)
+        goto out;
+    rc = run_bench(&o, &imgs, cls, &r);
+    if (rc == EXIT_USAGE)
+        fprintf(stderr, "%s: out of memory\n", prog);
+    else if (o.json)
+        print_json(&r);
+    else
+        print_table(&r);
+out:
+    for (long i = 0; cls && i < o.threads; i++)
+        cr_classifier_free(cls[i]);
+    free(cls);
+    free_images(&imgs);
+    return rc;
+}
