@@ -11,6 +11,7 @@
  * mismatched, 2 usage or setup error.
  */
 #include "cloudrec.h"
+#include "tool_util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -88,18 +89,6 @@ static void usage(FILE *f)
             CR_LOAD_DEFAULT_CONCURRENCY, CR_LOAD_DEFAULT_FIELD);
 }
 
-/* Parses a decimal count in [min, max]; 0 on anything else. */
-static int parse_count(const char *s, long long min, long long max, long long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || !end || end == s || *end || v < min || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* Complains about a flag's value; returns the usage exit status. */
 static int bad_value(const char *flag, const char *want, const char *got)
 {
@@ -112,15 +101,15 @@ static int parse_number_flag(int c, const char *arg, struct cli *cl)
 {
     long long v = 0;
     if (c == 'n') {
-        if (!parse_count(arg, 1, 100000000, &v))
-            return bad_value("--num", "a number from 1 to 100000000", arg);
+        if (!tool_flag_int(prog, "--num", arg, 1, 100000000, &v))
+            return EXIT_USAGE;
         cl->num = (size_t)v;
     } else if (c == 'c') {
-        if (!parse_count(arg, 1, 10000, &v))
-            return bad_value("--concurrency", "a number from 1 to 10000", arg);
+        if (!tool_flag_int(prog, "--concurrency", arg, 1, 10000, &v))
+            return EXIT_USAGE;
         cl->concurrency = (size_t)v;
     } else {
-        if (!parse_count(arg, 0, 86400000, &v))
+        if (!tool_parse_int(arg, 0, 86400000, &v))
             return bad_value("--timeout-ms", "a number of milliseconds (0 = none)", arg);
         cl->timeout_ms = (long)v;
     }
@@ -481,7 +470,7 @@ static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_
     cr_status st = cr_load_run(&o, items, n_items, &t, &err);
     erase_progress(&p);
     if (st != CR_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+        tool_fail(prog, NULL, st, &err);
         return st == CR_ERR_INVALID || st == CR_ERR_NOT_FOUND || st == CR_ERR_IO ? EXIT_USAGE
                                                                                  : EXIT_FAILED;
     }

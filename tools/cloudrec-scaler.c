@@ -11,6 +11,7 @@
 #include "cloudrec.h"
 #include "cloudrec/scale.h"
 #include "cloudrec/service.h"
+#include "tool_util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,7 +24,6 @@
 enum { EXIT_USAGE = 2, MAX_WORKER_ARGS = 64 };
 
 static const char *prog = "cloudrec-scaler";
-static volatile sig_atomic_t g_stop;
 
 static void usage(FILE *f)
 {
@@ -60,37 +60,6 @@ static void usage(FILE *f)
                "Exit status: 0 stopped, 2 usage or setup error.\n");
 }
 
-/* Signal handler: only sets the flag the loop polls. */
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
-/* SIGTERM/SIGINT end the loop; SIGPIPE is ignored. */
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-/* Parses a decimal integer in [lo, hi]; 0 on any error. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 struct args {
     struct cr_scaler_options s;
     const char *worker, *output, *model;
@@ -101,50 +70,45 @@ struct args {
 /* Applies one numeric flag; 0 (with a message) when out of range. */
 static int numeric_flag(int c, const char *val, struct args *a)
 {
-    static const struct {
-        int c;
-        const char *name;
-        long lo, hi;
-    } ranges[] = {{'n', "--min", 0, 1000},
-                  {'x', "--max", 1, 1000},
-                  {'p', "--per-instance", 1, 1000000},
-                  {'W', "--scale-in-window-ms", 1, 86400000},
-                  {'i', "--interval-ms", 10, 3600000},
-                  {'l', "--log-every-s", 1, 86400},
-                  {'K', "--kill-after-ms", 1, 3600000}};
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        long v;
-        if (ranges[i].c != c)
-            continue;
-        if (!parse_long(val, ranges[i].lo, ranges[i].hi, &v)) {
-            fprintf(stderr, "%s: %s must be a number from %ld to %ld, got '%s'\n", prog,
-                    ranges[i].name, ranges[i].lo, ranges[i].hi, val);
-            return 0;
-        }
-        if (c == 'n')
-            a->s.policy.min_instances = (int)v;
-        if (c == 'x')
-            a->s.policy.max_instances = (int)v;
-        if (c == 'p')
-            a->s.policy.per_instance_target = (int)v;
-        if (c == 'W')
-            a->s.policy.scale_in_window_ms = v;
-        if (c == 'i')
-            a->s.interval_ms = (int)v;
-        if (c == 'l')
-            a->s.log_every_ms = (int)v * 1000;
-        if (c == 'K')
-            a->s.kill_after_ms = (int)v;
-        return 1;
-    }
-    fprintf(stderr, "%s: unknown option\n", prog);
-    return 0;
+    static const struct tool_int_flag ranges[] = {{'n', "--min", 0, 1000},
+                                                  {'x', "--max", 1, 1000},
+                                                  {'p', "--per-instance", 1, 1000000},
+                                                  {'W', "--scale-in-window-ms", 1, 86400000},
+                                                  {'i', "--interval-ms", 10, 3600000},
+                                                  {'l', "--log-every-s", 1, 86400},
+                                                  {'K', "--kill-after-ms", 1, 3600000}};
+    long long v;
+    int found = tool_int_flags(prog, ranges, TOOL_LEN(ranges), c, val, &v);
+    if (found < 0)
+        fprintf(stderr, "%s: unknown option\n", prog);
+    if (found != 1)
+        return 0;
+    if (c == 'n')
+        a->s.policy.min_instances = (int)v;
+    if (c == 'x')
+        a->s.policy.max_instances = (int)v;
+    if (c == 'p')
+        a->s.policy.per_instance_target = (int)v;
+    if (c == 'W')
+        a->s.policy.scale_in_window_ms = v;
+    if (c == 'i')
+        a->s.interval_ms = (int)v;
+    if (c == 'l')
+        a->s.log_every_ms = (int)v * 1000;
+    if (c == 'K')
+        a->s.kill_after_ms = (int)v;
+    return 1;
 }
 
-/* Applies one flag; 0 (with a message) on a bad value. */
-static int apply_flag(int c, const char *val, struct args *a)
+/* Applies one flag (a tool_flag_fn on struct args); 0 (with a message) on
+ * a bad value. */
+static int apply_flag(int c, const char *val, void *ctx)
 {
+    struct args *a = ctx;
     switch (c) {
+    case 'U':
+        a->print_user_data = 1;
+        return 1;
     case 'r':
         a->s.requests_url = val;
         return 1;
@@ -161,10 +125,7 @@ static int apply_flag(int c, const char *val, struct args *a)
         a->model = val;
         return 1;
     case 'L':
-        if ((a->log_level = cr_log_level_parse(val)) >= 0)
-            return 1;
-        fprintf(stderr, "%s: unknown --log-level '%s'\n", prog, val);
-        return 0;
+        return tool_log_level(prog, val, &a->log_level);
     }
     return numeric_flag(c, val, a);
 }
@@ -189,22 +150,10 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"print-user-data", no_argument, NULL, 'U'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int c;
     /* "+": stop at the first non-option, so worker flags after "--" stay. */
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
-        }
-        if (c == 'U') {
-            a->print_user_data = 1;
-            continue;
-        }
-        if (c == '?' || !apply_flag(c, optarg, a)) {
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    int rc = tool_getopt(argc, argv, "+h", opts, apply_flag, a, usage);
+    if (rc >= 0)
+        return rc;
     if (!a->s.requests_url) {
         fprintf(stderr, "%s: --requests is required\n", prog);
         return EXIT_USAGE;
@@ -282,7 +231,7 @@ static int print_user_data(const struct cr_scaler_options *o)
     if (st == CR_OK)
         fwrite(out.data, 1, out.len, stdout);
     else
-        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+        tool_fail(prog, NULL, st, &err);
     cr_buf_free(&out);
     return st == CR_OK ? 0 : EXIT_USAGE;
 }
@@ -296,7 +245,7 @@ int main(int argc, char **argv)
     if (!a.s.fleet_url)
         a.s.fleet_url = "local:";
     cr_log_set_handler(cr_log_stderr, NULL, (enum cr_log_level)a.log_level);
-    install_signals();
+    const volatile sig_atomic_t *stop = tool_stop_on_signals();
 
     struct cr_error err = {0};
     char worker_path[4096];
@@ -305,12 +254,12 @@ int main(int argc, char **argv)
         !build_worker_argv(&a, worker_path, argc, argv, worker_argv))
         return EXIT_USAGE;
     a.s.worker_argv = worker_argv;
-    a.s.stop = &g_stop;
+    a.s.stop = stop;
     if (a.print_user_data)
         return print_user_data(&a.s);
     cr_status st = cr_scaler_run(&a.s, &err);
     if (st != CR_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+        tool_fail(prog, NULL, st, &err);
         return EXIT_USAGE;
     }
     return 0;

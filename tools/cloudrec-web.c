@@ -9,8 +9,8 @@
  * give waiting requests the grace period, exit 0. See docs/http-api.md.
  */
 #include "cloudrec.h"
+#include "tool_util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -55,18 +55,6 @@ static void usage(FILE *f)
             "Exit status: 0 stopped by SIGTERM/SIGINT, 1 could not start, 2 usage error.\n");
 }
 
-/* Parses a decimal integer in [lo, hi] into *out; 0 on any error. */
-static int parse_ll(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 struct args {
     struct cr_web_options w;
     int log_level;
@@ -75,38 +63,23 @@ struct args {
 /* Applies one numeric flag; 0 (with a message) when out of range. */
 static int numeric_flag(int c, const char *val, struct args *a)
 {
-    static const struct {
-        int c;
-        const char *name;
-        long long lo, hi;
-    } ranges[] = {{'p', "--port", 0, 65535},
-                  {'B', "--max-body-bytes", 1, LLONG_MAX},
-                  {'P', "--max-pixels", 1, LLONG_MAX},
-                  {'d', "--deadline-ms", 0, LONG_MAX},
-                  {'t', "--threads", 1, 256},
-                  {'C', "--max-connections", 1, 1000000},
-                  {'T', "--idle-timeout-s", 1, 86400},
-                  {'g', "--shutdown-grace-ms", 0, LONG_MAX}};
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        long long v;
-        if (ranges[i].c != c)
-            continue;
-        if (!parse_ll(val, ranges[i].lo, ranges[i].hi, &v)) {
-            fprintf(stderr, "%s: %s must be a number from %lld to %lld, got '%s'\n", prog,
-                    ranges[i].name, ranges[i].lo, ranges[i].hi, val);
-            return 0;
-        }
-        if (c == 'p') a->w.port = (int)v;
-        if (c == 'B') a->w.max_body_bytes = (size_t)v;
-        if (c == 'P') a->w.max_pixels = (uint64_t)v;
-        if (c == 'd') a->w.deadline_ms = v == 0 ? -1 : (long)v; /* 0 = forever here */
-        if (c == 't') a->w.threads = (int)v;
-        if (c == 'C') a->w.max_connections = (unsigned)v;
-        if (c == 'T') a->w.idle_timeout_s = (int)v;
-        if (c == 'g') a->w.shutdown_grace_ms = v == 0 ? -1 : (long)v;
-        return 1;
-    }
-    return 0;
+    static const struct tool_int_flag ranges[] = {
+        {'p', "--port", 0, 65535},           {'B', "--max-body-bytes", 1, LLONG_MAX},
+        {'P', "--max-pixels", 1, LLONG_MAX}, {'d', "--deadline-ms", 0, LONG_MAX},
+        {'t', "--threads", 1, 256},          {'C', "--max-connections", 1, 1000000},
+        {'T', "--idle-timeout-s", 1, 86400}, {'g', "--shutdown-grace-ms", 0, LONG_MAX}};
+    long long v;
+    if (tool_int_flags(prog, ranges, TOOL_LEN(ranges), c, val, &v) != 1)
+        return 0;
+    if (c == 'p') a->w.port = (int)v;
+    if (c == 'B') a->w.max_body_bytes = (size_t)v;
+    if (c == 'P') a->w.max_pixels = (uint64_t)v;
+    if (c == 'd') a->w.deadline_ms = v == 0 ? -1 : (long)v; /* 0 = forever here */
+    if (c == 't') a->w.threads = (int)v;
+    if (c == 'C') a->w.max_connections = (unsigned)v;
+    if (c == 'T') a->w.idle_timeout_s = (int)v;
+    if (c == 'g') a->w.shutdown_grace_ms = v == 0 ? -1 : (long)v;
+    return 1;
 }
 
 /* Applies one flag with a string value; 0 (with a message) on a bad value. */
@@ -118,11 +91,7 @@ static int string_flag(int c, const char *val, struct args *a)
     case 'r': a->w.requests_url = val; return 1;
     case 'R': a->w.replies_url = val; return 1;
     case 'b': a->w.bind_addr = val; return 1;
-    case 'L':
-        if ((a->log_level = cr_log_level_parse(val)) >= 0)
-            return 1;
-        fprintf(stderr, "%s: unknown --log-level '%s'\n", prog, val);
-        return 0;
+    case 'L': return tool_log_level(prog, val, &a->log_level);
     }
     return numeric_flag(c, val, a);
 }
@@ -207,7 +176,7 @@ int main(int argc, char **argv)
     struct cr_web_server *server = NULL;
     cr_status st = cr_web_start(&a.w, &server, &err);
     if (st != CR_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+        tool_fail(prog, NULL, st, &err);
         return EXIT_FAIL;
     }
     const char *addr = a.w.bind_addr ? a.w.bind_addr : "0.0.0.0";

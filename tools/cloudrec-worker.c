@@ -9,8 +9,8 @@
  */
 #include "cloudrec.h"
 #include "cloudrec/worker.h"
+#include "tool_util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -21,7 +21,6 @@
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static const char *prog = "cloudrec-worker";
-static volatile sig_atomic_t g_stop;
 
 static void usage(FILE *f)
 {
@@ -54,37 +53,6 @@ static void usage(FILE *f)
             "Exit status: 0 stopped or idle, 2 usage or setup error (queue, store, model).\n");
 }
 
-/* Signal handler: only sets the flag the loop polls. */
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
-/* SIGTERM/SIGINT stop the loop; no SA_RESTART, so a blocking wait returns. */
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-/* Parses a decimal integer in [lo, hi] into *out; 0 on any error. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 struct args {
     struct cr_worker_options w;
     const char *model, *cfg, *names;
@@ -94,45 +62,35 @@ struct args {
 /* Applies one numeric flag; 0 (with a message) when out of range. */
 static int numeric_flag(int c, const char *val, struct args *a)
 {
-    static const struct {
-        int c;
-        const char *name;
-        long lo, hi;
-    } ranges[] = {{'b', "--batch", 1, 10},
-                  {'w', "--wait-ms", 1, 20000},
-                  {'V', "--visibility-s", 1, 43200},
-                  {'I', "--idle-exit-s", 0, INT_MAX},
-                  {'k', "--top", 1, 5},
-                  {'M', "--max-image-bytes", 1, LONG_MAX}};
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        long v;
-        if (ranges[i].c != c)
-            continue;
-        if (!parse_long(val, ranges[i].lo, ranges[i].hi, &v)) {
-            fprintf(stderr, "%s: %s must be a number from %ld to %ld, got '%s'\n", prog,
-                    ranges[i].name, ranges[i].lo, ranges[i].hi, val);
-            return 0;
-        }
-        if (c == 'b')
-            a->w.batch = (int)v;
-        if (c == 'w')
-            a->w.wait_ms = (int)v;
-        if (c == 'V')
-            a->w.visibility_s = (int)v;
-        if (c == 'I')
-            a->w.idle_exit_s = (int)v;
-        if (c == 'k')
-            a->w.top_k = (int)v;
-        if (c == 'M')
-            a->w.max_image_bytes = (size_t)v;
-        return 1;
-    }
-    return 0;
+    static const struct tool_int_flag ranges[] = {{'b', "--batch", 1, 10},
+                                                  {'w', "--wait-ms", 1, 20000},
+                                                  {'V', "--visibility-s", 1, 43200},
+                                                  {'I', "--idle-exit-s", 0, INT_MAX},
+                                                  {'k', "--top", 1, 5},
+                                                  {'M', "--max-image-bytes", 1, LONG_MAX}};
+    long long v;
+    if (tool_int_flags(prog, ranges, TOOL_LEN(ranges), c, val, &v) != 1)
+        return 0;
+    if (c == 'b')
+        a->w.batch = (int)v;
+    if (c == 'w')
+        a->w.wait_ms = (int)v;
+    if (c == 'V')
+        a->w.visibility_s = (int)v;
+    if (c == 'I')
+        a->w.idle_exit_s = (int)v;
+    if (c == 'k')
+        a->w.top_k = (int)v;
+    if (c == 'M')
+        a->w.max_image_bytes = (size_t)v;
+    return 1;
 }
 
-/* Applies one string flag; 0 (with a message) on a bad value. */
-static int string_flag(int c, const char *val, struct args *a)
+/* Applies one string flag (a tool_flag_fn on struct args); 0 (with a
+ * message) on a bad value. */
+static int string_flag(int c, const char *val, void *ctx)
 {
+    struct args *a = ctx;
     switch (c) {
     case 'r':
         a->w.requests_url = val;
@@ -163,10 +121,7 @@ static int string_flag(int c, const char *val, struct args *a)
         fprintf(stderr, "%s: --output-format is label or pair, got '%s'\n", prog, val);
         return 0;
     case 'L':
-        if ((a->log_level = cr_log_level_parse(val)) >= 0)
-            return 1;
-        fprintf(stderr, "%s: unknown --log-level '%s'\n", prog, val);
-        return 0;
+        return tool_log_level(prog, val, &a->log_level);
     }
     return numeric_flag(c, val, a);
 }
@@ -191,17 +146,9 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"log-level", required_argument, NULL, 'L'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
-        }
-        if (c == '?' || !string_flag(c, optarg, a)) {
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    int rc = tool_getopt(argc, argv, "h", opts, string_flag, a, usage);
+    if (rc >= 0)
+        return rc;
     if (optind < argc || !a->w.requests_url || !a->w.output_url) {
         fprintf(stderr, "%s: --requests and --output are required (and nothing else)\n", prog);
         return EXIT_USAGE;
@@ -216,7 +163,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     cr_log_set_handler(cr_log_stderr, NULL, (enum cr_log_level)a.log_level);
-    install_signals();
+    const volatile sig_atomic_t *stop = tool_stop_on_signals();
 
     struct cr_error err = {0};
     struct cr_model_paths paths;
@@ -231,10 +178,10 @@ int main(int argc, char **argv)
         .names_path = a.names ? a.names : paths.names,
     };
     a.w.classifier = &copts;
-    a.w.stop = &g_stop;
+    a.w.stop = stop;
     st = cr_worker_run(&a.w, NULL, &err);
     if (st != CR_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
+        tool_fail(prog, NULL, st, &err);
         return EXIT_USAGE;
     }
     return 0;

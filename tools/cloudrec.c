@@ -15,6 +15,7 @@
 #include "cmd_up.h"
 #include "cmd_aws_common.h"
 #include "cmd_setup.h"
+#include "tool_util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -89,23 +90,6 @@ static void usage_model(FILE *f)
             CR_TINY_WEIGHTS_URL, CR_TINY_WEIGHTS_FILE);
 }
 
-static void fail_line(const char *what, cr_status st, const struct cr_error *err)
-{
-    fprintf(stderr, "%s: %s%s%s\n", prog, what ? what : "", what ? ": " : "",
-            err && err->message[0] ? err->message : cr_strerror(st));
-}
-
-static int parse_top(const char *s, int *top)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || *end || v < 1 || v > 1000)
-        return 0;
-    *top = (int)v;
-    return 1;
-}
-
 static void print_text(const char *file, const struct cr_prediction *p, size_t n)
 {
     printf("%s:", file);
@@ -147,7 +131,8 @@ static int cmd_classify(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *model = NULL, *cfg = NULL, *names = NULL;
-    int top = 5, json = 0, c;
+    long long top = 5;
+    int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:k:jh", opts, NULL)) != -1) {
         switch (c) {
@@ -156,11 +141,8 @@ static int cmd_classify(int argc, char **argv)
         case 'n': names = optarg; break;
         case 'j': json = 1; break;
         case 'k':
-            if (!parse_top(optarg, &top)) {
-                fprintf(stderr, "%s: --top must be a number from 1 to 1000, got '%s'\n", prog,
-                        optarg);
+            if (!tool_flag_int(prog, "--top", optarg, 1, 1000, &top))
                 return EXIT_USAGE;
-            }
             break;
         case 'h': usage_classify(stdout); return 0;
         default: usage_classify(stderr); return EXIT_USAGE;
@@ -176,7 +158,7 @@ static int cmd_classify(int argc, char **argv)
     struct cr_model_paths paths;
     cr_status st = cr_model_resolve(model, &paths, &err);
     if (st != CR_OK) {
-        fail_line(NULL, st, &err);
+        tool_fail(prog, NULL, st, &err);
         return EXIT_USAGE;
     }
     struct cr_classifier_options copts = {
@@ -186,13 +168,13 @@ static int cmd_classify(int argc, char **argv)
     };
     struct cr_classifier *cl = NULL;
     if ((st = cr_classifier_open(&copts, &cl, &err)) != CR_OK) {
-        fail_line("cannot load the model", st, &err);
+        tool_fail(prog, "cannot load the model", st, &err);
         return EXIT_USAGE;
     }
     struct cr_prediction *pred = calloc((size_t)top, sizeof(*pred));
     if (!pred) {
         cr_classifier_free(cl);
-        fail_line(NULL, CR_ERR_NOMEM, NULL);
+        tool_fail(prog, NULL, CR_ERR_NOMEM, NULL);
         return EXIT_USAGE;
     }
     int rc = 0;
@@ -205,7 +187,7 @@ static int cmd_classify(int argc, char **argv)
         else if (st == CR_OK)
             print_text(argv[i], pred, n);
         if (st != CR_OK) {
-            fail_line(NULL, st, &err);
+            tool_fail(prog, NULL, st, &err);
             rc = EXIT_PARTIAL;
         }
         fflush(stdout);
@@ -235,7 +217,7 @@ static int cmd_model_path(int argc, char **argv)
     struct cr_model_paths p;
     cr_status st = cr_model_resolve(model, &p, &err);
     if (st != CR_OK) {
-        fail_line(NULL, st, &err);
+        tool_fail(prog, NULL, st, &err);
         return EXIT_PARTIAL;
     }
     printf("dir      %s\ncfg      %s\nweights  %s\nnames    %s\n", p.dir, p.cfg, p.weights,
@@ -298,7 +280,7 @@ static int cmd_model_fetch(int argc, char **argv)
     struct cr_fetch_options fo = {.url = url, .sha256_hex = sha, .dest_path = path};
     cr_status st = cr_model_fetch(&fo, &err);
     if (st != CR_OK) {
-        fail_line("model fetch", st, &err);
+        tool_fail(prog, "model fetch", st, &err);
         return EXIT_PARTIAL;
     }
     printf("%s: sha256 %s OK\n", path, sha);

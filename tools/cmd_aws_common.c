@@ -4,7 +4,6 @@
  */
 #include "cmd_aws_common.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,15 +124,12 @@ int aws_cli_usage_error(const struct aws_cli *a, const char *fmt, ...)
     return AWS_EXIT_USAGE;
 }
 
-int aws_cli_parse_int(const char *s, long lo, long hi, long *out)
+int aws_cli_want_args(const struct aws_cli *a, int have, int min, int max)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
+    if (have >= min && (max < 0 || have <= max))
+        return 1;
+    aws_cli_usage_error(a, "wrong number of arguments (see `cloudrec %s --help`)", a->service);
+    return 0;
 }
 
 int aws_cli_print_json(struct cr_buf *buf, cr_status built)
@@ -149,12 +145,46 @@ int aws_cli_print_json(struct cr_buf *buf, cr_status built)
     return rc;
 }
 
-cr_status aws_cli_json_str(struct cr_buf *b, const char *key, const char *value)
+/* Appends <lead>"key":<string or null>; lead is "{" or ",". */
+static cr_status json_member(struct cr_buf *b, const char *lead, const char *key, const char *value)
 {
-    cr_status st = cr_buf_appendf(b, ",\"%s\":", key);
+    cr_status st = cr_buf_appendf(b, "%s\"%s\":", lead, key);
     if (st != CR_OK)
         return st;
     return value ? cr_json_append_string(b, value) : cr_buf_append_str(b, "null");
+}
+
+cr_status aws_cli_json_open(struct cr_buf *b, const char *key, const char *value)
+{
+    return json_member(b, "{", key, value);
+}
+
+cr_status aws_cli_json_str(struct cr_buf *b, const char *key, const char *value)
+{
+    return json_member(b, ",", key, value);
+}
+
+cr_status aws_cli_json_pairs(struct cr_buf *b, char *const *names, char *const *values, size_t n)
+{
+    cr_status st = CR_OK;
+    for (size_t i = 0; st == CR_OK && i < n; i++) {
+        if ((st = cr_buf_append_str(b, i ? "," : "")) == CR_OK &&
+            (st = cr_json_append_string(b, names[i])) == CR_OK &&
+            (st = cr_buf_append_str(b, ":")) == CR_OK)
+            st = cr_json_append_string(b, values[i]);
+    }
+    return st;
+}
+
+int aws_cli_print_page_json(struct cr_buf *json, cr_status built, const char *next_token)
+{
+    if (built == CR_OK)
+        built = cr_buf_append_str(json, "]");
+    if (built == CR_OK)
+        built = aws_cli_json_str(json, "next_token", next_token);
+    if (built == CR_OK)
+        built = cr_buf_append_str(json, "}");
+    return aws_cli_print_json(json, built);
 }
 
 void aws_cli_time(int64_t epoch_s, char out[21])

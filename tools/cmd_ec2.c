@@ -3,6 +3,7 @@
  * cloudrec/ec2.h.
  */
 #include "cmd_aws_common.h"
+#include "tool_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ struct ec2_filter_arg {
 /* Flags of the ec2 commands. */
 struct ec2_args {
     struct cr_ec2_run_options run;
-    long count, min, max;
+    long long count, min, max;
     const char *user_data_file;
     const char *user_data_text;
     struct cr_ec2_tag tags[MAX_ITEMS];
@@ -146,9 +147,9 @@ static int add_filter_kv(struct ec2_args *s, struct aws_cli *a, const char *pref
 }
 
 /* Parses a count flag. */
-static int count_opt(struct aws_cli *a, const char *flag, const char *arg, long *out)
+static int count_opt(struct aws_cli *a, const char *flag, const char *arg, long long *out)
 {
-    if (aws_cli_parse_int(arg, 1, 1000, out))
+    if (tool_parse_int(arg, 1, 1000, out))
         return 0;
     return aws_cli_usage_error(a, "%s must be 1..1000, got '%s'", flag, arg);
 }
@@ -208,7 +209,7 @@ static int ec2_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
     int handled, rc = run_opt(s, a, c, arg, &handled);
     if (handled)
         return rc;
-    long v;
+    long long v;
     switch (c) {
     case EC2_OPT_TAG:
         return add_tag(s, a, arg) || add_filter_kv(s, a, "tag:", arg);
@@ -227,7 +228,7 @@ static int ec2_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
         s->one_page = 1;
         return 0;
     case EC2_OPT_MAX_RESULTS:
-        if (!aws_cli_parse_int(arg, CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, &v))
+        if (!tool_parse_int(arg, CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, &v))
             return aws_cli_usage_error(a, "--max-results must be %d..%d, got '%s'",
                                        CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, arg);
         s->ls.max_results = (int)v;
@@ -296,9 +297,7 @@ static cr_status json_instance(struct cr_buf *b, const struct cr_ec2_instance *i
 {
     char t[21];
     aws_cli_time(i->launch_time_s, t);
-    cr_status st = cr_buf_append_str(b, "{\"instance_id\":");
-    if (st == CR_OK)
-        st = cr_json_append_string(b, i->instance_id);
+    cr_status st = aws_cli_json_open(b, "instance_id", i->instance_id);
     const char *fields[][2] = {{"state", i->state},
                                {"instance_type", i->instance_type},
                                {"image_id", i->image_id},
@@ -315,11 +314,8 @@ static cr_status json_instance(struct cr_buf *b, const struct cr_ec2_instance *i
         st = aws_cli_json_str(b, fields[k][0], fields[k][1]);
     if (st == CR_OK)
         st = cr_buf_appendf(b, ",\"state_code\":%d,\"tags\":{", i->state_code);
-    for (size_t k = 0; st == CR_OK && k < i->num_tags; k++)
-        if ((st = cr_buf_append_str(b, k ? "," : "")) == CR_OK &&
-            (st = cr_json_append_string(b, i->tag_keys[k])) == CR_OK &&
-            (st = cr_buf_append_str(b, ":")) == CR_OK)
-            st = cr_json_append_string(b, i->tag_values[k]);
+    if (st == CR_OK)
+        st = aws_cli_json_pairs(b, i->tag_keys, i->tag_values, i->num_tags);
     if (st == CR_OK)
         st = cr_buf_append_str(b, "}");
     if (st == CR_OK)
@@ -365,18 +361,6 @@ static cr_status show_instances(const struct aws_cli *a, const struct cr_ec2_ins
         *first = 0;
     }
     return st;
-}
-
-/* Ends {"instances":[...] with the next token and prints it. */
-static int print_instances_json(struct cr_buf *json, cr_status st, const char *next)
-{
-    if (st == CR_OK)
-        st = cr_buf_append_str(json, "]");
-    if (st == CR_OK)
-        st = aws_cli_json_str(json, "next_token", next);
-    if (st == CR_OK)
-        st = cr_buf_append_str(json, "}");
-    return aws_cli_print_json(json, st);
 }
 
 /* ---- run ----------------------------------------------------------------------------- */
@@ -433,7 +417,7 @@ static int ec2_run(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
             st = cr_buf_append_str(&json, "{\"instances\":[");
             if (st == CR_OK)
                 st = show_instances(a, set, &json, &first);
-            rc = print_instances_json(&json, st, NULL);
+            rc = aws_cli_print_page_json(&json, st, NULL);
         } else {
             show_instances(a, set, NULL, &first);
         }
@@ -487,7 +471,7 @@ static int ec2_ls(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
     if (st != CR_OK)
         rc = aws_cli_fail(a, st, &err);
     else if (a->json)
-        rc = print_instances_json(&json, st, next);
+        rc = aws_cli_print_page_json(&json, st, next);
     else if (next)
         fprintf(stderr, "%s: more instances follow: --token %s\n", a->prog, next);
     free(next);

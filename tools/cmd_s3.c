@@ -3,6 +3,7 @@
  * through cloudrec/s3.h. Objects are named s3://BUCKET/KEY.
  */
 #include "cmd_aws_common.h"
+#include "tool_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct s3_args {
     const char *content_type;
     const char *bucket_region;
     const char *token;
-    long max_keys;
+    long long max_keys;
     int one_page;
 };
 
@@ -71,7 +72,7 @@ static int s3_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
         s->one_page = 1;
         return 0;
     case S3_OPT_MAX_KEYS:
-        if (aws_cli_parse_int(arg, 1, CR_S3_MAX_LIST_KEYS, &s->max_keys))
+        if (tool_parse_int(arg, 1, CR_S3_MAX_LIST_KEYS, &s->max_keys))
             return 0;
         return aws_cli_usage_error(a, "--max-keys must be 1..%d, got '%s'", CR_S3_MAX_LIST_KEYS,
                                    arg);
@@ -112,23 +113,12 @@ static int parse_url(const struct aws_cli *a, const char *arg, struct s3_url *u)
     return 1;
 }
 
-/* Checks the number of positional arguments; prints the usage when wrong. */
-static int want_args(const struct aws_cli *a, int have, int min, int max)
-{
-    if (have >= min && have <= max)
-        return 1;
-    aws_cli_usage_error(a, "wrong number of arguments (see `cloudrec s3 --help`)");
-    return 0;
-}
-
 /* Appends an object as a JSON object. */
 static cr_status json_object(struct cr_buf *b, const char *bucket, const struct cr_s3_object *o)
 {
     char t[21];
     aws_cli_time(o->last_modified_s, t);
-    cr_status st = cr_buf_append_str(b, "{\"bucket\":");
-    if (st == CR_OK)
-        st = cr_json_append_string(b, bucket);
+    cr_status st = aws_cli_json_open(b, "bucket", bucket);
     if (st == CR_OK)
         st = aws_cli_json_str(b, "key", o->key);
     if (st == CR_OK)
@@ -152,13 +142,28 @@ static int print_object_json(const char *bucket, const struct cr_s3_object *o)
     return aws_cli_print_json(&b, json_object(&b, bucket, o));
 }
 
+/* Prints {"bucket":bucket,"name":value followed by tail (which closes the
+ * object) as one JSON document. */
+static int print_bucket_json(const char *bucket, const char *name, const char *value,
+                             const char *tail)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr_status st = aws_cli_json_open(&b, "bucket", bucket);
+    if (st == CR_OK)
+        st = aws_cli_json_str(&b, name, value);
+    if (st == CR_OK)
+        st = cr_buf_append_str(&b, tail);
+    return aws_cli_print_json(&b, st);
+}
+
 /* ---- mb ------------------------------------------------------------------------- */
 
 /* cloudrec s3 mb s3://BUCKET */
 static int s3_mb(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 {
     struct s3_url u;
-    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+    if (!aws_cli_want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
         return AWS_EXIT_USAGE;
     if (u.key[0])
         return aws_cli_usage_error(a, "mb takes s3://BUCKET without a key");
@@ -173,16 +178,7 @@ static int s3_mb(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     if (st != CR_OK) {
         rc = aws_cli_fail(a, st, &err);
     } else if (a->json) {
-        struct cr_buf b;
-        cr_buf_init(&b, 0);
-        cr_status bs = cr_buf_append_str(&b, "{\"bucket\":");
-        if (bs == CR_OK)
-            bs = cr_json_append_string(&b, u.bucket);
-        if (bs == CR_OK)
-            bs = aws_cli_json_str(&b, "region", region);
-        if (bs == CR_OK)
-            bs = cr_buf_append_str(&b, "}");
-        rc = aws_cli_print_json(&b, bs);
+        rc = print_bucket_json(u.bucket, "region", region, "}");
     } else {
         printf("make_bucket: s3://%s (%s)\n", u.bucket, region);
     }
@@ -253,7 +249,7 @@ static int put_report(const struct aws_cli *a, const char *file, const char *buc
 static int s3_put(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 {
     struct s3_url u;
-    if (!want_args(a, argc - optind, 2, 2) || !parse_url(a, argv[optind + 1], &u))
+    if (!aws_cli_want_args(a, argc - optind, 2, 2) || !parse_url(a, argv[optind + 1], &u))
         return AWS_EXIT_USAGE;
     const char *file = argv[optind];
     char *key = put_key(a, file, &u);
@@ -310,7 +306,7 @@ static int s3_get(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 {
     (void)s;
     struct s3_url u;
-    if (!want_args(a, argc - optind, 1, 2) || !parse_url(a, argv[optind], &u))
+    if (!aws_cli_want_args(a, argc - optind, 1, 2) || !parse_url(a, argv[optind], &u))
         return AWS_EXIT_USAGE;
     const char *dest = argc - optind == 2 ? argv[optind + 1] : NULL;
     if (a->json && (!dest || strcmp(dest, "-") == 0))
@@ -338,7 +334,7 @@ static int s3_head(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 {
     (void)s;
     struct s3_url u;
-    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+    if (!aws_cli_want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
         return AWS_EXIT_USAGE;
     if (!u.key[0])
         return aws_cli_usage_error(a, "head needs s3://BUCKET/KEY");
@@ -417,7 +413,7 @@ static cr_status ls_run(struct cr_aws *aws, const struct aws_cli *a, const struc
 static int s3_ls(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 {
     struct s3_url u;
-    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+    if (!aws_cli_want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
         return AWS_EXIT_USAGE;
     struct cr_aws *aws = NULL;
     int rc = aws_cli_open(a, &aws);
@@ -434,12 +430,7 @@ static int s3_ls(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
         rc = aws_cli_fail(a, st, &err);
         cr_buf_free(&json);
     } else if (a->json) {
-        cr_status bs = cr_buf_append_str(&json, "]");
-        if (bs == CR_OK)
-            bs = aws_cli_json_str(&json, "next_token", next);
-        if (bs == CR_OK)
-            bs = cr_buf_append_str(&json, "}");
-        rc = aws_cli_print_json(&json, bs);
+        rc = aws_cli_print_page_json(&json, st, next);
     } else {
         if (next)
             fprintf(stderr, "%s: more keys follow: --token %s\n", a->prog, next);
@@ -452,27 +443,12 @@ static int s3_ls(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 
 /* ---- rm ------------------------------------------------------------------------------ */
 
-/* Prints {"bucket":...,"key":...,"deleted":true}. */
-static int print_deleted_json(const char *bucket, const char *key)
-{
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr_status st = cr_buf_append_str(&b, "{\"bucket\":");
-    if (st == CR_OK)
-        st = cr_json_append_string(&b, bucket);
-    if (st == CR_OK)
-        st = aws_cli_json_str(&b, "key", key);
-    if (st == CR_OK)
-        st = cr_buf_append_str(&b, ",\"deleted\":true}");
-    return aws_cli_print_json(&b, st);
-}
-
 /* cloudrec s3 rm s3://BUCKET/KEY */
 static int s3_rm(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 {
     (void)s;
     struct s3_url u;
-    if (!want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
+    if (!aws_cli_want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
         return AWS_EXIT_USAGE;
     if (!u.key[0])
         return aws_cli_usage_error(a, "rm needs s3://BUCKET/KEY");
@@ -485,7 +461,7 @@ static int s3_rm(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     if (st != CR_OK)
         rc = aws_cli_fail(a, st, &err);
     else if (a->json)
-        rc = print_deleted_json(u.bucket, u.key);
+        rc = print_bucket_json(u.bucket, "key", u.key, ",\"deleted\":true}");
     else
         printf("delete: s3://%s/%s\n", u.bucket, u.key);
     cr_aws_free(aws);

@@ -7,8 +7,8 @@
 
 #include "cloudrec.h"
 #include "cloudrec/service.h"
+#include "tool_util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,21 +38,21 @@ void cloudrec_setup_usage(FILE *f)
                "other attributes), 2 usage error.\n");
 }
 
-/* Parses a decimal integer in [lo, hi]; 0 on any error. */
+/* Parses a decimal integer in [lo, hi] into an int; 0 on any error. */
 static int setup_parse_int(const char *s, long lo, long hi, int *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
+    long long v;
+    if (!tool_parse_int(s, lo, hi, &v))
         return 0;
     *out = (int)v;
     return 1;
 }
 
-/* Applies one flag; 0 (with a message) on a bad value. */
-static int setup_flag(int c, const char *val, struct cr_setup_options *o)
+/* Applies one flag (a tool_flag_fn on struct cr_setup_options); 0 (with a
+ * message) on a bad value. */
+static int setup_flag(int c, const char *val, void *ctx)
 {
+    struct cr_setup_options *o = ctx;
     switch (c) {
     case 'i':
         o->input_url = val;
@@ -95,18 +95,9 @@ static int setup_parse(int argc, char **argv, struct cr_setup_options *o)
                                          {"max-receives", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            cloudrec_setup_usage(stdout);
-            return 0;
-        }
-        if (c == '?' || !setup_flag(c, optarg, o)) {
-            cloudrec_setup_usage(stderr);
-            return SETUP_EXIT_USAGE;
-        }
-    }
+    int rc = tool_getopt(argc, argv, "h", opts, setup_flag, o, cloudrec_setup_usage);
+    if (rc >= 0)
+        return rc;
     if (optind < argc) {
         fprintf(stderr, "cloudrec: setup takes no arguments ('%s')\n", argv[optind]);
         return SETUP_EXIT_USAGE;
@@ -138,7 +129,7 @@ int cloudrec_cmd_setup(int argc, char **argv)
     cr_status st = cr_setup(&o, setup_report, NULL, &err);
     if (st == CR_OK)
         return 0;
-    fprintf(stderr, "cloudrec: setup: %s\n", err.message[0] ? err.message : cr_strerror(st));
+    tool_fail("cloudrec", "setup", st, &err);
     return st == CR_ERR_INVALID && !err.aws_code[0] && !err.http_status ? SETUP_EXIT_USAGE
                                                                         : SETUP_EXIT_FAIL;
 }

@@ -4,6 +4,7 @@
  * queue URL (http:// or https://) or a name, which is looked up first.
  */
 #include "cmd_aws_common.h"
+#include "tool_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,8 @@ struct sqs_args {
     struct cr_sqs_attribute attrs[MAX_ATTRS];
     char *attr_text[MAX_ATTRS]; /* NAME=VALUE copies, split in place */
     struct cr_sqs_receive_options recv;
-    long delay_s;
+    long long delay_s;
+    long long seconds; /* visibility's SECONDS argument */
 };
 
 /* Parses NAME=VALUE for --attr. */
@@ -77,8 +79,8 @@ static int add_attr(struct sqs_args *s, struct aws_cli *a, const char *arg)
  * matters); prints why on error. */
 static int number(struct aws_cli *a, const char *flag, const char *arg, long lo, long hi, int *out)
 {
-    long v;
-    if (!aws_cli_parse_int(arg, lo, hi, &v))
+    long long v;
+    if (!tool_parse_int(arg, lo, hi, &v))
         return aws_cli_usage_error(a, "%s must be %ld..%ld, got '%s'", flag, lo, hi, arg);
     *out = v == 0 ? CR_SQS_ZERO : (int)v;
     return 0;
@@ -110,7 +112,7 @@ static int sqs_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
     case SQS_OPT_ATTR:
         return add_attr(s, a, arg);
     case SQS_OPT_DELAY:
-        return aws_cli_parse_int(arg, 0, 900, &s->delay_s)
+        return tool_parse_int(arg, 0, 900, &s->delay_s)
                    ? 0
                    : aws_cli_usage_error(a, "--delay must be 0..900, got '%s'", arg);
     default:
@@ -141,15 +143,6 @@ static void sqs_args_free(struct sqs_args *s)
         free(s->attr_text[i]);
 }
 
-/* Checks the number of positional arguments. */
-static int want_args(const struct aws_cli *a, int have, int min, int max)
-{
-    if (have >= min && (max < 0 || have <= max))
-        return 1;
-    aws_cli_usage_error(a, "wrong number of arguments (see `cloudrec sqs --help`)");
-    return 0;
-}
-
 /* Opens the context and turns QUEUE (a URL or a name) into a URL in url.
  * Returns 0, or the exit status after printing why. */
 static int open_queue(const struct aws_cli *a, const char *queue, struct cr_aws **aws,
@@ -165,6 +158,27 @@ static int open_queue(const struct aws_cli *a, const char *queue, struct cr_aws 
     return st == CR_OK ? 0 : aws_cli_fail(a, st, &err);
 }
 
+/* What a command does once QUEUE is the queue URL url: its call and its
+ * output, with args[0..n) the arguments after QUEUE. Returns the exit
+ * status. */
+typedef int (*queue_fn)(struct cr_aws *aws, const struct aws_cli *a, const char *url,
+                        struct sqs_args *s, size_t n, char **args);
+
+/* Opens the context, resolves QUEUE (argv[optind]) and runs fn on it. */
+static int with_queue(const struct aws_cli *a, struct sqs_args *s, int argc, char **argv,
+                      queue_fn fn)
+{
+    struct cr_aws *aws = NULL;
+    struct cr_buf url;
+    cr_buf_init(&url, 0);
+    int rc = open_queue(a, argv[optind], &aws, &url);
+    if (rc == 0)
+        rc = fn(aws, a, (const char *)url.data, s, (size_t)(argc - optind - 1), argv + optind + 1);
+    cr_buf_free(&url);
+    cr_aws_free(aws);
+    return rc;
+}
+
 /* Prints {"queue_url": url} or the URL alone. */
 static int print_url(const struct aws_cli *a, const char *url)
 {
@@ -174,9 +188,7 @@ static int print_url(const struct aws_cli *a, const char *url)
     }
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    cr_status st = cr_buf_append_str(&b, "{\"queue_url\":");
-    if (st == CR_OK)
-        st = cr_json_append_string(&b, url);
+    cr_status st = aws_cli_json_open(&b, "queue_url", url);
     if (st == CR_OK)
         st = cr_buf_append_str(&b, "}");
     return aws_cli_print_json(&b, st);
@@ -184,11 +196,11 @@ static int print_url(const struct aws_cli *a, const char *url)
 
 /* ---- create / url ------------------------------------------------------------------ */
 
-/* cloudrec sqs create NAME */
-static int sqs_create(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+/* Prints the URL of queue name: created with the options create when it
+ * is not NULL, else looked up. */
+static int name_to_url(struct aws_cli *a, const struct cr_sqs_create_options *create,
+                       const char *name)
 {
-    if (!want_args(a, argc - optind, 1, 1))
-        return AWS_EXIT_USAGE;
     struct cr_aws *aws = NULL;
     int rc = aws_cli_open(a, &aws);
     if (rc)
@@ -196,34 +208,41 @@ static int sqs_create(struct aws_cli *a, struct sqs_args *s, int argc, char **ar
     struct cr_buf url;
     cr_buf_init(&url, 0);
     struct cr_error err = {0};
-    cr_status st = cr_sqs_create_queue(aws, argv[optind], &s->create, &url, &err);
+    cr_status st = create ? cr_sqs_create_queue(aws, name, create, &url, &err)
+                          : cr_sqs_get_queue_url(aws, name, &url, &err);
     rc = st == CR_OK ? print_url(a, (const char *)url.data) : aws_cli_fail(a, st, &err);
     cr_buf_free(&url);
     cr_aws_free(aws);
     return rc;
+}
+
+/* cloudrec sqs create NAME */
+static int sqs_create(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+{
+    (void)argc;
+    return name_to_url(a, &s->create, argv[optind]);
 }
 
 /* cloudrec sqs url NAME */
 static int sqs_url(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
 {
     (void)s;
-    if (!want_args(a, argc - optind, 1, 1))
-        return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    int rc = aws_cli_open(a, &aws);
-    if (rc)
-        return rc;
-    struct cr_buf url;
-    cr_buf_init(&url, 0);
-    struct cr_error err = {0};
-    cr_status st = cr_sqs_get_queue_url(aws, argv[optind], &url, &err);
-    rc = st == CR_OK ? print_url(a, (const char *)url.data) : aws_cli_fail(a, st, &err);
-    cr_buf_free(&url);
-    cr_aws_free(aws);
-    return rc;
+    (void)argc;
+    return name_to_url(a, NULL, argv[optind]);
 }
 
 /* ---- batch reporting (send, del) --------------------------------------------------- */
+
+/* One send or del run: where its calls go and what it has reported. */
+struct batch_run {
+    struct cr_aws *aws;
+    const struct aws_cli *a;
+    const char *url;
+    int delay_s;        /* send: every message's delay */
+    struct cr_buf json; /* the --json document so far */
+    cr_status js;       /* CR_OK while json could be built */
+    int failed;         /* entries that failed */
+};
 
 /* Appends one entry's outcome as JSON; human lines go out as they come. */
 static cr_status report_entry(const struct aws_cli *a, struct cr_buf *json, size_t index, int ok,
@@ -250,35 +269,48 @@ static cr_status report_entry(const struct aws_cli *a, struct cr_buf *json, size
 
 /* Reports a call on entries [first, first+n): each entry's result from the
  * batch b, or, when there is none, the call's outcome for all of them (a
- * failure also gets its one-line message). id is a single send's message id. */
-static cr_status report_chunk(const struct aws_cli *a, struct cr_buf *json, size_t first, size_t n,
-                              const struct cr_sqs_batch *b, const char *id, cr_status st,
-                              const struct cr_error *err)
+ * failure also gets its one-line message). id is a single send's message
+ * id. Counts the failures in r->failed and sets r->js. */
+static void report_chunk(struct batch_run *r, size_t first, size_t n, const struct cr_sqs_batch *b,
+                         const char *id, cr_status st, const struct cr_error *err)
 {
-    cr_status js = CR_OK;
-    if (!b && st != CR_OK && !a->json) {
-        aws_cli_fail(a, st, err);
-        return CR_OK;
+    r->failed += b ? (int)b->num_failed : st != CR_OK ? (int)n : 0;
+    r->js = CR_OK;
+    if (!b && st != CR_OK && !r->a->json) {
+        aws_cli_fail(r->a, st, err);
+        return;
     }
-    for (size_t i = 0; js == CR_OK && i < n; i++) {
-        const struct cr_sqs_batch_result *r = b ? &b->results[i] : NULL;
-        js = r ? report_entry(a, json, first + i, r->ok, r->message_id, r->code, r->message)
-               : report_entry(a, json, first + i, st == CR_OK, id, err->aws_code, err->message);
+    for (size_t i = 0; r->js == CR_OK && i < n; i++) {
+        const struct cr_sqs_batch_result *e = b ? &b->results[i] : NULL;
+        r->js =
+            e ? report_entry(r->a, &r->json, first + i, e->ok, e->message_id, e->code, e->message)
+              : report_entry(r->a, &r->json, first + i, st == CR_OK, id, err->aws_code,
+                             err->message);
     }
-    return js;
 }
 
-/* Ends a batch command: the JSON document, the exit status. */
-static int batch_done(const struct aws_cli *a, struct cr_buf *json, cr_status js, int failed)
+/* Sends or deletes items[0..n) (n <= 10) with one call, items[0] being
+ * entry first of the command. */
+typedef void (*chunk_fn)(struct batch_run *r, char **items, size_t n, size_t first);
+
+/* Runs fn over items[0..total) in chunks of up to 10, then prints the JSON
+ * document (head, the entries, "],\"failed\":N}") and returns the exit
+ * status. */
+static int run_chunks(struct batch_run *r, const char *head, char **items, size_t total,
+                      chunk_fn fn)
 {
+    cr_buf_init(&r->json, 0);
+    r->js = cr_buf_append_str(&r->json, head);
+    for (size_t i = 0; i < total && r->js == CR_OK; i += CR_SQS_MAX_BATCH)
+        fn(r, items + i, total - i < CR_SQS_MAX_BATCH ? total - i : CR_SQS_MAX_BATCH, i);
     int rc = AWS_EXIT_OK;
-    if (a->json) {
-        if (js == CR_OK)
-            js = cr_buf_appendf(json, "],\"failed\":%d}", failed);
-        rc = aws_cli_print_json(json, js);
+    if (r->a->json) {
+        if (r->js == CR_OK)
+            r->js = cr_buf_appendf(&r->json, "],\"failed\":%d}", r->failed);
+        rc = aws_cli_print_json(&r->json, r->js);
     }
-    cr_buf_free(json);
-    return failed ? AWS_EXIT_FAIL : rc;
+    cr_buf_free(&r->json);
+    return r->failed ? AWS_EXIT_FAIL : rc;
 }
 
 /* ---- send ------------------------------------------------------------------------------ */
@@ -296,9 +328,8 @@ static cr_status body_of(const char *arg, struct cr_buf *buf)
     return ferror(stdin) ? CR_ERR_IO : CR_OK;
 }
 
-/* Sends bodies[0..n) (n <= 10) with one call; returns the failures. */
-static int send_chunk(struct cr_aws *aws, const struct aws_cli *a, const char *url, char **bodies,
-                      size_t n, size_t first, int delay, struct cr_buf *json, cr_status *js)
+/* Sends bodies[0..n) (n <= 10) with one call (a chunk_fn). */
+static void send_chunk(struct batch_run *r, char **bodies, size_t n, size_t first)
 {
     struct cr_sqs_send_entry e[CR_SQS_MAX_BATCH];
     struct cr_buf text[CR_SQS_MAX_BATCH];
@@ -309,55 +340,31 @@ static int send_chunk(struct cr_aws *aws, const struct aws_cli *a, const char *u
         if (st == CR_OK)
             st = body_of(bodies[i], &text[i]);
         e[i] = (struct cr_sqs_send_entry){text[i].data ? text[i].data : (unsigned char *)"",
-                                          text[i].len, delay};
+                                          text[i].len, r->delay_s};
     }
     struct cr_sqs_batch *b = NULL;
     struct cr_buf id;
     cr_buf_init(&id, 0);
-    struct cr_sqs_send_options so = {.delay_s = delay};
+    struct cr_sqs_send_options so = {.delay_s = r->delay_s};
     if (st != CR_OK)
         cr_error_clear(&err);
     else if (n == 1)
-        st = cr_sqs_send(aws, url, e[0].body, e[0].len, &so, &id, &err);
+        st = cr_sqs_send(r->aws, r->url, e[0].body, e[0].len, &so, &id, &err);
     else
-        st = cr_sqs_send_batch(aws, url, e, n, &b, &err);
-    *js = report_chunk(a, json, first, n, b, (const char *)id.data, st, &err);
-    int failed = b ? (int)b->num_failed : st != CR_OK ? (int)n : 0;
+        st = cr_sqs_send_batch(r->aws, r->url, e, n, &b, &err);
+    report_chunk(r, first, n, b, (const char *)id.data, st, &err);
     cr_sqs_batch_free(b);
     cr_buf_free(&id);
     for (size_t i = 0; i < n; i++)
         cr_buf_free(&text[i]);
-    return failed;
 }
 
-/* cloudrec sqs send QUEUE BODY... */
-static int sqs_send(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+/* cloudrec sqs send QUEUE BODY...: sends every BODY (a queue_fn). */
+static int send_all(struct cr_aws *aws, const struct aws_cli *a, const char *url,
+                    struct sqs_args *s, size_t n, char **bodies)
 {
-    if (!want_args(a, argc - optind, 2, -1))
-        return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    struct cr_buf url, json;
-    cr_buf_init(&url, 0);
-    cr_buf_init(&json, 0);
-    int rc = open_queue(a, argv[optind], &aws, &url);
-    if (rc) {
-        cr_aws_free(aws);
-        cr_buf_free(&url);
-        return rc;
-    }
-    cr_status js = cr_buf_append_str(&json, "{\"messages\":[");
-    char **bodies = argv + optind + 1;
-    size_t total = (size_t)(argc - optind - 1);
-    int failed = 0;
-    for (size_t i = 0; i < total && js == CR_OK; i += CR_SQS_MAX_BATCH) {
-        size_t n = total - i < CR_SQS_MAX_BATCH ? total - i : CR_SQS_MAX_BATCH;
-        failed += send_chunk(aws, a, (const char *)url.data, bodies + i, n, i, (int)s->delay_s,
-                             &json, &js);
-    }
-    rc = batch_done(a, &json, js, failed);
-    cr_buf_free(&url);
-    cr_aws_free(aws);
-    return rc;
+    struct batch_run r = {.aws = aws, .a = a, .url = url, .delay_s = (int)s->delay_s};
+    return run_chunks(&r, "{\"messages\":[", bodies, n, send_chunk);
 }
 
 /* ---- recv ------------------------------------------------------------------------------ */
@@ -380,12 +387,8 @@ static cr_status json_message(struct cr_buf *b, const struct cr_sqs_message *m, 
                            ",\"receive_count\":%d,\"sent_ms\":%lld,\"first_receive_ms\":%lld"
                            ",\"attributes\":{",
                            m->receive_count, (long long)m->sent_ms, (long long)m->first_receive_ms);
-    for (size_t i = 0; st == CR_OK && i < m->num_attributes; i++) {
-        if ((st = cr_buf_append_str(b, i ? "," : "")) == CR_OK &&
-            (st = cr_json_append_string(b, m->attribute_names[i])) == CR_OK &&
-            (st = cr_buf_append_str(b, ":")) == CR_OK)
-            st = cr_json_append_string(b, m->attribute_values[i]);
-    }
+    if (st == CR_OK)
+        st = aws_cli_json_pairs(b, m->attribute_names, m->attribute_values, m->num_attributes);
     return st == CR_OK ? cr_buf_append_str(b, "}}") : st;
 }
 
@@ -414,102 +417,66 @@ static int print_messages(const struct aws_cli *a, const struct cr_sqs_messages 
     return aws_cli_print_json(&b, st);
 }
 
-/* cloudrec sqs recv QUEUE */
-static int sqs_recv(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+/* cloudrec sqs recv QUEUE: receives and prints messages (a queue_fn). */
+static int recv_messages(struct cr_aws *aws, const struct aws_cli *a, const char *url,
+                         struct sqs_args *s, size_t n, char **args)
 {
-    if (!want_args(a, argc - optind, 1, 1))
-        return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    struct cr_buf url;
-    cr_buf_init(&url, 0);
+    (void)n;
+    (void)args;
     struct cr_sqs_messages *msgs = NULL;
-    int rc = open_queue(a, argv[optind], &aws, &url);
-    if (rc == 0) {
-        struct cr_error err = {0};
-        cr_status st = cr_sqs_receive(aws, (const char *)url.data, &s->recv, &msgs, &err);
-        rc = st == CR_OK ? print_messages(a, msgs) : aws_cli_fail(a, st, &err);
-    }
+    struct cr_error err = {0};
+    cr_status st = cr_sqs_receive(aws, url, &s->recv, &msgs, &err);
+    int rc = st == CR_OK ? print_messages(a, msgs) : aws_cli_fail(a, st, &err);
     cr_sqs_messages_free(msgs);
-    cr_buf_free(&url);
-    cr_aws_free(aws);
     return rc;
 }
 
 /* ---- del / visibility ----------------------------------------------------------------- */
 
-/* Deletes receipts[0..n) (n <= 10) with one call; returns the failures. */
-static int del_chunk(struct cr_aws *aws, const struct aws_cli *a, const char *url, char **receipts,
-                     size_t n, size_t first, struct cr_buf *json, cr_status *js)
+/* Deletes receipts[0..n) (n <= 10) with one call (a chunk_fn). */
+static void del_chunk(struct batch_run *r, char **receipts, size_t n, size_t first)
 {
     struct cr_error err = {0};
     struct cr_sqs_batch *b = NULL;
-    cr_status st = n == 1
-                       ? cr_sqs_delete(aws, url, receipts[0], &err)
-                       : cr_sqs_delete_batch(aws, url, (const char *const *)receipts, n, &b, &err);
-    *js = report_chunk(a, json, first, n, b, NULL, st, &err);
-    int failed = b ? (int)b->num_failed : st != CR_OK ? (int)n : 0;
+    cr_status st =
+        n == 1 ? cr_sqs_delete(r->aws, r->url, receipts[0], &err)
+               : cr_sqs_delete_batch(r->aws, r->url, (const char *const *)receipts, n, &b, &err);
+    report_chunk(r, first, n, b, NULL, st, &err);
     cr_sqs_batch_free(b);
-    return failed;
 }
 
-/* cloudrec sqs del QUEUE RECEIPT... */
-static int sqs_del(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+/* cloudrec sqs del QUEUE RECEIPT...: deletes every RECEIPT (a queue_fn). */
+static int del_all(struct cr_aws *aws, const struct aws_cli *a, const char *url, struct sqs_args *s,
+                   size_t n, char **receipts)
 {
     (void)s;
-    if (!want_args(a, argc - optind, 2, -1))
-        return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    struct cr_buf url, json;
-    cr_buf_init(&url, 0);
-    cr_buf_init(&json, 0);
-    int rc = open_queue(a, argv[optind], &aws, &url);
-    if (rc) {
-        cr_aws_free(aws);
-        cr_buf_free(&url);
-        return rc;
-    }
-    cr_status js = cr_buf_append_str(&json, "{\"deleted\":[");
-    size_t total = (size_t)(argc - optind - 1);
-    int failed = 0;
-    for (size_t i = 0; i < total && js == CR_OK; i += CR_SQS_MAX_BATCH) {
-        size_t n = total - i < CR_SQS_MAX_BATCH ? total - i : CR_SQS_MAX_BATCH;
-        failed +=
-            del_chunk(aws, a, (const char *)url.data, argv + optind + 1 + i, n, i, &json, &js);
-    }
-    rc = batch_done(a, &json, js, failed);
-    cr_buf_free(&url);
-    cr_aws_free(aws);
-    return rc;
+    struct batch_run r = {.aws = aws, .a = a, .url = url};
+    return run_chunks(&r, "{\"deleted\":[", receipts, n, del_chunk);
+}
+
+/* Sets RECEIPT's visibility to s->seconds (a queue_fn). */
+static int set_visibility(struct cr_aws *aws, const struct aws_cli *a, const char *url,
+                          struct sqs_args *s, size_t n, char **args)
+{
+    (void)n;
+    struct cr_error err = {0};
+    cr_status st = cr_sqs_change_visibility(aws, url, args[0], (int)s->seconds, &err);
+    if (st != CR_OK)
+        return aws_cli_fail(a, st, &err);
+    if (a->json)
+        printf("{\"visibility_timeout_s\":%lld}\n", s->seconds);
+    else
+        printf("visible again in %lld s\n", s->seconds);
+    return AWS_EXIT_OK;
 }
 
 /* cloudrec sqs visibility QUEUE RECEIPT SECONDS */
 static int sqs_visibility(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
 {
-    (void)s;
-    long secs;
-    if (!want_args(a, argc - optind, 3, 3))
-        return AWS_EXIT_USAGE;
-    if (!aws_cli_parse_int(argv[optind + 2], 0, CR_SQS_MAX_VISIBILITY_S, &secs))
+    if (!tool_parse_int(argv[optind + 2], 0, CR_SQS_MAX_VISIBILITY_S, &s->seconds))
         return aws_cli_usage_error(a, "SECONDS must be 0..%d, got '%s'", CR_SQS_MAX_VISIBILITY_S,
                                    argv[optind + 2]);
-    struct cr_aws *aws = NULL;
-    struct cr_buf url;
-    cr_buf_init(&url, 0);
-    int rc = open_queue(a, argv[optind], &aws, &url);
-    if (rc == 0) {
-        struct cr_error err = {0};
-        cr_status st = cr_sqs_change_visibility(aws, (const char *)url.data, argv[optind + 1],
-                                                (int)secs, &err);
-        if (st != CR_OK)
-            rc = aws_cli_fail(a, st, &err);
-        else if (a->json)
-            printf("{\"visibility_timeout_s\":%ld}\n", secs);
-        else
-            printf("visible again in %ld s\n", secs);
-    }
-    cr_buf_free(&url);
-    cr_aws_free(aws);
-    return rc;
+    return with_queue(a, s, argc, argv, set_visibility);
 }
 
 /* ---- attrs / purge ----------------------------------------------------------------------- */
@@ -525,76 +492,74 @@ static int print_attrs(const struct aws_cli *a, const struct cr_sqs_queue_attrib
     struct cr_buf b;
     cr_buf_init(&b, 0);
     cr_status st = cr_buf_append_str(&b, "{");
-    for (size_t i = 0; st == CR_OK && i < at->count; i++) {
-        if ((st = cr_buf_append_str(&b, i ? "," : "")) == CR_OK &&
-            (st = cr_json_append_string(&b, at->names[i])) == CR_OK &&
-            (st = cr_buf_append_str(&b, ":")) == CR_OK)
-            st = cr_json_append_string(&b, at->values[i]);
-    }
+    if (st == CR_OK)
+        st = aws_cli_json_pairs(&b, at->names, at->values, at->count);
     if (st == CR_OK)
         st = cr_buf_append_str(&b, "}");
     return aws_cli_print_json(&b, st);
 }
 
-/* cloudrec sqs attrs QUEUE */
-static int sqs_attrs(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+/* cloudrec sqs attrs QUEUE: prints the queue's attributes (a queue_fn). */
+static int get_attrs(struct cr_aws *aws, const struct aws_cli *a, const char *url,
+                     struct sqs_args *s, size_t n, char **args)
 {
     (void)s;
-    if (!want_args(a, argc - optind, 1, 1))
-        return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    struct cr_buf url;
-    cr_buf_init(&url, 0);
+    (void)n;
+    (void)args;
     struct cr_sqs_queue_attributes *at = NULL;
-    int rc = open_queue(a, argv[optind], &aws, &url);
-    if (rc == 0) {
-        struct cr_error err = {0};
-        cr_status st = cr_sqs_get_attributes(aws, (const char *)url.data, &at, &err);
-        rc = st == CR_OK ? print_attrs(a, at) : aws_cli_fail(a, st, &err);
-    }
+    struct cr_error err = {0};
+    cr_status st = cr_sqs_get_attributes(aws, url, &at, &err);
+    int rc = st == CR_OK ? print_attrs(a, at) : aws_cli_fail(a, st, &err);
     cr_sqs_queue_attributes_free(at);
-    cr_buf_free(&url);
-    cr_aws_free(aws);
     return rc;
 }
 
-/* cloudrec sqs purge QUEUE */
-static int sqs_purge(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+/* cloudrec sqs purge QUEUE: deletes every message (a queue_fn). */
+static int purge(struct cr_aws *aws, const struct aws_cli *a, const char *url, struct sqs_args *s,
+                 size_t n, char **args)
 {
     (void)s;
-    if (!want_args(a, argc - optind, 1, 1))
-        return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    struct cr_buf url;
-    cr_buf_init(&url, 0);
-    int rc = open_queue(a, argv[optind], &aws, &url);
-    if (rc == 0) {
-        struct cr_error err = {0};
-        cr_status st = cr_sqs_purge(aws, (const char *)url.data, &err);
-        if (st != CR_OK)
-            rc = aws_cli_fail(a, st, &err);
-        else if (a->json)
-            rc = print_url(a, (const char *)url.data);
-        else
-            printf("purged %s\n", (const char *)url.data);
-    }
-    cr_buf_free(&url);
-    cr_aws_free(aws);
-    return rc;
+    (void)n;
+    (void)args;
+    struct cr_error err = {0};
+    cr_status st = cr_sqs_purge(aws, url, &err);
+    if (st != CR_OK)
+        return aws_cli_fail(a, st, &err);
+    if (a->json)
+        return print_url(a, url);
+    printf("purged %s\n", url);
+    return AWS_EXIT_OK;
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 typedef int (*sqs_cmd_fn)(struct aws_cli *, struct sqs_args *, int, char **);
 
+/* An sqs command: its positional arguments (max -1: no limit) and either
+ * its function or, for one that works on QUEUE, what it does there. */
+struct sqs_cmd {
+    const char *name;
+    int min_args, max_args;
+    sqs_cmd_fn fn;
+    queue_fn on_queue;
+};
+
+/* Runs command c once its flags are parsed into a and s. */
+static int sqs_run(const struct sqs_cmd *c, struct aws_cli *a, struct sqs_args *s, int argc,
+                   char **argv)
+{
+    if (!aws_cli_want_args(a, argc - optind, c->min_args, c->max_args))
+        return AWS_EXIT_USAGE;
+    return c->fn ? c->fn(a, s, argc, argv) : with_queue(a, s, argc, argv, c->on_queue);
+}
+
 int cloudrec_cmd_sqs(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        sqs_cmd_fn fn;
-    } cmds[] = {{"create", sqs_create}, {"url", sqs_url},    {"send", sqs_send},
-                {"recv", sqs_recv},     {"del", sqs_del},    {"visibility", sqs_visibility},
-                {"attrs", sqs_attrs},   {"purge", sqs_purge}};
+    static const struct sqs_cmd cmds[] = {
+        {"create", 1, 1, sqs_create, NULL}, {"url", 1, 1, sqs_url, NULL},
+        {"send", 2, -1, NULL, send_all},    {"recv", 1, 1, NULL, recv_messages},
+        {"del", 2, -1, NULL, del_all},      {"visibility", 3, 3, sqs_visibility, NULL},
+        {"attrs", 1, 1, NULL, get_attrs},   {"purge", 1, 1, NULL, purge}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         cloudrec_sqs_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
@@ -608,7 +573,7 @@ int cloudrec_cmd_sqs(int argc, char **argv)
         struct sqs_args s = {0};
         int rc = sqs_getopt(&a, &s, argc - 1, argv + 1);
         if (rc < 0)
-            rc = cmds[i].fn(&a, &s, argc - 1, argv + 1);
+            rc = sqs_run(&cmds[i], &a, &s, argc - 1, argv + 1);
         sqs_args_free(&s);
         return rc;
     }

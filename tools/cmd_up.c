@@ -7,8 +7,8 @@
 
 #include "cloudrec.h"
 #include "cloudrec/service.h"
+#include "tool_util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,8 +16,6 @@
 #include <string.h>
 
 enum { UP_EXIT_FAIL = 1, UP_EXIT_USAGE = 2, UP_MAX_EXTRA = 32 };
-
-static volatile sig_atomic_t g_up_stop;
 
 void cloudrec_up_usage(FILE *f)
 {
@@ -58,25 +56,6 @@ void cloudrec_up_usage(FILE *f)
             "Exit status: 0 stopped cleanly, 1 a process failed, 2 usage or setup error.\n");
 }
 
-/* Signal handler: only sets the flag cr_up_wait polls. */
-static void up_on_signal(int sig)
-{
-    (void)sig;
-    g_up_stop = 1;
-}
-
-/* Parses a decimal integer in [lo, hi]; 0 on any error. */
-static int up_parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 struct up_args {
     struct cr_up_options o;
     const char *web_args[UP_MAX_EXTRA + 1];
@@ -87,54 +66,44 @@ struct up_args {
 /* Applies one numeric flag; 0 (with a message) when out of range. */
 static int up_numeric(int c, const char *val, struct up_args *a)
 {
-    static const struct {
-        int c;
-        const char *name;
-        long lo, hi;
-    } ranges[] = {{'p', "--port", 1, 65535},
-                  {'x', "--max-workers", 1, 1000},
-                  {'n', "--min-workers", 0, 1000},
-                  {'t', "--per-instance", 1, 1000000},
-                  {'W', "--scale-in-window-ms", 1, 86400000},
-                  {'i', "--interval-ms", 10, 3600000},
-                  {'V', "--visibility-s", 1, 43200},
-                  {'R', "--max-receives", 1, 1000},
-                  {'S', "--stop-timeout-ms", 1, 3600000}};
-    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-        long v;
-        if (ranges[i].c != c)
-            continue;
-        if (!up_parse_long(val, ranges[i].lo, ranges[i].hi, &v)) {
-            fprintf(stderr, "cloudrec: %s must be a number from %ld to %ld, got '%s'\n",
-                    ranges[i].name, ranges[i].lo, ranges[i].hi, val);
-            return 0;
-        }
-        if (c == 'p')
-            a->o.port = (int)v;
-        if (c == 'x')
-            a->o.policy.max_instances = (int)v;
-        if (c == 'n')
-            a->o.policy.min_instances = (int)v;
-        if (c == 't')
-            a->o.policy.per_instance_target = (int)v;
-        if (c == 'W')
-            a->o.policy.scale_in_window_ms = v;
-        if (c == 'i')
-            a->o.interval_ms = (int)v;
-        if (c == 'V')
-            a->o.visibility_s = (int)v;
-        if (c == 'R')
-            a->o.max_receives = (int)v;
-        if (c == 'S')
-            a->o.stop_timeout_ms = (int)v;
-        return 1;
-    }
-    return 0;
+    static const struct tool_int_flag ranges[] = {{'p', "--port", 1, 65535},
+                                                  {'x', "--max-workers", 1, 1000},
+                                                  {'n', "--min-workers", 0, 1000},
+                                                  {'t', "--per-instance", 1, 1000000},
+                                                  {'W', "--scale-in-window-ms", 1, 86400000},
+                                                  {'i', "--interval-ms", 10, 3600000},
+                                                  {'V', "--visibility-s", 1, 43200},
+                                                  {'R', "--max-receives", 1, 1000},
+                                                  {'S', "--stop-timeout-ms", 1, 3600000}};
+    long long v;
+    if (tool_int_flags("cloudrec", ranges, TOOL_LEN(ranges), c, val, &v) != 1)
+        return 0;
+    if (c == 'p')
+        a->o.port = (int)v;
+    if (c == 'x')
+        a->o.policy.max_instances = (int)v;
+    if (c == 'n')
+        a->o.policy.min_instances = (int)v;
+    if (c == 't')
+        a->o.policy.per_instance_target = (int)v;
+    if (c == 'W')
+        a->o.policy.scale_in_window_ms = v;
+    if (c == 'i')
+        a->o.interval_ms = (int)v;
+    if (c == 'V')
+        a->o.visibility_s = (int)v;
+    if (c == 'R')
+        a->o.max_receives = (int)v;
+    if (c == 'S')
+        a->o.stop_timeout_ms = (int)v;
+    return 1;
 }
 
-/* Applies one flag; 0 (with a message) on a bad value. */
-static int up_flag(int c, const char *val, struct up_args *a)
+/* Applies one flag (a tool_flag_fn on struct up_args); 0 (with a message)
+ * on a bad value. */
+static int up_flag(int c, const char *val, void *ctx)
 {
+    struct up_args *a = ctx;
     switch (c) {
     case 'b':
         a->o.bind = val;
@@ -199,18 +168,9 @@ static int up_parse(int argc, char **argv, struct up_args *a)
                                          {"fleet", required_argument, NULL, 'F'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            cloudrec_up_usage(stdout);
-            return 0;
-        }
-        if (c == '?' || !up_flag(c, optarg, a)) {
-            cloudrec_up_usage(stderr);
-            return UP_EXIT_USAGE;
-        }
-    }
+    int rc = tool_getopt(argc, argv, "h", opts, up_flag, a, cloudrec_up_usage);
+    if (rc >= 0)
+        return rc;
     if (optind < argc) {
         fprintf(stderr, "cloudrec: up takes no arguments ('%s')\n", argv[optind]);
         return UP_EXIT_USAGE;
@@ -220,18 +180,6 @@ static int up_parse(int argc, char **argv, struct up_args *a)
     return -1;
 }
 
-/* SIGINT/SIGTERM set the flag; SIGPIPE is ignored. */
-static void up_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = up_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 int cloudrec_cmd_up(int argc, char **argv)
 {
     struct up_args a;
@@ -239,13 +187,13 @@ int cloudrec_cmd_up(int argc, char **argv)
     int rc = up_parse(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    up_signals();
+    const volatile sig_atomic_t *stop = tool_stop_on_signals();
     cr_log_set_handler(cr_log_stderr, NULL, CR_LOG_INFO);
     struct cr_error err = {0};
     struct cr_up *up = NULL;
     cr_status st = cr_up_start(&a.o, &up, &err);
     if (st != CR_OK) {
-        fprintf(stderr, "cloudrec: up: %s\n", err.message[0] ? err.message : cr_strerror(st));
+        tool_fail("cloudrec", "up", st, &err);
         return st == CR_ERR_STATE || st == CR_ERR_TIMEOUT ? UP_EXIT_FAIL : UP_EXIT_USAGE;
     }
     struct cr_scale_config c;
@@ -254,7 +202,7 @@ int cloudrec_cmd_up(int argc, char **argv)
            c.max_instances);
     fflush(stdout);
     rc = 0;
-    if ((st = cr_up_wait(up, &g_up_stop, &err)) != CR_OK) {
+    if ((st = cr_up_wait(up, stop, &err)) != CR_OK) {
         fprintf(stderr, "cloudrec: up: %s\n", err.message);
         rc = UP_EXIT_FAIL;
     }

@@ -86,6 +86,14 @@ static cr_status check_arg(const char *value, const char *what, struct cr_error 
     return CR_OK;
 }
 
+/* Refuses a missing queue URL or receipt handle before anything is sent. */
+static cr_status check_receipt(const char *queue_url, const char *receipt_handle,
+                               struct cr_error *err)
+{
+    cr_status st = check_arg(queue_url, "a queue URL", err);
+    return st == CR_OK ? check_arg(receipt_handle, "a receipt handle", err) : st;
+}
+
 /* Bodies SQS would refuse: empty, oversized, not UTF-8, or holding control
  * characters other than tab, LF and CR (XML 1.0 cannot carry them). */
 static cr_status check_body(const void *body, size_t len, struct cr_error *err)
@@ -171,6 +179,29 @@ static cr_status finish(struct cr_aws *aws, cr_status built, struct cr_buf *form
     if (built != CR_OK)
         return cr__fail(err, built, "sqs: cannot build the request: %s", cr_strerror(built));
     return call(aws, form, timeout_ms, on_receipt, doc, err);
+}
+
+/* A form parameter of queue_action. */
+struct param {
+    const char *name;
+    const char *value;
+};
+
+/* Runs action on queue_url with the parameters p[0..n), for the calls whose
+ * answer holds nothing to read (on_receipt as for call). */
+static cr_status queue_action(struct cr_aws *aws, const char *action, const char *queue_url,
+                              const struct param *p, size_t n, int on_receipt, struct cr_error *err)
+{
+    struct cr_buf form;
+    cr_buf_init(&form, 0);
+    struct cr__xml_doc *doc = NULL;
+    cr_status st = begin_on_queue(&form, action, queue_url);
+    for (size_t i = 0; st == CR_OK && i < n; i++)
+        st = cr__aws_query_add(&form, p[i].name, p[i].value);
+    st = finish(aws, st, &form, 0, on_receipt, &doc, err);
+    cr__xml_free(doc);
+    cr_buf_free(&form);
+    return st;
 }
 
 /* ---- queues ---------------------------------------------------------------------- */
@@ -260,6 +291,29 @@ static cr_status check_create(const struct cr_sqs_create_options *o, struct cr_e
     return CR_OK;
 }
 
+/* Runs action (CreateQueue or GetQueueUrl) for the queue name, with the
+ * attributes of o unless it is NULL, and appends the answer's QueueUrl to
+ * url_out. */
+static cr_status queue_url_call(struct cr_aws *aws, const char *action, const char *name,
+                                const struct cr_sqs_create_options *o, struct cr_buf *url_out,
+                                struct cr_error *err)
+{
+    struct cr_buf form;
+    cr_buf_init(&form, 0);
+    struct cr__xml_doc *doc = NULL;
+    cr_status st = cr__svc_form_begin(&form, action, CR__SQS_API_VERSION);
+    if (st == CR_OK)
+        st = cr__aws_query_add(&form, "QueueName", name);
+    if (st == CR_OK && o)
+        st = create_attrs(o, &form);
+    st = finish(aws, st, &form, 0, 0, &doc, err);
+    if (st == CR_OK)
+        st = take_queue_url(doc, url_out, err);
+    cr__xml_free(doc);
+    cr_buf_free(&form);
+    return st;
+}
+
 cr_status cr_sqs_create_queue(struct cr_aws *aws, const char *name,
                               const struct cr_sqs_create_options *opts, struct cr_buf *url_out,
                               struct cr_error *err)
@@ -273,20 +327,7 @@ cr_status cr_sqs_create_queue(struct cr_aws *aws, const char *name,
         st = cr__fail(err, CR_ERR_INVALID, "sqs: create needs a buffer for the URL");
     if (st != CR_OK)
         return st;
-    struct cr_buf form;
-    cr_buf_init(&form, 0);
-    struct cr__xml_doc *doc = NULL;
-    st = cr__svc_form_begin(&form, "CreateQueue", CR__SQS_API_VERSION);
-    if (st == CR_OK)
-        st = cr__aws_query_add(&form, "QueueName", name);
-    if (st == CR_OK)
-        st = create_attrs(o, &form);
-    st = finish(aws, st, &form, 0, 0, &doc, err);
-    if (st == CR_OK)
-        st = take_queue_url(doc, url_out, err);
-    cr__xml_free(doc);
-    cr_buf_free(&form);
-    return st;
+    return queue_url_call(aws, "CreateQueue", name, o, url_out, err);
 }
 
 cr_status cr_sqs_get_queue_url(struct cr_aws *aws, const char *name, struct cr_buf *url_out,
@@ -297,18 +338,7 @@ cr_status cr_sqs_get_queue_url(struct cr_aws *aws, const char *name, struct cr_b
         st = cr__fail(err, CR_ERR_INVALID, "sqs: get_queue_url needs a buffer");
     if (st != CR_OK)
         return st;
-    struct cr_buf form;
-    cr_buf_init(&form, 0);
-    struct cr__xml_doc *doc = NULL;
-    st = cr__svc_form_begin(&form, "GetQueueUrl", CR__SQS_API_VERSION);
-    if (st == CR_OK)
-        st = cr__aws_query_add(&form, "QueueName", name);
-    st = finish(aws, st, &form, 0, 0, &doc, err);
-    if (st == CR_OK)
-        st = take_queue_url(doc, url_out, err);
-    cr__xml_free(doc);
-    cr_buf_free(&form);
-    return st;
+    return queue_url_call(aws, "GetQueueUrl", name, NULL, url_out, err);
 }
 
 /* ---- sending ----------------------------------------------------------------------- */
@@ -447,13 +477,18 @@ static cr_status run_batch(struct cr_aws *aws, struct cr_buf *form, size_t n, co
     return st;
 }
 
-/* Checks a batch's size. */
-static cr_status check_batch(size_t n, const void *entries, struct cr_error *err)
+/* Clears *out (when given), then checks the queue URL and the batch's
+ * size. */
+static cr_status check_batch(const char *queue_url, size_t n, const void *entries,
+                             struct cr_sqs_batch **out, struct cr_error *err)
 {
-    if (!entries || n < 1 || n > CR_SQS_MAX_BATCH)
-        return cr__fail(err, CR_ERR_INVALID, "sqs: a batch holds 1 to %d entries, not %zu",
-                        CR_SQS_MAX_BATCH, n);
-    return CR_OK;
+    if (out)
+        *out = NULL;
+    cr_status st = check_arg(queue_url, "a queue URL", err);
+    if (st == CR_OK && (!entries || n < 1 || n > CR_SQS_MAX_BATCH))
+        st = cr__fail(err, CR_ERR_INVALID, "sqs: a batch holds 1 to %d entries, not %zu",
+                      CR_SQS_MAX_BATCH, n);
+    return st;
 }
 
 /* Appends entry i of a SendMessageBatch. */
@@ -480,11 +515,7 @@ cr_status cr_sqs_send_batch(struct cr_aws *aws, const char *queue_url,
                             const struct cr_sqs_send_entry *entries, size_t n,
                             struct cr_sqs_batch **out, struct cr_error *err)
 {
-    if (out)
-        *out = NULL;
-    cr_status st = check_arg(queue_url, "a queue URL", err);
-    if (st == CR_OK)
-        st = check_batch(n, entries, err);
+    cr_status st = check_batch(queue_url, n, entries, out, err);
     for (size_t i = 0; st == CR_OK && i < n; i++) {
         if ((st = check_body(entries[i].body, entries[i].len, err)) != CR_OK)
             cr__fail_prefix(err, st, "entry %zu: ", i);
@@ -508,11 +539,7 @@ cr_status cr_sqs_delete_batch(struct cr_aws *aws, const char *queue_url,
                               const char *const *receipt_handles, size_t n,
                               struct cr_sqs_batch **out, struct cr_error *err)
 {
-    if (out)
-        *out = NULL;
-    cr_status st = check_arg(queue_url, "a queue URL", err);
-    if (st == CR_OK)
-        st = check_batch(n, receipt_handles, err);
+    cr_status st = check_batch(queue_url, n, receipt_handles, out, err);
     for (size_t i = 0; st == CR_OK && i < n; i++)
         st = check_arg(receipt_handles[i], "every receipt handle", err);
     if (st != CR_OK)
@@ -666,47 +693,27 @@ cr_status cr_sqs_receive(struct cr_aws *aws, const char *queue_url,
 cr_status cr_sqs_delete(struct cr_aws *aws, const char *queue_url, const char *receipt_handle,
                         struct cr_error *err)
 {
-    cr_status st = check_arg(queue_url, "a queue URL", err);
-    if (st == CR_OK)
-        st = check_arg(receipt_handle, "a receipt handle", err);
+    cr_status st = check_receipt(queue_url, receipt_handle, err);
     if (st != CR_OK)
         return st;
-    struct cr_buf form;
-    cr_buf_init(&form, 0);
-    struct cr__xml_doc *doc = NULL;
-    st = begin_on_queue(&form, "DeleteMessage", queue_url);
-    if (st == CR_OK)
-        st = cr__aws_query_add(&form, "ReceiptHandle", receipt_handle);
-    st = finish(aws, st, &form, 0, 1, &doc, err);
-    cr__xml_free(doc);
-    cr_buf_free(&form);
-    return st;
+    const struct param p[] = {{"ReceiptHandle", receipt_handle}};
+    return queue_action(aws, "DeleteMessage", queue_url, p, CR__ARRAY_LEN(p), 1, err);
 }
 
 cr_status cr_sqs_change_visibility(struct cr_aws *aws, const char *queue_url,
                                    const char *receipt_handle, int visibility_timeout_s,
                                    struct cr_error *err)
 {
-    cr_status st = check_arg(queue_url, "a queue URL", err);
-    if (st == CR_OK)
-        st = check_arg(receipt_handle, "a receipt handle", err);
+    cr_status st = check_receipt(queue_url, receipt_handle, err);
     if (st == CR_OK && (visibility_timeout_s < 0 || visibility_timeout_s > CR_SQS_MAX_VISIBILITY_S))
         st = cr__fail(err, CR_ERR_INVALID, "sqs: visibility timeout must be 0..%d s",
                       CR_SQS_MAX_VISIBILITY_S);
     if (st != CR_OK)
         return st;
-    struct cr_buf form;
-    cr_buf_init(&form, 0);
-    struct cr__xml_doc *doc = NULL;
-    st = begin_on_queue(&form, "ChangeMessageVisibility", queue_url);
-    if (st == CR_OK)
-        st = cr__aws_query_add(&form, "ReceiptHandle", receipt_handle);
-    if (st == CR_OK)
-        st = cr__svc_form_add_long(&form, "VisibilityTimeout", visibility_timeout_s);
-    st = finish(aws, st, &form, 0, 1, &doc, err);
-    cr__xml_free(doc);
-    cr_buf_free(&form);
-    return st;
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%d", visibility_timeout_s);
+    const struct param p[] = {{"ReceiptHandle", receipt_handle}, {"VisibilityTimeout", secs}};
+    return queue_action(aws, "ChangeMessageVisibility", queue_url, p, CR__ARRAY_LEN(p), 1, err);
 }
 
 /* ---- queue attributes and purge --------------------------------------------------------- */
@@ -806,14 +813,5 @@ cr_status cr_sqs_get_attributes(struct cr_aws *aws, const char *queue_url,
 cr_status cr_sqs_purge(struct cr_aws *aws, const char *queue_url, struct cr_error *err)
 {
     cr_status st = check_arg(queue_url, "a queue URL", err);
-    if (st != CR_OK)
-        return st;
-    struct cr_buf form;
-    cr_buf_init(&form, 0);
-    struct cr__xml_doc *doc = NULL;
-    st = begin_on_queue(&form, "PurgeQueue", queue_url);
-    st = finish(aws, st, &form, 0, 0, &doc, err);
-    cr__xml_free(doc);
-    cr_buf_free(&form);
-    return st;
+    return st == CR_OK ? queue_action(aws, "PurgeQueue", queue_url, NULL, 0, 0, err) : st;
 }
