@@ -34,6 +34,9 @@ cr_status cr__file_write_atomic_tmp(const char *path, const char *tmp, const voi
 /* Copies src into dst (size n), always NUL-terminating; truncates. */
 void cr__strlcpy(char *dst, const char *src, size_t n);
 
+/* The value of one hex digit (either case), or -1. */
+int cr__hex_digit(unsigned char c);
+
 /* strdup that returns NULL for NULL. */
 char *cr__strdup(const char *s);
 

@@ -67,17 +67,6 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int hex_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int is_empty(const char *s)
 {
     return !s || !*s;
@@ -91,8 +80,8 @@ static cr_status decode_lenient(const char *s, size_t len, struct cr_buf *out)
     cr_status st = cr_buf_reserve(out, len);
     for (size_t i = 0; st == CR_OK && i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        int hi = c == '%' && i + 2 < len ? hex_digit((unsigned char)s[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_digit((unsigned char)s[i + 2]) : -1;
+        int hi = c == '%' && i + 2 < len ? cr__hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = hi >= 0 ? cr__hex_digit((unsigned char)s[i + 2]) : -1;
         if (hi >= 0 && lo >= 0) {
             c = (unsigned char)(hi << 4 | lo);
             i += 2;

@@ -96,7 +96,7 @@ void cr_hex_encode(const void *data, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(unsigned char c)
+int cr__hex_digit(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -113,8 +113,8 @@ cr_status cr_hex_decode(const char *hex, size_t hex_len, void *out, size_t out_l
         return CR_ERR_FORMAT;
     unsigned char *o = out;
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hex_value((unsigned char)hex[2 * i]);
-        int lo = hex_value((unsigned char)hex[2 * i + 1]);
+        int hi = cr__hex_digit((unsigned char)hex[2 * i]);
+        int lo = cr__hex_digit((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return CR_ERR_FORMAT;
         o[i] = (unsigned char)(hi << 4 | lo);
@@ -163,8 +163,8 @@ cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 1 < len ? hex_value((unsigned char)s[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value((unsigned char)s[i + 2]) : -1;
+            int hi = i + 1 < len ? cr__hex_digit((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? cr__hex_digit((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return rollback(out, start, CR_ERR_FORMAT);
             c = (unsigned char)(hi << 4 | lo);
