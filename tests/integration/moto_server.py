@@ -13,6 +13,7 @@ SigV4 signature of an IAM access key that is allowed the action.
 Nothing here talks to real AWS: the endpoint is always the local server and
 the credentials are dummies (or keys moto itself issued).
 """
+import json
 import os
 import socket
 import subprocess
@@ -175,3 +176,15 @@ def run_tap(args, env, timeout=300):
     plan = [line for line in proc.stdout.splitlines() if line.startswith("1..")]
     assert plan and int(plan[0][3:]) > 10, proc.stdout
     return proc
+
+
+def cloudrec(env, *args, **kw):
+    """Runs the built `cloudrec` CLI with args (e.g. "s3", "ls", ...)."""
+    return run([os.environ["CLOUDREC_CLI"], *args], env, **kw)
+
+
+def cloudrec_json(env, *args, **kw):
+    """Runs `cloudrec ... --json`, asserts success and returns the parsed answer."""
+    proc = cloudrec(env, *args, "--json", **kw)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)

@@ -2,14 +2,12 @@
 (`cloudrec ec2 run|ls|terminate`), against one moto server on 127.0.0.1 for
 the whole module (query API, Version 2016-11-15)."""
 import base64
-import json
-import os
 import re
 import secrets
 
 import pytest
 
-from moto_server import MotoServer, built, run, run_tap
+from moto_server import cloudrec, cloudrec_json, MotoServer, built, run, run_tap
 
 AMI = "ami-12c6146b"
 
@@ -36,13 +34,11 @@ def profile(moto):
 
 
 def cli(env, *args, **kw):
-    return run([os.environ["CLOUDREC_CLI"], "ec2", *args], env, **kw)
+    return cloudrec(env, "ec2", *args, **kw)
 
 
 def cli_json(env, *args):
-    proc = cli(env, *args, "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return cloudrec_json(env, "ec2", *args)
 
 
 def user_data_of(moto, instance_id) -> bytes:

@@ -1,14 +1,13 @@
 """S3 through the C library (svc_check, the s3_roundtrip example) and the CLI
 (`cloudrec s3 mb|put|get|head|ls|rm`), against one moto server on 127.0.0.1
 for the whole module. Nothing here talks to real AWS."""
-import json
 import os
 import secrets
 from pathlib import Path
 
 import pytest
 
-from moto_server import DUMMY_SECRET, MotoServer, built, run, run_tap
+from moto_server import cloudrec, cloudrec_json, DUMMY_SECRET, MotoServer, built, run, run_tap
 
 DOG = Path("/usr/share/darknet/data/dog.jpg")
 
@@ -34,13 +33,11 @@ def bucket(env):
 
 
 def cli(env, *args, **kw):
-    return run([os.environ["CLOUDREC_CLI"], "s3", *args], env, **kw)
+    return cloudrec(env, "s3", *args, **kw)
 
 
 def cli_json(env, *args):
-    proc = cli(env, *args, "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return cloudrec_json(env, "s3", *args)
 
 
 def test_c_library(env):

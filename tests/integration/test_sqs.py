@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from moto_server import MotoServer, built, run, run_tap
+from moto_server import cloudrec, cloudrec_json, MotoServer, built, run, run_tap
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +24,11 @@ def env(moto):
 
 
 def cli(env, *args, **kw):
-    return run([os.environ["CLOUDREC_CLI"], "sqs", *args], env, **kw)
+    return cloudrec(env, "sqs", *args, **kw)
 
 
 def cli_json(env, *args, **kw):
-    proc = cli(env, *args, "--json", **kw)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return cloudrec_json(env, "sqs", *args, **kw)
 
 
 @pytest.fixture

@@ -162,7 +162,26 @@ def model_paths(model_dir: Union[str, os.PathLike, None] = None) -> dict:
     return {name: getattr(paths, name).decode() for name, _ in _ModelPaths._fields_}
 
 
-class Classifier:
+class _Closing:
+    """Context-manager and finaliser plumbing for objects with close()."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Classifier(_Closing):
     """One Darknet network. Not thread-safe: use one Classifier per thread.
 
     model_dir follows the library's lookup (argument, $CLOUDREC_MODEL_DIR,
@@ -222,18 +241,6 @@ class Classifier:
         if self._handle:
             _free(self._handle)
             self._handle = _cl_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 # ---- AWS: S3 and SQS ----------------------------------------------------------------
@@ -390,7 +397,7 @@ class SqsMessage:
                 f"receive_count={self.receive_count})")
 
 
-class Aws:
+class Aws(_Closing):
     """An AWS context (struct cr_aws): region, credentials, endpoint, retries
     and one reused connection, for S3 and SQS calls. Not thread-safe: open
     one per thread.
@@ -541,18 +548,6 @@ class Aws:
         if self._handle:
             _aws_free(self._handle)
             self._handle = _aws_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 Session = Aws
