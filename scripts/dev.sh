@@ -67,15 +67,27 @@ model() {
     for d in "${CLOUDREC_MODEL_DIR:-}" models/tiny-darknet ../shared/models/tiny-darknet; do
         if [ -n "$d" ] && [ -r "$d/tiny.weights" ]; then return 0; fi
     done
-    d=$PWD
-    while [ "$d" != / ]; do
-        d=$(dirname "$d")
-        if [ -r "$d/shared/models/tiny-darknet/tiny.weights" ]; then
-            export CLOUDREC_MODEL_DIR="$d/shared/models/tiny-darknet"
-            log "using the model in $CLOUDREC_MODEL_DIR"
-            return 0
-        fi
+    # A clone made elsewhere (e.g. /tmp/x) also looks beside the checkout it
+    # was cloned from, then in this workplace's shared folder.
+    local origin start
+    origin=$(git config --get remote.origin.url 2>/dev/null || true)
+    for start in "$PWD" "$origin"; do
+        case "$start" in /*) ;; *) continue ;; esac
+        d=$start
+        while [ "$d" != / ]; do
+            d=$(dirname "$d")
+            if [ -r "$d/shared/models/tiny-darknet/tiny.weights" ]; then
+                export CLOUDREC_MODEL_DIR="$d/shared/models/tiny-darknet"
+                log "using the model in $CLOUDREC_MODEL_DIR"
+                return 0
+            fi
+        done
     done
+    if [ -r /work/shared/models/tiny-darknet/tiny.weights ]; then
+        export CLOUDREC_MODEL_DIR=/work/shared/models/tiny-darknet
+        log "using the model in $CLOUDREC_MODEL_DIR"
+        return 0
+    fi
     log "no model found; downloading Tiny Darknet weights into models/tiny-darknet"
     build/tools/cloudrec model fetch
 }
