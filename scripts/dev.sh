@@ -59,32 +59,39 @@ build() {
     meson compile -C "$dir" >/dev/null
 }
 
-# The model is looked up like the tools do (CLOUDREC_MODEL_DIR, ./models,
-# ../shared/models), then in a shared/models folder of any parent directory
-# (exported for the tests); without one, the published weights are downloaded.
-model() {
-    local d
-    for d in "${CLOUDREC_MODEL_DIR:-}" models/tiny-darknet ../shared/models/tiny-darknet; do
-        if [ -n "$d" ] && [ -r "$d/tiny.weights" ]; then return 0; fi
-    done
-    # A clone made elsewhere (e.g. /tmp/x) also looks beside the checkout it
-    # was cloned from, then in this workplace's shared folder.
-    local origin start
+# The workplace's shared folder (models/, testdata/): ../shared, else a
+# shared/ beside any parent of this checkout or of the checkout it was cloned
+# from (a clone in /tmp/x), else /work/shared. Prints nothing if none.
+find_shared() {
+    local origin start d
+    [ -d ../shared ] && { (cd ../shared && pwd); return; }
     origin=$(git config --get remote.origin.url 2>/dev/null || true)
     for start in "$PWD" "$origin"; do
         case "$start" in /*) ;; *) continue ;; esac
         d=$start
         while [ "$d" != / ]; do
             d=$(dirname "$d")
-            if [ -r "$d/shared/models/tiny-darknet/tiny.weights" ]; then
-                export CLOUDREC_MODEL_DIR="$d/shared/models/tiny-darknet"
-                log "using the model in $CLOUDREC_MODEL_DIR"
-                return 0
-            fi
+            if [ -d "$d/shared/models" ]; then echo "$d/shared"; return; fi
         done
     done
-    if [ -r /work/shared/models/tiny-darknet/tiny.weights ]; then
-        export CLOUDREC_MODEL_DIR=/work/shared/models/tiny-darknet
+    if [ -d /work/shared/models ]; then echo /work/shared; fi
+}
+
+# The model is looked up like the tools do (CLOUDREC_MODEL_DIR, ./models,
+# ../shared/models), then in the shared folder (exported for the tests and
+# the service); without one, the published weights are downloaded. The SigV4
+# test vectors are taken from the same shared folder.
+model() {
+    local d shared
+    shared=$(find_shared)
+    if [ -z "${CLOUDREC_TESTDATA:-}" ] && [ -n "$shared" ] && [ -d "$shared/testdata" ]; then
+        export CLOUDREC_TESTDATA="$shared/testdata"
+    fi
+    for d in "${CLOUDREC_MODEL_DIR:-}" models/tiny-darknet ../shared/models/tiny-darknet; do
+        if [ -n "$d" ] && [ -r "$d/tiny.weights" ]; then return 0; fi
+    done
+    if [ -n "$shared" ] && [ -r "$shared/models/tiny-darknet/tiny.weights" ]; then
+        export CLOUDREC_MODEL_DIR="$shared/models/tiny-darknet"
         log "using the model in $CLOUDREC_MODEL_DIR"
         return 0
     fi
