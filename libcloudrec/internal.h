@@ -37,6 +37,12 @@ void cr__strlcpy(char *dst, const char *src, size_t n);
 /* The value of one hex digit (either case), or -1. */
 int cr__hex_digit(unsigned char c);
 
+/* The stem of an uploaded file name: the name without its last extension
+ * ("test_0.JPEG" -> "test_0", "a.b.png" -> "a.b"); a name without a dot, or
+ * whose only dot is its first byte (".jpg"), is kept whole. CR_ERR_INVALID
+ * when name is empty or the stem does not fit in out (size n). */
+cr_status cr__name_stem(const char *name, char *out, size_t n);
+
 /* strdup that returns NULL for NULL. */
 char *cr__strdup(const char *s);
 

@@ -85,6 +85,25 @@ CR_API cr_status cr_request_msg_decode(const char *json, size_t len, struct cr_r
 CR_API cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
                                         struct cr_error *err);
 
+/*
+ * Store keys (docs/messages.md, "Store keys"). Every key the service reads
+ * back comes from the request id, never from the uploaded file name, so two
+ * uploads of IMG_0001.jpg never meet:
+ *  - input store:  "<id>"       the uploaded bytes
+ *  - output store: "<id>.json"  the response message (cr_response_msg_encode),
+ *                               success or failure; GET /v1/results/<id>
+ *  - output store: "<stem>"     the label alone, for the course's view; last
+ *                               writer wins and the service never reads it
+ *                               (written only when the stem is a safe key,
+ *                               see cr_output_key in worker.h)
+ * cr_result_key writes "<id>.json" into out (size n); CR_ERR_INVALID when id
+ * is not a canonical lower-case UUID or out is too small.
+ */
+CR_API cr_status cr_result_key(const char *id, char *out, size_t n);
+
+/* 1 when s is a canonical lower-case UUID string (8-4-4-4-12 hex digits). */
+CR_API int cr_uuid_is_valid(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

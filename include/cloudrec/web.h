@@ -36,8 +36,8 @@ extern "C" {
 #define CR_WEB_DEFAULT_MAX_CONNECTIONS 1024u
 #define CR_WEB_DEFAULT_IDLE_TIMEOUT_S 60
 #define CR_WEB_DEFAULT_SHUTDOWN_GRACE_MS 10000L
-/* The longest file name an upload may carry (bytes). */
-#define CR_WEB_MAX_NAME 200
+/* The longest file name an upload may carry (bytes of UTF-8). */
+#define CR_WEB_MAX_NAME 255
 
 /*
  * Server options. A zero field means the default named; strings are copied by

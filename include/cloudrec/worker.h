@@ -52,7 +52,8 @@ enum cr_output_format {
  * cr_worker_run(). */
 struct cr_worker_options {
     const char *requests_url; /* required: the queue of request messages */
-    const char *output_url;   /* required: the store receiving <stem> -> label */
+    const char *output_url;   /* required: the store receiving <id>.json and
+                                 <stem> -> label (message.h, store keys) */
     const struct cr_classifier_options *classifier; /* required */
     const char *worker_id;                          /* put in every answer; NULL = "w-<pid>" */
     const char *state_path; /* NULL = none; else a small file replaced atomically
@@ -96,10 +97,10 @@ CR_API cr_status cr_worker_run(const struct cr_worker_options *opts, struct cr_w
 /* "idle", "busy", "stopping"; "unknown" for other values. Static storage. */
 CR_API const char *cr_worker_state_name(enum cr_worker_state state);
 
-/* The output key of an uploaded name: the name without its last extension
- * ("test_0.JPEG" -> "test_0"; a name without a dot is kept). CR_ERR_INVALID
- * when the result is empty, does not fit in out (size n) or is not a safe
- * store key. */
+/* The course's output key of an uploaded name: the name without its last
+ * extension ("test_0.JPEG" -> "test_0"; a name without a dot is kept).
+ * CR_ERR_INVALID when the result is empty, does not fit in out (size n) or is
+ * not a safe store key (the worker then writes no such object). */
 CR_API cr_status cr_output_key(const char *name, char *out, size_t n);
 
 #ifdef __cplusplus

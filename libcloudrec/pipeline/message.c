@@ -4,6 +4,7 @@
 #include "core/json.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- encoding ------------------------------------------------------------*/
@@ -350,5 +351,28 @@ cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_respons
         memset(m, 0, sizeof(*m));
         return cr__fail_prefix(err, st, "response message: ");
     }
+    return CR_OK;
+}
+
+/* ---- store keys ------------------------------------------------------------*/
+
+int cr_uuid_is_valid(const char *s)
+{
+    if (!s)
+        return 0;
+    for (int i = 0; i < CR_UUID_STR_LEN - 1; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = s[i];
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return s[CR_UUID_STR_LEN - 1] == '\0';
+}
+
+cr_status cr_result_key(const char *id, char *out, size_t n)
+{
+    if (!cr_uuid_is_valid(id) || !out || n < CR_UUID_STR_LEN + 5)
+        return CR_ERR_INVALID;
+    snprintf(out, n, "%s.json", id);
     return CR_OK;
 }

@@ -56,17 +56,25 @@ const char *cr_worker_state_name(enum cr_worker_state state)
     return "unknown";
 }
 
-cr_status cr_output_key(const char *name, char *out, size_t n)
+cr_status cr__name_stem(const char *name, char *out, size_t n)
 {
-    if (!name || !out || n == 0)
+    if (!name || !*name || !out || n == 0)
         return CR_ERR_INVALID;
     const char *dot = strrchr(name, '.');
     size_t len = dot && dot != name ? (size_t)(dot - name) : strlen(name);
-    if (len == 0 || len >= n)
+    if (len >= n)
         return CR_ERR_INVALID;
     memcpy(out, name, len);
     out[len] = '\0';
-    return cr_store_key_is_safe(out) ? CR_OK : CR_ERR_INVALID;
+    return CR_OK;
+}
+
+cr_status cr_output_key(const char *name, char *out, size_t n)
+{
+    cr_status st = cr__name_stem(name, out, n);
+    if (st == CR_OK && !cr_store_key_is_safe(out))
+        st = CR_ERR_INVALID;
+    return st;
 }
 
 /* True once the caller asked the loop to stop. */
@@ -225,6 +233,25 @@ done:
     return st;
 }
 
+/* Writes the result object "<id>.json" (the encoded answer), which is what
+ * the service reads back. */
+static cr_status put_result(struct worker *w, const struct cr_response_msg *resp,
+                            struct cr_error *err)
+{
+    char key[CR_UUID_STR_LEN + 8];
+    struct cr_buf body;
+    cr_buf_init(&body, CR_MSG_MAX_BYTES);
+    cr_status st = cr_result_key(resp->id, key, sizeof(key));
+    if (st != CR_OK)
+        cr__fail(err, st, "request id \"%.40s\" is not a UUID", resp->id);
+    else if ((st = cr_response_msg_encode(resp, &body)) != CR_OK)
+        cr__fail(err, st, "%s: cannot encode the result", resp->id);
+    else
+        st = cr_store_put(w->output, key, body.data, body.len, err);
+    cr_buf_free(&body);
+    return st;
+}
+
 /* Answers a request with an error text; returns the outcome for the request. */
 static enum outcome reject(struct worker *w, const struct cr_request_msg *req, const char *why)
 {
@@ -234,6 +261,12 @@ static enum outcome reject(struct worker *w, const struct cr_request_msg *req, c
     cr__strlcpy(resp.worker, w->id, sizeof(resp.worker));
     cr__strlcpy(resp.error, why && why[0] ? why : "cannot classify", sizeof(resp.error));
     struct cr_error err = {0};
+    /* The failure is kept like a label, so /v1/results/<id> can tell it; a
+     * failed write only costs that view, the answer still goes out. */
+    if (put_result(w, &resp, &err) != CR_OK)
+        cr_log(CR_LOG_WARN, "msg=\"cannot store the error result\" id=%s error=\"%s\"", req->id,
+               err.message);
+    cr_error_clear(&err);
     if (send_reply(w, req, &resp, &err) != CR_OK) {
         cr_log(CR_LOG_WARN,
                "msg=\"cannot send the error answer; left for redelivery\" id=%s "
@@ -265,10 +298,17 @@ static int image_error_is_permanent(cr_status st)
            st == CR_ERR_INVALID;
 }
 
-/* Writes the output object <stem> -> label (or "(stem, label)"). */
-static cr_status put_output(struct worker *w, const char *stem, const char *label,
+/* Writes the course's view, <stem> -> label (or "(stem, label)"). Skipped
+ * when the stem is not a safe store key: nothing reads it back, the answer
+ * comes from the result object. */
+static cr_status put_mirror(struct worker *w, const char *name, const char *label,
                             struct cr_error *err)
 {
+    char stem[CR_MSG_NAME_MAX];
+    if (cr_output_key(name, stem, sizeof(stem)) != CR_OK) {
+        cr_log(CR_LOG_DEBUG, "msg=\"no course output object for this name\" worker=%s", w->id);
+        return CR_OK;
+    }
     char value[CR_LABEL_MAX + CR_MSG_NAME_MAX + 8];
     int len = w->o.output_format == CR_OUTPUT_PAIR
                   ? snprintf(value, sizeof(value), "(%s, %s)", stem, label)
@@ -296,8 +336,7 @@ static void fill_answer(const struct worker *w, const struct cr_request_msg *req
 
 /* Classifies the fetched image, stores the label and answers. */
 static enum outcome classify_and_answer(struct worker *w, const struct cr_request_msg *req,
-                                        const char *stem, const struct cr_buf *image,
-                                        int64_t start_ms)
+                                        const struct cr_buf *image, int64_t start_ms)
 {
     struct cr_prediction pred[CR_MSG_MAX_TOP];
     struct cr_error err = {0};
@@ -309,11 +348,11 @@ static enum outcome classify_and_answer(struct worker *w, const struct cr_reques
                                             : leave(w, req, "classify", &err);
     if (n == 0)
         return reject(w, req, "the model gave no label");
-    if (put_output(w, stem, pred[0].label, &err) != CR_OK)
-        return leave(w, req, "storing the label", &err);
     struct cr_response_msg resp;
     int64_t ms = cr_time_mono_ms() - start_ms;
     fill_answer(w, req, pred, n, ms, &resp);
+    if (put_result(w, &resp, &err) != CR_OK || put_mirror(w, req->name, resp.label, &err) != CR_OK)
+        return leave(w, req, "storing the label", &err);
     if (send_reply(w, req, &resp, &err) != CR_OK)
         return leave(w, req, "sending the answer", &err);
     cr_log(CR_LOG_INFO, "msg=answered worker=%s id=%s name=\"%s\" label=\"%s\" ms=%lld", w->id,
@@ -326,9 +365,6 @@ static enum outcome classify_and_answer(struct worker *w, const struct cr_reques
 static enum outcome handle_request(struct worker *w, const struct cr_request_msg *req)
 {
     int64_t start_ms = cr_time_mono_ms();
-    char stem[CR_MSG_NAME_MAX];
-    if (cr_output_key(req->name, stem, sizeof(stem)) != CR_OK)
-        return reject(w, req, "unsafe or empty object name");
     struct cr_error err = {0};
     struct cr_store *in = NULL;
     cr_status st = input_store(w, req->input, &in, &err);
@@ -341,7 +377,7 @@ static enum outcome handle_request(struct worker *w, const struct cr_request_msg
     enum outcome out;
     st = cr_store_get(in, req->key, w->o.max_image_bytes, &image, &err);
     if (st == CR_OK)
-        out = classify_and_answer(w, req, stem, &image, start_ms);
+        out = classify_and_answer(w, req, &image, start_ms);
     else if (st == CR_ERR_NOT_FOUND || st == CR_ERR_INVALID || st == CR_ERR_TOO_LARGE)
         out = reject(w, req, err.message);
     else

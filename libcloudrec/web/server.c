@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define RESULTS_PREFIX "/v1/results/"
-#define RESULT_MAX_BYTES 4096
 #define COUNTS_TTL_MS 1000
 #define FLUSH_WAIT_MS 3000 /* cr_web_stop: time for the last answers to go out */
 
@@ -68,6 +67,10 @@ static enum MHD_Result respond_why(struct cr__web_request *r, unsigned code, con
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* The id is the only way to the stored result (/v1/results/<id>). */
+    if (r->route == ROUTE_UPLOAD && r->pending.id[0])
+        MHD_add_response_header(resp, "X-Request-Id", r->pending.id);
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result ret = MHD_queue_response(r->conn, code, resp);
@@ -204,86 +207,40 @@ static void answer_text(const struct cr_web_server *s, const char *stem, const c
         cr_buf_appendf(out, "%s:%s", stem, label);
 }
 
-/* Reads the label stored for stem into label (size n). CR_ERR_NOT_FOUND
- * until a worker has written it; other failures leave a reason in err. */
-static cr_status read_result(struct cr_web_server *s, const char *stem, char *label, size_t n,
+/* Reads the result stored for request id into *m. CR_ERR_NOT_FOUND until
+ * a worker has written it; other failures leave a reason in err. */
+static cr_status read_result(struct cr_web_server *s, const char *id, struct cr_response_msg *m,
                              struct cr_error *err)
 {
+    char key[CR_UUID_STR_LEN + 8];
     struct cr_buf value;
-    cr_buf_init(&value, RESULT_MAX_BYTES);
+    cr_buf_init(&value, CR_MSG_MAX_BYTES);
     struct cr__web_backends *b = NULL;
-    cr_status st = cr__web_pool_acquire(&s->pool, &b, err);
+    cr_status st = cr_result_key(id, key, sizeof(key));
     if (st == CR_OK)
-        st = cr_store_get(b->output, stem, RESULT_MAX_BYTES, &value, err);
-    cr__web_pool_release(&s->pool, b, st != CR_OK && st != CR_ERR_NOT_FOUND);
-    if (st == CR_OK && cr__web_result_label((char *)value.data, value.len, label, n) != CR_OK)
-        st = cr__fail(err, CR_ERR_FORMAT, "the stored result is not a label");
+        st = cr__web_pool_acquire(&s->pool, &b, err);
+    if (st == CR_OK) {
+        st = cr_store_get(b->output, key, CR_MSG_MAX_BYTES, &value, err);
+        cr__web_pool_release(&s->pool, b, st != CR_OK && st != CR_ERR_NOT_FOUND);
+    }
+    if (st == CR_OK && cr_response_msg_decode((char *)value.data, value.len, m, err) != CR_OK)
+        st = cr__fail(err, CR_ERR_FORMAT, "the stored result is not a result");
+    if (st == CR_OK && strcmp(m->id, id) != 0)
+        st = cr__fail(err, CR_ERR_FORMAT, "the stored result belongs to another request");
     cr_buf_free(&value);
     return st;
 }
 
-/* The body and status of a result that could be read (or not). */
-static unsigned result_body(struct cr__web_request *r, const char *stem, const char *label,
-                            cr_status st, const struct cr_error *err, struct cr_buf *body)
+/* The JSON form of a result: id, name, stem, label and the top list. */
+static void result_json(const char *id, const char *name, const char *stem,
+                        const struct cr_response_msg *m, struct cr_buf *out)
 {
-    char shown[80];
-    cr__web_printable(stem, 60, shown, sizeof(shown));
-    if (st == CR_ERR_NOT_FOUND) {
-        cr_buf_appendf(body, "no result for %s yet", shown);
-        return 404;
-    }
-    if (st != CR_OK) {
-        cr_buf_appendf(body, "cannot read the result: %s", err->message);
-        return st == CR_ERR_FORMAT ? 500 : 503;
-    }
-    if (!r->want_json) {
-        answer_text(r->server, stem, label, body);
-        return 200;
-    }
-    cr_buf_append_str(body, "{\"stem\":");
-    cr_json_append_string(body, stem);
-    cr_buf_append_str(body, ",\"label\":");
-    cr_json_append_string(body, label);
-    cr_buf_append_str(body, "}");
-    return 200;
-}
-
-/* GET /v1/results/<stem>: the stored result; 404 until it exists. */
-static enum MHD_Result serve_result(struct cr__web_request *r, const char *stem)
-{
-    char label[256] = "";
-    struct cr_error err = {0};
-    if (!cr_store_key_is_safe(stem)) {
-        char shown[80], msg[128];
-        cr__web_printable(stem, 60, shown, sizeof(shown));
-        snprintf(msg, sizeof(msg), "unsafe result name \"%s\"", shown);
-        return respond_error(r, 400, msg, NULL);
-    }
-    cr_status st = read_result(r->server, stem, label, sizeof(label), &err);
-    struct cr_buf body;
-    cr_buf_init(&body, 0);
-    unsigned code = result_body(r, stem, label, st, &err, &body);
-    enum MHD_Result ret = MHD_NO;
-    if (body.data && code == 200)
-        ret = respond(r, 200, r->want_json ? json_type : text_type, body.data, body.len, NULL);
-    else if (body.data)
-        ret = respond_error(r, code, (char *)body.data, NULL);
-    cr_buf_free(&body);
-    return ret;
-}
-
-/* ---- uploads -------------------------------------------------------------- */
-
-/* The JSON answer of a successful upload. */
-static void answer_json(const struct cr__web_request *r, struct cr_buf *out)
-{
-    const struct cr_response_msg *m = &r->reply;
     cr_buf_append_str(out, "{\"id\":");
-    cr_json_append_string(out, r->pending.id);
+    cr_json_append_string(out, id);
     cr_buf_append_str(out, ",\"name\":");
-    cr_json_append_string(out, r->name);
+    cr_json_append_string(out, name);
     cr_buf_append_str(out, ",\"stem\":");
-    cr_json_append_string(out, r->stem);
+    cr_json_append_string(out, stem);
     cr_buf_append_str(out, ",\"label\":");
     cr_json_append_string(out, m->label);
     cr_buf_append_str(out, ",\"top\":[");
@@ -296,6 +253,76 @@ static void answer_json(const struct cr__web_request *r, struct cr_buf *out)
     }
     cr_buf_append_str(out, "],\"worker\":");
     cr_json_append_string(out, m->worker);
+}
+
+/* The body and status of a result that could be read (or not). */
+static unsigned result_body(struct cr__web_request *r, const char *id,
+                            const struct cr_response_msg *m, cr_status st,
+                            const struct cr_error *err, struct cr_buf *body)
+{
+    char stem[CR_MSG_NAME_MAX] = "";
+    if (st == CR_ERR_NOT_FOUND) {
+        cr_buf_appendf(body, "no result for %s yet", id);
+        return 404;
+    }
+    if (st != CR_OK) {
+        cr_buf_appendf(body, "cannot read the result: %s", err->message);
+        return st == CR_ERR_FORMAT ? 500 : 503;
+    }
+    char shown[80];
+    cr__web_printable(m->name, 60, shown, sizeof(shown));
+    if (m->error[0]) {
+        cr_buf_appendf(body, "cannot classify %s: %s", shown, m->error);
+        return 422;
+    }
+    if (cr__name_stem(m->name, stem, sizeof(stem)) != CR_OK)
+        cr__strlcpy(stem, id, sizeof(stem)); /* a result without a name */
+    if (r->want_json) {
+        result_json(id, m->name, stem, m, body);
+        cr_buf_append_str(body, "}");
+    } else {
+        answer_text(r->server, stem, m->label, body);
+    }
+    return 200;
+}
+
+/* GET /v1/results/<id>: the stored result of an upload, by its request id
+ * (unguessable: file names are never a way in); 404 until it exists. */
+static enum MHD_Result serve_result(struct cr__web_request *r, const char *id)
+{
+    struct cr_response_msg *m = calloc(1, sizeof(*m));
+    struct cr_error err = {0};
+    if (!m)
+        return respond_error(r, 500, "out of memory", NULL);
+    if (!cr_uuid_is_valid(id)) {
+        free(m);
+        char shown[80], msg[160];
+        cr__web_printable(id, 60, shown, sizeof(shown));
+        snprintf(msg, sizeof(msg), "not a request id: \"%s\" (results are at /v1/results/<id>)",
+                 shown);
+        return respond_error(r, 400, msg, NULL);
+    }
+    cr_status st = read_result(r->server, id, m, &err);
+    struct cr_buf body;
+    cr_buf_init(&body, 0);
+    unsigned code = result_body(r, id, m, st, &err, &body);
+    enum MHD_Result ret = MHD_NO;
+    if (body.data && code == 200)
+        ret = respond(r, 200, r->want_json ? json_type : text_type, body.data, body.len, NULL);
+    else if (body.data)
+        ret = respond_error(r, code, (char *)body.data, NULL);
+    cr_buf_free(&body);
+    free(m);
+    return ret;
+}
+
+/* ---- uploads -------------------------------------------------------------- */
+
+/* The JSON answer of a successful upload. */
+static void answer_json(const struct cr__web_request *r, struct cr_buf *out)
+{
+    const struct cr_response_msg *m = &r->reply;
+    result_json(r->pending.id, r->name, r->stem, m, out);
     cr_buf_appendf(out, ",\"timing\":{\"total_ms\":%lld,\"processing_ms\":%lld}}",
                    (long long)((cr_time_mono_us() - r->start_us) / 1000),
                    (long long)m->processing_ms);
@@ -326,11 +353,11 @@ static enum MHD_Result answer_upload(struct cr__web_request *r)
                   : MHD_NO;
     } else if (outcome == CR__WEB_EXPIRED) {
         cr_buf_appendf(&body, "no answer within %ld ms; the result will be at " RESULTS_PREFIX "%s",
-                       s->opts.deadline_ms, r->stem);
+                       s->opts.deadline_ms, r->pending.id);
         ret = respond_error(r, 504, (char *)body.data, NULL);
     } else if (outcome == CR__WEB_SHUTDOWN) {
         cr_buf_appendf(&body, "server shutting down; the result will be at " RESULTS_PREFIX "%s",
-                       r->stem);
+                       r->pending.id);
         ret = respond_error(r, 503, (char *)body.data, NULL);
     } else {
         /* Unreachable: a waiting connection is only resumed once resolved. */
@@ -378,7 +405,7 @@ static cr_status encode_request(const struct cr__web_request *r, struct cr_buf *
     memset(&m, 0, sizeof(m));
     cr__strlcpy(m.id, r->pending.id, sizeof(m.id));
     cr__strlcpy(m.name, r->name, sizeof(m.name));
-    cr__strlcpy(m.key, r->name, sizeof(m.key));
+    cr__strlcpy(m.key, r->pending.id, sizeof(m.key));
     cr__strlcpy(m.input, s->input_url, sizeof(m.input));
     cr__strlcpy(m.reply, s->replies_url, sizeof(m.reply));
     m.enqueued_ms = cr_time_wall_ms();
@@ -393,14 +420,18 @@ static cr_status store_and_send(struct cr__web_request *r, struct cr__web_backen
 {
     struct cr_buf msg;
     cr_buf_init(&msg, CR_QUEUE_MAX_BODY);
-    cr_status st = cr_store_put(b->input, r->name, r->up.data.data, r->up.data.len, err);
+    /* The id comes first: it is the image's key, so two uploads of the same
+     * file name never touch each other's bytes. */
+    if (cr_uuid_v4(r->pending.id) != CR_OK)
+        return cr__web_http_fail(err, 500, "cannot make a request id");
+    cr_status st = cr_store_put(b->input, r->pending.id, r->up.data.data, r->up.data.len, err);
     if (st != CR_OK) {
         *broken = 1;
         cr__web_http_fail(err, 503, "cannot store the image: %s", err->message);
         goto done;
     }
     cr_buf_free(&r->up.data); /* stored; no need to hold it while waiting */
-    if (cr_uuid_v4(r->pending.id) != CR_OK || encode_request(r, &msg) != CR_OK) {
+    if (encode_request(r, &msg) != CR_OK) {
         st = cr__web_http_fail(err, 500, "cannot make the request message");
         goto done;
     }

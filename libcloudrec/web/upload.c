@@ -4,7 +4,6 @@
 #include "web/web_internal.h"
 
 #include "cloudrec/image.h"
-#include "cloudrec/worker.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -177,11 +176,8 @@ static cr_status check_parts(struct cr__web_request *r, struct cr_error *err)
     cr_status st = cr__web_upload_name(up->file, r->name, sizeof(r->name), err);
     if (st != CR_OK)
         return st;
-    if (cr_output_key(r->name, r->stem, sizeof(r->stem)) != CR_OK)
-        return cr__web_http_fail(err, 400,
-                                 "unsafe file name \"%s\": nothing left without the "
-                                 "extension",
-                                 r->name);
+    if (cr__name_stem(r->name, r->stem, sizeof(r->stem)) != CR_OK)
+        return cr__web_http_fail(err, 400, "file name without a stem");
     if (up->data.len == 0)
         return cr__web_http_fail(err, 400, "empty file");
     return CR_OK;

@@ -2,7 +2,7 @@
  * web_internal.h - the pieces of the web tier (cloudrec/web.h); not
  * installed. libmicrohttpd is used only by the files of this directory.
  *
- *   names.c    file names, stems, Accept headers, stored results (pure)
+ *   names.c    file names, one-line messages, Accept headers (pure)
  *   pending.c  requests waiting for a reply, by id; recently answered ids
  *   metrics.c  counters and the Prometheus text
  *   pool.c     per-thread store and queue handles for the HTTP threads
@@ -36,11 +36,11 @@
  * err->message (to wrap a callee's reason). */
 cr_status cr__web_http_fail(struct cr_error *err, long code, const char *fmt, ...) CR_PRINTF(3, 4);
 
-/* Reduces an uploaded file name to the object name. A directory part
- * ("C:\\pics\\a.jpg", "pics/a.jpg") is dropped; a ".." segment, a control
- * character, an empty or over-long name (CR_WEB_MAX_NAME) or a basename that
- * is not a safe store key is refused with a 400 in err. out holds at least
- * CR_WEB_MAX_NAME + 1 bytes. */
+/* Checks an uploaded file name, which is metadata only (keys come from the
+ * request id): valid UTF-8 without control characters; a client's directory
+ * part ("C:\\pics\\a.jpg", "pics/a.jpg") is dropped and the base name must be
+ * 1..CR_WEB_MAX_NAME bytes. Copies the base name into out (at least
+ * CR_WEB_MAX_NAME + 1 bytes) or refuses with a 400 in err. */
 cr_status cr__web_upload_name(const char *raw, char *out, size_t n, struct cr_error *err);
 
 /* Copies s into out (size n) for use in a one-line message: at most `max`
@@ -49,11 +49,6 @@ void cr__web_printable(const char *s, size_t max, char *out, size_t n);
 
 /* 1 when an Accept header (may be NULL) asks for application/json. */
 int cr__web_accepts_json(const char *accept);
-
-/* Extracts the label from an output object: "bathtub" or the older
- * "(test_0, bathtub)"; surrounding whitespace is dropped. CR_ERR_FORMAT when
- * nothing is left or it does not fit in label (size n). */
-cr_status cr__web_result_label(const char *value, size_t len, char *label, size_t n);
 
 /* ---- pending.c -------------------------------------------------------- */
 

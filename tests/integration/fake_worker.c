@@ -1,15 +1,15 @@
 /*
  * fake_worker - a stand-in for cloudrec-worker in the web tier's tests: it
  * answers request messages without a model, with a label the test can
- * predict from the file's bytes: "label-<size>-<last byte in hex>". Files
+ * predict from the file's bytes: "label-<size>-<FNV-1a hash in hex>". Files
  * whose name starts with "bad" get an error answer instead.
  *
  *   fake_worker --requests URL [--output URL] [--dup N] [--delay-ms N]
  *               [--exit-after N]
  *
  * --dup N sends every answer N times (at-least-once delivery at its worst),
- * --delay-ms waits before answering, --output stores <stem> -> label as the
- * real worker does. Prints "ready" on stdout once it listens; SIGTERM or
+ * --delay-ms waits before answering, --output stores the result under
+ * "<id>.json" and <stem> -> label as the real worker does. Prints "ready" on stdout once it listens; SIGTERM or
  * SIGINT ends it. Uses only the public API.
  */
 #include "cloudrec.h"
@@ -62,6 +62,15 @@ static cr_status open_targets(struct fake *f, const struct cr_request_msg *req,
     return st;
 }
 
+/* FNV-1a over the image, so every distinct image gets its own label. */
+static unsigned fnv1a(const unsigned char *p, size_t n)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 /* Fills the answer for one request: the predictable label or an error. */
 static void make_answer(struct fake *f, const struct cr_request_msg *req,
                         struct cr_response_msg *resp)
@@ -79,8 +88,8 @@ static void make_answer(struct fake *f, const struct cr_request_msg *req,
         snprintf(resp->error, sizeof(resp->error), "cannot read %.200s: %.280s", req->key,
                  err.message);
     } else {
-        snprintf(resp->label, sizeof(resp->label), "label-%zu-%02x", image.len,
-                 image.data[image.len - 1]);
+        snprintf(resp->label, sizeof(resp->label), "label-%zu-%08x", image.len,
+                 fnv1a(image.data, image.len));
         resp->num_top = 1;
         snprintf(resp->top[0].label, sizeof(resp->top[0].label), "%s", resp->label);
         resp->top[0].probability = 0.5f;
@@ -95,14 +104,17 @@ static void answer(struct fake *f, const struct cr_request_msg *req)
 {
     struct cr_response_msg resp;
     struct cr_buf body;
-    char stem[256];
+    char stem[256], key[64];
     cr_buf_init(&body, 0);
     make_answer(f, req, &resp);
+    if (cr_response_msg_encode(&resp, &body) == CR_OK && f->output &&
+        cr_result_key(req->id, key, sizeof(key)) == CR_OK)
+        cr_store_put(f->output, key, body.data, body.len, NULL);
     if (f->output && !resp.error[0] && cr_output_key(req->name, stem, sizeof(stem)) == CR_OK)
         cr_store_put(f->output, stem, resp.label, strlen(resp.label), NULL);
     if (f->delay_ms > 0)
         sleep_ms(f->delay_ms);
-    if (cr_response_msg_encode(&resp, &body) == CR_OK)
+    if (body.len > 0)
         for (int i = 0; i < f->dup; i++)
             cr_queue_send(f->reply, body.data, body.len, NULL, 0, NULL);
     cr_buf_free(&body);

@@ -103,11 +103,12 @@ def service(cli, tmp_path_factory):
         stop(svc.proc, signal.SIGINT, timeout_s=120)
 
 
-def post(port: int, path: Path) -> tuple:
-    """One multipart upload (field inputFile), no client timeout: (status, body)."""
+def post(port: int, path: Path, name: str = None) -> tuple:
+    """One multipart upload (field inputFile) of path, sent under `name`
+    (default its own), no client timeout: (status, body)."""
     boundary = uuid.uuid4().hex
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"inputFile\"; "
-            f"filename=\"{path.name}\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
+            f"filename=\"{name or path.name}\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
     body = head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     conn = http.client.HTTPConnection("127.0.0.1", port)
     try:
@@ -167,6 +168,28 @@ def test_100_concurrent_uploads_scale_out_and_back(service, uploads):
                              not service.worker_states()), timeout_s=60), service.log()[-3000:]
     assert_clean_log(service.log())
     print(f"\n100 uploads in {wall:.1f} s, peak {peak} workers")
+
+
+def test_same_name_at_once_each_gets_its_own_label(service, sample_images, labels):
+    """Two users' phones both name their photo IMG_0001.jpg: 10 pairs of
+    different photos under that one name, all sent at once."""
+    by_label = {}
+    for img in sample_images:
+        by_label.setdefault(labels[img.name], img)
+    first, second = list(by_label.values())[:2]
+    jobs = [first, second] * 10
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        answers = list(pool.map(lambda p: post(service.port, p, "IMG_0001.jpg"), jobs))
+    wrong = [(p.name, a) for p, a in zip(jobs, answers)
+             if a != (200, f"IMG_0001:{labels[p.name]}")]
+    assert not wrong, wrong
+
+
+def test_everyday_names_are_answered_with_their_stem(service, sample_images, labels):
+    img = sample_images[0]
+    for name in ("Screenshot 2026-12-03 at 10.00.00.jpg", "hund-\u00e9t\u00e9.jpg"):
+        stem = name.rsplit(".", 1)[0]
+        assert post(service.port, img, name) == (200, f"{stem}:{labels[img.name]}")
 
 
 def test_worker_killed_mid_burst_loses_nothing(service, uploads):

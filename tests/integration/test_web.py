@@ -37,7 +37,11 @@ FAKE_WORKER = build_path("tests", "integration", "fake_worker")
 
 
 def expected_label(data: bytes) -> str:
-    return f"label-{len(data)}-{data[-1]:02x}"
+    """The fake worker's label: the image's length and FNV-1a hash."""
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return f"label-{len(data)}-{h:08x}"
 
 
 def multipart(parts, boundary=None):
@@ -48,7 +52,8 @@ def multipart(parts, boundary=None):
         disp = f'form-data; name="{field}"'
         if filename is not None:
             disp += f'; filename="{filename}"'
-        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode()
+        # surrogateescape lets a test send bytes that are not UTF-8.
+        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode("utf-8", "surrogateescape")
         if filename is not None:
             out += b"Content-Type: application/octet-stream\r\n"
         out += b"\r\n" + data + b"\r\n"
@@ -173,9 +178,11 @@ def shared(tmp_path_factory):
 
 
 def one_line_reason(resp, pattern):
-    assert re.search(pattern, resp.text), resp.text
+    m = re.search(pattern, resp.text)
+    assert m, resp.text
     assert resp.text.endswith("\n") and resp.text.count("\n") == 1, repr(resp.text)
     assert resp.headers["Content-Type"].startswith("text/plain")
+    return m
 
 
 # ---- the happy path --------------------------------------------------------
@@ -186,8 +193,16 @@ def test_upload_answers_stem_and_label(shared):
     assert resp.status == 200, resp.text
     assert resp.text == f"img:{expected_label(data)}"
     assert resp.headers["Content-Type"].startswith("text/plain")
-    # The image is stored under its file name, as DESIGN section 4 says.
-    assert (shared.root / "input" / "img.jpg").read_bytes() == data
+    # The image is stored under the request id, never under its file name
+    # (docs/messages.md, "Store keys"), and the result under "<id>.json".
+    rid = resp.headers["X-Request-Id"]
+    assert (shared.root / "input" / rid).read_bytes() == data
+    assert not (shared.root / "input" / "img.jpg").exists()
+    stored = json.loads((shared.root / "output" / f"{rid}.json").read_text())
+    assert stored["id"] == rid and stored["name"] == "img.jpg"
+    assert stored["label"] == expected_label(data)
+    # The course's view: <stem> -> label.
+    assert (shared.root / "output" / "img").read_text() == expected_label(data)
 
 
 @pytest.mark.parametrize("path", ["/", "/upload"])
@@ -228,18 +243,63 @@ def test_json_answer(shared):
     assert doc["timing"]["processing_ms"] == 1 and doc["timing"]["total_ms"] >= 0
 
 
-def test_result_is_retrievable_after_the_answer(shared):
+def test_result_is_retrievable_by_id_only(shared):
     data = png_bytes(11, 4)
-    assert shared.upload("kept.png", data).status == 200
+    resp = shared.upload("kept.png", data)
+    assert resp.status == 200
+    rid = resp.headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", rid)
+    got = shared.request("GET", f"/v1/results/{rid}")
+    assert got.status == 200 and got.text == f"kept:{expected_label(data)}"
+    doc = shared.request("GET", f"/v1/results/{rid}", headers={"Accept": "application/json"}).json()
+    assert doc["id"] == rid and doc["stem"] == "kept" and doc["name"] == "kept.png"
+    assert doc["label"] == expected_label(data)
+    # A guessed name is no way in; an unknown id is 404 until it exists.
     resp = shared.request("GET", "/v1/results/kept")
-    assert resp.status == 200 and resp.text == f"kept:{expected_label(data)}"
-    resp = shared.request("GET", "/v1/results/kept", headers={"Accept": "application/json"})
-    assert resp.json() == {"stem": "kept", "label": expected_label(data)}
-    one_line_reason(shared.request("GET", "/v1/results/never_uploaded"), r"no result for never_uploaded")
-    assert shared.request("GET", "/v1/results/never_uploaded").status == 404
-    resp = shared.request("GET", "/v1/results/.hidden")
     assert resp.status == 400
-    one_line_reason(resp, "unsafe result name")
+    one_line_reason(resp, r'^not a request id: "kept"')
+    other = "00000000-0000-4000-8000-000000000000"
+    one_line_reason(shared.request("GET", f"/v1/results/{other}"), rf"^no result for {other} yet$")
+    assert shared.request("GET", f"/v1/results/{other}").status == 404
+    assert shared.request("GET", "/v1/results/../x").status in (400, 404)
+
+
+def test_failed_result_is_422_by_id(shared):
+    resp = shared.upload("bad_2.png", png_bytes(4, 4))
+    assert resp.status == 422
+    got = shared.request("GET", f"/v1/results/{resp.headers['X-Request-Id']}")
+    assert got.status == 422
+    one_line_reason(got, r"^cannot classify bad_2\.png: fake worker refuses bad_2\.png$")
+
+
+def test_everyday_names_answer_with_their_own_stem(shared):
+    for name in ("Screenshot 2026-12-03 at 10.00.00.jpg", "hund-\u00e9t\u00e9.jpg", "a b.png",
+                 ".png", "x.tar.gz.png"):
+        data = png_bytes(13, 7)
+        resp = shared.upload(name, data)
+        assert resp.status == 200, (name, resp.text)
+        stem = name if name.startswith(".") and name.count(".") == 1 else name.rsplit(".", 1)[0]
+        assert resp.text == f"{stem}:{expected_label(data)}"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_same_name_uploads_at_once_each_get_their_own_label(shared):
+    """Phones name every photo IMG_0001.jpg: 100 uploads of one name, all
+    different images, at once; each answer must be its own image's."""
+    images = [png_bytes(5 + i, 3 + i % 11) for i in range(100)]
+    assert len({expected_label(d) for d in images}) == 100
+    barrier = threading.Barrier(len(images))
+
+    def one(data):
+        barrier.wait()
+        return data, shared.upload("IMG_0001.jpg", data)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(images)) as pool:
+        results = list(pool.map(one, images))
+    wrong = [(r.status, r.text) for d, r in results if r.text != f"IMG_0001:{expected_label(d)}"]
+    assert wrong == []
+    ids = {r.headers["X-Request-Id"] for _, r in results}
+    assert len(ids) == 100
 
 
 def test_worker_error_is_422_with_its_reason(shared):
@@ -297,16 +357,15 @@ def _bad_cases():
                          400, r"^not a JPEG or PNG image$"),
         "truncated header": (multipart([("inputFile", "cut.png", img[:20])]), 400,
                              r"^not a valid png image"),
-        "path traversal": (multipart([("inputFile", "../../x.jpg", img)]), 400,
-                           r'^unsafe file name "\.\./\.\./x\.jpg": "\.\." in the path$'),
-        "traversal with backslashes": (multipart([("inputFile", "..\\..\\x.jpg", img)]), 400,
-                                       r"^unsafe file name"),
-        "space in name": (multipart([("inputFile", "a b.png", img)]), 400, r"^unsafe file name"),
-        "hidden name": (multipart([("inputFile", ".png", img)]), 400, r"^unsafe file name"),
+        "control character": (multipart([("inputFile", "a\tb.png", img)]), 400,
+                               r'^unsafe file name "a\?b\.png": control character$'),
+        "not UTF-8": (multipart([("inputFile", "caf\udce9.png", img)]), 400,
+                      r"is not valid UTF-8$"),
+        "directory only": (multipart([("inputFile", "pics/", img)]), 400, r"no base name$"),
         "no file name": (multipart([("inputFile", "", img)]), 400,
                          r"^the file part has no file name$"),
         "long name": (multipart([("inputFile", "a" * 300 + ".png", img)]), 400,
-                      r"longer than 200 bytes"),
+                      r"longer than 255 bytes"),
     }
 
 
@@ -418,9 +477,13 @@ def test_client_gone_while_waiting(make_server):
     # The answer has nowhere to go; the server shrugs and keeps serving.
     assert wait_for(lambda: s.metric("cloudrec_web_pending_requests") == 0, 30)
     assert s.metric("cloudrec_web_replies_total") == 1
+    # Its result is kept under its id, the one result stored so far.
+    results = list(Path(s.output_url[len("file://"):]).glob("*.json"))
+    assert len(results) == 1
+    rid = results[0].stem
     resp = s.upload("after.png", data)
     assert resp.status == 200 and resp.text == f"after:{expected_label(data)}"
-    assert s.request("GET", "/v1/results/gone").text == f"gone:{expected_label(data)}"
+    assert s.request("GET", f"/v1/results/{rid}").text == f"gone:{expected_label(data)}"
 
 
 def test_curl_upload_prints_stem_and_label(make_server, tmp_path):
@@ -450,13 +513,16 @@ def test_deadline_gives_504_and_the_result_appears_later(make_server):
     resp = s.upload("slow.png", data)
     waited = time.monotonic() - start
     assert resp.status == 504
-    one_line_reason(resp, r"^no answer within 1500 ms; the result will be at /v1/results/slow$")
-    assert 1.4 <= waited < 10, waited
-    assert s.request("GET", "/v1/results/slow").status == 404
+    m = one_line_reason(resp, r"^no answer within 1500 ms; the result will be at "
+                              r"/v1/results/([0-9a-f-]{36})$")
+    rid = m.group(1)
+    assert resp.headers["X-Request-Id"] == rid
+    assert waited >= 1.4, waited
+    assert s.request("GET", f"/v1/results/{rid}").status == 404
     s.start_worker()
 
     def stored():
-        r = s.request("GET", "/v1/results/slow")
+        r = s.request("GET", f"/v1/results/{rid}")
         return r if r.status == 200 else None
 
     got = wait_for(stored, 30, step_s=0.2)
@@ -503,7 +569,7 @@ def test_stop_answers_waiting_requests_503(make_server):
     t.join(30)
     resp = box["resp"]
     assert resp.status == 503
-    one_line_reason(resp, r"^server shutting down; the result will be at /v1/results/waiting$")
+    one_line_reason(resp, r"^server shutting down; the result will be at /v1/results/[0-9a-f-]{36}$")
     assert s.proc.wait(30) == 0
 
 
@@ -559,7 +625,8 @@ def test_end_to_end_with_the_real_worker(make_server, tmp_path):
         for path, resp in zip(images, got):
             assert resp.status == 200, resp.text
             assert resp.text == f"{path.stem}:{want[path.stem]}"
-            assert s.request("GET", f"/v1/results/{path.stem}").text == resp.text
+            rid = resp.headers["X-Request-Id"]
+            assert s.request("GET", f"/v1/results/{rid}").text == resp.text
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(120) == 0

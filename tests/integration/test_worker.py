@@ -1,4 +1,5 @@
 """cloudrec-worker alone, against SQLite queues and file stores in a temporary directory."""
+import json
 import shutil
 import signal
 import subprocess
@@ -68,6 +69,8 @@ def test_answers_stores_and_deletes(worker_bin, stack, sample_images, labels):
         assert reply["worker"] == "w-test" and len(reply["top"]) == 5
         assert reply["top"][0]["label"] == want and "error" not in reply
         assert (stack.output / Path(name).stem).read_text() == want
+        stored = json.loads((stack.output / f"{rid}.json").read_text())
+        assert stored["id"] == rid and stored["label"] == want and stored["name"] == name
     assert stack.counts() == {"visible": 0, "in_flight": 0}
     assert stack.counts(stack.dead) == {"visible": 0, "in_flight": 0}
 
@@ -96,7 +99,10 @@ def test_undecodable_and_missing_images_get_error_answers(worker_bin, stack):
     # Answered with an error and deleted: nothing comes back, nothing dead-lettered.
     assert stack.counts() == {"visible": 0, "in_flight": 0}
     assert stack.counts(stack.dead) == {"visible": 0, "in_flight": 0}
-    assert not list(stack.output.iterdir())
+    # Only the failures are stored, each under its id; no label anywhere.
+    assert sorted(p.name for p in stack.output.iterdir()) == sorted(
+        f"{rid}.json" for rid in (bad, cut, missing))
+    assert "not a JPEG or PNG" in json.loads((stack.output / f"{bad}.json").read_text())["error"]
 
 
 def test_malformed_request_is_deleted_without_answer(worker_bin, stack):
