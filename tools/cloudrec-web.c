@@ -36,7 +36,8 @@ static void usage(FILE *f)
             "  --requests URL         request queue (sqlite:///path/q.db?name=requests,\n"
             "                         sqs://name) [$CLOUDREC_REQUESTS]\n"
             "  --replies URL          this server's own reply queue [$CLOUDREC_REPLIES]\n"
-            "  --bind ADDR            IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
+            "  --bind ADDR            IPv4 or IPv6 address to listen on (default 127.0.0.1;\n"
+            "                         0.0.0.0 serves every interface)\n"
             "  --port N               TCP port, 0 = any free one (default 8000)\n"
             "  --label-only           answer <label> instead of <stem>:<label>\n"
             "  --max-body-bytes N     largest request body (default 16777216)\n"
@@ -46,6 +47,10 @@ static void usage(FILE *f)
             "  --threads N            HTTP threads, 1..256 (default 4)\n"
             "  --max-connections N    open connections at once (default 1024)\n"
             "  --idle-timeout-s N     close connections idle this long (default 60)\n"
+            "  --header-timeout-ms N  drop a connection whose request headers take longer\n"
+            "                         (default 10000; 0 = no limit)\n"
+            "  --min-body-rate N      drop an upload whose body, after the header timeout,\n"
+            "                         averages under N bytes/s (default 1024; 0 = no limit)\n"
             "  --shutdown-grace-ms N  on SIGTERM, wait this long for pending answers\n"
             "                         (default 10000)\n"
             "  --log-level LEVEL      debug, info (default), warn, error, off\n"
@@ -67,7 +72,8 @@ static int numeric_flag(int c, const char *val, struct args *a)
         {'p', "--port", 0, 65535},           {'B', "--max-body-bytes", 1, LLONG_MAX},
         {'P', "--max-pixels", 1, LLONG_MAX}, {'d', "--deadline-ms", 0, LONG_MAX},
         {'t', "--threads", 1, 256},          {'C', "--max-connections", 1, 1000000},
-        {'T', "--idle-timeout-s", 1, 86400}, {'g', "--shutdown-grace-ms", 0, LONG_MAX}};
+        {'T', "--idle-timeout-s", 1, 86400}, {'g', "--shutdown-grace-ms", 0, LONG_MAX},
+        {'H', "--header-timeout-ms", 0, 86400000L}, {'M', "--min-body-rate", 0, LONG_MAX}};
     long long v;
     if (tool_int_flags(prog, ranges, TOOL_LEN(ranges), c, val, &v) != 1)
         return 0;
@@ -79,6 +85,8 @@ static int numeric_flag(int c, const char *val, struct args *a)
     if (c == 'C') a->w.max_connections = (unsigned)v;
     if (c == 'T') a->w.idle_timeout_s = (int)v;
     if (c == 'g') a->w.shutdown_grace_ms = v == 0 ? -1 : (long)v;
+    if (c == 'H') a->w.header_timeout_ms = v == 0 ? -1 : (long)v; /* 0 = none here */
+    if (c == 'M') a->w.min_body_bytes_per_s = v == 0 ? -1 : (long)v;
     return 1;
 }
 
@@ -120,6 +128,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"max-connections", required_argument, NULL, 'C'},
         {"idle-timeout-s", required_argument, NULL, 'T'},
         {"shutdown-grace-ms", required_argument, NULL, 'g'},
+        {"header-timeout-ms", required_argument, NULL, 'H'},
+        {"min-body-rate", required_argument, NULL, 'M'},
         {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},         {NULL, 0, NULL, 0}};
     int c;
@@ -179,7 +189,7 @@ int main(int argc, char **argv)
         tool_fail(prog, NULL, st, &err);
         return EXIT_FAIL;
     }
-    const char *addr = a.w.bind_addr ? a.w.bind_addr : "0.0.0.0";
+    const char *addr = a.w.bind_addr ? a.w.bind_addr : "127.0.0.1";
     int v6 = strchr(addr, ':') != NULL;
     printf("listening on http://%s%s%s:%d/\n", v6 ? "[" : "", addr, v6 ? "]" : "",
            cr_web_port(server));

@@ -36,6 +36,8 @@ extern "C" {
 #define CR_WEB_DEFAULT_MAX_CONNECTIONS 1024u
 #define CR_WEB_DEFAULT_IDLE_TIMEOUT_S 60
 #define CR_WEB_DEFAULT_SHUTDOWN_GRACE_MS 10000L
+#define CR_WEB_DEFAULT_HEADER_TIMEOUT_MS 10000L
+#define CR_WEB_DEFAULT_MIN_BODY_RATE 1024u /* bytes per second */
 /* The longest file name an upload may carry (bytes of UTF-8). */
 #define CR_WEB_MAX_NAME 255
 
@@ -44,7 +46,7 @@ extern "C" {
  * cr_web_start, so they need not outlive the call.
  */
 struct cr_web_options {
-    const char *bind_addr;    /* IPv4 or IPv6 literal; NULL = "0.0.0.0" */
+    const char *bind_addr;    /* IPv4 or IPv6 literal; NULL = "127.0.0.1" */
     int port;                 /* 0 = any free port (see cr_web_port) */
     const char *input_url;    /* required: store receiving the uploads */
     const char *output_url;   /* required: store the workers write results to */
@@ -56,11 +58,20 @@ struct cr_web_options {
                                  (default 300000); < 0 = wait forever */
     int label_only;           /* non-zero: answer "<label>" instead of "<stem>:<label>" */
     int threads;              /* HTTP threads (default 4) */
-    unsigned max_connections; /* open connections at once (default 1024) */
+    unsigned max_connections; /* open connections at once (default 1024); past
+                                 it a request is answered 503 at once */
     int idle_timeout_s;       /* close a connection idle this long (default 60);
                                  a connection waiting for its answer is not idle */
     long shutdown_grace_ms;   /* cr_web_stop waits this long for pending answers
                                  (default 10000); < 0 = not at all */
+    long header_timeout_ms;   /* a request's headers must be complete this long
+                                 after the connection opened (a keep-alive
+                                 connection's later requests: after the idle
+                                 timeout, if longer); else the connection is
+                                 dropped (default 10000); < 0 = no limit */
+    long min_body_bytes_per_s; /* after header_timeout_ms of body, an upload
+                                  slower than this on average is dropped
+                                  (default 1024); < 0 = no limit */
 };
 
 /* Counters of a running server, as in /metrics. */
@@ -99,7 +110,7 @@ CR_API void cr_web_stats(const struct cr_web_server *server, struct cr_web_stats
 /*
  * Stops gracefully: no new connections are accepted and new requests on open
  * ones get 503; requests waiting for a reply get up to shutdown_grace_ms to
- * receive it; those still waiting then get 503 naming /v1/results/<stem>
+ * receive it; those still waiting then get 503 naming /v1/results/<id>
  * (their result will still be stored there). Returns when the HTTP threads
  * and the reply receiver have ended. Calling it twice is harmless.
  */

@@ -93,6 +93,17 @@ static void counter(struct text *out, const char *name, const char *help, atomic
     put(out, "%s %llu\n", name, (unsigned long long)atomic_load(v));
 }
 
+static void render_slow(struct cr__web_metrics *m, struct text *out)
+{
+    const char *name = "cloudrec_web_slow_clients_dropped_total";
+    family(out, name, "counter",
+           "Connections dropped while sending their request: headers past the header "
+           "timeout, or a body below the minimum rate.");
+    put(out, "%s{phase=\"headers\"} %llu\n%s{phase=\"body\"} %llu\n", name,
+        (unsigned long long)atomic_load(&m->slow_headers), name,
+        (unsigned long long)atomic_load(&m->slow_body));
+}
+
 static void render_replies(struct cr__web_metrics *m, struct text *out)
 {
     counter(out, "cloudrec_web_replies_total", "Replies matched to a waiting request.",
@@ -160,6 +171,9 @@ cr_status cr__web_metrics_render(struct cr__web_metrics *m, const struct cr__web
             "Uploads answered 504 because no reply came in time.", &m->timeouts);
     counter(out, "cloudrec_web_upload_bytes_total", "Request body bytes of uploads.",
             &m->body_bytes);
+    render_slow(m, out);
+    counter(out, "cloudrec_web_connection_limit_total",
+            "Requests answered 503 because the connection limit was reached.", &m->busy);
     render_replies(m, out);
     render_latency(m, out);
     render_gauges(g, out);

@@ -21,11 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define RESULTS_PREFIX "/v1/results/"
+/* Connections libmicrohttpd accepts past max_connections, so that those are
+ * told 503 instead of being closed unanswered. */
+#define CONNECTION_HEADROOM 64u
 #define COUNTS_TTL_MS 1000
 #define FLUSH_WAIT_MS 3000 /* cr_web_stop: time for the last answers to go out */
 
@@ -485,6 +489,7 @@ static enum MHD_Result finish_upload(struct cr__web_request *r)
 {
     struct cr_error err = {0};
     r->finished = 1;
+    cr__web_guard_phase(&r->server->guard, r->gconn, CR__WEB_CONN_WAITING);
     if (cr__web_upload_end(r, &err) != CR_OK)
         return respond_failure(r, &err);
     return submit(r);
@@ -507,6 +512,7 @@ static enum MHD_Result begin_upload(struct cr__web_request *r)
 static enum MHD_Result continue_upload(struct cr__web_request *r, const char *data, size_t *size)
 {
     if (*size > 0) {
+        cr__web_guard_body(&r->server->guard, r->gconn, *size);
         int rc = cr__web_upload_feed(r, data, *size);
         *size = 0;
         return rc == 0 ? MHD_YES : MHD_NO;
@@ -571,6 +577,26 @@ static enum MHD_Result route(struct cr__web_request *r, const char *method, cons
     return respond_error(r, 404, msg, NULL);
 }
 
+/* MHD_KeyValueIterator: counts the Content-Length headers. */
+static enum MHD_Result count_length_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    (void)kind, (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        (*(int *)cls)++;
+    return MHD_YES;
+}
+
+/* libmicrohttpd keeps the first of several Content-Length headers; a body
+ * whose length two headers disagree on (or repeat) is how requests get
+ * smuggled past proxies, so it is refused before anything is read. */
+static int has_repeated_length(struct MHD_Connection *c)
+{
+    int n = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_length_header, &n);
+    return n > 1;
+}
+
 /* MHD_AccessHandlerCallback. The request context is made on the first call
  * and freed by on_completed. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -592,7 +618,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     r->want_json = cr__web_accepts_json(
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
     *req_cls = r;
-    return route(r, method, url);
+    r->gconn = cr__web_guard_conn(c);
+    if (has_repeated_length(c))
+        return respond_error(r, 400, "more than one Content-Length header", NULL);
+    struct cr_web_server *s = cls;
+    long open = cr__web_guard_count(&s->guard);
+    if (open > (long)s->opts.max_connections) {
+        atomic_fetch_add(&s->metrics.busy, 1);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "server busy: %ld connections open, the limit is %u", open,
+                 s->opts.max_connections);
+        return respond_error(r, 503, msg, NULL);
+    }
+    enum MHD_Result ret = route(r, method, url);
+    /* An upload still has its body to send; anything else is answered. */
+    cr__web_guard_phase(&s->guard, r->gconn,
+                        r->route == ROUTE_UPLOAD && !r->finished ? CR__WEB_CONN_BODY
+                                                                 : CR__WEB_CONN_WAITING);
+    return ret;
 }
 
 /* MHD_RequestCompletedCallback: the request is over (answered, or the
@@ -602,7 +645,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
     struct cr_web_server *s = cls;
     struct cr__web_request *r = *req_cls;
-    (void)c, (void)code;
+    (void)code;
+    /* A keep-alive connection now waits for its next request's headers. */
+    cr__web_guard_phase(&s->guard, cr__web_guard_conn(c), CR__WEB_CONN_HEADERS);
     if (!r)
         return;
     if (r->registered) {
@@ -643,7 +688,7 @@ static cr_status take_options(struct cr_web_server *s, const struct cr_web_optio
         o->idle_timeout_s < 0)
         return cr__fail(err, CR_ERR_INVALID, "port, threads or idle timeout out of range");
     s->opts = *o;
-    s->bind_addr = cr__strdup(o->bind_addr ? o->bind_addr : "0.0.0.0");
+    s->bind_addr = cr__strdup(o->bind_addr ? o->bind_addr : "127.0.0.1");
     s->input_url = cr__strdup(o->input_url);
     s->output_url = cr__strdup(o->output_url);
     s->requests_url = cr__strdup(o->requests_url);
@@ -661,6 +706,10 @@ static cr_status take_options(struct cr_web_server *s, const struct cr_web_optio
     d->idle_timeout_s = o->idle_timeout_s ? o->idle_timeout_s : CR_WEB_DEFAULT_IDLE_TIMEOUT_S;
     d->shutdown_grace_ms =
         o->shutdown_grace_ms ? o->shutdown_grace_ms : CR_WEB_DEFAULT_SHUTDOWN_GRACE_MS;
+    d->header_timeout_ms =
+        o->header_timeout_ms ? o->header_timeout_ms : CR_WEB_DEFAULT_HEADER_TIMEOUT_MS;
+    d->min_body_bytes_per_s =
+        o->min_body_bytes_per_s ? o->min_body_bytes_per_s : (long)CR_WEB_DEFAULT_MIN_BODY_RATE;
     return CR_OK;
 }
 
@@ -716,15 +765,27 @@ static cr_status start_daemon(struct cr_web_server *s, struct cr_error *err)
     s->daemon = MHD_start_daemon(flags, (uint16_t)s->opts.port, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
                                  &sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opts.threads,
-                                 MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections,
+                                 MHD_OPTION_CONNECTION_LIMIT,
+                                 s->opts.max_connections + CONNECTION_HEADROOM,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.idle_timeout_s,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, cr__web_on_connection, &s->guard,
+                                 MHD_OPTION_END);
     if (!s->daemon)
         return cr__fail(err, CR_ERR_NETWORK, "cannot listen on %s port %d: %s", s->bind_addr,
                         s->opts.port, s->start_error[0] ? s->start_error : "unknown error");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->opts.port;
     return CR_OK;
+}
+
+/* Starts the deadlines for connections still sending their request. */
+static cr_status start_guard(struct cr_web_server *s, struct cr_error *err)
+{
+    long header_ms = s->opts.header_timeout_ms > 0 ? s->opts.header_timeout_ms : 0;
+    long idle_ms = header_ms ? s->opts.idle_timeout_s * 1000L : 0;
+    uint64_t rate = s->opts.min_body_bytes_per_s > 0 ? (uint64_t)s->opts.min_body_bytes_per_s : 0;
+    return cr__web_guard_start(&s->guard, header_ms, idle_ms, rate, err);
 }
 
 /* Allocates the server and its locks; nothing is started. */
@@ -739,6 +800,7 @@ static cr_status server_new(struct cr_web_server **out)
     pthread_mutex_init(&s->counts_lock, NULL);
     pthread_mutex_init(&s->log_lock, NULL);
     cr__web_metrics_init(&s->metrics);
+    cr__web_guard_init(&s->guard, &s->metrics);
     s->started_ms = cr_time_mono_ms();
     return cr__web_pending_init(&s->pending);
 }
@@ -759,7 +821,8 @@ cr_status cr_web_start(const struct cr_web_options *opts, struct cr_web_server *
         goto fail;
     cr__web_pool_init(&s->pool, s->input_url, s->output_url, s->requests_url);
     if ((st = open_backends(s, err)) != CR_OK || (st = start_daemon(s, err)) != CR_OK ||
-        (st = cr__web_receiver_start(s, err)) != CR_OK)
+        (st = cr__web_receiver_start(s, err)) != CR_OK ||
+        (st = start_guard(s, err)) != CR_OK)
         goto fail;
     cr_log(CR_LOG_INFO, "msg=\"web tier listening\" addr=%s port=%d threads=%d deadline_ms=%ld",
            s->bind_addr, s->port, s->opts.threads, s->opts.deadline_ms);
@@ -848,6 +911,7 @@ void cr_web_stop(struct cr_web_server *s)
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
+    cr__web_guard_stop(&s->guard); /* after the daemon: its callbacks use the guard */
     if (s->quiesced != MHD_INVALID_SOCKET)
         close(s->quiesced);
     s->quiesced = MHD_INVALID_SOCKET;
@@ -871,6 +935,7 @@ void cr_web_free(struct cr_web_server *s)
     if (s->pool.input_url)
         cr__web_pool_free(&s->pool);
     cr__web_pending_free(&s->pending);
+    cr__web_guard_clear(&s->guard);
     pthread_mutex_destroy(&s->log_lock);
     pthread_mutex_destroy(&s->counts_lock);
     pthread_mutex_destroy(&s->lock);

@@ -8,6 +8,7 @@
  *   pool.c     per-thread store and queue handles for the HTTP threads
  *   upload.c   multipart parsing and upload validation
  *   replies.c  the reply-receiver thread and the deadline sweep
+ *   guard.c    deadlines for connections still sending their request
  *   page.c     the HTML upload page
  *   server.c   the daemon, routing, responses, start and stop
  *
@@ -101,6 +102,8 @@ struct cr__web_metrics {
     atomic_uint_fast64_t uploads, answered, rejected, timeouts;
     atomic_uint_fast64_t replies, duplicates, unknown, malformed;
     atomic_uint_fast64_t body_bytes;
+    atomic_uint_fast64_t slow_headers, slow_body; /* connections the guard dropped */
+    atomic_uint_fast64_t busy;                    /* 503s at the connection limit */
     atomic_uint_fast64_t latency_bucket[CR__WEB_BUCKETS + 1];
     atomic_uint_fast64_t latency_sum_us;
 };
@@ -155,6 +158,64 @@ cr_status cr__web_pool_acquire(struct cr__web_pool *p, struct cr__web_backends *
 void cr__web_pool_release(struct cr__web_pool *p, struct cr__web_backends *b, int broken);
 void cr__web_pool_free(struct cr__web_pool *p);
 
+/* ---- guard.c ----------------------------------------------------------- */
+
+enum cr__web_conn_phase {
+    CR__WEB_CONN_HEADERS = 0, /* sending a request's headers (or idle before one) */
+    CR__WEB_CONN_BODY,        /* sending an upload's body */
+    CR__WEB_CONN_WAITING      /* request complete: waiting for or reading its answer */
+};
+
+/* One open connection, the daemon's socket context. Fields under the
+ * guard's lock. */
+struct cr__web_conn {
+    int fd;
+    enum cr__web_conn_phase phase;
+    int64_t since_ms;    /* cr_time_mono_ms() when the phase began */
+    int64_t limit_ms;    /* how long the headers phase may last */
+    uint64_t body_bytes; /* body bytes in the body phase */
+    int dropped;         /* shut down already */
+    int linked;          /* in the guard's list */
+    struct cr__web_conn *prev, *next;
+};
+
+/* The open connections and the thread that enforces their deadlines. */
+struct cr__web_guard {
+    pthread_mutex_t lock;
+    struct cr__web_conn *head;
+    long count; /* open connections */
+    long header_timeout_ms;
+    long next_request_ms; /* headers limit of a keep-alive connection's later requests */
+    uint64_t min_body_bytes_per_s;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    struct cr__web_metrics *metrics; /* counts what it drops */
+};
+
+/* Sets up g; it tracks connections but enforces nothing until started.
+ * Drops are counted in m. */
+void cr__web_guard_init(struct cr__web_guard *g, struct cr__web_metrics *m);
+/* MHD_NotifyConnectionCallback (cls = the guard): tracks open connections. */
+void cr__web_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode code);
+/* The guard's record of c, or NULL when it has none. */
+struct cr__web_conn *cr__web_guard_conn(struct MHD_Connection *c);
+/* Moves k (may be NULL) to a phase, which starts now. */
+void cr__web_guard_phase(struct cr__web_guard *g, struct cr__web_conn *k,
+                         enum cr__web_conn_phase phase);
+/* Counts body bytes of k (may be NULL). */
+void cr__web_guard_body(struct cr__web_guard *g, struct cr__web_conn *k, size_t bytes);
+/* Open connections now. */
+long cr__web_guard_count(struct cr__web_guard *g);
+/* Sets the limits and starts the deadline thread (none when both limits are
+ * 0); stop ends it; clear stops it and frees the lock. */
+cr_status cr__web_guard_start(struct cr__web_guard *g, long header_timeout_ms,
+                              long idle_timeout_ms, uint64_t min_body_bytes_per_s,
+                              struct cr_error *err);
+void cr__web_guard_stop(struct cr__web_guard *g);
+void cr__web_guard_clear(struct cr__web_guard *g);
+
 /* ---- the server and its requests --------------------------------------- */
 
 enum cr__web_outcome {
@@ -196,6 +257,7 @@ struct cr__web_request {
     int finished;   /* the upload was checked and sent, or refused */
     int registered; /* counted in server->inflight */
     struct cr__web_upload up;
+    struct cr__web_conn *gconn; /* the guard's record of the connection */
     char name[CR_WEB_MAX_NAME + 1];
     char stem[CR_WEB_MAX_NAME + 1];
     enum cr__web_outcome outcome; /* under server->lock */
@@ -227,6 +289,7 @@ struct cr_web_server {
 
     struct cr__web_pool pool;
     struct cr__web_metrics metrics;
+    struct cr__web_guard guard;
 
     pthread_mutex_t counts_lock; /* the cached request-queue counts */
     int64_t counts_ms;

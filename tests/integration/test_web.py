@@ -129,9 +129,10 @@ class Server:
         finally:
             conn.close()
 
-    def upload(self, name, data, field="inputFile", path="/", headers=None):
+    def upload(self, name, data, field="inputFile", path="/", headers=None, timeout=120):
         body, ctype = multipart([(field, name, data)])
-        return self.request("POST", path, body, {"Content-Type": ctype, **(headers or {})})
+        return self.request("POST", path, body, {"Content-Type": ctype, **(headers or {})},
+                            timeout=timeout)
 
     def metric(self, name):
         text = self.request("GET", "/metrics").text
@@ -462,6 +463,117 @@ def test_chunked_uploads(make_server):
     assert resp.status == 413 and resp.read() == b"upload larger than 4000 bytes\n"
     conn.close()
     assert s.request("GET", "/healthz").status == 200
+
+
+def _raw_exchange(port: int, raw: bytes) -> bytes:
+    """Sends raw bytes, returns all the server sends until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw)
+        out = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+@pytest.mark.parametrize("lengths", [(5, 7), (5, 5)])
+def test_repeated_content_length_is_400(shared, lengths):
+    data = png_bytes(6, 6)
+    body, ctype = multipart([("inputFile", "cl.png", data)])
+    head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n"
+    head += "".join(f"Content-Length: {n}\r\n" for n in lengths)
+    got = _raw_exchange(shared.port, head.encode() + b"\r\n" + body)
+    assert got.startswith(b"HTTP/1.1 400 "), got[:200]
+    assert got.endswith(b"\r\n\r\nmore than one Content-Length header\n"), got[-200:]
+    assert got.count(b"HTTP/1.1") == 1
+    assert shared.request("GET", "/healthz").status == 200
+
+
+def test_negative_content_length_is_400(shared):
+    got = _raw_exchange(shared.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n"
+                                     b"Content-Type: multipart/form-data; boundary=a\r\n\r\nhello")
+    assert got.startswith(b"HTTP/1.1 400 "), got[:200]
+    assert shared.request("GET", "/healthz").status == 200
+
+
+def test_slow_clients_cannot_hold_every_connection(make_server):
+    """100 clients that send one header byte a second fill a server limited
+    to 100 connections: a new upload is told 503 at once instead of
+    stalling, and once the header timeout (default 10 s) drops the slow
+    clients, the upload goes through."""
+    s = make_server("--max-connections", "100")
+    s.start_worker()
+    slow = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(100)]
+    stop = threading.Event()
+
+    def trickle():
+        for i in range(60):
+            for sock in slow:
+                try:
+                    sock.send(b"POST / HTTP/1.1\r\nX-Slow: 1"[i:i + 1] or b"x")
+                except OSError:
+                    pass
+            if stop.wait(1):
+                return
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    try:
+        # Every slot is taken once the server has accepted the 100 (even
+        # /metrics would be told 503 now).
+        time.sleep(1)
+        data = png_bytes(9, 4)
+        first = None
+        start = time.monotonic()
+        while time.monotonic() - start < 60:
+            try:
+                resp = s.upload("late.png", data, timeout=30)
+            except OSError:
+                continue
+            first = first or resp.status
+            if resp.status == 200:
+                break
+            assert resp.status == 503 and resp.text.startswith("server busy:"), resp.text
+            time.sleep(0.5)
+        print(f"\nupload answered {time.monotonic() - start:.1f} s after 100 slow clients")
+        assert resp.status == 200 and resp.text == f"late:{expected_label(data)}"
+        assert first == 503  # told at once, not stalled
+        assert s.metric("cloudrec_web_connection_limit_total") >= 1
+        # All of them are dropped within a sweep or two of each other.
+        assert wait_for(lambda: s.metric(
+            'cloudrec_web_slow_clients_dropped_total{phase="headers"}') == 100, 10)
+    finally:
+        stop.set()
+        t.join()
+        for sock in slow:
+            sock.close()
+
+
+def test_slow_body_is_dropped(make_server):
+    s = make_server("--header-timeout-ms", "1000", "--min-body-rate", "1000")
+    s.start_worker()
+    body, ctype = multipart([("inputFile", "trickle.png", png_bytes(40, 40))])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    sock.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode())
+    dropped = False
+    for i in range(len(body)):  # 10 bytes a second, far under 1000
+        try:
+            sock.send(body[i:i + 10])
+            time.sleep(1)
+        except OSError:
+            dropped = True
+            break
+        if s.metric('cloudrec_web_slow_clients_dropped_total{phase="body"}') == 1:
+            dropped = True
+            break
+    sock.close()
+    assert dropped
+    assert s.metric('cloudrec_web_slow_clients_dropped_total{phase="body"}') == 1
+    # A normal upload is served as before.
+    data = png_bytes(7, 3)
+    assert s.upload("fast.png", data).text == f"fast:{expected_label(data)}"
 
 
 def test_client_gone_while_waiting(make_server):
