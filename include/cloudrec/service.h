@@ -149,8 +149,12 @@ CR_API const char *cr_up_url(const struct cr_up *up);
 /* The absolute data directory. Valid until cr_up_free. */
 CR_API const char *cr_up_data_dir(const struct cr_up *up);
 
-/* Waits until *stop becomes non-zero (CR_OK) or a child exits on its own
- * (CR_ERR_STATE, the message names it and how it ended). */
+/* Supervises the children until *stop becomes non-zero, then returns CR_OK.
+ * A child that exits on its own (crash, kill, failure) is logged and started
+ * again with the same command line after a delay of 100 ms doubling to 10 s
+ * (back to 100 ms once a child has run for 30 s), so a killed web tier or
+ * scaler comes back while the other keeps serving. CR_ERR_INVALID when up is
+ * NULL. */
 CR_API cr_status cr_up_wait(struct cr_up *up, const volatile sig_atomic_t *stop,
                             struct cr_error *err);
 

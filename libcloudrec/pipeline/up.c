@@ -29,22 +29,38 @@
 #define UP_DEFAULT_READY_TIMEOUT_MS 60000
 #define UP_DEFAULT_STOP_TIMEOUT_MS 30000
 #define UP_URL_MAX (PATH_MAX * 3 + 64)
-
-struct cr_up {
-    struct cr_up_options o; /* defaults filled in; strings borrowed only during start */
-    char data_dir[PATH_MAX];
-    char url[160];
-    pid_t web_pid;    /* 0 once reaped */
-    pid_t scaler_pid; /* 0 once reaped */
-    int stop_timeout_ms;
-    int scaler_grace_ms;
-};
+/* Restarts of a child that died: 100 ms, doubling to 10 s; a child that ran
+ * for UP_STABLE_MS before dying starts again from 100 ms. */
+#define UP_BACKOFF_MIN_MS 100
+#define UP_BACKOFF_MAX_MS 10000
+#define UP_STABLE_MS 30000
 
 /* A growable argv whose strings are owned copies. */
 struct argv_buf {
     char **v;
     size_t n, cap;
     int failed; /* an allocation failed; the vector is incomplete */
+};
+
+/* One supervised child: its command line is kept to start it again. */
+struct up_child {
+    const char *name;
+    struct argv_buf argv;
+    pid_t pid;            /* 0 while not running (reaped) */
+    int64_t started_ms;   /* when the running one was started */
+    int64_t restart_at_ms; /* when pid is 0: when to start it again */
+    int backoff_ms;
+    int restarts;
+};
+
+struct cr_up {
+    struct cr_up_options o; /* defaults filled in; strings borrowed only during start */
+    char data_dir[PATH_MAX];
+    char url[160];
+    struct up_child web;
+    struct up_child scaler;
+    int stop_timeout_ms;
+    int scaler_grace_ms;
 };
 
 /* Appends a copy of s. */
@@ -333,9 +349,9 @@ static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
     const char *host = reachable_host(u->o.bind);
     int64_t deadline = cr_time_mono_ms() + u->o.ready_timeout_ms;
     for (;;) {
-        cr_status st = check_child(&u->web_pid, "cloudrec-web", err);
+        cr_status st = check_child(&u->web.pid, "cloudrec-web", err);
         if (st == CR_OK)
-            st = check_child(&u->scaler_pid, "cloudrec-scaler", err);
+            st = check_child(&u->scaler.pid, "cloudrec-scaler", err);
         if (st != CR_OK)
             return st;
         if (port_accepts(host, u->o.port))
@@ -347,6 +363,16 @@ static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
     }
 }
 
+/* Starts a child from its command line. */
+static cr_status spawn_child(struct up_child *c, struct cr_error *err)
+{
+    cr_status st =
+        cr__spawn(c->argv.v, CR__SPAWN_NEW_GROUP | CR__SPAWN_STDOUT_TO_STDERR, &c->pid, err);
+    if (st == CR_OK)
+        c->started_ms = cr_time_mono_ms();
+    return st;
+}
+
 /* Builds both command lines and starts the scaler, then the web tier. A
  * port that already accepts belongs to someone else: waiting for it would
  * mistake that server for ours. */
@@ -355,16 +381,15 @@ static cr_status start_children(struct cr_up *u, const struct up_urls *x, struct
     if (port_accepts(reachable_host(u->o.bind), u->o.port))
         return cr__fail(err, CR_ERR_INVALID, "%s:%d is already in use (choose another --port)",
                         u->o.bind, u->o.port);
-    struct argv_buf sa = {0}, wa = {0};
-    cr_status st = scaler_argv(u, x, &sa, err);
+    u->scaler.name = "cloudrec-scaler";
+    u->web.name = "cloudrec-web";
+    cr_status st = scaler_argv(u, x, &u->scaler.argv, err);
     if (st == CR_OK)
-        st = web_argv(u, x, &wa, err);
+        st = web_argv(u, x, &u->web.argv, err);
     if (st == CR_OK)
-        st = cr__spawn(sa.v, CR__SPAWN_NEW_GROUP | CR__SPAWN_STDOUT_TO_STDERR, &u->scaler_pid, err);
+        st = spawn_child(&u->scaler, err);
     if (st == CR_OK)
-        st = cr__spawn(wa.v, CR__SPAWN_NEW_GROUP | CR__SPAWN_STDOUT_TO_STDERR, &u->web_pid, err);
-    argv_free(&wa);
-    argv_free(&sa);
+        st = spawn_child(&u->web, err);
     return st;
 }
 
@@ -419,17 +444,54 @@ const char *cr_up_data_dir(const struct cr_up *up)
     return up ? up->data_dir : "";
 }
 
+/* Notices a child that exited: logs how and schedules its restart. */
+static void reap_child(struct up_child *c, int64_t now)
+{
+    int status = 0;
+    if (c->pid == 0 || !cr__wait_exit(c->pid, 0, &status))
+        return;
+    char how[32];
+    cr__describe_status(status, how, sizeof(how));
+    if (now - c->started_ms >= UP_STABLE_MS || c->backoff_ms == 0)
+        c->backoff_ms = UP_BACKOFF_MIN_MS;
+    else
+        c->backoff_ms = c->backoff_ms * 2 > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : c->backoff_ms * 2;
+    cr_log(CR_LOG_WARN, "msg=\"%s exited on its own; restarting\" pid=%ld %s ran_ms=%lld delay_ms=%d",
+           c->name, (long)c->pid, how, (long long)(now - c->started_ms), c->backoff_ms);
+    c->pid = 0;
+    c->restart_at_ms = now + c->backoff_ms;
+}
+
+/* Starts a dead child again once its delay has passed; a failed start is
+ * tried again after a longer one. */
+static void restart_child(struct up_child *c, int64_t now)
+{
+    if (c->pid != 0 || now < c->restart_at_ms)
+        return;
+    struct cr_error err = {0};
+    if (spawn_child(c, &err) == CR_OK) {
+        c->restarts++;
+        cr_log(CR_LOG_INFO, "msg=\"%s restarted\" pid=%ld restarts=%d", c->name, (long)c->pid,
+               c->restarts);
+        return;
+    }
+    c->backoff_ms = c->backoff_ms * 2 > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : c->backoff_ms * 2;
+    c->restart_at_ms = now + c->backoff_ms;
+    cr_log(CR_LOG_ERROR, "msg=\"cannot restart %s\" error=\"%s\" delay_ms=%d", c->name,
+           err.message, c->backoff_ms);
+}
+
 cr_status cr_up_wait(struct cr_up *up, const volatile sig_atomic_t *stop, struct cr_error *err)
 {
     if (!up)
         return cr__fail(err, CR_ERR_INVALID, "cr_up_wait: up is required");
     while (!(stop && *stop)) {
-        cr_status st = check_child(&up->web_pid, "cloudrec-web", err);
-        if (st == CR_OK)
-            st = check_child(&up->scaler_pid, "cloudrec-scaler", err);
-        if (st != CR_OK)
-            return st;
-        cr__sleep_unless(100, stop);
+        int64_t now = cr_time_mono_ms();
+        reap_child(&up->web, now);
+        reap_child(&up->scaler, now);
+        restart_child(&up->scaler, now);
+        restart_child(&up->web, now);
+        cr__sleep_unless(50, stop);
     }
     return CR_OK;
 }
@@ -455,12 +517,16 @@ cr_status cr_up_stop(struct cr_up *up, struct cr_error *err)
     if (!up)
         return cr__fail(err, CR_ERR_INVALID, "cr_up_stop: up is required");
     /* The web tier first, so nothing new comes in while workers finish. */
-    int ok = stop_child(&up->web_pid, "cloudrec-web", up->stop_timeout_ms);
-    ok &= stop_child(&up->scaler_pid, "cloudrec-scaler", up->scaler_grace_ms);
+    int ok = stop_child(&up->web.pid, "cloudrec-web", up->stop_timeout_ms);
+    ok &= stop_child(&up->scaler.pid, "cloudrec-scaler", up->scaler_grace_ms);
     return ok ? CR_OK : cr__fail(err, CR_ERR_STATE, "a service process did not stop cleanly");
 }
 
 void cr_up_free(struct cr_up *up)
 {
+    if (!up)
+        return;
+    argv_free(&up->web.argv);
+    argv_free(&up->scaler.argv);
     free(up);
 }

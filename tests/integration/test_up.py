@@ -208,6 +208,62 @@ def test_worker_killed_mid_burst_loses_nothing(service, uploads):
     assert_clean_log(service.log(), killed=busy[:1])
 
 
+def child_named(svc, program: str) -> int:
+    """The pid of `cloudrec up`'s direct child running program."""
+    for pid in children(svc.proc.pid):
+        try:
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except FileNotFoundError:
+            continue
+        if argv0.decode().endswith("/" + program):
+            return pid
+    return 0
+
+
+def post_until_answered(port: int, path: Path, tries: int = 100) -> tuple:
+    """Retries an upload every 0.1 s while the server is unreachable (a
+    client retrying after a failed connection), up to `tries` times."""
+    for _ in range(tries):
+        status, body = post(port, path)
+        if status != 0:
+            return status, body
+        time.sleep(0.1)
+    return status, body
+
+
+def test_killed_web_tier_and_scaler_are_restarted(cli, tmp_path, sample_images, labels):
+    svc = Service(cli, tmp_path)
+    img = sample_images[0]
+    want = (200, f"{img.stem}:{labels[img.name]}")
+    assert post(svc.port, img) == want
+    # The web tier dies: it comes back, and a client that retries is answered.
+    web = child_named(svc, "cloudrec-web")
+    os.kill(web, signal.SIGKILL)
+    start = time.monotonic()
+    assert post_until_answered(svc.port, img) == want
+    print(f"\nanswered {time.monotonic() - start:.2f} s after the web tier was killed")
+    assert re.search(rf'cloudrec-web exited on its own; restarting" pid={web} signal=9', svc.log())
+    assert child_named(svc, "cloudrec-web") not in (0, web)
+    # The scaler dies while uploads are in flight: every one is answered.
+    files = [sample_images[i % len(sample_images)] for i in range(8)]
+    answers = {}
+    burst = threading.Thread(target=lambda: answers.update(
+        enumerate(ThreadPoolExecutor(8).map(lambda p: post(svc.port, p), files))))
+    burst.start()
+    assert wait_for(lambda: svc.worker_states(), timeout_s=60), svc.log()[-3000:]
+    scaler = child_named(svc, "cloudrec-scaler")
+    os.kill(scaler, signal.SIGKILL)
+    burst.join(timeout=300)
+    assert [answers[i] for i in range(len(files))] == [
+        (200, f"{p.stem}:{labels[p.name]}") for p in files]
+    assert re.search(rf'cloudrec-scaler exited on its own; restarting" pid={scaler} signal=9',
+                     svc.log())
+    # And a new upload after both restarts.
+    assert post(svc.port, img) == want
+    assert stop(svc.proc, signal.SIGINT, timeout_s=120) == 0, svc.log()[-3000:]
+    assert_clean_log(svc.log())
+
+
 def test_ctrl_c_stops_everything(cli, tmp_path, uploads):
     svc = Service(cli, tmp_path)
     files = list(uploads)[:20]
