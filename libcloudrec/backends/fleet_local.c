@@ -28,12 +28,18 @@
 #define LF_EXAMPLE "local:///abs/state-dir"
 #define LF_DEFAULT_KILL_AFTER_MS 30000
 #define LF_STATE_SUFFIX ".state"
+/* Workers that keep dying before they are ready (a missing model, a store
+ * or queue that is gone) are launched again only after a pause that
+ * doubles from 500 ms to 30 s, so a broken dependency costs no CPU. */
+#define LF_HOLD_MIN_MS 500
+#define LF_HOLD_MAX_MS 30000
 
 struct lf_child {
     char id[CR_FLEET_ID_MAX];
     pid_t pid;
     int64_t launched_ms;
     int stopping; /* we sent SIGTERM */
+    int ready;    /* it published a state: it got past its start */
 };
 
 struct lf_fleet {
@@ -45,6 +51,9 @@ struct lf_fleet {
     long next_id;
     struct lf_child *kids;
     size_t n, cap;
+    int failed_starts;      /* workers in a row that died before they were ready */
+    int64_t hold_until_ms;  /* no launch before this (cr_time_mono_ms) */
+    char last_failure[CR_FLEET_ID_MAX + 64]; /* how the last of them ended */
 };
 
 /* Sleeps ms milliseconds (signals may cut it short; callers loop anyway). */
@@ -163,10 +172,17 @@ static cr_status spawn_one(struct lf_fleet *f, struct cr_error *err)
     return CR_OK;
 }
 
-/* Launches count workers; see cr_fleet_launch. */
+/* Launches count workers; see cr_fleet_launch. While workers keep failing
+ * to start, launches are held back (CR_ERR_STATE says why and how long). */
 static cr_status lf_launch(void *impl, int count, int *launched, struct cr_error *err)
 {
     struct lf_fleet *f = impl;
+    int64_t now = cr_time_mono_ms();
+    if (now < f->hold_until_ms)
+        return cr__fail(err, CR_ERR_STATE,
+                        "%d workers in a row exited before they were ready (last: %s); next "
+                        "launch in %lld ms",
+                        f->failed_starts, f->last_failure, (long long)(f->hold_until_ms - now));
     for (int i = 0; i < count; i++) {
         cr_status st = spawn_one(f, err);
         if (st != CR_OK)
@@ -174,6 +190,27 @@ static cr_status lf_launch(void *impl, int count, int *launched, struct cr_error
         (*launched)++;
     }
     return CR_OK;
+}
+
+/* Counts a worker that died unasked before it was ready as a failed start
+ * and holds launches back; one that got going resets the count. */
+static void note_start(struct lf_fleet *f, const struct lf_child *k, int clean, const char *how)
+{
+    if (k->ready) {
+        f->failed_starts = 0;
+        return;
+    }
+    if (clean || k->stopping)
+        return;
+    f->failed_starts++;
+    snprintf(f->last_failure, sizeof(f->last_failure), "%s %s", k->id, how);
+    int64_t hold = LF_HOLD_MIN_MS;
+    for (int i = 1; i < f->failed_starts && hold < LF_HOLD_MAX_MS; i++)
+        hold *= 2;
+    hold = hold > LF_HOLD_MAX_MS ? LF_HOLD_MAX_MS : hold;
+    f->hold_until_ms = cr_time_mono_ms() + hold;
+    cr_log(CR_LOG_WARN, "msg=\"worker failed to start; launches held\" failed_in_a_row=%d hold_ms=%lld",
+           f->failed_starts, (long long)hold);
 }
 
 /* Logs how a child ended and forgets it (index i), keeping launch order. */
@@ -188,6 +225,7 @@ static void forget(struct lf_fleet *f, size_t i, int status)
         snprintf(how, sizeof(how), "signal=%d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     cr_log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"worker exited\" id=%s pid=%ld %s%s", k->id,
            (long)k->pid, how, k->stopping ? "" : " asked_to_stop=no");
+    note_start(f, k, clean, how);
     char path[PATH_MAX];
     state_path(f, k->id, path, sizeof(path));
     unlink(path);
@@ -249,6 +287,8 @@ static cr_status lf_list(void *impl, struct cr_instance_list *out, struct cr_err
         it->pid = (long)k->pid;
         it->launched_ms = k->launched_ms;
         it->state = read_state(f, k, &it->state_since_ms);
+        if (it->state != CR_INSTANCE_PENDING)
+            f->kids[i].ready = 1;
         if (k->stopping)
             it->state = CR_INSTANCE_STOPPING;
     }

@@ -139,6 +139,8 @@ struct sq_queue {
     int64_t busy_since_ms; /* when the current lock wait began */
     uint32_t rng;          /* xorshift state for busy-wait jitter */
     char errmsg[256];      /* SQLite's message for sq_run's last failure */
+    dev_t dev;             /* the file this connection opened, to notice when */
+    ino_t ino;             /* it is removed or replaced under us */
     sqlite3_stmt *stmt[SQ_STMT_COUNT];
 };
 
@@ -230,6 +232,36 @@ static int sq_run(struct sq_queue *q, sq_op_fn op, void *arg)
         sleep_ms(delay);
         delay = delay < 50 ? delay * 2 : 50;
     }
+}
+
+/* Remembers which file the connection has open. */
+static cr_status remember_file(struct sq_queue *q, struct cr_error *err)
+{
+    struct stat sb;
+    if (stat(q->path, &sb) != 0)
+        return cr__fail(err, CR_ERR_IO, "%s: %s", q->path, strerror(errno));
+    q->dev = sb.st_dev;
+    q->ino = sb.st_ino;
+    return CR_OK;
+}
+
+/* An open SQLite connection goes on reading and writing a database file
+ * that was deleted (the inode lives on), so a removed queue.db would
+ * swallow every message silently. Each operation first checks that the
+ * path still names the file we opened; if not, it fails with CR_ERR_STATE
+ * and the caller reopens the queue (which finds the new file, or none). */
+static cr_status check_file(const struct sq_queue *q, struct cr_error *err)
+{
+    struct stat sb;
+    if (stat(q->path, &sb) != 0)
+        return cr__fail(err, CR_ERR_STATE,
+                        "%s: the queue database was removed (%s); recreate the queues, e.g. "
+                        "with cloudrec setup",
+                        q->path, strerror(errno));
+    if (sb.st_dev != q->dev || sb.st_ino != q->ino)
+        return cr__fail(err, CR_ERR_STATE,
+                        "%s: the queue database was replaced; reopen the queue", q->path);
+    return CR_OK;
 }
 
 /* ---- URL -----------------------------------------------------------------*/
@@ -616,7 +648,8 @@ static cr_status sq_open(const char *url, const struct cr_queue_options *opts, v
     q->path = path;
     path = NULL;
     if ((st = open_db(q, opts->create, err)) != CR_OK ||
-        (st = sq_setup(q, opts, opts->dead_letter_url ? dlq_name : NULL, err)) != CR_OK)
+        (st = sq_setup(q, opts, opts->dead_letter_url ? dlq_name : NULL, err)) != CR_OK ||
+        (st = remember_file(q, err)) != CR_OK)
         goto out;
     *impl = q;
     q = NULL;
@@ -663,6 +696,9 @@ static cr_status sq_send(void *impl, const void *body, size_t body_len, char *id
                          size_t id_out_len, struct cr_error *err)
 {
     struct sq_queue *q = impl;
+    cr_status checked = check_file(q, err);
+    if (checked != CR_OK)
+        return checked;
     struct sq_send a = {.body = body, .len = body_len, .now_ms = cr_time_wall_ms()};
     if (cr_uuid_v4(a.id) != CR_OK)
         return cr__fail(err, CR_ERR_IO, "%s?name=%s: no randomness for a message id", q->path,
@@ -913,6 +949,9 @@ static cr_status sq_receive(void *impl, int max_messages, int wait_ms, int visib
                             struct cr_queue_message *out, size_t *n, struct cr_error *err)
 {
     struct sq_queue *q = impl;
+    cr_status checked = check_file(q, err);
+    if (checked != CR_OK)
+        return checked;
     struct sq_recv a = {.max = max_messages, .out = out};
     a.visibility_s = visibility_s < 0 ? q->visibility_s : visibility_s;
     int64_t deadline = cr_time_mono_ms() + wait_ms, backoff = SQ_POLL_MIN_MS;
@@ -1017,6 +1056,9 @@ static cr_status run_by_receipt(struct sq_queue *q, sq_op_fn op, struct sq_recei
 static cr_status sq_delete(void *impl, const char *receipt, struct cr_error *err)
 {
     struct sq_queue *q = impl;
+    cr_status checked = check_file(q, err);
+    if (checked != CR_OK)
+        return checked;
     struct sq_receipt r = {0};
     cr_status st = parse_receipt(q, receipt, &r, err);
     return st != CR_OK ? st : run_by_receipt(q, delete_op, &r, "deleting", err);
@@ -1027,6 +1069,9 @@ static cr_status sq_change_visibility(void *impl, const char *receipt, int visib
                                       struct cr_error *err)
 {
     struct sq_queue *q = impl;
+    cr_status checked = check_file(q, err);
+    if (checked != CR_OK)
+        return checked;
     struct sq_receipt r = {0};
     cr_status st = parse_receipt(q, receipt, &r, err);
     if (st != CR_OK)
@@ -1064,6 +1109,9 @@ static int counts_op(struct sq_queue *q, void *arg)
 static cr_status sq_counts(void *impl, long *visible, long *in_flight, struct cr_error *err)
 {
     struct sq_queue *q = impl;
+    cr_status checked = check_file(q, err);
+    if (checked != CR_OK)
+        return checked;
     struct sq_counts c = {0, 0};
     int rc = sq_run(q, counts_op, &c);
     if (rc != SQLITE_OK)
@@ -1086,6 +1134,9 @@ static int purge_op(struct sq_queue *q, void *arg)
 static cr_status sq_purge(void *impl, struct cr_error *err)
 {
     struct sq_queue *q = impl;
+    cr_status checked = check_file(q, err);
+    if (checked != CR_OK)
+        return checked;
     int rc = sq_run(q, purge_op, NULL);
     return rc == SQLITE_OK ? CR_OK : sq_fail(q, rc, "purging", err);
 }

@@ -25,6 +25,8 @@ struct scaler {
     char last_key[160]; /* what the last logged line said, reason aside */
     int64_t last_log_ms;
     cr_status last_failure; /* to log a failing dependency once, not every tick */
+    char last_launch_error[256];
+    int64_t last_launch_log_ms;
 };
 
 /* Fills defaults and checks the options. */
@@ -180,13 +182,35 @@ static void log_decision(struct scaler *s, const struct cr_scale_input *in,
     s->last_log_ms = in->now_ms;
 }
 
+/* Logs a failed launch; the same reason again only every 10 s, since a
+ * fleet that holds launches back says so on every tick. */
+static void launch_failed(struct scaler *s, const struct cr_error *err)
+{
+    int64_t now = cr_time_mono_ms();
+    if (strcmp(err->message, s->last_launch_error) == 0 && now - s->last_launch_log_ms < 10000)
+        return;
+    cr__strlcpy(s->last_launch_error, err->message, sizeof(s->last_launch_error));
+    s->last_launch_log_ms = now;
+    cr_log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err->message);
+}
+
 /* One observation, decision and action. */
 static void tick(struct scaler *s)
 {
     struct cr_scale_input in = {0};
     struct cr_instance_list l = {0};
     struct cr_error err = {0};
-    cr_status st = cr_queue_counts(s->requests, &in.visible, &in.in_flight, &err);
+    cr_status st = CR_OK;
+    if (!s->requests) { /* its database went away: open it again once it is back */
+        struct cr_queue_options qo = {0};
+        st = cr_queue_open(s->o.requests_url, &qo, &s->requests, &err);
+    }
+    if (st == CR_OK)
+        st = cr_queue_counts(s->requests, &in.visible, &in.in_flight, &err);
+    if (st == CR_ERR_STATE) {
+        cr_queue_free(s->requests);
+        s->requests = NULL;
+    }
     if (st != CR_OK) {
         tick_failed(s, "queue counts", st, &err);
         return;
@@ -202,7 +226,7 @@ static void tick(struct scaler *s)
     if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
         log_decision(s, &in, &d);
         if (d.launch > 0 && (st = cr_fleet_launch(s->fleet, d.launch, NULL, &err)) != CR_OK)
-            cr_log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err.message);
+            launch_failed(s, &err);
         if (d.stop > 0)
             stop_idle(s, &l, d.stop);
     }

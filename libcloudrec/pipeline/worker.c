@@ -226,8 +226,16 @@ static cr_status send_reply(struct worker *w, const struct cr_request_msg *req,
         cr__fail(err, st, "%s: cannot encode the answer", req->id);
         goto done;
     }
-    if ((st = reply_queue(w, req->reply, &q, err)) == CR_OK)
-        st = cr_queue_send(q, body.data, body.len, NULL, 0, err);
+    /* A cached queue whose database was replaced fails with CR_ERR_STATE:
+     * open it again and retry once, so a recreated queue works at once. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((st = reply_queue(w, req->reply, &q, err)) == CR_OK)
+            st = cr_queue_send(q, body.data, body.len, NULL, 0, err);
+        if (st != CR_ERR_STATE)
+            break;
+        cr_queue_free(w->reply);
+        w->reply = NULL;
+    }
 done:
     cr_buf_free(&body);
     return st;
@@ -464,6 +472,20 @@ static void handle_batch(struct worker *w, struct cr_queue_message *msgs, size_t
         w->backoff_ms = WORKER_MAX_BACKOFF_MS;
 }
 
+/* Opens the request queue again after its handle went bad (its database
+ * was removed or replaced). It is not created: the operator recreates it
+ * with its settings; until then the receive loop backs off and retries. */
+static cr_status reopen_requests(struct worker *w, struct cr_error *err)
+{
+    cr_queue_free(w->requests);
+    w->requests = NULL;
+    struct cr_queue_options qo = {0};
+    cr_status st = cr_queue_open(w->o.requests_url, &qo, &w->requests, err);
+    if (st == CR_OK)
+        cr_log(CR_LOG_INFO, "msg=\"requests queue reopened\" worker=%s", w->id);
+    return st;
+}
+
 /* One receive and what follows it. Returns 1 when the loop should end
  * because of idle_exit_s. */
 static int step(struct worker *w)
@@ -472,8 +494,14 @@ static int step(struct worker *w)
     memset(msgs, 0, sizeof(msgs));
     size_t n = 0;
     struct cr_error err = {0};
-    cr_status st =
-        cr_queue_receive(w->requests, w->o.batch, w->o.wait_ms, w->o.visibility_s, msgs, &n, &err);
+    cr_status st = w->requests ? CR_OK : reopen_requests(w, &err);
+    if (st == CR_OK)
+        st = cr_queue_receive(w->requests, w->o.batch, w->o.wait_ms, w->o.visibility_s, msgs, &n,
+                              &err);
+    if (st == CR_ERR_STATE) {
+        cr_queue_free(w->requests); /* reopened on the next step */
+        w->requests = NULL;
+    }
     int64_t received_ms = cr_time_mono_ms();
     if (st != CR_OK) {
         cr_log(CR_LOG_WARN, "msg=\"receive failed\" worker=%s status=%s error=\"%s\"", w->id,

@@ -18,11 +18,14 @@ static void backends_free(struct cr__web_backends *b)
     free(b);
 }
 
-/* Opens a new set. On failure *out is NULL and err names the URL. */
+/* Opens a new set. On failure *out is NULL and err names the URL. The
+ * request queue is not created here (cr_web_start made sure it exists): a
+ * queue that vanished while serving must be recreated by the operator with
+ * its settings (dead letters), not silently made anew without them. */
 static cr_status backends_open(const struct cr__web_pool *p, struct cr__web_backends **out,
                                struct cr_error *err)
 {
-    struct cr_queue_options qo = {.create = 1};
+    struct cr_queue_options qo = {0};
     cr_status st = CR_ERR_NOMEM;
     struct cr__web_backends *b = calloc(1, sizeof(*b));
     *out = NULL;

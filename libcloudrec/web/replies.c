@@ -93,6 +93,28 @@ static void sweep_deadlines(struct cr_web_server *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Records why replies cannot be received ("" once they can), for /healthz. */
+static void set_replies_error(struct cr_web_server *s, const char *why)
+{
+    pthread_mutex_lock(&s->counts_lock);
+    cr__strlcpy(s->replies_error, why, sizeof(s->replies_error));
+    pthread_mutex_unlock(&s->counts_lock);
+}
+
+/* Opens the reply queue again after its handle went bad (its database was
+ * removed or replaced): the queue must exist again, as the operator
+ * recreates it, so it is not created here. */
+static cr_status reopen_replies(struct cr_web_server *s, struct cr_error *err)
+{
+    cr_queue_free(s->replies);
+    s->replies = NULL;
+    struct cr_queue_options qo = {0};
+    cr_status st = cr_queue_open(s->replies_url, &qo, &s->replies, err);
+    if (st == CR_OK)
+        cr_log(CR_LOG_INFO, "msg=\"reply queue reopened\" queue=\"%s\"", s->replies_url);
+    return st;
+}
+
 /* One long poll of the reply queue and the handling of what it returned. */
 static void receive_once(struct cr_web_server *s, int64_t *last_warn_ms)
 {
@@ -100,8 +122,15 @@ static void receive_once(struct cr_web_server *s, int64_t *last_warn_ms)
     size_t n = 0;
     struct cr_error err = {0};
     memset(msgs, 0, sizeof(msgs));
-    cr_status st =
-        cr_queue_receive(s->replies, CR_QUEUE_MAX_BATCH, RECEIVE_WAIT_MS, -1, msgs, &n, &err);
+    cr_status st = s->replies ? CR_OK : reopen_replies(s, &err);
+    if (st == CR_OK)
+        st = cr_queue_receive(s->replies, CR_QUEUE_MAX_BATCH, RECEIVE_WAIT_MS, -1, msgs, &n,
+                              &err);
+    if (st == CR_ERR_STATE) {
+        cr_queue_free(s->replies); /* reopened on the next round */
+        s->replies = NULL;
+    }
+    set_replies_error(s, st == CR_OK ? "" : err.message[0] ? err.message : cr_strerror(st));
     if (st != CR_OK) {
         int64_t now = cr_time_mono_ms();
         if (*last_warn_ms == 0 || now - *last_warn_ms >= WARN_EVERY_MS) {

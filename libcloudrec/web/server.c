@@ -143,11 +143,14 @@ static void queue_counts(struct cr_web_server *s, struct cr__web_gauges *g)
     int64_t now = cr_time_mono_ms();
     if (s->counts_ms == 0 || now - s->counts_ms >= COUNTS_TTL_MS) {
         struct cr__web_backends *b = NULL;
-        cr_status st = cr__web_pool_acquire(&s->pool, &b, NULL);
+        struct cr_error err = {0};
+        cr_status st = cr__web_pool_acquire(&s->pool, &b, &err);
         if (st == CR_OK)
-            st = cr_queue_counts(b->requests, &s->counts_visible, &s->counts_in_flight, NULL);
+            st = cr_queue_counts(b->requests, &s->counts_visible, &s->counts_in_flight, &err);
         cr__web_pool_release(&s->pool, b, st != CR_OK);
         s->counts_ok = st == CR_OK;
+        cr__strlcpy(s->counts_error, err.message[0] ? err.message : cr_strerror(st),
+                    sizeof(s->counts_error));
         s->counts_ms = now;
     }
     g->queue_ok = s->counts_ok;
@@ -164,6 +167,24 @@ static void gauges(struct cr_web_server *s, struct cr__web_gauges *g)
     pthread_mutex_unlock(&s->lock);
     g->uptime_s = (double)(cr_time_mono_ms() - s->started_ms) / 1000.0;
     queue_counts(s, g);
+}
+
+/* GET /healthz: 200 "ok" while the request queue can be read and replies
+ * are received; else 503 with the first reason, so a load balancer or a
+ * person sees at once that accepted uploads would not be answered. */
+static enum MHD_Result serve_health(struct cr__web_request *r)
+{
+    struct cr_web_server *s = r->server;
+    struct cr__web_gauges g;
+    gauges(s, &g);
+    char why[600] = "";
+    pthread_mutex_lock(&s->counts_lock);
+    if (!g.queue_ok)
+        snprintf(why, sizeof(why), "request queue: %s", s->counts_error);
+    else if (s->replies_error[0])
+        snprintf(why, sizeof(why), "reply queue: %s", s->replies_error);
+    pthread_mutex_unlock(&s->counts_lock);
+    return why[0] ? respond_error(r, 503, why, NULL) : respond_text(r, 200, "ok\n");
 }
 
 static enum MHD_Result serve_metrics(struct cr__web_request *r)
@@ -546,7 +567,7 @@ static enum MHD_Result route_get(struct cr__web_request *r, const char *method, 
     if (!is_get(method))
         return not_allowed(r, method, url, "GET, HEAD");
     if (strcmp(url, "/healthz") == 0)
-        return respond_text(r, 200, "ok\n");
+        return serve_health(r);
     if (strcmp(url, "/metrics") == 0)
         return serve_metrics(r);
     if (strcmp(url, "/v1/status") == 0)
@@ -741,7 +762,12 @@ static cr_status bind_address(const struct cr_web_server *s, struct sockaddr_sto
 static cr_status open_backends(struct cr_web_server *s, struct cr_error *err)
 {
     struct cr__web_backends *b = NULL;
-    cr_status st = cr__web_pool_acquire(&s->pool, &b, err);
+    struct cr_queue_options create = {.create = 1};
+    struct cr_queue *q = NULL;
+    cr_status st = cr_queue_open(s->requests_url, &create, &q, err);
+    cr_queue_free(q);
+    if (st == CR_OK)
+        st = cr__web_pool_acquire(&s->pool, &b, err);
     cr__web_pool_release(&s->pool, b, 0);
     if (st != CR_OK)
         return st;

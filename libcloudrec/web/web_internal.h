@@ -294,6 +294,9 @@ struct cr_web_server {
     pthread_mutex_t counts_lock; /* the cached request-queue counts */
     int64_t counts_ms;
     int counts_ok;
+    char counts_error[256]; /* why they cannot be read, when !counts_ok */
+    char replies_error[256]; /* under counts_lock: why the last receive of
+                                replies failed; "" while they are received */
     long counts_visible;
     long counts_in_flight;
 

@@ -307,6 +307,38 @@ static void test_worker_options(void)
     CHECK_EQ_INT(stats.answered, 0);
 }
 
+/* A worker that dies before it is ready (here: exits 1 at once) holds the
+ * next launches back, with the reason; one that got going resets that. */
+static void test_failing_starts_are_held_back(void)
+{
+    static const char *const failing[] = {"/bin/sh", "-c", "exit 1", "failing", NULL};
+    struct cr_fleet *f = NULL;
+    struct cr_error err = {0};
+    struct cr_fleet_options o = {.worker_argv = failing};
+    CHECK_EQ_INT(cr_fleet_open("local:", &o, &f, &err), CR_OK);
+    int launched = 0;
+    CHECK_EQ_INT(cr_fleet_launch(f, 1, &launched, &err), CR_OK);
+    CHECK_EQ_INT(launched, 1);
+    CHECK_MSG(wait_all(f, 0, CR_INSTANCE_IDLE), "the failing worker is reaped");
+    /* Right after the failure: held (the first hold lasts 500 ms). */
+    launched = 0;
+    CHECK_EQ_INT(cr_fleet_launch(f, 1, &launched, &err), CR_ERR_STATE);
+    CHECK_EQ_INT(launched, 0);
+    CHECK(strstr(err.message, "1 workers in a row exited before they were ready") != NULL);
+    CHECK(strstr(err.message, "w-1 exit=1") != NULL);
+    /* Once the hold is over, it launches again. */
+    cr_status st = CR_ERR_STATE;
+    for (int i = 0; i < 100 && st == CR_ERR_STATE; i++) {
+        sleep_ms(20);
+        st = cr_fleet_launch(f, 1, &launched, &err);
+    }
+    CHECK_EQ_INT(st, CR_OK);
+    CHECK_MSG(wait_all(f, 0, CR_INSTANCE_IDLE), "the second failing worker is reaped");
+    CHECK_EQ_INT(cr_fleet_launch(f, 1, NULL, &err), CR_ERR_STATE);
+    CHECK(strstr(err.message, "2 workers in a row") != NULL);
+    cr_fleet_free(f);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -315,6 +347,7 @@ int main(void)
     test_ec2_user_data();
     test_launch_list_stop();
     test_shutdown_kills_after_grace();
+    test_failing_starts_are_held_back();
     test_find_program();
     test_output_key();
     test_worker_options();

@@ -466,6 +466,48 @@ static void test_many_processes(const char *name)
     cr_queue_free(q);
 }
 
+/* Removes a database file and its WAL and shared-memory files. */
+static void remove_db(const char *db)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s%s", root, db, suffix[i]);
+        unlink(path);
+    }
+}
+
+/* A database removed under an open handle: every operation says so instead
+ * of writing to the deleted file; once the file is recreated the old handle
+ * says it was replaced, and a new handle works. */
+static void test_removed_database(void)
+{
+    struct cr_queue *q = open_q("gone.db", "requests", NULL);
+    struct cr_error err = {0};
+    CHECK_EQ_INT(send_str(q, "before", NULL), CR_OK);
+    remove_db("gone.db");
+    CHECK_EQ_INT(cr_queue_send(q, "lost?", 5, NULL, 0, &err), CR_ERR_STATE);
+    CHECK(strstr(err.message, "the queue database was removed") != NULL);
+    long v = 0, f = 0;
+    CHECK_EQ_INT(cr_queue_counts(q, &v, &f, &err), CR_ERR_STATE);
+    struct cr_queue_message m[1];
+    size_t n = 9;
+    memset(m, 0, sizeof(m));
+    CHECK_EQ_INT(cr_queue_receive(q, 1, 0, 30, m, &n, &err), CR_ERR_STATE);
+    CHECK_EQ_INT(n, 0);
+    struct cr_queue_options no_create = {0};
+    struct cr_queue *none = NULL;
+    CHECK_EQ_INT(cr_queue_open(url_of("gone.db", "requests"), &no_create, &none, &err),
+                 CR_ERR_NOT_FOUND);
+    struct cr_queue *fresh = open_q("gone.db", "requests", NULL); /* recreated */
+    CHECK_EQ_INT(cr_queue_send(q, "stale", 5, NULL, 0, &err), CR_ERR_STATE);
+    CHECK(strstr(err.message, "was replaced") != NULL);
+    CHECK_EQ_INT(send_str(fresh, "after", NULL), CR_OK);
+    check_counts(fresh, 1, 0, "the new file holds only what was sent to it");
+    cr_queue_free(fresh);
+    cr_queue_free(q);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -487,6 +529,7 @@ int main(void)
     cr_queue_free(q);
     test_purge_isolated();
     test_dead_letter();
+    test_removed_database();
     test_long_poll_from_other_process("poll-inotify", "inotify wake-up");
     test_many_processes("multi-inotify");
     cr__queue_sqlite_set_poll_only(1);

@@ -1,0 +1,58 @@
+"""The fault suite (local mode): each fault a user could meet, asserted on
+what the user sees (the label, a 503 with its reason), never on log lines
+alone. Supervision (a killed web tier or scaler) and slow clients are in
+test_up.py and test_web.py."""
+import http.client
+import re
+import subprocess
+import time
+
+from service_helpers import wait_for
+from test_up import Service, labels, post  # noqa: F401 (labels is a fixture)
+
+QUEUE_FILES = ("queue.db", "queue.db-wal", "queue.db-shm")
+
+
+def healthz(port: int) -> tuple:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+def test_removed_queue_is_reported_and_recreating_it_recovers(cli, tmp_path, sample_images,
+                                                              labels):
+    svc = Service(cli, tmp_path)
+    try:
+        img = sample_images[0]
+        want = (200, f"{img.stem}:{labels[img.name]}")
+        assert post(svc.port, img) == want
+        assert healthz(svc.port) == (200, "ok\n")
+        for name in QUEUE_FILES:
+            (svc.data / name).unlink(missing_ok=True)
+        # Within 5 s the service says it is not ok, and why.
+        assert wait_for(lambda: healthz(svc.port)[0] == 503, timeout_s=5)
+        status, body = healthz(svc.port)
+        assert re.fullmatch(r"(request|reply) queue: .*queue\.db: the queue database was "
+                            r"removed.*\n",
+                            body), body
+        # An upload is refused with a reason instead of being swallowed.
+        status, body = post(svc.port, img)
+        assert status == 503 and "queue" in body, (status, body)
+        # The operator recreates the queues; the running service recovers.
+        q = f"sqlite://{svc.data}/queue.db"
+        res = subprocess.run([cli, "setup", "--requests", f"{q}?name=requests",
+                              "--replies", f"{q}?name=replies",
+                              "--dead-letter", f"{q}?name=requests-dead"],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert wait_for(lambda: healthz(svc.port) == (200, "ok\n"), timeout_s=30), \
+            healthz(svc.port)
+        assert post(svc.port, sample_images[1]) == (
+            200, f"{sample_images[1].stem}:{labels[sample_images[1].name]}")
+    finally:
+        svc.proc.send_signal(2)
+        svc.proc.wait(120)
