@@ -39,6 +39,10 @@ void cloudrec_up_usage(FILE *f)
             "  --visibility-s S          worker visibility timeout (default 30)\n"
             "  --max-receives N          receives before a request is dead-lettered (default 5)\n"
             "  --stop-timeout-ms MS      on stop, SIGKILL a process after this (default 30000)\n"
+            "  --keep-inputs-s S         remove an answered upload S s after it came\n"
+            "                            (default 3600; 0 = keep)\n"
+            "  --keep-outputs-s S        remove results S s after they were written, and\n"
+            "                            unanswered uploads too (default 86400; 0 = keep)\n"
             "  --model DIR               model directory (default: the usual lookup)\n"
             "  --web-arg ARG             pass ARG to cloudrec-web (repeatable)\n"
             "  --worker-arg ARG          pass ARG to every worker (repeatable)\n"
@@ -74,7 +78,9 @@ static int up_numeric(int c, const char *val, struct up_args *a)
                                                   {'i', "--interval-ms", 10, 3600000},
                                                   {'V', "--visibility-s", 1, 43200},
                                                   {'R', "--max-receives", 1, 1000},
-                                                  {'S', "--stop-timeout-ms", 1, 3600000}};
+                                                  {'S', "--stop-timeout-ms", 1, 3600000},
+                                                  {'K', "--keep-inputs-s", 0, 315360000},
+                                                  {'k', "--keep-outputs-s", 0, 315360000}};
     long long v;
     if (tool_int_flags("cloudrec", ranges, TOOL_LEN(ranges), c, val, &v) != 1)
         return 0;
@@ -96,6 +102,10 @@ static int up_numeric(int c, const char *val, struct up_args *a)
         a->o.max_receives = (int)v;
     if (c == 'S')
         a->o.stop_timeout_ms = (int)v;
+    if (c == 'K')
+        a->o.keep_inputs_s = v == 0 ? -1 : (long)v; /* 0 = keep, here */
+    if (c == 'k')
+        a->o.keep_outputs_s = v == 0 ? -1 : (long)v;
     return 1;
 }
 
@@ -159,6 +169,8 @@ static int up_parse(int argc, char **argv, struct up_args *a)
                                          {"visibility-s", required_argument, NULL, 'V'},
                                          {"max-receives", required_argument, NULL, 'R'},
                                          {"stop-timeout-ms", required_argument, NULL, 'S'},
+                                         {"keep-inputs-s", required_argument, NULL, 'K'},
+                                         {"keep-outputs-s", required_argument, NULL, 'k'},
                                          {"web-arg", required_argument, NULL, 'A'},
                                          {"worker-arg", required_argument, NULL, 'B'},
                                          {"input", required_argument, NULL, 'I'},

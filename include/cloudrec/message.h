@@ -89,7 +89,8 @@ CR_API cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_
  * Store keys (docs/messages.md, "Store keys"). Every key the service reads
  * back comes from the request id, never from the uploaded file name, so two
  * uploads of IMG_0001.jpg never meet:
- *  - input store:  "<id>"       the uploaded bytes
+ *  - input store:  "<id>.jpg" or "<id>.png" (by the sniffed format, never
+ *                  the user's name): the uploaded bytes
  *  - output store: "<id>.json"  the response message (cr_response_msg_encode),
  *                               success or failure; GET /v1/results/<id>
  *  - output store: "<stem>"     the label alone, for the course's view; last

@@ -124,6 +124,13 @@ struct cr_up_options {
     const char *requests_url;
     const char *replies_url;
     const char *fleet_url; /* default local:///DATA/workers */
+    /* Retention, swept every minute in stores that list by age (file://;
+     * S3 uses a bucket lifecycle rule, docs/aws-mode.md): an answered upload
+     * is removed keep_inputs_s after it came (default 3600), results and
+     * unanswered uploads keep_outputs_s after they were written (default
+     * 86400); < 0 keeps them. */
+    long keep_inputs_s;
+    long keep_outputs_s;
 };
 
 struct cr_up;

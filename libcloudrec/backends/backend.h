@@ -47,6 +47,11 @@ struct cr__store_ops {
      * makes the store's container (an S3 bucket) exist; *created says
      * whether this call made it. Used by cr_setup. */
     cr_status (*setup)(const char *url, int *created, struct cr_error *err);
+    /* Optional (NULL: CR_ERR_UNSUPPORTED): calls fn with each object last
+     * written before before_wall_ms (ms since the epoch) and that time.
+     * Used by the retention sweep; S3 leaves that to a lifecycle rule. */
+    cr_status (*list_older)(void *impl, int64_t before_wall_ms, void (*fn)(const char *key, int64_t mtime_ms, void *ctx),
+                            void *ctx, struct cr_error *err);
 };
 
 /* One queue implementation. open() receives the options already checked and
@@ -92,6 +97,12 @@ extern const struct cr__store_ops cr__store_file_ops;   /* backends/store_file.c
 extern const struct cr__store_ops cr__store_s3_ops;     /* backends/store_s3.c */
 extern const struct cr__queue_ops cr__queue_sqlite_ops; /* backends/queue_sqlite.c */
 extern const struct cr__queue_ops cr__queue_sqs_ops;    /* backends/queue_sqs.c */
+
+/* The objects of s written before before_wall_ms, one call of fn each (see
+ * cr__store_ops.list_older); CR_ERR_UNSUPPORTED for stores that cannot. */
+cr_status cr__store_list_older(struct cr_store *s, int64_t before_wall_ms,
+                               void (*fn)(const char *key, int64_t mtime_ms, void *ctx), void *ctx,
+                               struct cr_error *err);
 
 /* ---- set-up (cloudrec setup) ------------------------------------------------*/
 

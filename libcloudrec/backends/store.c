@@ -149,6 +149,18 @@ cr_status cr_store_delete(struct cr_store *s, const char *key, struct cr_error *
     return s->ops->del(s->impl, key, err);
 }
 
+cr_status cr__store_list_older(struct cr_store *s, int64_t before_wall_ms,
+                               void (*fn)(const char *key, int64_t mtime_ms, void *ctx), void *ctx,
+                               struct cr_error *err)
+{
+    if (!s || !fn)
+        return cr__fail(err, CR_ERR_INVALID, "list_older: store and callback are required");
+    if (!s->ops->list_older)
+        return cr__fail(err, CR_ERR_UNSUPPORTED, "%s stores do not list by age",
+                        s->ops->scheme);
+    return s->ops->list_older(s->impl, before_wall_ms, fn, ctx, err);
+}
+
 void cr_store_free(struct cr_store *s)
 {
     if (!s)

@@ -10,11 +10,14 @@
  */
 #include "backends/backend.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CR__FILE_STORE_EXAMPLE "file:///abs/dir"
@@ -103,6 +106,31 @@ static cr_status file_del(void *impl, const char *key, struct cr_error *err)
     return CR_OK;
 }
 
+/* Calls fn for each object (a regular file with a safe key name, so never
+ * a temporary file) whose last write is before before_wall_ms. */
+static cr_status file_list_older(void *impl, int64_t before_wall_ms,
+                                 void (*fn)(const char *key, int64_t mtime_ms, void *ctx), void *ctx,
+                                 struct cr_error *err)
+{
+    struct file_store *fs = impl;
+    DIR *d = opendir(fs->dir);
+    if (!d)
+        return cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "%s: %s", fs->dir,
+                        strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (!cr_store_key_is_safe(e->d_name) ||
+            fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        int64_t mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+        if (mtime_ms < before_wall_ms)
+            fn(e->d_name, mtime_ms, ctx);
+    }
+    closedir(d);
+    return CR_OK;
+}
+
 /* Releases the handle; nothing is open between calls. */
 static void file_close(void *impl)
 {
@@ -120,4 +148,5 @@ const struct cr__store_ops cr__store_file_ops = {
     .get = file_get,
     .del = file_del,
     .close = file_close,
+    .list_older = file_list_older,
 };

@@ -8,7 +8,8 @@
  * already checked by store.c (no '/', no leading '.'), so no key can leave
  * the prefix. An S3 PUT replaces the object atomically, as cr_store_put
  * promises. Objects get a content type from their key: .jpg/.jpeg
- * image/jpeg, .png image/png, no extension (the output labels) text/plain.
+ * image/jpeg, .png image/png, .json application/json, no extension (the
+ * output labels) text/plain.
  */
 #include "backends/backend.h"
 #include "cloudrec/aws.h"
@@ -157,6 +158,8 @@ static const char *content_type_of(const char *key)
         return "image/jpeg";
     if (strcasecmp(dot, ".png") == 0)
         return "image/png";
+    if (strcasecmp(dot, ".json") == 0)
+        return "application/json";
     return "application/octet-stream";
 }
 

@@ -8,6 +8,7 @@
 #include "cloudrec/queue.h"
 #include "cloudrec/service.h"
 #include "pipeline/proc.h"
+#include "pipeline/retention.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +35,9 @@
 #define UP_BACKOFF_MIN_MS 100
 #define UP_BACKOFF_MAX_MS 10000
 #define UP_STABLE_MS 30000
+#define UP_DEFAULT_KEEP_INPUTS_S 3600L
+#define UP_DEFAULT_KEEP_OUTPUTS_S 86400L
+#define UP_SWEEP_EVERY_MS 60000
 
 /* A growable argv whose strings are owned copies. */
 struct argv_buf {
@@ -61,6 +65,9 @@ struct cr_up {
     struct up_child scaler;
     int stop_timeout_ms;
     int scaler_grace_ms;
+    struct cr_store *input;  /* for the retention sweep; NULL = none */
+    struct cr_store *output;
+    int64_t next_sweep_ms;
 };
 
 /* Appends a copy of s. */
@@ -125,6 +132,8 @@ static cr_status check_options(const struct cr_up_options *in, struct cr_up_opti
     o->max_receives = o->max_receives ? o->max_receives : UP_DEFAULT_MAX_RECEIVES;
     o->ready_timeout_ms = o->ready_timeout_ms ? o->ready_timeout_ms : UP_DEFAULT_READY_TIMEOUT_MS;
     o->stop_timeout_ms = o->stop_timeout_ms ? o->stop_timeout_ms : UP_DEFAULT_STOP_TIMEOUT_MS;
+    o->keep_inputs_s = o->keep_inputs_s ? o->keep_inputs_s : UP_DEFAULT_KEEP_INPUTS_S;
+    o->keep_outputs_s = o->keep_outputs_s ? o->keep_outputs_s : UP_DEFAULT_KEEP_OUTPUTS_S;
     struct cr_scale_config c;
     if (o->port < 1 || o->port > 65535)
         return cr__fail(err, CR_ERR_INVALID, "up: port must be 1..65535");
@@ -363,6 +372,47 @@ static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
     }
 }
 
+/* Opens the stores the retention sweep cleans. A store that does not open
+ * here is the web tier's and workers' problem to report; the service then
+ * runs without the sweep. */
+static void open_stores(struct cr_up *u, const struct up_urls *x)
+{
+    struct cr_error err = {0};
+    u->next_sweep_ms = cr_time_mono_ms() + UP_SWEEP_EVERY_MS;
+    if (cr_store_open(x->input, &u->input, &err) == CR_OK &&
+        cr_store_open(x->output, &u->output, &err) == CR_OK)
+        return;
+    cr_log(CR_LOG_WARN, "msg=\"no retention sweep\" error=\"%s\"", err.message);
+    cr_store_free(u->input);
+    u->input = NULL;
+}
+
+/* Removes old uploads and results once a minute (retention.h). Stores
+ * that cannot list by age (S3) are left to their lifecycle rule. */
+static void sweep(struct cr_up *u, int64_t now)
+{
+    if (now < u->next_sweep_ms || !u->input)
+        return;
+    u->next_sweep_ms = now + UP_SWEEP_EVERY_MS;
+    struct cr__retention r = {.keep_inputs_s = u->o.keep_inputs_s,
+                              .keep_outputs_s = u->o.keep_outputs_s};
+    struct cr__retention_stats stats;
+    struct cr_error err = {0};
+    cr_status st = cr__retention_sweep(u->input, u->output, &r, cr_time_wall_ms(), &stats, &err);
+    if (st == CR_ERR_UNSUPPORTED) {
+        cr_log(CR_LOG_INFO, "msg=\"no retention sweep\" reason=\"%s\"", err.message);
+        cr_store_free(u->input);
+        cr_store_free(u->output);
+        u->input = u->output = NULL;
+        return;
+    }
+    if (st != CR_OK)
+        cr_log(CR_LOG_WARN, "msg=\"retention sweep failed\" error=\"%s\"", err.message);
+    if (stats.inputs_removed || stats.outputs_removed)
+        cr_log(CR_LOG_INFO, "msg=\"retention sweep\" inputs_removed=%ld outputs_removed=%ld",
+               stats.inputs_removed, stats.outputs_removed);
+}
+
 /* Starts a child from its command line. */
 static cr_status spawn_child(struct up_child *c, struct cr_error *err)
 {
@@ -416,6 +466,8 @@ cr_status cr_up_start(const struct cr_up_options *opts, struct cr_up **out, stru
         st = make_data_dir(u, err);
     if (st == CR_OK)
         st = make_queues(u, x, err);
+    if (st == CR_OK)
+        open_stores(u, x);
     if (st == CR_OK)
         st = start_children(u, x, err);
     if (st == CR_OK)
@@ -491,6 +543,7 @@ cr_status cr_up_wait(struct cr_up *up, const volatile sig_atomic_t *stop, struct
         reap_child(&up->scaler, now);
         restart_child(&up->scaler, now);
         restart_child(&up->web, now);
+        sweep(up, now);
         cr__sleep_unless(50, stop);
     }
     return CR_OK;
@@ -528,5 +581,7 @@ void cr_up_free(struct cr_up *up)
         return;
     argv_free(&up->web.argv);
     argv_free(&up->scaler.argv);
+    cr_store_free(up->input);
+    cr_store_free(up->output);
     free(up);
 }

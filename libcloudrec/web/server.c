@@ -430,7 +430,7 @@ static cr_status encode_request(const struct cr__web_request *r, struct cr_buf *
     memset(&m, 0, sizeof(m));
     cr__strlcpy(m.id, r->pending.id, sizeof(m.id));
     cr__strlcpy(m.name, r->name, sizeof(m.name));
-    cr__strlcpy(m.key, r->pending.id, sizeof(m.key));
+    cr__strlcpy(m.key, r->key, sizeof(m.key));
     cr__strlcpy(m.input, s->input_url, sizeof(m.input));
     cr__strlcpy(m.reply, s->replies_url, sizeof(m.reply));
     m.enqueued_ms = cr_time_wall_ms();
@@ -449,7 +449,10 @@ static cr_status store_and_send(struct cr__web_request *r, struct cr__web_backen
      * file name never touch each other's bytes. */
     if (cr_uuid_v4(r->pending.id) != CR_OK)
         return cr__web_http_fail(err, 500, "cannot make a request id");
-    cr_status st = cr_store_put(b->input, r->pending.id, r->up.data.data, r->up.data.len, err);
+    enum cr_image_format format = cr_image_sniff(r->up.data.data, r->up.data.len);
+    snprintf(r->key, sizeof(r->key), "%s.%s", r->pending.id,
+             format == CR_IMAGE_PNG ? "png" : "jpg");
+    cr_status st = cr_store_put(b->input, r->key, r->up.data.data, r->up.data.len, err);
     if (st != CR_OK) {
         *broken = 1;
         cr__web_http_fail(err, 503, "cannot store the image: %s", err->message);

@@ -260,6 +260,7 @@ struct cr__web_request {
     struct cr__web_conn *gconn; /* the guard's record of the connection */
     char name[CR_WEB_MAX_NAME + 1];
     char stem[CR_WEB_MAX_NAME + 1];
+    char key[CR_UUID_STR_LEN + 8]; /* the image's input key: "<id>.jpg" or "<id>.png" */
     enum cr__web_outcome outcome; /* under server->lock */
     struct cr_response_msg reply; /* under server->lock; valid when REPLIED */
 };

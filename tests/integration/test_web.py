@@ -197,7 +197,7 @@ def test_upload_answers_stem_and_label(shared):
     # The image is stored under the request id, never under its file name
     # (docs/messages.md, "Store keys"), and the result under "<id>.json".
     rid = resp.headers["X-Request-Id"]
-    assert (shared.root / "input" / rid).read_bytes() == data
+    assert (shared.root / "input" / f"{rid}.jpg").read_bytes() == data
     assert not (shared.root / "input" / "img.jpg").exists()
     stored = json.loads((shared.root / "output" / f"{rid}.json").read_text())
     assert stored["id"] == rid and stored["name"] == "img.jpg"

@@ -1,6 +1,10 @@
 /* test_store.c - cr_store: URLs, key safety, the file:// store. */
+#include "cloudrec/message.h"
 #include "cloudrec/store.h"
+#include "pipeline/retention.h"
 #include "tap.h"
+
+#include <fcntl.h>
 
 #include <dirent.h>
 #include <stdio.h>
@@ -244,6 +248,64 @@ static void test_atomic_overwrite(void)
     free(b);
 }
 
+/* Puts key in s and dates its last write age_s seconds before now_ms. */
+static void put_aged(struct cr_store *s, const char *sub, const char *key, long age_s,
+                     int64_t now_ms)
+{
+    CHECK_EQ_INT(cr_store_put(s, key, "x", 1, NULL), CR_OK);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s/%s", root, sub, key);
+    int64_t t = now_ms - (int64_t)age_s * 1000;
+    struct timespec ts[2] = {{.tv_sec = t / 1000, .tv_nsec = (t % 1000) * 1000000L},
+                             {.tv_sec = t / 1000, .tv_nsec = (t % 1000) * 1000000L}};
+    CHECK_EQ_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static int in_store(const char *sub, const char *key)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s/%s", root, sub, key);
+    return exists(path);
+}
+
+/* Answered uploads go after keep_inputs_s, unanswered ones only after
+ * keep_outputs_s; results go after keep_outputs_s. */
+static void test_retention(void)
+{
+    struct cr_store *in = open_store("ret-in"), *out = open_store("ret-out");
+    int64_t now = cr_time_wall_ms();
+    char id[4][CR_UUID_STR_LEN + 8], res[4][CR_UUID_STR_LEN + 8];
+    for (int i = 0; i < 4; i++) {
+        cr_uuid_v4(id[i]);
+        cr_result_key(id[i], res[i], sizeof(res[i]));
+        strcat(id[i], i % 2 ? ".png" : ".jpg"); /* input keys as the web tier makes them */
+    }
+    put_aged(in, "ret-in", id[0], 2 * 3600, now);  /* answered, past 1 h: goes */
+    put_aged(in, "ret-in", id[1], 2 * 3600, now);  /* unanswered (backlog): stays */
+    put_aged(in, "ret-in", id[2], 600, now);       /* answered, recent: stays */
+    put_aged(in, "ret-in", id[3], 25 * 3600, now); /* unanswered past 24 h: goes */
+    put_aged(out, "ret-out", res[0], 2 * 3600, now);
+    put_aged(out, "ret-out", res[2], 600, now);
+    put_aged(out, "ret-out", "test_0", 25 * 3600, now); /* past 24 h: goes */
+    put_aged(out, "ret-out", "test_1", 3600, now);
+    struct cr__retention r = {.keep_inputs_s = 3600, .keep_outputs_s = 86400};
+    struct cr__retention_stats st = {0, 0};
+    struct cr_error err = {0};
+    CHECK_EQ_INT(cr__retention_sweep(in, out, &r, now, &st, &err), CR_OK);
+    CHECK_EQ_INT(st.inputs_removed, 2);
+    CHECK_EQ_INT(st.outputs_removed, 1);
+    CHECK(!in_store("ret-in", id[0]) && in_store("ret-in", id[1]));
+    CHECK(in_store("ret-in", id[2]) && !in_store("ret-in", id[3]));
+    CHECK(in_store("ret-out", res[0]) && in_store("ret-out", res[2]));
+    CHECK(!in_store("ret-out", "test_0") && in_store("ret-out", "test_1"));
+    /* Negative ages keep everything. */
+    struct cr__retention keep = {.keep_inputs_s = -1, .keep_outputs_s = -1};
+    CHECK_EQ_INT(cr__retention_sweep(in, out, &keep, now + 86400000LL * 365, &st, &err), CR_OK);
+    CHECK_EQ_INT(st.inputs_removed + st.outputs_removed, 0);
+    cr_store_free(in);
+    cr_store_free(out);
+}
+
 int main(void)
 {
     if (!mkdtemp(root)) {
@@ -261,6 +323,7 @@ int main(void)
     }
     cr_store_free(s);
     test_atomic_overwrite();
+    test_retention();
 
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
