@@ -9,7 +9,9 @@
  *   GET /v1/results/<stem>     a stored result, also after a 504
  *   GET /healthz, /metrics     liveness, Prometheus text
  *   GET /v1/status             JSON: pending requests and queue depth
- *   GET /                      a small upload page
+ *   GET /v1/stats              JSON: the last 5 minutes, one sample a second
+ *                              (backlog, fleet by state, answers/s, latency)
+ *   GET /, /app.js, /app.css   the dashboard: live charts and a multi-file upload
  * The full contract (status codes, formats, limits) is in docs/http-api.md.
  *
  * Waiting requests cost no thread: a connection whose request was sent is
@@ -61,6 +63,9 @@ struct cr_web_options {
                                  a connection waiting for its answer is not idle */
     long shutdown_grace_ms;   /* cr_web_stop waits this long for pending answers
                                  (default 10000); < 0 = not at all */
+    const char *scaler_status_path; /* the scaler's status file (cloudrec-scaler
+                                       --status-file), read once a second for the
+                                       fleet in /v1/stats; NULL = fleet unknown */
 };
 
 /* Counters of a running server, as in /metrics. */

@@ -5,6 +5,7 @@
 #include "cloudrec/scale.h"
 #include "cloudrec/service.h"
 #include "pipeline/proc.h"
+#include "pipeline/scaler_status.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ struct scaler {
     char last_key[160]; /* what the last logged line said, reason aside */
     int64_t last_log_ms;
     cr_status last_failure; /* to log a failing dependency once, not every tick */
+    struct cr__scaler_status status; /* published to o.status_path every tick */
+    int status_failing;              /* the last status write failed (logged once) */
 };
 
 /* Fills defaults and checks the options. */
@@ -101,6 +104,9 @@ static cr_status scaler_open(struct scaler *s, const struct cr_scaler_options *o
     if (st != CR_OK)
         return st;
     clamp_to_fleet(s);
+    s->status.interval_ms = s->o.interval_ms;
+    s->status.min_instances = s->policy.min_instances;
+    s->status.max_instances = s->policy.max_instances;
     if ((st = cr_queue_open(s->o.requests_url, NULL, &s->requests, err)) != CR_OK)
         return cr__fail_prefix(err, st, "requests queue: ");
     return CR_OK;
@@ -180,6 +186,21 @@ static void log_decision(struct scaler *s, const struct cr_scale_input *in,
     s->last_log_ms = in->now_ms;
 }
 
+/* Publishes the tick to the status file (when there is one); a failing
+ * write is logged once until it works again. */
+static void publish(struct scaler *s, const struct cr_scale_input *in,
+                    const struct cr_scale_decision *d)
+{
+    if (!s->o.status_path)
+        return;
+    struct cr_error err = {0};
+    cr__scaler_status_record(&s->status, in, d, cr_time_wall_ms());
+    cr_status st = cr__scaler_status_write(s->o.status_path, &s->status, &err);
+    if (st != CR_OK && !s->status_failing)
+        cr_log(CR_LOG_WARN, "msg=\"cannot write the status file\" error=\"%s\"", err.message);
+    s->status_failing = st != CR_OK;
+}
+
 /* One observation, decision and action. */
 static void tick(struct scaler *s)
 {
@@ -201,6 +222,7 @@ static void tick(struct scaler *s)
     struct cr_scale_decision d;
     if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
         log_decision(s, &in, &d);
+        publish(s, &in, &d);
         if (d.launch > 0 && (st = cr_fleet_launch(s->fleet, d.launch, NULL, &err)) != CR_OK)
             cr_log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err.message);
         if (d.stop > 0)

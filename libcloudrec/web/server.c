@@ -194,6 +194,18 @@ static enum MHD_Result serve_status(struct cr__web_request *r)
     return ret;
 }
 
+/* GET /v1/stats: the sampler's history (stats.c). */
+static enum MHD_Result serve_stats(struct cr__web_request *r)
+{
+    struct cr_buf body;
+    cr_buf_init(&body, 0);
+    enum MHD_Result ret = cr__web_stats_render(r->server, &body) == CR_OK
+                              ? respond(r, 200, json_type, body.data, body.len, NULL)
+                              : respond_error(r, 500, "out of memory", NULL);
+    cr_buf_free(&body);
+    return ret;
+}
+
 /* The answer text for a label: "<stem>:<label>", or the label alone. */
 static void answer_text(const struct cr_web_server *s, const char *stem, const char *label,
                         struct cr_buf *out)
@@ -514,6 +526,12 @@ static enum MHD_Result route_get(struct cr__web_request *r, const char *method, 
         return serve_metrics(r);
     if (strcmp(url, "/v1/status") == 0)
         return serve_status(r);
+    if (strcmp(url, "/v1/stats") == 0)
+        return serve_stats(r);
+    size_t len = 0;
+    const char *type = NULL, *asset = cr__web_asset(url, &len, &type);
+    if (asset)
+        return respond(r, 200, type, asset, len, NULL);
     return serve_result(r, url + strlen(RESULTS_PREFIX));
 }
 
@@ -532,7 +550,9 @@ static enum MHD_Result route(struct cr__web_request *r, const char *method, cons
     if (strcmp(url, "/upload") == 0)
         return post ? begin_upload(r) : not_allowed(r, method, url, "POST");
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
-        strcmp(url, "/v1/status") == 0 || strncmp(url, RESULTS_PREFIX, strlen(RESULTS_PREFIX)) == 0)
+        strcmp(url, "/v1/status") == 0 || strcmp(url, "/v1/stats") == 0 ||
+        cr__web_asset(url, NULL, NULL) ||
+        strncmp(url, RESULTS_PREFIX, strlen(RESULTS_PREFIX)) == 0)
         return route_get(r, method, url);
     char msg[120], p[80];
     cr__web_printable(url, 60, p, sizeof(p));
@@ -727,8 +747,8 @@ cr_status cr_web_start(const struct cr_web_options *opts, struct cr_web_server *
     if ((st = take_options(s, opts, err)) != CR_OK)
         goto fail;
     cr__web_pool_init(&s->pool, s->input_url, s->output_url, s->requests_url);
-    if ((st = open_backends(s, err)) != CR_OK || (st = start_daemon(s, err)) != CR_OK ||
-        (st = cr__web_receiver_start(s, err)) != CR_OK)
+    if ((st = open_backends(s, err)) != CR_OK || (st = cr__web_stats_start(s, opts, err)) != CR_OK ||
+        (st = start_daemon(s, err)) != CR_OK || (st = cr__web_receiver_start(s, err)) != CR_OK)
         goto fail;
     cr_log(CR_LOG_INFO, "msg=\"web tier listening\" addr=%s port=%d threads=%d deadline_ms=%ld",
            s->bind_addr, s->port, s->opts.threads, s->opts.deadline_ms);
@@ -810,6 +830,7 @@ void cr_web_stop(struct cr_web_server *s)
     }
     resolve_all_shutdown(s);
     cr__web_receiver_stop(s);
+    cr__web_stats_free(s);
     if (s->daemon) {
         /* Resumed connections still have to write their answers; libmicrohttpd
          * must not be stopped while any connection is suspended. */
