@@ -51,6 +51,12 @@ deps() {
         python3 -m pip install --quiet 'moto[server]' ||
             python3 -m pip install --quiet --break-system-packages 'moto[server]'
     fi
+    # The Python package test builds it with pip (no build isolation).
+    if ! python3 -c 'import setuptools, wheel' 2>/dev/null; then
+        log "installing setuptools and wheel from PyPI"
+        python3 -m pip install --quiet setuptools wheel ||
+            python3 -m pip install --quiet --break-system-packages setuptools wheel
+    fi
     if [ "$(python3 -c 'import selenium; print(selenium.__version__)' 2>/dev/null)" != "$SELENIUM_VERSION" ]; then
         log "installing selenium==$SELENIUM_VERSION from PyPI"
         python3 -m pip install --quiet "selenium==$SELENIUM_VERSION" ||

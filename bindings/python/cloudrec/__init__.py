@@ -12,15 +12,17 @@
             aws.sqs_delete(url, m.receipt_handle)
 
 The shared library is $CLOUDREC_LIB when that is set (nothing else is tried);
-otherwise the system loader's libcloudrec.so (installed by `meson install`),
-then the build*/ directories of the source checkout this file lives in. Errors raise CloudrecError, which carries the
+otherwise, for a package installed by `meson install`, the library installed
+with it (recorded in cloudrec/_paths.py); then the system loader's
+libcloudrec.so, then the build*/ directories of the source checkout this file
+lives in. Errors raise CloudrecError, which carries the
 library's status code, its name and the one-line message.
 """
 import ctypes
 import ctypes.util
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 __all__ = ["Aws", "Classifier", "CloudrecError", "Session", "SqsMessage", "version",
            "model_paths"]
@@ -83,20 +85,33 @@ class CloudrecError(Exception):
         self.request_id = request_id
 
 
-def _candidates():
+def _installed() -> List[str]:
+    """The library `meson install` put beside this package, if it did."""
+    try:
+        from . import _paths  # written by meson install only
+    except ImportError:
+        return []
+    here = Path(__file__).resolve().parent
+    return [str(here / _paths.LIBDIR_FROM_PACKAGE / _paths.SONAME),
+            str(Path(_paths.LIBDIR) / _paths.SONAME)]
+
+
+def _candidates() -> Iterator[str]:
     env = os.environ.get("CLOUDREC_LIB")
     if env:
         yield env
         return
+    yield from _installed()
     found = ctypes.util.find_library("cloudrec")
     if found:
         yield found
-    root = Path(__file__).resolve().parents[3]
-    for build in sorted(root.glob("build*")):
-        yield str(build / "libcloudrec" / "libcloudrec.so")
+    parents = Path(__file__).resolve().parents
+    if len(parents) > 3:  # bindings/python/cloudrec/ in a checkout
+        for build in sorted(parents[3].glob("build*")):
+            yield str(build / "libcloudrec" / "libcloudrec.so")
 
 
-def _load():
+def _load() -> ctypes.CDLL:
     tried = []
     for cand in _candidates():
         try:
