@@ -4,6 +4,7 @@ own file input, and the test reads the labels the page shows and the charts
 it draws. A screenshot is left in the build directory
 (tests/integration/dashboard.png)."""
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -137,7 +138,8 @@ def test_dashboard_upload_and_charts(service, browser):
     assert after["chart-rate"]["points"]["answers_per_s"] != before["chart-rate"]["points"]["answers_per_s"]
     assert after["chart-workers"]["points"]["busy"] != before["chart-workers"]["points"]["busy"]
     for svg in browser.find_elements(By.CSS_SELECTOR, "svg.chart"):
-        assert svg.find_elements(By.TAG_NAME, "polyline"), svg.get_attribute("id")
+        # Lines, or dots where a series has lone samples.
+        assert svg.find_elements(By.CSS_SELECTOR, "[data-series]"), svg.get_attribute("id")
 
     # The endpoint behind the charts agrees with what the page showed.
     with urllib.request.urlopen(service["url"] + "v1/stats") as r:
@@ -150,3 +152,31 @@ def test_dashboard_upload_and_charts(service, browser):
     assert not errors, errors
     shot = Path(build_path("tests", "integration", "dashboard.png"))
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10000
+
+
+def test_load_report_shows_the_fleet(service, tmp_path):
+    """cloudrec-load --report against the real service draws the burst and
+    the workers /v1/stats showed meanwhile."""
+    import xml.etree.ElementTree as ET
+    from test_load import answered_in
+    burst = tmp_path / "burst"
+    burst.mkdir()
+    for name, label in SAMPLES.items():
+        shutil.copyfile(Path("/usr/share/darknet/data") / name, burst / name)
+    expect = tmp_path / "expect.csv"
+    expect.write_text("".join(f"{n},{l}\n" for n, l in SAMPLES.items()))
+    out = Path(build_path("tests", "integration", "load-report.svg"))
+    res = subprocess.run([os.environ["CLOUDREC_LOAD"], "--url", service["url"], "--images",
+                          str(burst), "--num", "24", "--concurrency", "24", "--expect",
+                          str(expect), "--quiet", "--progress", "--report", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "correct     24" in res.stdout
+    root = ET.parse(out).getroot()
+    series = {e.get("data-series"): e for e in root.iter() if e.get("data-series")}
+    assert int(series["latency_ms"].get("data-count")) == 24
+    assert answered_in(out) == 24
+    workers = [float(v) for v in series["workers"].get("data-values").split(",")]
+    desired = [float(v) for v in series["desired"].get("data-values").split(",")]
+    assert max(workers) >= 1 and max(desired) >= 1, (workers, desired)
+    assert "none" not in series  # the fleet was known
