@@ -22,7 +22,7 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 
 SAMPLES = {"dog.jpg": "malamute", "eagle.jpg": "bald eagle"}
-COPIES = 8  # of each sample: 16 uploads, sent by the page 16 at a time
+COPIES = 8  # of each sample: 16 uploads, sent by the page 6 at a time
 UP_FLAGS = ["--max-workers", "3", "--per-instance", "4", "--scale-in-window-ms", "3000",
             "--interval-ms", "250", "--stop-timeout-ms", "20000"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
