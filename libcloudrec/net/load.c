@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PROGRESS_MARKS 64 /* enough for a 5 s window at the smallest interval */
+/* Marks kept for the progress window: a whole 5 s window down to calls every
+ * 80 ms; more often than that, the window covers the last 64 calls. */
+#define PROGRESS_MARKS 64
 
 /* One upload slot: an easy handle reused for request after request, so its
  * connection stays in the multi handle's cache between uploads. */
@@ -57,7 +59,8 @@ struct run {
         size_t answered;
     } marks[PROGRESS_MARKS];
     size_t n_marks;
-    int64_t *window; /* scratch for the window's latencies, n = num */
+    int64_t *window; /* scratch for the window's latencies */
+    size_t window_cap;
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -320,7 +323,14 @@ static void maybe_progress(struct run *r, int force)
     size_t from = r->n_marks > 1 ? r->marks[0].answered : 0, n = t->answered - from;
     if (now > from_us)
         p.answers_per_s = (double)n * 1e6 / (double)(now - from_us);
-    if (n > 0) {
+    if (n > r->window_cap) {
+        int64_t *w = realloc(r->window, n * sizeof(*w));
+        if (w) {
+            r->window = w;
+            r->window_cap = n;
+        }
+    }
+    if (n > 0 && n <= r->window_cap) { /* else out of memory: no p50 this time */
         memcpy(r->window, r->latencies + from, n * sizeof(*r->window));
         qsort(r->window, n, sizeof(*r->window), cmp_i64);
         p.recent_p50_us = cr_load_percentile(r->window, n, 50);
@@ -405,13 +415,11 @@ static cr_status run_setup(struct run *r, size_t num, size_t concurrency, size_t
         return cr__fail(err, CR_ERR_NETWORK, "libcurl initialisation failed");
     r->n_slots = concurrency < num ? concurrency : num;
     r->latencies = malloc(num * sizeof(*r->latencies));
-    r->window = r->on_progress ? malloc(num * sizeof(*r->window)) : NULL;
     r->multi = curl_multi_init();
     /* No `Expect: 100-continue`: a server that ignores it would cost every
      * upload a one-second wait, and the course clients never send it. */
     r->headers = curl_slist_append(NULL, "Expect:");
-    if (!r->latencies || (r->on_progress && !r->window) || !r->multi || !r->headers ||
-        slots_create(r, max_body) != CR_OK)
+    if (!r->latencies || !r->multi || !r->headers || slots_create(r, max_body) != CR_OK)
         return cr__fail(err, CR_ERR_NOMEM, "load: out of memory");
     /* Keep every slot's connection cached for reuse by the next upload. */
     curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)r->n_slots);
