@@ -55,7 +55,8 @@ static void recent_add(struct cr__web_metrics *m, int64_t latency_us)
     if (ms >= (1u << RECENT_MS_BITS))
         ms = (1u << RECENT_MS_BITS) - 1;
     uint64_t seq = atomic_fetch_add(&m->recent_seq, 1);
-    atomic_store(&m->recent[seq % CR__WEB_RECENT], ((seq + 1) & RECENT_SEQ_MASK) << RECENT_MS_BITS | ms);
+    uint64_t tag = (seq + 1) & RECENT_SEQ_MASK;
+    atomic_store(&m->recent[seq % CR__WEB_RECENT], tag << RECENT_MS_BITS | ms);
 }
 
 void cr__web_metrics_upload(struct cr__web_metrics *m, unsigned code, int64_t latency_us)
