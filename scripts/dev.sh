@@ -3,8 +3,9 @@
 #
 #   scripts/dev.sh run [UP-FLAGS]  install dependencies, build, run the service
 #                         locally (`cloudrec up`, http://127.0.0.1:8000/)
-#   scripts/dev.sh test   install dependencies, build, run the whole test suite,
-#                         then again under AddressSanitizer + UBSan
+#   scripts/dev.sh test   install dependencies, build with warnings as errors
+#                         (debugoptimized and release), run the whole test
+#                         suite, then again under AddressSanitizer + UBSan
 #   scripts/dev.sh deps | build
 #
 # Needs root (or sudo) for apt-get. Safe to run again: each step is skipped
@@ -17,7 +18,10 @@ DEBIAN_PACKAGES=(
     libcurl4-openssl-dev libssl-dev libxml2-dev libjpeg62-turbo-dev libpng-dev
     libsqlite3-dev libmicrohttpd-dev
     darknet python3 python3-pip binutils ca-certificates curl valgrind
+    chromium chromium-driver
 )
+# The dashboard test drives headless Chromium through Selenium (pinned).
+SELENIUM_VERSION=4.25.0
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -47,6 +51,17 @@ deps() {
         python3 -m pip install --quiet 'moto[server]' ||
             python3 -m pip install --quiet --break-system-packages 'moto[server]'
     fi
+    # The Python package test builds it with pip (no build isolation).
+    if ! python3 -c 'import setuptools, wheel' 2>/dev/null; then
+        log "installing setuptools and wheel from PyPI"
+        python3 -m pip install --quiet setuptools wheel ||
+            python3 -m pip install --quiet --break-system-packages setuptools wheel
+    fi
+    if [ "$(python3 -c 'import selenium; print(selenium.__version__)' 2>/dev/null)" != "$SELENIUM_VERSION" ]; then
+        log "installing selenium==$SELENIUM_VERSION from PyPI"
+        python3 -m pip install --quiet "selenium==$SELENIUM_VERSION" ||
+            python3 -m pip install --quiet --break-system-packages "selenium==$SELENIUM_VERSION"
+    fi
 }
 
 build() {
@@ -54,6 +69,8 @@ build() {
     if [ ! -f "$dir/build.ninja" ]; then
         log "configuring $dir $*"
         meson setup "$dir" "$@" >/dev/null
+    elif [ $# -gt 0 ]; then
+        meson configure "$dir" "$@" >/dev/null
     fi
     log "building $dir"
     meson compile -C "$dir" >/dev/null
@@ -106,10 +123,16 @@ run_service() {
     exec build/tools/cloudrec up "$@"
 }
 
+# Release flags (-O3) warn about things -O2 does not; CI compiles them with
+# warnings as errors. Compiling is enough: the suite runs on the other builds.
+build_release() {
+    build build-release -Dbuildtype=release -Dwerror=true
+}
+
 run_tests() {
     log "test suite"
     meson test -C build --print-errorlogs
-    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true
     log "test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
     meson test -C build-asan --print-errorlogs
 }
@@ -118,6 +141,6 @@ case "${1:-}" in
     deps) deps ;;
     build) deps; build build ;;
     run) shift; deps; build build; model; run_service "$@" ;;
-    test) deps; build build; model; run_tests ;;
-    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    test) deps; build build -Dwerror=true; build_release; model; run_tests ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -4,7 +4,8 @@
  *
  *   cloudrec-load --url URL [--images DIR] [--num N] [--concurrency C]
  *                 [--field inputFile|myfile|file] [--expect CSV]
- *                 [--timeout-ms MS] [--quiet] [--json] [FILE...]
+ *                 [--timeout-ms MS] [--quiet] [--json] [--progress]
+ *                 [--report FILE.svg|FILE.html] [FILE...]
  *
  * Thin by design: list the images, read the expectations, call cr_load_run,
  * print what comes back. Exit status 0 all correct, 1 anything failed or
@@ -39,7 +40,9 @@ struct cli {
     long timeout_ms;
     int quiet;
     int json;
-    char **files; /* positional image files */
+    int progress;       /* --progress: progress lines even when stderr is no terminal */
+    const char *report; /* --report FILE: the picture of the run */
+    char **files;       /* positional image files */
     int n_files;
 };
 
@@ -50,13 +53,17 @@ struct image_list {
     size_t cap;
 };
 
-/* Per-run printing state, handed to the answer callback. */
+/* Per-run printing state, handed to the callbacks. */
 struct printer {
     int quiet;
     int json;
-    int progress; /* stderr is a terminal: keep one status line there */
+    int progress; /* 1: one status line redrawn on the terminal; 2: a line per second */
     int progress_drawn;
     int64_t last_draw_ms;
+    struct cr_load_totals counts; /* as of the last answer */
+    double answers_per_s;         /* as of the last progress call */
+    int64_t recent_p50_us;        /* -1: none in the window */
+    struct cr_load_report *report; /* NULL without --report */
 };
 
 /* The --help text; stdout for --help, stderr after a usage error. */
@@ -65,7 +72,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cloudrec-load --url URL [--images DIR] [--num N] [--concurrency C]\n"
             "                     [--field NAME] [--expect CSV] [--timeout-ms MS]\n"
-            "                     [--quiet] [--json] [FILE...]\n"
+            "                     [--quiet] [--json] [--progress] [--report FILE.svg]\n"
+            "                     [FILE...]\n"
             "\n"
             "Uploads JPEG/PNG images concurrently to the web tier (multipart/form-data\n"
             "POST, one image each) and checks that every answer is `<stem>:<label>`.\n"
@@ -83,6 +91,12 @@ static void usage(FILE *f)
             "  --timeout-ms MS    give up on an upload after MS ms (default: wait forever)\n"
             "  --quiet            no line per answer, only the totals\n"
             "  --json             answers and totals as JSON, one object per line\n"
+            "  --progress         progress (sent, answered, rate, p50 of the last 5 s) on\n"
+            "                     stderr once a second even when it is not a terminal (on\n"
+            "                     a terminal it is always shown, as one line redrawn)\n"
+            "  --report FILE      write a picture of the run: latency of each request over\n"
+            "                     time, answers per second, and the workers the web tier's\n"
+            "                     /v1/stats showed; FILE.svg, or FILE.html for a page\n"
             "  -h, --help         this help\n"
             "Exit status: 0 every answer correct, 1 an upload failed or an answer was\n"
             "wrong, 2 usage or setup error. See docs/load.md.\n",
@@ -128,6 +142,8 @@ static int parse_args(int argc, char **argv, struct cli *cl)
                                          {"timeout-ms", required_argument, NULL, 't'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"progress", no_argument, NULL, 'P'},
+                                         {"report", required_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c, rc;
@@ -151,6 +167,12 @@ static int parse_args(int argc, char **argv, struct cli *cl)
         case 'j':
             cl->json = 1;
             break;
+        case 'P':
+            cl->progress = 1;
+            break;
+        case 'r':
+            cl->report = optarg;
+            break;
         case 'n':
         case 'c':
         case 't':
@@ -170,6 +192,13 @@ static int parse_args(int argc, char **argv, struct cli *cl)
     return -1;
 }
 
+/* True when s ends with suffix (any case). */
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcasecmp(s + n - k, suffix) == 0;
+}
+
 /* Checks the combination of flags; returns -1 when fine or EXIT_USAGE. */
 static int check_args(const struct cli *cl)
 {
@@ -180,6 +209,8 @@ static int check_args(const struct cli *cl)
     if (strcmp(cl->field, "inputFile") != 0 && strcmp(cl->field, "myfile") != 0 &&
         strcmp(cl->field, "file") != 0)
         return bad_value("--field", "inputFile, myfile or file", cl->field);
+    if (cl->report && !has_suffix(cl->report, ".svg") && !has_suffix(cl->report, ".html"))
+        return bad_value("--report", "a file name ending in .svg or .html", cl->report);
     if (!cl->images_dir && cl->n_files == 0) {
         fprintf(stderr, "%s: nothing to upload: give --images DIR or image files\n", prog);
         return EXIT_USAGE;
@@ -379,16 +410,33 @@ static void print_answer_json(const struct cr_load_result *r)
     cr_buf_free(&b);
 }
 
-/* Redraws the single progress line on stderr, at most every 100 ms unless
- * forced. */
-static void draw_progress(struct printer *p, const struct cr_load_totals *t, int force)
+/* The progress text: `[done/requests] sent S, in flight F, correct C,
+ * wrong W, errors E, R answers/s, p50 P ms`. */
+static void progress_text(const struct printer *p, char *out, size_t n)
+{
+    const struct cr_load_totals *t = &p->counts;
+    size_t done = t->answered + t->errors;
+    int len = snprintf(out, n,
+                       "[%zu/%zu] sent %zu, in flight %zu, correct %zu, wrong %zu, errors %zu, "
+                       "%.1f answers/s",
+                       done, t->requests, t->sent, t->sent - done, t->correct, t->wrong,
+                       t->errors, p->answers_per_s);
+    if (len > 0 && (size_t)len < n && p->recent_p50_us >= 0)
+        snprintf(out + len, n - (size_t)len, ", p50 %.0f ms", (double)p->recent_p50_us / 1000.0);
+    else if (len > 0 && (size_t)len < n)
+        snprintf(out + len, n - (size_t)len, ", p50 -");
+}
+
+/* Redraws the single progress line on a terminal, at most every 100 ms
+ * unless forced. */
+static void draw_progress(struct printer *p, int force)
 {
     int64_t now = cr_time_mono_ms();
-    if (!force && p->progress_drawn && now - p->last_draw_ms < 100)
+    if (p->progress != 1 || (!force && p->progress_drawn && now - p->last_draw_ms < 100))
         return;
-    size_t done = t->answered + t->errors;
-    fprintf(stderr, "\r\033[K[%zu/%zu] in flight %zu, correct %zu, wrong %zu, errors %zu", done,
-            t->requests, t->sent - done, t->correct, t->wrong, t->errors);
+    char line[256];
+    progress_text(p, line, sizeof(line));
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
     p->progress_drawn = 1;
     p->last_draw_ms = now;
@@ -409,6 +457,9 @@ static void on_answer(void *userdata, const struct cr_load_result *r,
                       const struct cr_load_totals *so_far)
 {
     struct printer *p = userdata;
+    p->counts = *so_far;
+    if (p->report && cr_load_report_add(p->report, r) != CR_OK)
+        fprintf(stderr, "%s: warning: out of memory for the report\n", prog);
     if (!p->quiet) {
         erase_progress(p);
         if (p->json)
@@ -418,9 +469,26 @@ static void on_answer(void *userdata, const struct cr_load_result *r,
         fflush(stdout);
     }
     /* Always show the final count, whatever the throttle says. */
-    if (p->progress)
-        draw_progress(p, so_far,
-                      !p->quiet || so_far->answered + so_far->errors == so_far->requests);
+    draw_progress(p, !p->quiet || so_far->answered + so_far->errors == so_far->requests);
+}
+
+/* The progress callback (every second, answers or not): the rate and p50 of
+ * the last seconds; on a terminal the line is redrawn, else one line each. */
+static void on_progress(void *userdata, const struct cr_load_progress *g)
+{
+    struct printer *p = userdata;
+    p->counts.sent = g->sent;
+    p->counts.requests = g->requests;
+    p->answers_per_s = g->answers_per_s;
+    p->recent_p50_us = g->recent_p50_us;
+    if (p->progress == 1) {
+        draw_progress(p, 1);
+    } else if (p->progress == 2) {
+        char line[256];
+        progress_text(p, line, sizeof(line));
+        fprintf(stderr, "%s: %.1f s %s\n", prog, (double)g->elapsed_us / 1e6, line);
+        fflush(stderr);
+    }
 }
 
 /* The totals block: `key value` lines, after a blank line when answers were
@@ -451,10 +519,51 @@ static void print_totals_json(const struct cr_load_totals *t)
            (double)t->latency_max_us / 1000.0);
 }
 
+/* Starts the report and its watch of the web tier's /v1/stats. 0 or an
+ * exit status (after a message). */
+static int start_report(const struct cli *cl, struct printer *p)
+{
+    struct cr_error err = {0};
+    char stats[2048];
+    if (!cl->report)
+        return 0;
+    if (cr_load_stats_url(cl->url, stats, sizeof(stats)) != CR_OK) {
+        fprintf(stderr, "%s: --url %s: cannot derive its /v1/stats URL\n", prog, cl->url);
+        return EXIT_USAGE;
+    }
+    if (cr_load_report_new(&p->report, &err) != CR_OK ||
+        cr_load_report_watch(p->report, stats, &err) != CR_OK) {
+        fprintf(stderr, "%s: report: %s\n", prog, err.message);
+        return EXIT_FAILED;
+    }
+    return 0;
+}
+
+/* Draws the report into cl->report. 0 or EXIT_FAILED (after a message). */
+static int write_report(const struct cli *cl, struct printer *p, const struct cr_load_totals *t)
+{
+    struct cr_buf svg;
+    struct cr_error err = {0};
+    cr_buf_init(&svg, 0);
+    cr_load_report_unwatch(p->report);
+    cr_status st = cr_load_report_render(p->report, t, has_suffix(cl->report, ".html"), &svg);
+    if (st == CR_OK)
+        st = cr_file_write_atomic(cl->report, svg.data, svg.len, &err);
+    else
+        snprintf(err.message, sizeof(err.message), "%s", cr_strerror(st));
+    if (st != CR_OK)
+        fprintf(stderr, "%s: --report %s: %s\n", prog, cl->report, err.message);
+    cr_buf_free(&svg);
+    return st == CR_OK ? 0 : EXIT_FAILED;
+}
+
 /* Runs the load and prints the totals; returns the exit status. */
 static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_items)
 {
-    struct printer p = {.quiet = cl->quiet, .json = cl->json, .progress = isatty(STDERR_FILENO)};
+    struct printer p = {.quiet = cl->quiet,
+                        .json = cl->json,
+                        .progress = isatty(STDERR_FILENO) ? 1 : cl->progress ? 2 : 0,
+                        .recent_p50_us = -1};
     struct cr_load_options o = {
         .url = cl->url,
         .field_name = cl->field,
@@ -463,12 +572,22 @@ static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_
         .timeout_ms = cl->timeout_ms,
         .on_answer = on_answer,
         .userdata = &p,
+        .on_progress = p.progress ? on_progress : NULL,
+        .progress_every_ms = p.progress == 1 ? 250 : 1000,
     };
     struct cr_load_totals t;
     struct cr_error err = {0};
+    int rc = start_report(cl, &p);
+    if (rc != 0) {
+        cr_load_report_free(p.report);
+        return rc;
+    }
     raise_fd_limit(cl->concurrency);
     cr_status st = cr_load_run(&o, items, n_items, &t, &err);
     erase_progress(&p);
+    if (st == CR_OK && p.report)
+        rc = write_report(cl, &p, &t);
+    cr_load_report_free(p.report);
     if (st != CR_OK) {
         tool_fail(prog, NULL, st, &err);
         return st == CR_ERR_INVALID || st == CR_ERR_NOT_FOUND || st == CR_ERR_IO ? EXIT_USAGE
@@ -478,7 +597,7 @@ static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_
         print_totals_json(&t);
     else
         print_totals_text(&t, !cl->quiet);
-    int ok = t.errors == 0 && t.wrong == 0 && t.answered == t.requests;
+    int ok = t.errors == 0 && t.wrong == 0 && t.answered == t.requests && rc == 0;
     return ok ? 0 : EXIT_FAILED;
 }
 

@@ -45,6 +45,8 @@ static void usage(FILE *f)
                "                            (default 30)\n"
                "  --kill-after-ms MS        on exit, SIGKILL workers still busy after this\n"
                "                            (default 30000)\n"
+               "  --status-file PATH        rewrite PATH every tick with what it saw and decided\n"
+               "                            (JSON; cloudrec-web --scaler-status reads it)\n"
                "Worker command (ec2: it goes into the instances' user data):\n"
                "  --worker PATH             local: the worker program (default: cloudrec-worker\n"
                "                            next to this program, else on PATH); ec2: fleets\n"
@@ -115,6 +117,9 @@ static int apply_flag(int c, const char *val, void *ctx)
     case 'f':
         a->s.fleet_url = val;
         return 1;
+    case 'S':
+        a->s.status_path = val;
+        return 1;
     case 'w':
         a->worker = val;
         return 1;
@@ -143,6 +148,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"interval-ms", required_argument, NULL, 'i'},
                                          {"log-every-s", required_argument, NULL, 'l'},
                                          {"kill-after-ms", required_argument, NULL, 'K'},
+                                         {"status-file", required_argument, NULL, 'S'},
                                          {"worker", required_argument, NULL, 'w'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"model", required_argument, NULL, 'm'},

@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "                         0.0.0.0 serves every interface)\n"
             "  --port N               TCP port, 0 = any free one (default 8000)\n"
             "  --label-only           answer <label> instead of <stem>:<label>\n"
+            "  --scaler-status PATH   the scaler's --status-file, for the fleet in /v1/stats\n"
+            "                         and the dashboard (cloudrec up passes it)\n"
             "  --max-body-bytes N     largest request body (default 16777216)\n"
             "  --max-pixels N         largest width*height of an image (default 40000000)\n"
             "  --deadline-ms N        answer 504 after N ms without a reply; 0 = wait forever\n"
@@ -99,6 +101,7 @@ static int string_flag(int c, const char *val, struct args *a)
     case 'r': a->w.requests_url = val; return 1;
     case 'R': a->w.replies_url = val; return 1;
     case 'b': a->w.bind_addr = val; return 1;
+    case 'S': a->w.scaler_status_path = val; return 1;
     case 'L': return tool_log_level(prog, val, &a->log_level);
     }
     return numeric_flag(c, val, a);
@@ -121,6 +124,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"requests", required_argument, NULL, 'r'},  {"replies", required_argument, NULL, 'R'},
         {"bind", required_argument, NULL, 'b'},      {"port", required_argument, NULL, 'p'},
         {"label-only", no_argument, NULL, 'l'},
+        {"scaler-status", required_argument, NULL, 'S'},
         {"max-body-bytes", required_argument, NULL, 'B'},
         {"max-pixels", required_argument, NULL, 'P'},
         {"deadline-ms", required_argument, NULL, 'd'},

@@ -57,6 +57,7 @@ struct cr_load_result {
     int body_truncated;         /* non-zero when the answer was longer than max_body_bytes */
     int64_t latency_us;         /* from the start of the request to the last byte */
     enum cr_load_verdict verdict;
+    int64_t end_us; /* from the start of the run to this answer */
 };
 
 /* Counts and timings of a run. The latency fields and throughput are only
@@ -82,6 +83,24 @@ struct cr_load_totals {
 typedef void (*cr_load_answer_fn)(void *userdata, const struct cr_load_result *result,
                                   const struct cr_load_totals *so_far);
 
+/* How a run is going, handed to the progress callback. */
+struct cr_load_progress {
+    int64_t elapsed_us;     /* since the start of the run */
+    size_t requests;        /* planned uploads */
+    size_t sent;            /* uploads started */
+    size_t answered;        /* HTTP 200 answers */
+    size_t errors;          /* transport errors and non-200 answers */
+    size_t in_flight;       /* started, not finished */
+    double answers_per_s;   /* over the last CR_LOAD_PROGRESS_WINDOW_MS (or since the start) */
+    int64_t recent_p50_us;  /* p50 latency of the answers in that window; -1 when none */
+};
+
+#define CR_LOAD_PROGRESS_WINDOW_MS 5000
+
+/* Called every progress_every_ms while the run goes on (also while nothing
+ * is answered), on the thread running cr_load_run(). */
+typedef void (*cr_load_progress_fn)(void *userdata, const struct cr_load_progress *progress);
+
 /* Options for cr_load_run(); zero means the default. Strings are borrowed. */
 struct cr_load_options {
     const char *url;             /* required: http:// or https:// URL to POST to */
@@ -91,7 +110,9 @@ struct cr_load_options {
     long timeout_ms;             /* per upload, whole transfer; 0 = wait forever */
     size_t max_body_bytes;       /* answer bytes kept per upload; 0 = 4096 */
     cr_load_answer_fn on_answer; /* may be NULL */
-    void *userdata;              /* passed to on_answer */
+    void *userdata;              /* passed to on_answer and on_progress */
+    cr_load_progress_fn on_progress; /* may be NULL */
+    long progress_every_ms;          /* how often on_progress is called; 0 = 1000 */
 };
 
 /*
@@ -122,6 +143,53 @@ CR_API enum cr_load_verdict cr_load_judge(const char *name, const char *body,
  * ascending order: sorted[ceil(p / 100 * n) - 1]. 0 when n is 0; p <= 0 gives
  * the minimum and p > 100 the maximum. */
 CR_API int64_t cr_load_percentile(const int64_t *sorted, size_t n, double p);
+
+/* ---- a picture of a run ---------------------------------------------------
+ * A report collects every answer of a run (when it finished, how long it
+ * took, whether it was right) and, when it watches a web tier, the fleet
+ * size the tier's GET /v1/stats shows over the same time; then it draws
+ * one self-contained SVG (no scripts, no external references): latency of
+ * each request over time, answers per second, and workers with the scaler's
+ * desired count. docs/load.md shows one.
+ */
+struct cr_load_report;
+
+/* A new, empty report; the run is taken to start now (wall clock). *out is
+ * owned by the caller (cr_load_report_free). */
+CR_API cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err);
+
+/* Records one answer (call it from the answer callback). Thread-safe. */
+CR_API cr_status cr_load_report_add(struct cr_load_report *report,
+                                    const struct cr_load_result *result);
+
+/* Starts a thread that reads stats_url (the web tier's /v1/stats) every few
+ * seconds until cr_load_report_unwatch, keeping the fleet samples that fall
+ * in the run. An unreachable URL is not an error: the picture then says the
+ * fleet is unknown, and why. */
+CR_API cr_status cr_load_report_watch(struct cr_load_report *report, const char *stats_url,
+                                      struct cr_error *err);
+
+/* Reads stats_url one last time and stops the watching thread. Harmless
+ * when not watching. */
+CR_API void cr_load_report_unwatch(struct cr_load_report *report);
+
+/* Merges a /v1/stats document (JSON text) into the fleet samples, as the
+ * watching thread does. CR_ERR_FORMAT when it is not one. Thread-safe. */
+CR_API cr_status cr_load_report_add_stats(struct cr_load_report *report, const char *json,
+                                          size_t len, struct cr_error *err);
+
+/* Appends the SVG picture to out (`html` non-zero: an HTML page holding it).
+ * totals (may be NULL) go into its title. */
+CR_API cr_status cr_load_report_render(struct cr_load_report *report,
+                                       const struct cr_load_totals *totals, int html,
+                                       struct cr_buf *out);
+
+/* The /v1/stats URL of the web tier that url (an upload URL such as
+ * http://host:8000/ or http://host:8000/upload) belongs to, into out (size n). */
+CR_API cr_status cr_load_stats_url(const char *url, char *out, size_t n);
+
+/* Stops watching and releases the report. Accepts NULL. */
+CR_API void cr_load_report_free(struct cr_load_report *report);
 
 /* ---- expected labels -----------------------------------------------------
  * A table name -> label read from CSV text, one `name,label` per line:

@@ -44,6 +44,10 @@ struct cr_scaler_options {
     int log_every_ms;  /* repeat an unchanged decision line this often (default 30000) */
     int kill_after_ms; /* on stop: SIGKILL workers still running after this (default 30000) */
     const volatile sig_atomic_t *stop; /* set non-zero (e.g. by a signal handler) to stop */
+    /* Optional: a file rewritten (atomically) every tick with what the tick
+     * saw and decided and the last actions, JSON; the web tier's /v1/stats
+     * reads it (format: docs/scaling.md). NULL = none. */
+    const char *status_path;
 };
 
 /*
@@ -52,7 +56,8 @@ struct cr_scaler_options {
  * workers first, only idle ones) and logs the decision in one line through
  * cr_log (info): `msg=scale backlog=... pending=... running=... idle=...
  * stopping=... desired=... action=launch:N|stop:N|none reason="..."`, when
- * anything but the reason changed or log_every_ms passed. A failing queue
+ * anything but the reason changed or log_every_ms passed, and rewrites
+ * status_path (when set). A failing queue
  * or fleet is logged and the tick skipped. When *stop becomes non-zero:
  * stops every worker gracefully (cr_fleet_shutdown) and returns CR_OK.
  * Fails only while starting (bad options, queue or fleet cannot be opened).

@@ -9,7 +9,9 @@
  *   GET /v1/results/<stem>     a stored result, also after a 504
  *   GET /healthz, /metrics     liveness, Prometheus text
  *   GET /v1/status             JSON: pending requests and queue depth
- *   GET /                      a small upload page
+ *   GET /v1/stats              JSON: the last 5 minutes, one sample a second
+ *                              (backlog, fleet by state, answers/s, latency)
+ *   GET /, /app.js, /app.css   the dashboard: live charts and a multi-file upload
  * The full contract (status codes, formats, limits) is in docs/http-api.md.
  *
  * Waiting requests cost no thread: a connection whose request was sent is
@@ -72,6 +74,9 @@ struct cr_web_options {
     long min_body_bytes_per_s; /* after header_timeout_ms of body, an upload
                                   slower than this on average is dropped
                                   (default 1024); < 0 = no limit */
+    const char *scaler_status_path; /* the scaler's status file (cloudrec-scaler
+                                       --status-file), read once a second for the
+                                       fleet in /v1/stats; NULL = fleet unknown */
 };
 
 /* Counters of a running server, as in /metrics. */

@@ -272,7 +272,7 @@ static cr_status read_hex4(struct parser *ps, uint32_t *out)
  * into one code point; a lone or reversed surrogate is an error. */
 static cr_status read_unicode_escape(struct parser *ps)
 {
-    uint32_t cp, lo;
+    uint32_t cp = 0, lo = 0; /* set by read_hex4; zeroed for GCC -O3's flow analysis */
     cr_status st = read_hex4(ps, &cp);
     if (st != CR_OK)
         return st;

@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Marks kept for the progress window: a whole 5 s window down to calls every
+ * 80 ms; more often than that, the window covers the last 64 calls. */
+#define PROGRESS_MARKS 64
+
 /* One upload slot: an easy handle reused for request after request, so its
  * connection stays in the multi handle's cache between uploads. */
 struct slot {
@@ -45,6 +49,18 @@ struct run {
     int64_t *latencies; /* of answered uploads, n = totals->answered */
     int64_t start_us;
     struct cr_load_totals *totals;
+    cr_load_progress_fn on_progress;
+    long progress_every_ms;
+    int64_t next_progress_us;
+    /* Answers counted at the last PROGRESS_MARKS progress calls, for the
+     * window's rate and p50. */
+    struct {
+        int64_t at_us;
+        size_t answered;
+    } marks[PROGRESS_MARKS];
+    size_t n_marks;
+    int64_t *window; /* scratch for the window's latencies */
+    size_t window_cap;
 };
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -233,6 +249,7 @@ static void slot_finish(struct run *r, struct slot *s, CURLcode rc)
     res.body_len = s->body.len;
     res.body_truncated = s->truncated;
     res.latency_us = (int64_t)total_us;
+    res.end_us = cr_time_mono_us() - r->start_us;
     /* A cut answer is not the one-line `<stem>:<label>` the web tier owes us. */
     res.verdict = res.status != CR_OK ? CR_LOAD_ERROR
                   : s->truncated      ? CR_LOAD_WRONG
@@ -264,10 +281,68 @@ static cr_status drain(struct run *r, size_t num)
     return CR_OK;
 }
 
+static int cmp_i64(const void *a, const void *b);
+
+/* Drops the marks that fell out of the window ending at now_us, keeping the
+ * newest one at or before its start, and then appends (now_us, answered).
+ * Before that, marks[0] (or the run's start) is where the window begins. */
+static void push_mark(struct run *r, int64_t now_us, size_t answered)
+{
+    int64_t window_us = (int64_t)CR_LOAD_PROGRESS_WINDOW_MS * 1000;
+    size_t drop = 0;
+    while (drop + 1 < r->n_marks && now_us - r->marks[drop + 1].at_us >= window_us)
+        drop++;
+    if (r->n_marks - drop == PROGRESS_MARKS)
+        drop++;
+    memmove(r->marks, r->marks + drop, (r->n_marks - drop) * sizeof(r->marks[0]));
+    r->n_marks -= drop;
+    r->marks[r->n_marks].at_us = now_us;
+    r->marks[r->n_marks++].answered = answered;
+}
+
+/* Calls on_progress when its interval has passed (or when forced): counts,
+ * the answer rate and the p50 latency over the last
+ * CR_LOAD_PROGRESS_WINDOW_MS. */
+static void maybe_progress(struct run *r, int force)
+{
+    int64_t now = cr_time_mono_us();
+    if (!r->on_progress || (!force && now < r->next_progress_us))
+        return;
+    r->next_progress_us = now + r->progress_every_ms * 1000;
+    const struct cr_load_totals *t = r->totals;
+    push_mark(r, now, t->answered);
+    struct cr_load_progress p = {.elapsed_us = now - r->start_us,
+                                 .requests = t->requests,
+                                 .sent = t->sent,
+                                 .answered = t->answered,
+                                 .errors = t->errors,
+                                 .in_flight = r->in_flight,
+                                 .recent_p50_us = -1};
+    /* marks[0] opens the window once there is an older mark than now's. */
+    int64_t from_us = r->n_marks > 1 ? r->marks[0].at_us : r->start_us;
+    size_t from = r->n_marks > 1 ? r->marks[0].answered : 0, n = t->answered - from;
+    if (now > from_us)
+        p.answers_per_s = (double)n * 1e6 / (double)(now - from_us);
+    if (n > r->window_cap) {
+        int64_t *w = realloc(r->window, n * sizeof(*w));
+        if (w) {
+            r->window = w;
+            r->window_cap = n;
+        }
+    }
+    if (n > 0 && n <= r->window_cap) { /* else out of memory: no p50 this time */
+        memcpy(r->window, r->latencies + from, n * sizeof(*r->window));
+        qsort(r->window, n, sizeof(*r->window), cmp_i64);
+        p.recent_p50_us = cr_load_percentile(r->window, n, 50);
+    }
+    r->on_progress(r->userdata, &p);
+}
+
 /* Runs transfers until every planned upload has been answered. */
 static cr_status run_loop(struct run *r, size_t num, struct cr_error *err)
 {
     cr_status st = CR_OK;
+    int poll_ms = r->on_progress && r->progress_every_ms < 1000 ? (int)r->progress_every_ms : 1000;
     for (size_t i = 0; i < r->n_slots && st == CR_OK; i++)
         st = slot_start(r, &r->slots[i]);
     while (st == CR_OK && r->in_flight > 0) {
@@ -275,13 +350,15 @@ static cr_status run_loop(struct run *r, size_t num, struct cr_error *err)
         CURLMcode mc = curl_multi_perform(r->multi, &running);
         if (mc == CURLM_OK)
             st = drain(r, num);
+        maybe_progress(r, 0);
         if (mc == CURLM_OK && st == CR_OK && r->in_flight > 0)
-            mc = curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
+            mc = curl_multi_poll(r->multi, NULL, 0, poll_ms, NULL);
         if (mc != CURLM_OK)
             return cr__fail(err, CR_ERR_NETWORK, "load: libcurl: %s", curl_multi_strerror(mc));
     }
     if (st != CR_OK)
         return cr__fail(err, st, "load: cannot start an upload: %s", cr_strerror(st));
+    maybe_progress(r, 1); /* the last word: everything answered */
     return CR_OK;
 }
 
@@ -302,6 +379,7 @@ static void run_free(struct run *r)
         curl_multi_cleanup(r->multi);
     curl_slist_free_all(r->headers);
     free(r->latencies);
+    free(r->window);
 }
 
 /* qsort order for latencies: ascending. */
@@ -371,12 +449,15 @@ cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_i
         .on_answer = opts->on_answer,
         .userdata = opts->userdata,
         .totals = totals,
+        .on_progress = opts->on_progress,
+        .progress_every_ms = opts->progress_every_ms > 0 ? opts->progress_every_ms : 1000,
     };
     totals->requests = num;
     st = run_setup(&r, num, opts->concurrency ? opts->concurrency : CR_LOAD_DEFAULT_CONCURRENCY,
                    opts->max_body_bytes ? opts->max_body_bytes : CR_LOAD_DEFAULT_MAX_BODY_BYTES,
                    err);
     r.start_us = cr_time_mono_us();
+    r.next_progress_us = r.start_us + r.progress_every_ms * 1000;
     if (st == CR_OK)
         st = run_loop(&r, num, err);
     finish_totals(&r);

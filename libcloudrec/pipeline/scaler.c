@@ -5,6 +5,7 @@
 #include "cloudrec/scale.h"
 #include "cloudrec/service.h"
 #include "pipeline/proc.h"
+#include "pipeline/scaler_status.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@ struct scaler {
     cr_status last_failure; /* to log a failing dependency once, not every tick */
     char last_launch_error[256];
     int64_t last_launch_log_ms;
+    struct cr__scaler_status status; /* published to o.status_path every tick */
+    int status_failing;              /* the last status write failed (logged once) */
 };
 
 /* Fills defaults and checks the options. */
@@ -103,6 +106,9 @@ static cr_status scaler_open(struct scaler *s, const struct cr_scaler_options *o
     if (st != CR_OK)
         return st;
     clamp_to_fleet(s);
+    s->status.interval_ms = s->o.interval_ms;
+    s->status.min_instances = s->policy.min_instances;
+    s->status.max_instances = s->policy.max_instances;
     if ((st = cr_queue_open(s->o.requests_url, NULL, &s->requests, err)) != CR_OK)
         return cr__fail_prefix(err, st, "requests queue: ");
     return CR_OK;
@@ -194,6 +200,21 @@ static void launch_failed(struct scaler *s, const struct cr_error *err)
     cr_log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err->message);
 }
 
+/* Publishes the tick to the status file (when there is one); a failing
+ * write is logged once until it works again. */
+static void publish(struct scaler *s, const struct cr_scale_input *in,
+                    const struct cr_scale_decision *d)
+{
+    if (!s->o.status_path)
+        return;
+    struct cr_error err = {0};
+    cr__scaler_status_record(&s->status, in, d, cr_time_wall_ms());
+    cr_status st = cr__scaler_status_write(s->o.status_path, &s->status, &err);
+    if (st != CR_OK && !s->status_failing)
+        cr_log(CR_LOG_WARN, "msg=\"cannot write the status file\" error=\"%s\"", err.message);
+    s->status_failing = st != CR_OK;
+}
+
 /* One observation, decision and action. */
 static void tick(struct scaler *s)
 {
@@ -225,6 +246,7 @@ static void tick(struct scaler *s)
     struct cr_scale_decision d;
     if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
         log_decision(s, &in, &d);
+        publish(s, &in, &d);
         if (d.launch > 0 && (st = cr_fleet_launch(s->fleet, d.launch, NULL, &err)) != CR_OK)
             launch_failed(s, &err);
         if (d.stop > 0)

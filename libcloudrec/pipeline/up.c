@@ -38,6 +38,7 @@
 #define UP_DEFAULT_KEEP_INPUTS_S 3600L
 #define UP_DEFAULT_KEEP_OUTPUTS_S 86400L
 #define UP_SWEEP_EVERY_MS 60000
+#define UP_SCALER_STATUS "scaler-status.json" /* in the data dir: scaler -> web */
 
 /* A growable argv whose strings are owned copies. */
 struct argv_buf {
@@ -281,6 +282,7 @@ static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, str
     if (u->o.interval_ms)
         argv_flag(a, "--interval-ms", "%d", u->o.interval_ms);
     argv_flag(a, "--kill-after-ms", "%d", u->o.stop_timeout_ms);
+    argv_flag(a, "--status-file", "%s/" UP_SCALER_STATUS, u->data_dir);
     argv_flag(a, "--worker", "%s", worker);
     argv_flag(a, "--output", "%s", x->output);
     argv_flag(a, "--model", "%s", model);
@@ -306,6 +308,7 @@ static cr_status web_argv(const struct cr_up *u, const struct up_urls *x, struct
     argv_flag(a, "--output", "%s", x->output);
     argv_flag(a, "--requests", "%s", x->requests);
     argv_flag(a, "--replies", "%s", x->replies);
+    argv_flag(a, "--scaler-status", "%s/" UP_SCALER_STATUS, u->data_dir);
     argv_add_all(a, u->o.web_args);
     return a->failed ? cr__fail(err, CR_ERR_NOMEM, "up: out of memory") : CR_OK;
 }

@@ -45,6 +45,20 @@ void cr__web_metrics_response(struct cr__web_metrics *m, unsigned code)
     atomic_fetch_add(&m->by_code[i], 1);
 }
 
+#define RECENT_MS_BITS 24 /* latencies up to 4.6 hours */
+#define RECENT_SEQ_MASK ((UINT64_C(1) << (64 - RECENT_MS_BITS)) - 1)
+
+/* Records the latency of an upload answered 200 in the recent ring. */
+static void recent_add(struct cr__web_metrics *m, int64_t latency_us)
+{
+    uint64_t ms = (uint64_t)(latency_us / 1000);
+    if (ms >= (1u << RECENT_MS_BITS))
+        ms = (1u << RECENT_MS_BITS) - 1;
+    uint64_t seq = atomic_fetch_add(&m->recent_seq, 1);
+    uint64_t tag = (seq + 1) & RECENT_SEQ_MASK;
+    atomic_store(&m->recent[seq % CR__WEB_RECENT], tag << RECENT_MS_BITS | ms);
+}
+
 void cr__web_metrics_upload(struct cr__web_metrics *m, unsigned code, int64_t latency_us)
 {
     atomic_fetch_add(&m->uploads, 1);
@@ -59,6 +73,30 @@ void cr__web_metrics_upload(struct cr__web_metrics *m, unsigned code, int64_t la
         b++;
     atomic_fetch_add(&m->latency_bucket[b], 1);
     atomic_fetch_add(&m->latency_sum_us, (uint_fast64_t)latency_us);
+    if (code == 200)
+        recent_add(m, latency_us);
+}
+
+size_t cr__web_metrics_recent(struct cr__web_metrics *m, uint64_t *cursor, uint32_t *out,
+                              size_t max)
+{
+    uint64_t end = atomic_load(&m->recent_seq);
+    uint64_t seq = *cursor;
+    if (max > CR__WEB_RECENT)
+        max = CR__WEB_RECENT;
+    if (end - seq > max)
+        seq = end - max; /* the older ones are overwritten or not wanted */
+    size_t n = 0;
+    for (; seq < end; seq++) {
+        uint64_t v = atomic_load(&m->recent[seq % CR__WEB_RECENT]);
+        /* Slots are tagged with seq + 1, so an empty one never matches; a
+         * writer that took its number but has not stored yet leaves the
+         * slot's old value, whose tag differs: skip it. */
+        if (v >> RECENT_MS_BITS == ((seq + 1) & RECENT_SEQ_MASK))
+            out[n++] = (uint32_t)(v & ((1u << RECENT_MS_BITS) - 1));
+    }
+    *cursor = end;
+    return n;
 }
 
 uint64_t cr__web_metrics_requests(struct cr__web_metrics *m)

@@ -1,60 +1,47 @@
-/* page.c - the upload page served at GET /: self-contained HTML with inline
- * style and script, no external assets. Without script the form posts
- * normally and the browser shows the plain-text answer. */
+/* page.c - the dashboard served at GET / and its script and style
+ * (/app.js, /app.css, /favicon.svg): static files under web/assets/, compiled in by
+ * assets/embed.py, so the server needs nothing at run time and the page
+ * nothing from outside (no CDN). The page has no inline script or style
+ * attribute, so a strict Content-Security-Policy (default-src 'self') fits
+ * it. Without script its form still posts one file to / and the browser
+ * shows the plain-text answer. */
 #include "web/web_internal.h"
 
-static const char page[] =
-    "<!doctype html>\n"
-    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<title>cloudrec</title>\n"
-    "<style>\n"
-    "body{font:16px/1.4 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}\n"
-    "h1{font-size:1.4em}#result{margin:1em 0;padding:.6em;border-radius:4px;display:none}\n"
-    ".ok{background:#e8f5e9}.err{background:#ffebee}table{border-collapse:collapse}\n"
-    "td{padding:.1em .8em .1em 0}#status{color:#555;font-size:.9em}\n"
-    "</style></head><body>\n"
-    "<h1>cloudrec: what is in this picture?</h1>\n"
-    "<form id=\"f\" method=\"post\" action=\"/\" enctype=\"multipart/form-data\">\n"
-    "<input type=\"file\" name=\"inputFile\" accept=\"image/jpeg,image/png\" required>\n"
-    "<button type=\"submit\">Classify</button>\n"
-    "</form>\n"
-    "<div id=\"result\"></div>\n"
-    "<p id=\"status\">queue: ...</p>\n"
-    "<script>\n"
-    "'use strict';\n"
-    "const f=document.getElementById('f'),out=document.getElementById('result');\n"
-    "function show(cls,nodes){out.className=cls;out.style.display='block';"
-    "out.replaceChildren(...nodes);}\n"
-    "function text(t){return document.createTextNode(t);}\n"
-    "f.addEventListener('submit',async e=>{\n"
-    " e.preventDefault();show('',[text('classifying...')]);\n"
-    " try{\n"
-    "  const r=await fetch('/',{method:'POST',body:new FormData(f),"
-    "headers:{Accept:'application/json'}});\n"
-    "  const j=await r.json();\n"
-    "  if(!r.ok){show('err',[text(r.status+': '+j.error)]);return;}\n"
-    "  const b=document.createElement('b');b.textContent=j.label;\n"
-    "  const t=document.createElement('table');\n"
-    "  for(const p of j.top||[]){const row=t.insertRow();"
-    "row.insertCell().textContent=p.label;"
-    "row.insertCell().textContent=(100*p.probability).toFixed(1)+'%';}\n"
-    "  show('ok',[text(j.name+': '),b,t,text('answered in '+j.timing.total_ms+' ms"
-    " (worker '+j.worker+', '+j.timing.processing_ms+' ms)')]);\n"
-    " }catch(err){show('err',[text('failed: '+err)]);}\n"
-    "});\n"
-    "async function poll(){\n"
-    " try{const s=await (await fetch('/v1/status')).json();\n"
-    "  const q=s.queue?s.queue.visible+' waiting, '+s.queue.in_flight+' being classified'"
-    ":'unknown';\n"
-    "  document.getElementById('status').textContent='queue: '+q+'; '+s.pending+"
-    "' waiting here for an answer';}catch(e){}\n"
-    " setTimeout(poll,2000);}\n"
-    "poll();\n"
-    "</script>\n"
-    "</body></html>\n";
+#include "web_assets.h"
+
+#include <string.h>
+
+static const char html_type[] = "text/html; charset=utf-8";
+static const char js_type[] = "text/javascript; charset=utf-8";
+static const char css_type[] = "text/css; charset=utf-8";
+static const char svg_type[] = "image/svg+xml";
 
 const char *cr__web_page_html(void)
 {
-    return page;
+    return asset_dashboard_html;
+}
+
+const char *cr__web_asset(const char *path, size_t *len, const char **type)
+{
+    static const struct {
+        const char *path;
+        const char *body;
+        size_t len;
+        const char *type;
+    } assets[] = {
+        {"/dashboard", asset_dashboard_html, asset_dashboard_html_len, html_type},
+        {"/app.js", asset_app_js, asset_app_js_len, js_type},
+        {"/app.css", asset_app_css, asset_app_css_len, css_type},
+        {"/favicon.svg", asset_favicon_svg, asset_favicon_svg_len, svg_type},
+    };
+    for (size_t i = 0; i < CR__ARRAY_LEN(assets); i++) {
+        if (strcmp(path, assets[i].path) != 0)
+            continue;
+        if (len)
+            *len = assets[i].len;
+        if (type)
+            *type = assets[i].type;
+        return assets[i].body;
+    }
+    return NULL;
 }

@@ -72,6 +72,12 @@ static enum MHD_Result respond_why(struct cr__web_request *r, unsigned code, con
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* The page loads only its own script, style and images; nothing inline
+     * runs, so an injected string can never become code. */
+    if (strncmp(type, "text/html", 9) == 0)
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
     /* The id is the only way to the stored result (/v1/results/<id>). */
     if (r->route == ROUTE_UPLOAD && r->pending.id[0])
         MHD_add_response_header(resp, "X-Request-Id", r->pending.id);
@@ -218,6 +224,18 @@ static enum MHD_Result serve_status(struct cr__web_request *r)
                    (unsigned long long)atomic_load(&s->metrics.answered), g.uptime_s);
     enum MHD_Result ret = body.data ? respond(r, 200, json_type, body.data, body.len, NULL)
                                     : respond_error(r, 500, "out of memory", NULL);
+    cr_buf_free(&body);
+    return ret;
+}
+
+/* GET /v1/stats: the sampler's history (stats.c). */
+static enum MHD_Result serve_stats(struct cr__web_request *r)
+{
+    struct cr_buf body;
+    cr_buf_init(&body, 0);
+    enum MHD_Result ret = cr__web_stats_render(r->server, &body) == CR_OK
+                              ? respond(r, 200, json_type, body.data, body.len, NULL)
+                              : respond_error(r, 500, "out of memory", NULL);
     cr_buf_free(&body);
     return ret;
 }
@@ -575,6 +593,12 @@ static enum MHD_Result route_get(struct cr__web_request *r, const char *method, 
         return serve_metrics(r);
     if (strcmp(url, "/v1/status") == 0)
         return serve_status(r);
+    if (strcmp(url, "/v1/stats") == 0)
+        return serve_stats(r);
+    size_t len = 0;
+    const char *type = NULL, *asset = cr__web_asset(url, &len, &type);
+    if (asset)
+        return respond(r, 200, type, asset, len, NULL);
     return serve_result(r, url + strlen(RESULTS_PREFIX));
 }
 
@@ -593,7 +617,9 @@ static enum MHD_Result route(struct cr__web_request *r, const char *method, cons
     if (strcmp(url, "/upload") == 0)
         return post ? begin_upload(r) : not_allowed(r, method, url, "POST");
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
-        strcmp(url, "/v1/status") == 0 || strncmp(url, RESULTS_PREFIX, strlen(RESULTS_PREFIX)) == 0)
+        strcmp(url, "/v1/status") == 0 || strcmp(url, "/v1/stats") == 0 ||
+        cr__web_asset(url, NULL, NULL) ||
+        strncmp(url, RESULTS_PREFIX, strlen(RESULTS_PREFIX)) == 0)
         return route_get(r, method, url);
     char msg[120], p[80];
     cr__web_printable(url, 60, p, sizeof(p));
@@ -849,8 +875,8 @@ cr_status cr_web_start(const struct cr_web_options *opts, struct cr_web_server *
     if ((st = take_options(s, opts, err)) != CR_OK)
         goto fail;
     cr__web_pool_init(&s->pool, s->input_url, s->output_url, s->requests_url);
-    if ((st = open_backends(s, err)) != CR_OK || (st = start_daemon(s, err)) != CR_OK ||
-        (st = cr__web_receiver_start(s, err)) != CR_OK ||
+    if ((st = open_backends(s, err)) != CR_OK || (st = cr__web_stats_start(s, opts, err)) != CR_OK ||
+        (st = start_daemon(s, err)) != CR_OK || (st = cr__web_receiver_start(s, err)) != CR_OK ||
         (st = start_guard(s, err)) != CR_OK)
         goto fail;
     cr_log(CR_LOG_INFO, "msg=\"web tier listening\" addr=%s port=%d threads=%d deadline_ms=%ld",
@@ -933,6 +959,7 @@ void cr_web_stop(struct cr_web_server *s)
     }
     resolve_all_shutdown(s);
     cr__web_receiver_stop(s);
+    cr__web_stats_free(s);
     if (s->daemon) {
         /* Resumed connections still have to write their answers; libmicrohttpd
          * must not be stopped while any connection is suspended. */

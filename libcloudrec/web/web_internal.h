@@ -9,7 +9,8 @@
  *   upload.c   multipart parsing and upload validation
  *   replies.c  the reply-receiver thread and the deadline sweep
  *   guard.c    deadlines for connections still sending their request
- *   page.c     the HTML upload page
+ *   page.c     the dashboard page and its script and style (assets)
+ *   stats.c    the sampler thread and its history, served as /v1/stats
  *   server.c   the daemon, routing, responses, start and stop
  *
  * Locking: server->lock guards the pending map, each waiting request's
@@ -95,6 +96,7 @@ int cr__web_pending_seen(const struct cr__web_pending_map *m, const char *id);
 
 #define CR__WEB_CODES 14   /* status codes counted one by one, plus "other" */
 #define CR__WEB_BUCKETS 13 /* latency histogram buckets, plus +Inf */
+#define CR__WEB_RECENT 4096 /* latencies of the last answered uploads (stats.c) */
 
 /* Counters, updated from any thread without a lock. */
 struct cr__web_metrics {
@@ -106,6 +108,11 @@ struct cr__web_metrics {
     atomic_uint_fast64_t busy;                    /* 503s at the connection limit */
     atomic_uint_fast64_t latency_bucket[CR__WEB_BUCKETS + 1];
     atomic_uint_fast64_t latency_sum_us;
+    /* The latency (ms) of each upload answered 200, in a ring: entry
+     * seq % CR__WEB_RECENT holds (seq + 1) << 24 | ms, so a reader can tell a
+     * stale or half-written slot from the one it wants. */
+    atomic_uint_fast64_t recent_seq;
+    atomic_uint_fast64_t recent[CR__WEB_RECENT];
 };
 
 /* Gauges read at render time. */
@@ -127,6 +134,11 @@ cr_status cr__web_metrics_render(struct cr__web_metrics *m, const struct cr__web
                                  struct cr_buf *out);
 /* Total responses counted. */
 uint64_t cr__web_metrics_requests(struct cr__web_metrics *m);
+/* Copies into out (up to max, the newest kept) the latencies in ms of the
+ * uploads answered 200 since *cursor, and advances *cursor (start it at 0).
+ * Returns how many were copied. One reader at a time. */
+size_t cr__web_metrics_recent(struct cr__web_metrics *m, uint64_t *cursor, uint32_t *out,
+                              size_t max);
 
 /* ---- pool.c ----------------------------------------------------------- */
 
@@ -303,6 +315,8 @@ struct cr_web_server {
 
     pthread_mutex_t log_lock; /* start_error */
     char start_error[256];
+
+    struct cr__web_stats *stats; /* the sampler (stats.c) */
 };
 
 /* upload.c: called on the first call of an upload request. Checks the
@@ -326,7 +340,22 @@ void cr__web_receiver_stop(struct cr_web_server *s);
 void cr__web_resolve_locked(struct cr_web_server *s, struct cr__web_pending *p,
                             enum cr__web_outcome outcome, const struct cr_response_msg *reply);
 
-/* page.c: the upload page. Static storage. */
+/* page.c: the dashboard page. Static storage. */
 const char *cr__web_page_html(void);
+/* page.c: the static file served at path ("/app.js", ...), its length and
+ * content type; NULL when there is none. Static storage. */
+const char *cr__web_asset(const char *path, size_t *len, const char **type);
+
+/* stats.c: starts the sampler thread, which records one sample of the
+ * service every second (queue, fleet from opts->scaler_status_path,
+ * answers per second, latency) and keeps the last CR__WEB_STATS_SAMPLES;
+ * s->stats owns it. The path is copied. */
+#define CR__WEB_STATS_SAMPLES 300
+cr_status cr__web_stats_start(struct cr_web_server *s, const struct cr_web_options *opts,
+                              struct cr_error *err);
+/* Stops the sampler thread and frees it (NULL-safe; s->stats becomes NULL). */
+void cr__web_stats_free(struct cr_web_server *s);
+/* Appends the /v1/stats JSON document to out. */
+cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *out);
 
 #endif

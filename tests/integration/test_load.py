@@ -10,12 +10,14 @@ import hashlib
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -433,3 +435,62 @@ def test_help(load_tool):
     res = run([load_tool, "--help"])
     assert res.returncode == 0
     assert res.stdout.startswith("usage: cloudrec-load") and "--concurrency" in res.stdout
+
+
+def test_progress_lines_when_asked(load_tool, server, images):
+    server.delay_s = 0.4  # a run long enough for a few progress calls
+    res = run([load_tool, "--url", server.url, "--images", str(images), "--quiet", "--progress",
+               "--concurrency", "2"])
+    assert res.returncode == 0, res.stderr
+    lines = [l for l in res.stderr.splitlines() if "answers/s" in l]
+    assert len(lines) >= 2, res.stderr
+    assert "\x1b[" not in res.stderr  # no terminal codes into a file
+    assert re.search(r"\[8/8\] sent 8, in flight 0, correct 8, wrong 0, errors 0, "
+                     r"[0-9.]+ answers/s, p50 \d+ ms$", lines[-1]), lines[-1]
+    # While uploads were in flight, a line said so.
+    assert any(re.search(r"in flight [12],", l) for l in lines), lines
+
+
+def svg_series(path: Path) -> dict:
+    """data-series -> element of the report's SVG (parsed as XML)."""
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return {e.get("data-series"): e for e in root.iter() if e.get("data-series")}
+
+
+def answered_in(path: Path) -> int:
+    """The answers the report's rate line adds up to: rate x bucket width."""
+    root = ET.parse(path).getroot()
+    group = next(g for g in root.iter() if g.get("data-bucket-s"))
+    line = next(e for e in group if e.get("data-series") == "answers_per_s")
+    width = float(group.get("data-bucket-s"))
+    return round(sum(float(v) for v in line.get("data-values").split(",")) * width)
+
+
+def test_report_svg(load_tool, server, images, tmp_path):
+    out = tmp_path / "run.svg"
+    server.fail.add("test_3")
+    res = run([load_tool, "--url", server.url, "--images", str(images), "--num", "16", "--quiet",
+               "--report", str(out)])
+    assert res.returncode == 1, res.stderr  # test_3 failed twice
+    series = svg_series(out)
+    dots = series["latency_ms"]
+    assert int(dots.get("data-count")) == 16 and len(list(dots)) == 16
+    assert sum(1 for c in dots if c.get("fill") == "#dc2626") == 2  # the two errors, in red
+    assert answered_in(out) == 14
+    # This stand-in has no /v1/stats: the picture says so instead of guessing.
+    assert "fleet size unknown" in series["none"].text and "v1/stats" in series["none"].text
+    assert series["workers"].get("data-values") == ""
+    assert "urllib" not in out.read_text() and "<script" not in out.read_text()
+
+
+def test_report_html_and_bad_name(load_tool, server, images, tmp_path):
+    out = tmp_path / "run.html"
+    res = run([load_tool, "--url", server.url, "--images", str(images), "--quiet",
+               "--report", str(out)])
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert text.startswith("<!doctype html>") and "<svg" in text and "</html>" in text
+    res = run([load_tool, "--url", server.url, "--images", str(images), "--report",
+               str(tmp_path / "run.png")])
+    assert res.returncode == 2 and "--report" in res.stderr

@@ -344,6 +344,12 @@ def test_healthz_metrics_status_and_page(shared):
     assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
     assert 'name="inputFile"' in page.text and 'enctype="multipart/form-data"' in page.text
     assert "http://" not in page.text and "https://" not in page.text  # no external assets
+    # Only the page's own script and style run; nothing inline.
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "<script>" not in page.text and " on" + "click=" not in page.text
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # ---- bad requests ----------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -226,8 +227,57 @@ static void test_run(void)
     CHECK(t.wall_us > 0);
 }
 
+static void test_stats_url(void)
+{
+    char out[128];
+    CHECK_EQ_INT(cr_load_stats_url("http://127.0.0.1:8000/", out, sizeof(out)), CR_OK);
+    CHECK_EQ_STR(out, "http://127.0.0.1:8000/v1/stats");
+    CHECK_EQ_INT(cr_load_stats_url("https://h.example/upload?x=1", out, sizeof(out)), CR_OK);
+    CHECK_EQ_STR(out, "https://h.example/v1/stats");
+    CHECK_EQ_INT(cr_load_stats_url("http://[::1]:80", out, sizeof(out)), CR_OK);
+    CHECK_EQ_STR(out, "http://[::1]:80/v1/stats");
+    CHECK_EQ_INT(cr_load_stats_url("no-scheme", out, sizeof(out)), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr_load_stats_url("http://a-long-host-name/", out, 10), CR_ERR_TOO_LARGE);
+}
+
+/* The fleet samples of /v1/stats documents reach the picture: merged in
+ * time order without repeats, unknown values left out. */
+static void test_report_stats(void)
+{
+    struct cr_load_report *r = NULL;
+    struct cr_error err = {0};
+    CHECK_EQ_INT(cr_load_report_new(&r, &err), CR_OK);
+    int64_t t0 = cr_time_wall_ms();
+    char doc[512];
+    snprintf(doc, sizeof(doc),
+             "{\"series\":{\"time_ms\":[%lld,%lld],\"starting\":[1,0],\"busy\":[0,2],"
+             "\"idle\":[0,1],\"desired\":[null,2]}}",
+             (long long)t0, (long long)t0 + 1000);
+    CHECK_EQ_INT(cr_load_report_add_stats(r, doc, strlen(doc), &err), CR_OK);
+    CHECK_EQ_INT(cr_load_report_add_stats(r, doc, strlen(doc), &err), CR_OK); /* no repeats */
+    CHECK_EQ_INT(cr_load_report_add_stats(r, "{\"series\":{}}", 13, &err), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr_load_report_add_stats(r, "[", 1, &err), CR_ERR_FORMAT);
+    struct cr_load_result res = {.end_us = 1500000, .latency_us = 800000};
+    CHECK_EQ_INT(cr_load_report_add(r, &res), CR_OK);
+    struct cr_buf svg;
+    cr_buf_init(&svg, 0);
+    CHECK_EQ_INT(cr_load_report_render(r, NULL, 0, &svg), CR_OK);
+    const char *text = svg.data ? (const char *)svg.data : "";
+    CHECK(strstr(text, "data-series=\"workers\"") != NULL);
+    const char *workers = strstr(text, "data-series=\"workers\"");
+    CHECK(workers && strstr(workers, "data-values=\"1,3\"") != NULL);
+    const char *desired = strstr(text, "data-series=\"desired\"");
+    CHECK(desired && strstr(desired, "data-values=\"2\"") != NULL);
+    CHECK(strstr(text, "data-count=\"1\"") != NULL);
+    CHECK(strstr(text, "<script") == NULL);
+    cr_buf_free(&svg);
+    cr_load_report_free(r);
+}
+
 int main(void)
 {
+    test_stats_url();
+    test_report_stats();
     test_percentile();
     test_stem();
     test_judge();

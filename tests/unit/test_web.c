@@ -195,8 +195,47 @@ static void test_metrics_text(void)
     cr_buf_free(&out);
 }
 
+/* The latencies of uploads answered 200 come back once each, newest kept. */
+static void test_recent_latencies(void)
+{
+    static struct cr__web_metrics m;
+    static uint32_t got[CR__WEB_RECENT];
+    uint64_t cursor = 0;
+    cr__web_metrics_init(&m);
+    CHECK_EQ_INT(cr__web_metrics_recent(&m, &cursor, got, CR__WEB_RECENT), 0);
+    cr__web_metrics_upload(&m, 200, 12000);
+    cr__web_metrics_upload(&m, 400, 1000); /* not an answer: not counted */
+    cr__web_metrics_upload(&m, 200, 34999);
+    CHECK_EQ_INT(cr__web_metrics_recent(&m, &cursor, got, CR__WEB_RECENT), 2);
+    CHECK_EQ_INT(got[0], 12);
+    CHECK_EQ_INT(got[1], 34);
+    CHECK_EQ_INT(cr__web_metrics_recent(&m, &cursor, got, CR__WEB_RECENT), 0);
+    for (int i = 0; i < CR__WEB_RECENT + 10; i++)
+        cr__web_metrics_upload(&m, 200, (int64_t)i * 1000);
+    CHECK_EQ_INT(cr__web_metrics_recent(&m, &cursor, got, 3), 3);
+    CHECK_EQ_INT(got[2], CR__WEB_RECENT + 9); /* the newest */
+    CHECK_EQ_INT(got[0], CR__WEB_RECENT + 7);
+}
+
+/* The dashboard's files are served by path, with their types. */
+static void test_assets(void)
+{
+    size_t len = 0;
+    const char *type = NULL;
+    const char *js = cr__web_asset("/app.js", &len, &type);
+    CHECK(js && len == strlen(js) && strstr(js, "/v1/stats"));
+    CHECK_EQ_STR(type, "text/javascript; charset=utf-8");
+    CHECK(cr__web_asset("/app.css", &len, &type) && strncmp(type, "text/css", 8) == 0);
+    CHECK(cr__web_asset("/nope.js", &len, &type) == NULL);
+    const char *page = cr__web_page_html();
+    CHECK(strstr(page, "src=\"/app.js\"") && strstr(page, "multiple"));
+    CHECK(!strstr(page, "onclick") && !strstr(page, "onload")); /* CSP: no inline handlers */
+}
+
 int main(void)
 {
+    test_recent_latencies();
+    test_assets();
     test_upload_names();
     test_printable();
     test_accept_and_http_fail();

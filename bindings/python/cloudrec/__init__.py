@@ -12,18 +12,22 @@
             aws.sqs_delete(url, m.receipt_handle)
 
 The shared library is $CLOUDREC_LIB when that is set (nothing else is tried);
-otherwise the system loader's libcloudrec.so (installed by `meson install`),
-then the build*/ directories of the source checkout this file lives in. Errors raise CloudrecError, which carries the
+otherwise, for a package installed by `meson install`, the library installed
+with it (recorded in cloudrec/_paths.py); then the system loader's
+libcloudrec.so, then the build*/ directories of the source checkout this file
+lives in. Errors raise CloudrecError, which carries the
 library's status code, its name and the one-line message.
 """
 import ctypes
 import ctypes.util
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Any, Iterator, List, NoReturn, Optional, Tuple, TypeVar, Union
 
 __all__ = ["Aws", "Classifier", "CloudrecError", "Session", "SqsMessage", "version",
            "model_paths"]
+
+_Self = TypeVar("_Self", bound="_Closing")
 
 _LABEL_MAX = 128
 _PATH_MAX = 4096
@@ -83,20 +87,33 @@ class CloudrecError(Exception):
         self.request_id = request_id
 
 
-def _candidates():
+def _installed() -> List[str]:
+    """The library `meson install` put beside this package, if it did."""
+    try:
+        from . import _paths  # type: ignore[attr-defined]  # written by meson install only
+    except ImportError:
+        return []
+    here = Path(__file__).resolve().parent
+    return [str(here / _paths.LIBDIR_FROM_PACKAGE / _paths.SONAME),
+            str(Path(_paths.LIBDIR) / _paths.SONAME)]
+
+
+def _candidates() -> Iterator[str]:
     env = os.environ.get("CLOUDREC_LIB")
     if env:
         yield env
         return
+    yield from _installed()
     found = ctypes.util.find_library("cloudrec")
     if found:
         yield found
-    root = Path(__file__).resolve().parents[3]
-    for build in sorted(root.glob("build*")):
-        yield str(build / "libcloudrec" / "libcloudrec.so")
+    parents = Path(__file__).resolve().parents
+    if len(parents) > 3:  # bindings/python/cloudrec/ in a checkout
+        for build in sorted(parents[3].glob("build*")):
+            yield str(build / "libcloudrec" / "libcloudrec.so")
 
 
-def _load():
+def _load() -> ctypes.CDLL:
     tried = []
     for cand in _candidates():
         try:
@@ -109,7 +126,7 @@ def _load():
 _lib = _load()
 
 
-def _declare(name, restype, *argtypes):
+def _declare(name: str, restype: Any, *argtypes: Any) -> Any:
     fn = getattr(_lib, name)
     fn.restype = restype
     fn.argtypes = list(argtypes)
@@ -137,7 +154,7 @@ _classify_file = _declare("cr_classify_file", _status, _cl_p, ctypes.c_char_p, _
                           ctypes.c_size_t, _size_p, _err_p)
 
 
-def _raise(status: int, err: _Error):
+def _raise(status: int, err: _Error) -> NoReturn:
     name = _status_name(status).decode()
     message = err.message.decode(errors="replace") or _strerror(status).decode()
     raise CloudrecError(status, name, message, err.aws_code.decode(errors="replace"),
@@ -159,7 +176,7 @@ def model_paths(model_dir: Union[str, os.PathLike, None] = None) -> dict:
     status = _model_resolve(_path_arg(model_dir), ctypes.byref(paths), ctypes.byref(err))
     if status:
         _raise(status, err)
-    return {name: getattr(paths, name).decode() for name, _ in _ModelPaths._fields_}
+    return {f[0]: getattr(paths, f[0]).decode() for f in _ModelPaths._fields_}
 
 
 class _Closing:
@@ -168,13 +185,13 @@ class _Closing:
     def close(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:
@@ -381,7 +398,7 @@ class SqsMessage:
     __slots__ = ("message_id", "receipt_handle", "body", "md5_of_body", "receive_count",
                  "sent_ms", "first_receive_ms", "attributes")
 
-    def __init__(self, m: _SqsMessage):
+    def __init__(self, m: _SqsMessage) -> None:
         self.message_id = _str(m.message_id)
         self.receipt_handle = _str(m.receipt_handle)
         self.body = ctypes.string_at(m.body, m.body_len).decode() if m.body else ""
@@ -392,7 +409,7 @@ class SqsMessage:
         self.attributes = {m.attribute_names[i].decode(): m.attribute_values[i].decode()
                            for i in range(m.num_attributes)}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"SqsMessage(message_id={self.message_id!r}, body={self.body!r}, "
                 f"receive_count={self.receive_count})")
 
