@@ -578,7 +578,10 @@ static cr_status open_db(struct sq_queue *q, int create, struct cr_error *err)
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int rc = sqlite3_open_v2(q->path, &q->db, flags, NULL);
     if (rc == SQLITE_CANTOPEN && !create && access(q->path, F_OK) != 0)
-        return cr__fail(err, CR_ERR_NOT_FOUND, "%s: no queue database (open with create)", q->path);
+        return cr__fail(err, CR_ERR_NOT_FOUND,
+                        "%s: no such queue database (create the queues, e.g. with cloudrec "
+                        "setup, or open with create)",
+                        q->path);
     if (rc != SQLITE_OK)
         return sq_fail(q, rc, "opening", err);
     sqlite3_extended_result_codes(q->db, 1);

@@ -193,6 +193,9 @@ static void log_decision(struct scaler *s, const struct cr_scale_input *in,
 static void launch_failed(struct scaler *s, const struct cr_error *err)
 {
     int64_t now = cr_time_mono_ms();
+    s->status.launch_failures++;
+    cr__strlcpy(s->status.launch_error, err->message[0] ? err->message : "launch failed",
+                sizeof(s->status.launch_error));
     if (strcmp(err->message, s->last_launch_error) == 0 && now - s->last_launch_log_ms < 10000)
         return;
     cr__strlcpy(s->last_launch_error, err->message, sizeof(s->last_launch_error));
@@ -246,11 +249,13 @@ static void tick(struct scaler *s)
     struct cr_scale_decision d;
     if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
         log_decision(s, &in, &d);
-        publish(s, &in, &d);
         if (d.launch > 0 && (st = cr_fleet_launch(s->fleet, d.launch, NULL, &err)) != CR_OK)
             launch_failed(s, &err);
+        else if (d.launch > 0)
+            s->status.launch_error[0] = '\0';
         if (d.stop > 0)
             stop_idle(s, &l, d.stop);
+        publish(s, &in, &d); /* after acting, so a failed launch shows at once */
     }
     cr_fleet_list_free(&l);
 }

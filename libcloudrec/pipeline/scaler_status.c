@@ -60,10 +60,14 @@ cr_status cr__scaler_status_encode(const struct cr__scaler_status *s, struct cr_
         out,
         "{\"v\":%d,\"time_ms\":%lld,\"interval_ms\":%d,\"visible\":%ld,\"in_flight\":%ld,"
         "\"starting\":%d,\"busy\":%d,\"idle\":%d,\"stopping\":%d,\"desired\":%d,\"min\":%d,"
-        "\"max\":%d,\"decisions\":[",
+        "\"max\":%d,\"launch_failures\":%ld,\"launch_error\":",
         STATUS_VERSION, (long long)s->time_ms, s->interval_ms, s->visible, s->in_flight,
         s->starting, s->busy, s->idle, s->stopping, s->desired, s->min_instances,
-        s->max_instances);
+        s->max_instances, s->launch_failures);
+    if (st == CR_OK)
+        st = cr_json_append_string(out, s->launch_error);
+    if (st == CR_OK)
+        st = cr_buf_append_str(out, ",\"decisions\":[");
     for (size_t i = 0; st == CR_OK && i < s->num_actions && i < CR__SCALER_STATUS_DECISIONS; i++) {
         if (i)
             st = cr_buf_append_str(out, ",");
@@ -130,6 +134,13 @@ static int decode_counts(const struct cr__json *root, struct cr__scaler_status *
     out->starting = (int)v[3], out->busy = (int)v[4], out->idle = (int)v[5];
     out->stopping = (int)v[6], out->desired = (int)v[7];
     out->min_instances = (int)v[8], out->max_instances = (int)v[9];
+    /* Optional: absent in files of scalers that predate them. */
+    if (get_int(root, "launch_failures", 0, INT32_MAX, &t))
+        out->launch_failures = (long)t;
+    const char *why = NULL;
+    size_t len = 0;
+    if (cr__json_get_string(cr__json_get(root, "launch_error"), &why, &len) == CR_OK)
+        cr__strlcpy(out->launch_error, why, sizeof(out->launch_error));
     return 1;
 }
 

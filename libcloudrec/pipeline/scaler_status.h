@@ -10,13 +10,17 @@
  *   {"v":1,"time_ms":<wall clock ms>,"interval_ms":1000,
  *    "visible":3,"in_flight":2,"starting":1,"busy":2,"idle":0,"stopping":0,
  *    "desired":5,"min":0,"max":20,
+ *    "launch_failures":0,"launch_error":"",
  *    "decisions":[{"time_ms":...,"action":"launch","count":2,"desired":5,
  *                  "backlog":5,"reason":"scale out"}, ...]}
  *
  * starting/busy/idle/stopping are the fleet's instances by state (pending,
  * running and not idle, idle, stopping); decisions are the last
  * CR__SCALER_STATUS_DECISIONS ticks that launched or stopped something,
- * oldest first. The scaler rewrites the file every tick with a rename, so a
+ * oldest first. launch_failures counts the launches the fleet refused or
+ * that failed since the scaler started; launch_error is why the last one
+ * failed, "" once a launch works again (both optional when reading, for
+ * files written before they existed). The scaler rewrites the file every tick with a rename, so a
  * reader sees either the previous or the next version, never a mix.
  */
 #ifndef CLOUDREC_PIPELINE_SCALER_STATUS_H
@@ -44,6 +48,8 @@ struct cr__scaler_status {
     long visible, in_flight;
     int starting, busy, idle, stopping;
     int desired, min_instances, max_instances;
+    long launch_failures; /* launches refused or failed since the start */
+    char launch_error[256]; /* why the last launch failed; "" once one works */
     size_t num_actions; /* valid entries of actions[], oldest first */
     struct cr__scaler_action actions[CR__SCALER_STATUS_DECISIONS];
 };

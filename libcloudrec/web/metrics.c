@@ -193,6 +193,11 @@ static void render_gauges(const struct cr__web_gauges *g, struct text *out)
               "Request messages held by a worker (approximate).", (double)g->queue_in_flight);
     }
     gauge(out, "cloudrec_web_uptime_seconds", "", "Seconds since the server started.", g->uptime_s);
+    if (g->launch_failures >= 0) {
+        family(out, "cloudrec_fleet_launch_failures_total", "counter",
+               "Worker launches the fleet refused or that failed, as the scaler reports them.");
+        put(out, "cloudrec_fleet_launch_failures_total %ld\n", g->launch_failures);
+    }
 }
 
 cr_status cr__web_metrics_render(struct cr__web_metrics *m, const struct cr__web_gauges *g,

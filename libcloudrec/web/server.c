@@ -172,23 +172,30 @@ static void gauges(struct cr_web_server *s, struct cr__web_gauges *g)
     g->pending = (long)s->pending.count;
     pthread_mutex_unlock(&s->lock);
     g->uptime_s = (double)(cr_time_mono_ms() - s->started_ms) / 1000.0;
+    char ignored[8];
+    cr__web_stats_launches(s, &g->launch_failures, ignored, sizeof(ignored));
     queue_counts(s, g);
 }
 
-/* GET /healthz: 200 "ok" while the request queue can be read and replies
- * are received; else 503 with the first reason, so a load balancer or a
- * person sees at once that accepted uploads would not be answered. */
+/* GET /healthz: 200 "ok" while the request queue can be read, replies are
+ * received and the scaler can start workers; else 503 with the first
+ * reason, so a load balancer or a person sees at once that accepted uploads
+ * would not be answered. */
 static enum MHD_Result serve_health(struct cr__web_request *r)
 {
     struct cr_web_server *s = r->server;
     struct cr__web_gauges g;
     gauges(s, &g);
-    char why[600] = "";
+    char why[600] = "", launch[256];
+    long failures = -1;
+    cr__web_stats_launches(s, &failures, launch, sizeof(launch));
     pthread_mutex_lock(&s->counts_lock);
     if (!g.queue_ok)
         snprintf(why, sizeof(why), "request queue: %s", s->counts_error);
     else if (s->replies_error[0])
         snprintf(why, sizeof(why), "reply queue: %s", s->replies_error);
+    else if (launch[0])
+        snprintf(why, sizeof(why), "workers cannot start: %s", launch);
     pthread_mutex_unlock(&s->counts_lock);
     return why[0] ? respond_error(r, 503, why, NULL) : respond_text(r, 200, "ok\n");
 }

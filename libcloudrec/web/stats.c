@@ -48,6 +48,8 @@ struct cr__web_stats {
     size_t num_actions;
     int64_t last_action_ms; /* the newest action taken from the status file */
     int fleet_min, fleet_max;
+    long launch_failures;   /* from a fresh status file; -1 = unknown */
+    char launch_error[256]; /* from a fresh status file; "" = launches work */
     /* The sampler's own (only it reads and writes these). */
     uint64_t answered_before, recent_cursor;
     int64_t sampled_us;
@@ -129,10 +131,13 @@ static void sample_fleet(struct cr__web_stats *st, struct sample *x)
     int64_t stale_ms = (int64_t)sc.interval_ms * STALE_INTERVALS;
     if (stale_ms < STALE_MIN_MS)
         stale_ms = STALE_MIN_MS;
+    int fresh = x->time_ms - sc.time_ms <= stale_ms;
     pthread_mutex_lock(&st->lock);
     merge_actions(st, &sc);
+    st->launch_failures = fresh ? sc.launch_failures : -1;
+    cr__strlcpy(st->launch_error, fresh ? sc.launch_error : "", sizeof(st->launch_error));
     pthread_mutex_unlock(&st->lock);
-    if (x->time_ms - sc.time_ms > stale_ms)
+    if (!fresh)
         return;
     x->starting = sc.starting, x->busy = sc.busy, x->idle = sc.idle;
     x->stopping = sc.stopping, x->desired = sc.desired;
@@ -205,6 +210,7 @@ static cr_status stats_new(const struct cr_web_options *o, struct cr__web_stats 
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&st->lock, NULL);
     st->sampled_us = cr_time_mono_us();
+    st->launch_failures = -1;
     if (o && o->scaler_status_path && !(st->status_path = cr__strdup(o->scaler_status_path)))
         return CR_ERR_NOMEM;
     return CR_OK;
@@ -349,6 +355,20 @@ static void render_actions(const struct cr__web_stats *st, int64_t since_ms, str
         first = 0;
     }
     put(out, "]");
+}
+
+void cr__web_stats_launches(struct cr_web_server *s, long *failures, char *error, size_t n)
+{
+    struct cr__web_stats *st = s->stats;
+    *failures = -1;
+    if (n)
+        error[0] = '\0';
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    *failures = st->launch_failures;
+    cr__strlcpy(error, st->launch_error, n);
+    pthread_mutex_unlock(&st->lock);
 }
 
 cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *buf)

@@ -122,6 +122,7 @@ struct cr__web_gauges {
     long queue_visible;
     long queue_in_flight;
     double uptime_s;
+    long launch_failures; /* worker launches refused or failed; -1 = unknown */
 };
 
 void cr__web_metrics_init(struct cr__web_metrics *m);
@@ -357,5 +358,9 @@ cr_status cr__web_stats_start(struct cr_web_server *s, const struct cr_web_optio
 void cr__web_stats_free(struct cr_web_server *s);
 /* Appends the /v1/stats JSON document to out. */
 cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *out);
+/* The worker launches the scaler reported as failed (-1: unknown, no fresh
+ * status file) and why the last one failed ("" while launches work), into
+ * error (size n). */
+void cr__web_stats_launches(struct cr_web_server *s, long *failures, char *error, size_t n);
 
 #endif

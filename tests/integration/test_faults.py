@@ -5,6 +5,7 @@ test_up.py and test_web.py."""
 import http.client
 import re
 import subprocess
+import threading
 import time
 
 from service_helpers import wait_for
@@ -36,8 +37,8 @@ def test_removed_queue_is_reported_and_recreating_it_recovers(cli, tmp_path, sam
         # Within 5 s the service says it is not ok, and why.
         assert wait_for(lambda: healthz(svc.port)[0] == 503, timeout_s=5)
         status, body = healthz(svc.port)
-        assert re.fullmatch(r"(request|reply) queue: .*queue\.db: the queue database was "
-                            r"removed.*\n",
+        assert re.fullmatch(r"(request|reply) queue: .*queue\.db: (the queue database was "
+                            r"removed|no such queue database).*cloudrec setup.*\n",
                             body), body
         # An upload is refused with a reason instead of being swallowed.
         status, body = post(svc.port, img)
@@ -53,6 +54,53 @@ def test_removed_queue_is_reported_and_recreating_it_recovers(cli, tmp_path, sam
             healthz(svc.port)
         assert post(svc.port, sample_images[1]) == (
             200, f"{sample_images[1].stem}:{labels[sample_images[1].name]}")
+    finally:
+        svc.proc.send_signal(2)
+        svc.proc.wait(120)
+
+
+def metric(port: int, name: str) -> float:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else -1
+
+
+def test_workers_that_cannot_start_are_reported_and_backed_off(cli, tmp_path, sample_images,
+                                                               labels, model_dir):
+    """The model disappears after the service started: workers die at start.
+    /healthz says so with the reason, launches back off instead of looping,
+    /metrics counts them, and once the model is back the waiting upload is
+    answered."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "tiny.weights").symlink_to(model_dir / "tiny.weights")
+    (tmp_path / "svc").mkdir()
+    svc = Service(cli, tmp_path / "svc", "--model", str(model))
+    try:
+        model.rename(tmp_path / "model.gone")
+        img = sample_images[0]
+        answer = {}
+        t = threading.Thread(target=lambda: answer.update(r=post(svc.port, img)))
+        t.start()
+        assert wait_for(lambda: healthz(svc.port)[0] == 503, timeout_s=30), healthz(svc.port)
+        status, body = healthz(svc.port)
+        assert re.fullmatch(r"workers cannot start: \d+ workers in a row exited before they "
+                            r"were ready \(last: w-\d+ exit=\d+\); next launch in \d+ ms\n",
+                            body), body
+        assert metric(svc.port, "cloudrec_fleet_launch_failures_total") >= 1
+        # Backed off: far fewer worker starts than scaler ticks (200 ms) in 3 s.
+        time.sleep(3)
+        launched = len(re.findall(r'msg="worker launched"', svc.log()))
+        assert launched <= 6, launched
+        (tmp_path / "model.gone").rename(model)
+        t.join(timeout=120)
+        assert answer["r"] == (200, f"{img.stem}:{labels[img.name]}")
+        assert wait_for(lambda: healthz(svc.port) == (200, "ok\n"), timeout_s=30)
     finally:
         svc.proc.send_signal(2)
         svc.proc.wait(120)

@@ -38,7 +38,7 @@ def free_port() -> int:
 class Service:
     """A running `cloudrec up` with its output in files."""
 
-    def __init__(self, cli: str, root: Path):
+    def __init__(self, cli: str, root: Path, *extra: str):
         self.root = root
         self.data = root / "data"
         self.port = free_port()
@@ -47,7 +47,8 @@ class Service:
         self.err = root / "up.err"
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.proc = subprocess.Popen(
-                [cli, "up", "--port", str(self.port), "--data", str(self.data), *UP_FLAGS],
+                [cli, "up", "--port", str(self.port), "--data", str(self.data), *UP_FLAGS,
+                 *extra],
                 stdout=out, stderr=err)
         up = wait_for(lambda: "cloudrec is up" in self.out.read_text() or
                       self.proc.poll() is not None, timeout_s=120)
