@@ -62,6 +62,17 @@ static void test_round_trip(void)
     CHECK_EQ_INT(back.actions[0].backlog, 14);
     CHECK_EQ_INT(back.actions[1].stop, 3);
     CHECK_EQ_STR(back.actions[1].reason, "scale in \"quoted\"");
+    CHECK_EQ_INT(back.launch_failures, 0);
+    CHECK_EQ_STR(back.launch_error, "");
+    /* Failed launches and their reason survive the trip. */
+    s.launch_failures = 7;
+    cr__strlcpy(s.launch_error, "2 workers in a row exited before they were ready",
+                sizeof(s.launch_error));
+    cr_buf_reset(&doc);
+    CHECK_EQ_INT(cr__scaler_status_encode(&s, &doc), CR_OK);
+    CHECK_EQ_INT(cr__scaler_status_decode((char *)doc.data, doc.len, &back, &err), CR_OK);
+    CHECK_EQ_INT(back.launch_failures, 7);
+    CHECK_EQ_STR(back.launch_error, "2 workers in a row exited before they were ready");
     cr_buf_free(&doc);
 }
 
