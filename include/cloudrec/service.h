@@ -110,7 +110,10 @@ struct cr_up_options {
     int port;                      /* default 8000 */
     const char *model_dir;         /* for the workers; NULL = their own lookup (resolved now,
                                       so children do not depend on the working directory) */
-    struct cr_scale_config policy; /* max_instances = --max-workers (default 20) */
+    struct cr_scale_config policy; /* max_instances = --max-workers; with the local
+                                      fleet the defaults are the online CPUs and a
+                                      10 s scale-in window, else the policy's own
+                                      (20, 30 s) */
     int interval_ms;               /* scaler tick (default 1000) */
     int visibility_s;              /* worker visibility timeout (default 30) */
     int max_receives;              /* receives before a request goes to requests-dead (default 5) */

@@ -79,6 +79,10 @@ struct cr__queue_ops {
      * asked for is CR_ERR_EXISTS. Used by cr_setup. */
     cr_status (*setup)(const char *url, const struct cr_queue_options *opts, int *created,
                        struct cr_error *err);
+    /* Optional (NULL: the caller just sleeps): returns 1 once the queue may
+     * have changed (a message sent, received or deleted anywhere), 0 after
+     * wait_ms without a change. Consumes nothing. */
+    int (*wait_change)(void *impl, int wait_ms);
 };
 
 /* The public handles: which implementation, and its state. */
@@ -103,6 +107,11 @@ extern const struct cr__queue_ops cr__queue_sqs_ops;    /* backends/queue_sqs.c 
 cr_status cr__store_list_older(struct cr_store *s, int64_t before_wall_ms,
                                void (*fn)(const char *key, int64_t mtime_ms, void *ctx), void *ctx,
                                struct cr_error *err);
+
+/* Waits until q may have changed (1) or wait_ms passed (0); see
+ * cr__queue_ops.wait_change. Queues that cannot tell (SQS) sleep wait_ms and
+ * return 0. Spurious wake-ups are allowed; callers re-read the counts. */
+int cr__queue_wait_change(struct cr_queue *q, int wait_ms);
 
 /* ---- set-up (cloudrec setup) ------------------------------------------------*/
 

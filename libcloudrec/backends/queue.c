@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The known schemes; a row without ops fails with `missing` (backend.h
  * says how an implementation takes its place). */
@@ -164,6 +165,15 @@ cr_status cr_queue_counts(struct cr_queue *q, long *visible, long *in_flight, st
     if (in_flight)
         *in_flight = st == CR_OK ? f : 0;
     return st;
+}
+
+int cr__queue_wait_change(struct cr_queue *q, int wait_ms)
+{
+    if (q && q->ops->wait_change)
+        return q->ops->wait_change(q->impl, wait_ms);
+    struct timespec ts = {.tv_sec = wait_ms / 1000, .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return 0;
 }
 
 cr_status cr_queue_purge(struct cr_queue *q, struct cr_error *err)

@@ -1144,6 +1144,24 @@ static cr_status sq_purge(void *impl, struct cr_error *err)
     return rc == SQLITE_OK ? CR_OK : sq_fail(q, rc, "purging", err);
 }
 
+/* Blocks until a commit anywhere touched the WAL file (inotify) or wait_ms
+ * passed; without inotify it just sleeps. Events that piled up since the
+ * last call end the wait at once (at worst one spurious wake-up), and are
+ * then drained. */
+static int sq_wait_change(void *impl, int wait_ms)
+{
+    struct sq_queue *q = impl;
+    wake_setup(q);
+    if (q->wake_fd < 0) {
+        sleep_ms(wait_ms);
+        return 0;
+    }
+    struct pollfd pfd = {.fd = q->wake_fd, .events = POLLIN};
+    int changed = poll(&pfd, 1, wait_ms) > 0;
+    wake_drain(q);
+    return changed;
+}
+
 const struct cr__queue_ops cr__queue_sqlite_ops = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -1154,4 +1172,5 @@ const struct cr__queue_ops cr__queue_sqlite_ops = {
     .counts = sq_counts,
     .purge = sq_purge,
     .close = sq_close,
+    .wait_change = sq_wait_change,
 };

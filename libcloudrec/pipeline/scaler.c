@@ -1,4 +1,6 @@
-/* scaler.c - cr_scaler_run: queue depth -> scaling policy -> fleet, once per tick. */
+/* scaler.c - cr_scaler_run: queue depth -> scaling policy -> fleet, once per
+ * tick, and at once when the queue changes while the fleet could grow. */
+#include "backends/backend.h"
 #include "backends/fleet_backend.h"
 #include "cloudrec/fleet.h"
 #include "cloudrec/queue.h"
@@ -13,6 +15,10 @@
 #include <string.h>
 
 #define SCALER_DEFAULT_INTERVAL_MS 1000
+/* While waiting on the queue: how often a stop request is noticed, and the
+ * least time between two ticks the queue wakes. */
+#define SCALER_STOP_CHECK_MS 250
+#define SCALER_MIN_SPACING_MS 20
 #define SCALER_DEFAULT_LOG_EVERY_MS 30000
 
 /* The loop's state; owns the queue and the fleet. */
@@ -28,6 +34,7 @@ struct scaler {
     cr_status last_failure; /* to log a failing dependency once, not every tick */
     char last_launch_error[256];
     int64_t last_launch_log_ms;
+    int fleet_size; /* instances (not stopping) at the last tick */
     struct cr__scaler_status status; /* published to o.status_path every tick */
     int status_failing;              /* the last status write failed (logged once) */
 };
@@ -218,8 +225,9 @@ static void publish(struct scaler *s, const struct cr_scale_input *in,
     s->status_failing = st != CR_OK;
 }
 
-/* One observation, decision and action. */
-static void tick(struct scaler *s)
+/* One observation, decision and action. woken: the queue changed before
+ * the tick was due (see wait_next). */
+static void tick(struct scaler *s, int woken)
 {
     struct cr_scale_input in = {0};
     struct cr_instance_list l = {0};
@@ -245,6 +253,7 @@ static void tick(struct scaler *s)
     }
     s->last_failure = CR_OK;
     count_states(&l, &in);
+    s->fleet_size = in.pending + in.running;
     in.now_ms = cr_time_mono_ms();
     struct cr_scale_decision d;
     if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
@@ -253,11 +262,40 @@ static void tick(struct scaler *s)
             launch_failed(s, &err);
         else if (d.launch > 0)
             s->status.launch_error[0] = '\0';
+        if (d.launch > 0 && st == CR_OK && woken)
+            cr_log(CR_LOG_INFO, "msg=\"launched without waiting for the tick\" count=%d backlog=%ld",
+                   d.launch, in.visible + in.in_flight);
         if (d.stop > 0)
             stop_idle(s, &l, d.stop);
         publish(s, &in, &d); /* after acting, so a failed launch shows at once */
     }
     cr_fleet_list_free(&l);
+}
+
+/* Waits for the next tick. While the fleet could still grow it waits on the
+ * queue, so the first upload after idle (or a burst outgrowing the fleet)
+ * starts workers at once instead of on the next tick; ticks then come at
+ * most every SCALER_MIN_SPACING_MS. A full fleet (and a stopped scaler)
+ * waits the interval. Returns 1 when the queue ended the wait early. */
+static int wait_next(struct scaler *s)
+{
+    int64_t start = cr_time_mono_ms(), due = start + s->o.interval_ms;
+    if (!s->requests || s->fleet_size >= s->policy.max_instances) {
+        cr__sleep_unless(s->o.interval_ms, s->o.stop);
+        return 0;
+    }
+    for (int64_t now = start; now < due && !(s->o.stop && *s->o.stop);
+         now = cr_time_mono_ms()) {
+        int64_t left = due - now;
+        if (cr__queue_wait_change(s->requests,
+                                  (int)(left < SCALER_STOP_CHECK_MS ? left : SCALER_STOP_CHECK_MS))) {
+            int64_t since = cr_time_mono_ms() - start;
+            if (since < SCALER_MIN_SPACING_MS)
+                cr__sleep_unless((int)(SCALER_MIN_SPACING_MS - since), s->o.stop);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *err)
@@ -272,9 +310,10 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
                "per_instance=%d scale_in_window_ms=%lld",
                s.o.requests_url, s.o.fleet_url, s.policy.min_instances, s.policy.max_instances,
                s.policy.per_instance_target, (long long)s.policy.scale_in_window_ms);
+        int woken = 0;
         while (!(s.o.stop && *s.o.stop)) {
-            tick(&s);
-            cr__sleep_unless(s.o.interval_ms, s.o.stop);
+            tick(&s, woken);
+            woken = wait_next(&s);
         }
         cr_log(CR_LOG_INFO, "msg=\"scaler stopping; stopping every worker\"");
         cr_fleet_shutdown(s.fleet, NULL);

@@ -38,6 +38,7 @@
 #define UP_DEFAULT_KEEP_INPUTS_S 3600L
 #define UP_DEFAULT_KEEP_OUTPUTS_S 86400L
 #define UP_SWEEP_EVERY_MS 60000
+#define UP_LOCAL_SCALE_IN_WINDOW_MS 10000
 #define UP_SCALER_STATUS "scaler-status.json" /* in the data dir: scaler -> web */
 
 /* A growable argv whose strings are owned copies. */
@@ -135,6 +136,19 @@ static cr_status check_options(const struct cr_up_options *in, struct cr_up_opti
     o->stop_timeout_ms = o->stop_timeout_ms ? o->stop_timeout_ms : UP_DEFAULT_STOP_TIMEOUT_MS;
     o->keep_inputs_s = o->keep_inputs_s ? o->keep_inputs_s : UP_DEFAULT_KEEP_INPUTS_S;
     o->keep_outputs_s = o->keep_outputs_s ? o->keep_outputs_s : UP_DEFAULT_KEEP_OUTPUTS_S;
+    /* Locally the workers share this machine's CPUs: more processes than
+     * cores only make a burst slower (each worker runs one engine thread),
+     * and an idle one is cheap to bring back, so scale in sooner. An ec2:
+     * fleet keeps the policy's own defaults (20 instances, 30 s). */
+    if (!o->fleet_url || strncmp(o->fleet_url, "local:", 6) == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (o->policy.max_instances == 0)
+            o->policy.max_instances = cpus > 0 ? (int)cpus : 1;
+        if (o->policy.min_instances > o->policy.max_instances)
+            o->policy.max_instances = o->policy.min_instances;
+        if (o->policy.scale_in_window_ms == 0)
+            o->policy.scale_in_window_ms = UP_LOCAL_SCALE_IN_WINDOW_MS;
+    }
     struct cr_scale_config c;
     if (o->port < 1 || o->port > 65535)
         return cr__fail(err, CR_ERR_INVALID, "up: port must be 1..65535");

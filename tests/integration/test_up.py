@@ -265,6 +265,21 @@ def test_killed_web_tier_and_scaler_are_restarted(cli, tmp_path, sample_images, 
     assert_clean_log(svc.log())
 
 
+def test_first_upload_after_idle_starts_a_worker_without_the_tick(cli, tmp_path, sample_images,
+                                                                   labels):
+    """With a tick of a minute, the only way the upload is answered soon is
+    the scaler waking on the queue: it does, and says so."""
+    svc = Service(cli, tmp_path, "--interval-ms", "60000")
+    try:
+        assert wait_for(lambda: scale_lines(svc.log()), timeout_s=30)  # the first tick ran
+        img = sample_images[0]
+        assert post(svc.port, img) == (200, f"{img.stem}:{labels[img.name]}")
+        assert re.search(r'msg="launched without waiting for the tick" count=1 backlog=1',
+                         svc.log()), svc.log()[-3000:]
+    finally:
+        assert stop(svc.proc, signal.SIGINT, timeout_s=120) == 0
+
+
 def test_ctrl_c_stops_everything(cli, tmp_path, uploads):
     svc = Service(cli, tmp_path)
     files = list(uploads)[:20]
