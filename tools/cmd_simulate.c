@@ -38,40 +38,50 @@ struct sim_flag {
 
 static const struct sim_flag flags[] = {
     {"arrivals", "SPEC", F_ARRIVALS, 1, 0,
-     "uploads (repeatable, merged): burst:N[@T], constant:RATE:DURATION[@T],\n"
-     "poisson:RATE:DURATION[@T], trace:FILE (one time per line: seconds or\n"
-     "ISO-8601 UTC). RATE per second or with /m, /h, /d; times in s or with\n"
-     "m, h, d (90, 1.5m, 2h, 1d)"},
+     "uploads; repeat to merge sources:\n"
+     "  burst:N[@T]            N at once at time T\n"
+     "  constant:RATE:DUR[@T]  evenly spaced\n"
+     "  poisson:RATE:DUR[@T]   random, at that mean rate\n"
+     "  trace:FILE             one time per line (seconds\n"
+     "                         or ISO-8601 UTC, as logs)\n"
+     "RATE per second, or 600/m, 50/h, 1000000/d; DUR\n"
+     "and T in seconds, or 1.5m, 2h, 1d"},
     {"service", "DIST", F_SERVICE, 1, 0,
-     "service time of one upload (default 1): SECONDS, exp:MEAN,\n"
-     "uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD, pct:P50:P90:P99:MAX,\n"
-     "bench:FILE[:single|parallel] (classify_bench --json output)"},
-    {"boot", "DIST", F_BOOT, 1, 0, "launch to worker ready, same forms (default 40, an EC2\ninstance)"},
-    {"local", NULL, F_LOCAL, 1, 0, "a local fleet: boot default 0 (worker processes)"},
+     "time to serve one upload (default 1 s):\n"
+     "  SECS | exp:MEAN | uniform:LO:HI | normal:MEAN:SD\n"
+     "  | lognormal:MEAN:SD | pct:P50:P90:P99:MAX\n"
+     "  | bench:FILE[:single|parallel] (the latency\n"
+     "  percentiles of classify_bench --json output)"},
+    {"boot", "DIST", F_BOOT, 1, 0,
+     "launch to worker ready, same forms (default 40 s,\nan EC2 instance from an AMI)"},
+    {"local", NULL, F_LOCAL, 1, 0, "a local fleet: --boot defaults to 0"},
     {"max-instances", "N", F_MAX, 1, 100000, "the cap (default 20)"},
     {"min-instances", "N", F_MIN, 0, 100000, "kept even when idle (default 0)"},
     {"per-instance", "N", F_TARGET, 1, 1000000, "backlog one instance absorbs (default 1)"},
     {"scale-in-window-ms", "MS", F_WINDOW, 1, 86400000,
-     "low backlog this long before stopping (default 30000)"},
+     "low backlog this long before instances stop\n(default 30000)"},
     {"interval-ms", "MS", F_INTERVAL, 10, 3600000, "scaler tick (default 1000)"},
-    {"concurrency", "N", F_CONCURRENCY, 1, 1000, "uploads one instance serves at once (default 1)"},
-    {"stop-delay-ms", "MS", F_STOP_DELAY, 0, 86400000, "told to stop -> gone, billed (default 0)"},
+    {"concurrency", "N", F_CONCURRENCY, 1, 1000,
+     "uploads one instance serves at once (default 1)"},
+    {"stop-delay-ms", "MS", F_STOP_DELAY, 0, 86400000,
+     "told to stop -> gone, still billed (default 0)"},
     {"deaths-per-hour", "R", F_DEATHS, 1, 0, "each instance dies at this rate (default 0)"},
     {"visibility-s", "S", F_VISIBILITY, 1, 43200, "SQS visibility timeout (default 30)"},
     {"max-receives", "N", F_RECEIVES, 0, 1000,
-     "receives before a dead letter (default 5, 0 = never)"},
+     "receives before a dead letter (default 5,\n0 = never)"},
     {"price", "USD", F_PRICE, 1, 0, "per instance-hour (default 0.0116, t2.micro)"},
-    {"min-billed-s", "S", F_MIN_BILLED, 0, 86400, "billed at least this per instance (default 60)"},
+    {"min-billed-s", "S", F_MIN_BILLED, 0, 86400,
+     "billed at least this per instance (default 60,\n0 = no minimum)"},
     {"until", "S", F_UNTIL, 1, 0,
-     "end the run at S seconds (default: once drained, at most 10 days\n"
-     "after the last arrival)"},
+     "end the run at S seconds (default: once drained,\nat most 10 days after the last arrival)"},
     {"seed", "N", F_SEED, 0, 0x7fffffffffffffffLL, "random seed (default 0)"},
     {"json", NULL, F_JSON, 1, 0, "one JSON object instead of the report"},
     {"csv", "FILE", F_CSV, 1, 0, "write one row per scaler tick"},
     {"svg", "FILE", F_SVG, 1, 0, "write a chart of the run"},
-    {"sweep", "FLAG=V1,V2,...", F_SWEEP, 1, 0,
-     "run once per value of another flag (e.g. scale-in-window-ms=\n"
-     "10000,30000) and print a table (JSON lines with --json)"},
+    {"sweep", "FLAG=V1,V2", F_SWEEP, 1, 0,
+     "one run per value of another flag (e.g.\n"
+     "scale-in-window-ms=10000,30000,60000); prints a\n"
+     "table, or JSON lines with --json"},
     {"help", NULL, F_HELP, 1, 0, "this help"},
 };
 
