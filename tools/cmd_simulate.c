@@ -76,8 +76,9 @@ static const struct sim_flag flags[] = {
      "end the run at S seconds (default: once drained,\nat most 10 days after the last arrival)"},
     {"seed", "N", F_SEED, 0, 0x7fffffffffffffffLL, "random seed (default 0)"},
     {"json", NULL, F_JSON, 1, 0, "one JSON object instead of the report"},
-    {"csv", "FILE", F_CSV, 1, 0, "write one row per scaler tick"},
-    {"svg", "FILE", F_SVG, 1, 0, "write a chart of the run"},
+    {"csv", "FILE", F_CSV, 1, 0,
+     "write one row per scaler tick (with --sweep, one\nfile per value: FILE with -VALUE before the\nextension)"},
+    {"svg", "FILE", F_SVG, 1, 0, "write a chart of the run (--sweep: as --csv)"},
     {"sweep", "FLAG=V1,V2", F_SWEEP, 1, 0,
      "one run per value of another flag (e.g.\n"
      "scale-in-window-ms=10000,30000,60000); prints a\n"
@@ -224,10 +225,6 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
         fprintf(stderr, "cloudrec: simulate needs --arrivals (see simulate --help)\n");
         return SIM_EXIT_USAGE;
     }
-    if (a->sweep && (a->csv || a->svg)) {
-        fprintf(stderr, "cloudrec: --csv and --svg describe one run; not with --sweep\n");
-        return SIM_EXIT_USAGE;
-    }
     a->o.arrivals = a->arrivals;
     if (a->local && !a->o.boot)
         a->o.boot = "0";
@@ -246,8 +243,37 @@ static int write_file(const struct cr_sim_result *r, enum cr_sim_format fmt, con
         st = cr_file_write_atomic(path, b.data, b.len, &err);
     cr_buf_free(&b);
     if (st != CR_OK)
-        tool_fail("cloudrec", path, st, &err);
+        tool_fail("cloudrec", NULL, st, &err);
     return st == CR_OK;
+}
+
+/* path with "-value" inserted before its extension (or appended), into out. */
+static int sweep_path(const char *path, const char *value, char *out, size_t n)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path))
+        dot = path + strlen(path);
+    int len = snprintf(out, n, "%.*s-%s%s", (int)(dot - path), path, value, dot);
+    if (len < 0 || (size_t)len >= n || strchr(value, '/')) {
+        fprintf(stderr, "cloudrec: --sweep: cannot name a file for value '%s'\n", value);
+        return 0;
+    }
+    return 1;
+}
+
+/* Writes the CSV and SVG files asked for; with a sweep value, one per value. */
+static int write_files(const struct sim_args *a, const struct cr_sim_result *r, const char *value)
+{
+    char path[4096];
+    if (a->csv && !(value ? sweep_path(a->csv, value, path, sizeof(path))
+                          : (snprintf(path, sizeof(path), "%s", a->csv), 1)))
+        return 0;
+    if (a->csv && !write_file(r, CR_SIM_CSV, path))
+        return 0;
+    if (a->svg && !(value ? sweep_path(a->svg, value, path, sizeof(path))
+                          : (snprintf(path, sizeof(path), "%s", a->svg), 1)))
+        return 0;
+    return !a->svg || write_file(r, CR_SIM_SVG, path);
 }
 
 /* One run, printed (report or JSON) and written to the files asked for. */
@@ -266,9 +292,7 @@ static int run_once(struct sim_args *a)
     if (rc == 0)
         fwrite(b.data, 1, b.len, stdout);
     cr_buf_free(&b);
-    if (rc == 0 && a->csv && !write_file(&r, CR_SIM_CSV, a->csv))
-        rc = SIM_EXIT_FAIL;
-    if (rc == 0 && a->svg && !write_file(&r, CR_SIM_SVG, a->svg))
+    if (rc == 0 && !write_files(a, &r, NULL))
         rc = SIM_EXIT_FAIL;
     cr_sim_result_free(&r);
     return rc;
@@ -313,10 +337,13 @@ static int sweep_row(struct sim_args *a, const char *flag, const char *value)
             printf("%.*s}\n", (int)b.len - 1, (const char *)b.data);
         cr_buf_free(&b);
     } else {
-        printf("%-12s %9ld %10.3f %10.3f %10.3f %5d %9.3f %12.1f %10.4f %9ld\n", value, f->completed,
+        printf("%-*s %9ld %10.3f %10.3f %10.3f %5d %9.3f %12.1f %10.4f %9ld\n",
+               (int)(strlen(flag) > 12 ? strlen(flag) : 12), value, f->completed,
                f->latency_avg_s, f->latency_p95_s, f->latency_max_s, f->peak_instances,
                f->mean_instances, f->instance_seconds, f->cost_usd, r.launched);
     }
+    if (st == CR_OK && !write_files(a, &r, value))
+        st = CR_ERR_IO;
     cr_sim_result_free(&r);
     return st == CR_OK ? 0 : SIM_EXIT_FAIL;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define SVG_W 860
-#define SVG_H 470
+#define SVG_H 478
 #define SVG_LEFT 64
 #define SVG_RIGHT 20
 #define SVG_BUCKETS 480 /* at most this many points per line, whatever the run's length */
@@ -130,9 +130,12 @@ static double px_x(const struct panel *p, double t_s)
     return SVG_LEFT + (SVG_W - SVG_LEFT - SVG_RIGHT) * (p->xmax_s > 0 ? t_s / p->xmax_s : 0);
 }
 
+/* The top of the range sits a few pixels below the frame, so a line at the
+ * maximum stays visible. */
 static double px_y(const struct panel *p, double v)
 {
-    return p->top + p->height * (1 - (p->ymax > 0 ? v / p->ymax : 0));
+    double pad = 6;
+    return p->top + pad + (p->height - pad) * (1 - (p->ymax > 0 ? v / p->ymax : 0));
 }
 
 /* The time axis unit: seconds, minutes or hours, by the run's length. */
@@ -146,8 +149,9 @@ static void time_unit(double xmax_s, double *div, const char **name)
 static void svg_axes(struct cr_buf *b, const struct panel *p, const char *title, int x_labels)
 {
     double right = SVG_W - SVG_RIGHT, step = nice_step(p->ymax, 4);
-    cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">%s</text>\n", SVG_LEFT,
-                   p->top - 6, title);
+    if (title[0])
+        cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">%s</text>\n", SVG_LEFT,
+                       p->top - 8, title);
     for (double v = 0; v <= p->ymax + 1e-9; v += step)
         cr_buf_appendf(b,
                        "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
@@ -169,20 +173,30 @@ static void svg_axes(struct cr_buf *b, const struct panel *p, const char *title,
                    SVG_LEFT, p->top, right - SVG_LEFT, p->height);
 }
 
-/* One line through the series, at most SVG_BUCKETS points: each point is
- * the largest value of its bucket of rows, so no peak is lost. */
-static void svg_line(struct cr_buf *b, const struct cr__sim_series *s, const struct panel *p,
-                     enum line l, const char *cls)
+/* The rows one point of a line stands for: all of them up to SVG_BUCKETS
+ * rows, else equal buckets. */
+static size_t bucket_count(const struct cr__sim_series *s)
 {
-    size_t buckets = s->n < SVG_BUCKETS ? s->n : SVG_BUCKETS;
+    return s->n < SVG_BUCKETS ? s->n : SVG_BUCKETS;
+}
+
+/* One line through the series, one point per bucket of rows: the bucket's
+ * mean, or its largest value when max (drawn faintly, so no peak is lost
+ * in a long run). */
+static void svg_line(struct cr_buf *b, const struct cr__sim_series *s, const struct panel *p,
+                     enum line l, int max, const char *cls)
+{
+    size_t buckets = bucket_count(s);
     cr_buf_appendf(b, "<polyline class=\"%s\" points=\"", cls);
     for (size_t k = 0; k < buckets; k++) {
         size_t lo = k * s->n / buckets, hi = (k + 1) * s->n / buckets;
-        int v = 0;
+        double v = 0;
         for (size_t i = lo; i < hi; i++) {
             int x = line_value(&s->rows[i], l);
-            v = x > v ? x : v;
+            v = max ? (x > v ? x : v) : v + x;
         }
+        if (!max)
+            v /= (double)(hi - lo);
         cr_buf_appendf(b, "%s%.1f,%.1f", k ? " " : "", px_x(p, (double)s->rows[lo].t_ms / 1e3),
                        px_y(p, v));
     }
@@ -213,6 +227,7 @@ static const char svg_style[] =
     ".g{stroke:#e4e4e4}.f{fill:none;stroke:#999}polyline{fill:none;stroke-width:1.6}"
     ".backlog{stroke:#c0392b}.inst{stroke:#2471a3}.busy{stroke:#27ae60}"
     ".desired{stroke:#8e44ad;stroke-dasharray:5 3}.cap{stroke:#999;stroke-dasharray:2 3}"
+    ".peak{stroke-opacity:.3;stroke-width:1}"
     "</style>\n";
 
 cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
@@ -220,9 +235,9 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
     const struct cr__sim_series *s = r->series;
     double xmax = s->n ? (double)s->rows[s->n - 1].t_ms / 1e3 : 0;
     int inst_max = line_max(s, L_INSTANCES), des_max = line_max(s, L_DESIRED);
-    struct panel top = {.top = 62, .height = 150, .ymax = panel_ymax(line_max(s, L_BACKLOG)),
+    struct panel top = {.top = 70, .height = 150, .ymax = panel_ymax(line_max(s, L_BACKLOG)),
                         .xmax_s = xmax};
-    struct panel bottom = {.top = 262, .height = 170,
+    struct panel bottom = {.top = 270, .height = 170,
                            .ymax = panel_ymax(inst_max > des_max ? inst_max : des_max),
                            .xmax_s = xmax};
     cr_buf_appendf(b,
@@ -239,8 +254,17 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
                    "<text x=\"%d\" y=\"38\">ideal fleet: latency avg %.1f s, %.0f instance-s, "
                    "$%.4f</text>\n",
                    SVG_LEFT, r->ideal.latency_avg_s, r->ideal.instance_seconds, r->ideal.cost_usd);
-    svg_axes(b, &top, "backlog (visible + in flight)", 0);
-    svg_line(b, s, &top, L_BACKLOG, "backlog");
+    size_t per = s->n / (bucket_count(s) ? bucket_count(s) : 1);
+    char note[96] = "";
+    if (per > 1)
+        snprintf(note, sizeof(note), ": each point the mean of ~%zu ticks, faint: their maximum",
+                 per);
+    cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">backlog (visible + in flight)%s</text>\n",
+                   SVG_LEFT, top.top - 8, note);
+    svg_axes(b, &top, "", 0);
+    if (per > 1)
+        svg_line(b, s, &top, L_BACKLOG, 1, "backlog peak");
+    svg_line(b, s, &top, L_BACKLOG, 0, "backlog");
     svg_axes(b, &bottom,
              "instances (pending + running, blue), busy (green), desired (dashed), cap (dotted)",
              1);
@@ -248,9 +272,11 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
     if (s->max_instances <= bottom.ymax)
         cr_buf_appendf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"cap\"/>\n",
                        SVG_LEFT, cap_y, SVG_W - SVG_RIGHT, cap_y);
-    svg_line(b, s, &bottom, L_DESIRED, "desired");
-    svg_line(b, s, &bottom, L_BUSY, "busy");
-    svg_line(b, s, &bottom, L_INSTANCES, "inst");
+    if (per > 1)
+        svg_line(b, s, &bottom, L_INSTANCES, 1, "inst peak");
+    svg_line(b, s, &bottom, L_DESIRED, 0, "desired");
+    svg_line(b, s, &bottom, L_BUSY, 0, "busy");
+    svg_line(b, s, &bottom, L_INSTANCES, 0, "inst");
     return cr_buf_append_str(b, "</svg>\n");
 }
 
