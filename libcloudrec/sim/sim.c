@@ -231,10 +231,10 @@ static cr_status sim_init(struct sim *s, const struct cr_sim_options *opts, stru
     s->o = *opts;
     cr_status st = resolve_numbers(s, err);
     if (st == CR_OK)
-        st = cr__sim_dist_parse(opts->service ? opts->service : SIM_DEFAULT_SERVICE, "service",
+        st = cr__sim_dist_parse(opts->service ? opts->service : SIM_DEFAULT_SERVICE, "--service",
                                 &s->service, err);
     if (st == CR_OK)
-        st = cr__sim_dist_parse(opts->boot ? opts->boot : SIM_DEFAULT_BOOT, "boot", &s->boot, err);
+        st = cr__sim_dist_parse(opts->boot ? opts->boot : SIM_DEFAULT_BOOT, "--boot", &s->boot, err);
     if (st == CR_OK)
         st = resolve_sources(s, err);
     if (st != CR_OK)

@@ -117,10 +117,12 @@ static cr_status bench_read(const char *path, const char *pass, struct cr__sim_d
     struct cr__json_doc *doc = NULL;
     cr_buf_init(&text, 0);
     cr_status st = cr_file_read(path, BENCH_MAX_BYTES, &text, err);
-    if (st == CR_OK) {
-        struct cr__json_limits lim = {.max_bytes = BENCH_MAX_BYTES};
-        st = cr__json_parse((const char *)text.data, text.len, &lim, &doc, err);
+    if (st != CR_OK) { /* the message names the file */
+        st = cr__fail_prefix(err, st, "%s: ", what);
+        goto out;
     }
+    struct cr__json_limits lim = {.max_bytes = BENCH_MAX_BYTES};
+    st = cr__json_parse((const char *)text.data, text.len, &lim, &doc, err);
     if (st != CR_OK) {
         st = cr__fail_prefix(err, st, "%s: %s: ", what, path);
         goto out;

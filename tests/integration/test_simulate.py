@@ -99,3 +99,122 @@ def test_simulated_burst_matches_a_real_one(cli, real_burst):
           f"{service_s:.3f} s per image; simulated avg {sim['latency_avg_s']:.3f} s")
     assert abs(sim["latency_avg_s"] - measured_avg_s) <= 0.2 * measured_avg_s, \
         (sim, measured_avg_s, start_s, service_s)
+
+
+DOC = Path("docs/simulate.md")
+
+
+def doc_examples() -> list:
+    """(command, output) of every code block of docs/simulate.md whose first
+    line is a `cloudrec simulate` command."""
+    blocks = re.findall(r"(?ms)^```[a-z]*\n(.*?)^```", DOC.read_text())
+    return [(b.split("\n", 1)[0], b.split("\n", 1)[1]) for b in blocks
+            if b.startswith("cloudrec simulate ")]
+
+
+def test_doc_examples_run_as_written(cli, tmp_path):
+    examples = doc_examples()
+    assert len(examples) >= 3
+    for command, shown in examples:
+        args = command.split()[1:]
+        first = run([cli, *args], cwd=tmp_path)
+        again = run([cli, *args], cwd=tmp_path)
+        assert first.returncode == 0, command + first.stderr
+        assert first.stdout == again.stdout, command
+        assert first.stdout == shown, f"{command}: the output shown in {DOC} is stale"
+    written = sorted(p.name for p in tmp_path.glob("*.svg"))
+    committed = sorted(p.name for p in (DOC.parent / "simulate").glob("*.svg"))
+    assert written and written == committed
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (DOC.parent / "simulate" / name).read_bytes(), \
+            f"docs/simulate/{name} is stale"
+
+
+def test_first_example_json_completes_within_the_cap(cli, tmp_path):
+    command, _ = doc_examples()[0]
+    args = command.split()[1:]
+    cap = int(args[args.index("--max-instances") + 1]) if "--max-instances" in args else 20
+    burst = next(a for a in args if a.startswith("burst:"))
+    sent = int(burst.split(":")[1].split("@")[0])
+    res = run([cli, *args, "--json"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["completed"] == sent == doc["requests"]
+    assert 0 < doc["peak_instances"] <= cap
+    for key in ("latency_avg_s", "latency_p95_s", "instance_seconds", "cost_usd"):
+        assert doc[key] > 0 and doc["ideal"][key] > 0, key
+    svg = (tmp_path / "burst.svg").read_text()
+    assert svg.startswith("<svg ") and svg.rstrip().endswith("</svg>") and "<script" not in svg
+
+
+def test_help_and_docs_list_the_same_options(cli):
+    res = run([cli, "simulate", "--help"])
+    assert res.returncode == 0
+    in_help = set(re.findall(r"(?m)^  (--[a-z-]+)", res.stdout))
+    table = DOC.read_text().split("## Options", 1)[1].split("### Arrivals", 1)[0]
+    in_doc = set(re.findall(r"(?m)^\| `(--[a-z-]+)", table)) | set(
+        re.findall(r"(?m)^\| `-h`, `(--help)`", table))
+    assert len(in_help) >= 20 and in_help == in_doc, (in_help ^ in_doc)
+
+
+def test_sweep_prints_one_row_per_value_with_shared_draws(cli, tmp_path):
+    res = run([cli, "simulate", "--arrivals", "poisson:2:10m", "--service", "exp:1",
+               "--sweep", "max-instances=1,2,4", "--json", "--csv", str(tmp_path / "s.csv")])
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(l) for l in res.stdout.splitlines()]
+    assert [r["value"] for r in rows] == ["1", "2", "4"]
+    assert {r["sweep"] for r in rows} == {"max-instances"}
+    # The same uploads in every row (own random streams), so the ideal fleet
+    # is identical but for its mean, which is over each run's own length.
+    ideal = [{k: v for k, v in r["result"]["ideal"].items() if k != "mean_instances"}
+             for r in rows]
+    assert ideal[0] == ideal[1] == ideal[2]
+    assert [r["result"]["peak_instances"] for r in rows] == [1, 2, 4]
+    avg = [r["result"]["latency_avg_s"] for r in rows]
+    assert avg[0] > avg[1] > avg[2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s-1.csv", "s-2.csv", "s-4.csv"]
+
+
+def test_trace_and_bench_inputs(cli, tmp_path, sample_images):
+    trace = tmp_path / "trace.log"
+    trace.write_text("# three uploads\n2026-12-04T07:39:33.000Z info msg=a\n"
+                     "2026-12-04T07:39:34.500Z info msg=b\n\n2026-12-04T07:39:33.000Z x\n")
+    res = run([cli, "simulate", "--arrivals", f"trace:{trace}", "--local", "--service", "2",
+               "--json"])
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["requests"] == doc["completed"] == 3 and doc["ideal"]["latency_max_s"] == 2
+    bench = run([build_path("bench", "classify_bench"), "--json", "--threads", "1", "--num",
+                 str(len(sample_images)), "--warmup", "0"])
+    assert bench.returncode == 0, bench.stderr
+    (tmp_path / "bench.json").write_text(bench.stdout)
+    lat = json.loads(bench.stdout)["single"]["latency_ms"]
+    res = run([cli, "simulate", "--arrivals", "burst:500", "--local", "--service",
+               f"bench:{tmp_path / 'bench.json'}", "--json"])
+    assert res.returncode == 0, res.stderr
+    ideal = json.loads(res.stdout)["ideal"]
+    # Draws follow the measured percentiles: none above the measured maximum,
+    # and the median near the measured one.
+    assert ideal["latency_max_s"] <= lat["max"] / 1000 + 1e-6
+    assert abs(ideal["latency_p50_s"] - lat["p50"] / 1000) <= 0.1 * lat["p50"] / 1000
+
+
+@pytest.mark.parametrize("args,needle", [
+    ([], "needs --arrivals"),
+    (["--arrivals", "poisson:x:1"], "--arrivals poisson:x:1"),
+    (["--arrivals", "burst:1", "--service", "gauss:1"], "--service"),
+    (["--arrivals", "burst:1", "--max-instances", "0"], "--max-instances"),
+    (["--arrivals", "burst:1", "--price", "-1"], "--price"),
+    (["--arrivals", "burst:1", "--sweep", "arrivals=burst:2"], "--sweep"),
+    (["--arrivals", "burst:1", "--sweep", "max-instances=2,0"], "--max-instances"),
+    (["--arrivals", "burst:1", "extra"], "no arguments"),
+])
+def test_bad_input_is_a_usage_error(cli, args, needle):
+    res = run([cli, "simulate", *args])
+    assert res.returncode == 2, res.stdout
+    assert needle in res.stderr.splitlines()[0], res.stderr
+
+
+def test_unreadable_trace_is_a_run_failure(cli, tmp_path):
+    res = run([cli, "simulate", "--arrivals", f"trace:{tmp_path / 'missing'}"])
+    assert res.returncode == 1 and "missing" in res.stderr and res.stdout == ""

@@ -290,7 +290,7 @@ static void test_errors(void)
           strstr(err.message, "poisson:x:1"));
     CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok, .service = "fixed"}, &r, &err) ==
               CR_ERR_INVALID &&
-          strstr(err.message, "service"));
+          strstr(err.message, "--service"));
     CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok, .policy = {.min_instances = 30}}, &r,
                      &err) == CR_ERR_INVALID);
     CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok, .concurrency = -1}, &r, &err) ==
