@@ -11,6 +11,9 @@
 #define SPEC_MAX 1024
 #define TRACE_MAX_BYTES ((size_t)1 << 30)
 #define BENCH_MAX_BYTES ((size_t)64 << 20)
+/* Uploads one rate or burst source may send: about 5 GB of bookkeeping at
+ * most, so a typo fails with a message instead of exhausting memory. */
+#define SOURCE_MAX 1e8
 
 /* Parses all of s as a finite number; 0 on anything else. Specs are read in
  * the C locale the tools run in. */
@@ -385,9 +388,9 @@ static cr_status rate_parse(struct cr__sim_source *s, char **f, int n, const cha
 {
     double v;
     if (strcmp(f[0], "burst") == 0) {
-        if (n != 2 || !parse_number(f[1], &v) || v < 0 || v > 1e9 || v != floor(v))
+        if (n != 2 || !parse_number(f[1], &v) || v < 0 || v > SOURCE_MAX || v != floor(v))
             return cr__fail(err, CR_ERR_INVALID,
-                            "--arrivals %s: burst takes a count 0..1000000000", spec);
+                            "--arrivals %s: burst takes a count 0..100000000", spec);
         s->kind = CR__SIM_BURST;
         s->count = (long)v;
         return CR_OK;
@@ -400,8 +403,8 @@ static cr_status rate_parse(struct cr__sim_source *s, char **f, int n, const cha
     if (n != 3 || !parse_rate(f[1], &s->rate_per_s) ||
         !cr__sim_parse_duration(f[2], &s->duration_s))
         return cr__fail(err, CR_ERR_INVALID, "--arrivals %s: %s takes RATE:DURATION", spec, f[0]);
-    if (s->rate_per_s * s->duration_s > 1e9)
-        return cr__fail(err, CR_ERR_INVALID, "--arrivals %s: more than 10^9 uploads", spec);
+    if (s->rate_per_s * s->duration_s > SOURCE_MAX)
+        return cr__fail(err, CR_ERR_INVALID, "--arrivals %s: more than 10^8 uploads", spec);
     s->kind = poisson ? CR__SIM_POISSON : CR__SIM_CONSTANT;
     /* A Poisson source runs until its window closes, however many it drew. */
     s->count = poisson ? LONG_MAX : (long)floor(s->rate_per_s * s->duration_s + 1e-9);
