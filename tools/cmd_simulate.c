@@ -20,10 +20,28 @@ enum { SIM_EXIT_FAIL = 1, SIM_EXIT_USAGE = 2, SIM_MAX_ARRIVALS = 64, SIM_MAX_SWE
 
 /* Option codes (the getopt values). */
 enum {
-    F_ARRIVALS = 'a', F_SERVICE = 's', F_BOOT = 'b', F_LOCAL = 'L', F_MAX = 'x', F_MIN = 'n',
-    F_TARGET = 't', F_WINDOW = 'W', F_INTERVAL = 'i', F_CONCURRENCY = 'c', F_STOP_DELAY = 'D',
-    F_DEATHS = 'd', F_VISIBILITY = 'V', F_RECEIVES = 'R', F_PRICE = 'p', F_MIN_BILLED = 'B',
-    F_UNTIL = 'u', F_SEED = 'S', F_JSON = 'j', F_CSV = 'C', F_SVG = 'G', F_SWEEP = 'w',
+    F_ARRIVALS = 'a',
+    F_SERVICE = 's',
+    F_BOOT = 'b',
+    F_LOCAL = 'L',
+    F_MAX = 'x',
+    F_MIN = 'n',
+    F_TARGET = 't',
+    F_WINDOW = 'W',
+    F_INTERVAL = 'i',
+    F_CONCURRENCY = 'c',
+    F_STOP_DELAY = 'D',
+    F_DEATHS = 'd',
+    F_VISIBILITY = 'V',
+    F_RECEIVES = 'R',
+    F_PRICE = 'p',
+    F_MIN_BILLED = 'B',
+    F_UNTIL = 'u',
+    F_SEED = 'S',
+    F_JSON = 'j',
+    F_CSV = 'C',
+    F_SVG = 'G',
+    F_SWEEP = 'w',
     F_HELP = 'h'
 };
 
@@ -61,8 +79,7 @@ static const struct sim_flag flags[] = {
     {"scale-in-window-ms", "MS", F_WINDOW, 1, 86400000,
      "low backlog this long before instances stop\n(default 30000)"},
     {"interval-ms", "MS", F_INTERVAL, 10, 3600000, "scaler tick (default 1000)"},
-    {"concurrency", "N", F_CONCURRENCY, 1, 1000,
-     "uploads one instance serves at once (default 1)"},
+    {"concurrency", "N", F_CONCURRENCY, 1, 1000, "uploads one instance serves at once (default 1)"},
     {"stop-delay-ms", "MS", F_STOP_DELAY, 0, 86400000,
      "told to stop -> gone, still billed (default 0)"},
     {"deaths-per-hour", "R", F_DEATHS, 1, 0, "each instance dies at this rate (default 0)"},
@@ -77,7 +94,8 @@ static const struct sim_flag flags[] = {
     {"seed", "N", F_SEED, 0, 0x7fffffffffffffffLL, "random seed (default 0)"},
     {"json", NULL, F_JSON, 1, 0, "one JSON object instead of the report"},
     {"csv", "FILE", F_CSV, 1, 0,
-     "write one row per scaler tick (with --sweep, one\nfile per value: FILE with -VALUE before the\nextension)"},
+     "write one row per scaler tick (with --sweep, one\nfile per value: FILE with -VALUE before "
+     "the\nextension)"},
     {"svg", "FILE", F_SVG, 1, 0, "write a chart of the run (--sweep: as --csv)"},
     {"sweep", "FLAG=V1,V2", F_SWEEP, 1, 0,
      "one run per value of another flag (e.g.\n"
@@ -148,17 +166,39 @@ static int apply_int(struct sim_args *a, const struct sim_flag *fl, const char *
         return 0;
     struct cr_sim_options *o = &a->o;
     switch (fl->code) {
-    case F_MAX: o->policy.max_instances = (int)v; break;
-    case F_MIN: o->policy.min_instances = (int)v; break;
-    case F_TARGET: o->policy.per_instance_target = (int)v; break;
-    case F_WINDOW: o->policy.scale_in_window_ms = v; break;
-    case F_INTERVAL: o->interval_ms = (int)v; break;
-    case F_CONCURRENCY: o->concurrency = (int)v; break;
-    case F_STOP_DELAY: o->stop_delay_ms = v; break;
-    case F_VISIBILITY: o->visibility_s = (int)v; break;
-    case F_RECEIVES: o->max_receives = v ? (int)v : -1; break;
-    case F_MIN_BILLED: o->min_billed_s = v ? (int)v : -1; break;
-    case F_SEED: o->seed = (uint64_t)v; break;
+    case F_MAX:
+        o->policy.max_instances = (int)v;
+        break;
+    case F_MIN:
+        o->policy.min_instances = (int)v;
+        break;
+    case F_TARGET:
+        o->policy.per_instance_target = (int)v;
+        break;
+    case F_WINDOW:
+        o->policy.scale_in_window_ms = v;
+        break;
+    case F_INTERVAL:
+        o->interval_ms = (int)v;
+        break;
+    case F_CONCURRENCY:
+        o->concurrency = (int)v;
+        break;
+    case F_STOP_DELAY:
+        o->stop_delay_ms = v;
+        break;
+    case F_VISIBILITY:
+        o->visibility_s = (int)v;
+        break;
+    case F_RECEIVES:
+        o->max_receives = v ? (int)v : -1;
+        break;
+    case F_MIN_BILLED:
+        o->min_billed_s = v ? (int)v : -1;
+        break;
+    case F_SEED:
+        o->seed = (uint64_t)v;
+        break;
     }
     return 1;
 }
@@ -180,14 +220,29 @@ static int sim_flag(int c, const char *val, void *ctx)
         }
         a->arrivals[a->n_arrivals++] = val;
         return 1;
-    case F_SERVICE: a->o.service = val; return 1;
-    case F_BOOT: a->o.boot = val; return 1;
-    case F_LOCAL: a->local = 1; return 1;
-    case F_JSON: a->json = 1; return 1;
-    case F_CSV: a->csv = val; return 1;
-    case F_SVG: a->svg = val; return 1;
-    case F_SWEEP: a->sweep = val; return 1;
-    case F_DEATHS: return flag_double(fl, val, &a->o.deaths_per_hour);
+    case F_SERVICE:
+        a->o.service = val;
+        return 1;
+    case F_BOOT:
+        a->o.boot = val;
+        return 1;
+    case F_LOCAL:
+        a->local = 1;
+        return 1;
+    case F_JSON:
+        a->json = 1;
+        return 1;
+    case F_CSV:
+        a->csv = val;
+        return 1;
+    case F_SVG:
+        a->svg = val;
+        return 1;
+    case F_SWEEP:
+        a->sweep = val;
+        return 1;
+    case F_DEATHS:
+        return flag_double(fl, val, &a->o.deaths_per_hour);
     case F_PRICE:
         if (!flag_double(fl, val, &a->o.price_per_hour_usd))
             return 0;
@@ -301,9 +356,9 @@ static int run_once(struct sim_args *a)
 /* The flag a sweep varies, by its name; 0 after a message. */
 static const struct sim_flag *sweep_flag(const char *name, size_t len)
 {
-    static const int sweepable[] = {F_SERVICE, F_BOOT, F_MAX, F_MIN, F_TARGET, F_WINDOW,
-                                    F_INTERVAL, F_CONCURRENCY, F_STOP_DELAY, F_DEATHS,
-                                    F_VISIBILITY, F_RECEIVES, F_PRICE, F_MIN_BILLED, F_SEED};
+    static const int sweepable[] = {F_SERVICE,    F_BOOT,     F_MAX,         F_MIN,        F_TARGET,
+                                    F_WINDOW,     F_INTERVAL, F_CONCURRENCY, F_STOP_DELAY, F_DEATHS,
+                                    F_VISIBILITY, F_RECEIVES, F_PRICE,       F_MIN_BILLED, F_SEED};
     for (size_t i = 0; i < TOOL_LEN(sweepable); i++) {
         const struct sim_flag *fl = flag_by_code(sweepable[i]);
         if (strlen(fl->name) == len && strncmp(fl->name, name, len) == 0)
@@ -338,9 +393,9 @@ static int sweep_row(struct sim_args *a, const char *flag, const char *value)
         cr_buf_free(&b);
     } else {
         printf("%-*s %9ld %10.3f %10.3f %10.3f %5d %9.3f %12.1f %10.4f %9ld\n",
-               (int)(strlen(flag) > 12 ? strlen(flag) : 12), value, f->completed,
-               f->latency_avg_s, f->latency_p95_s, f->latency_max_s, f->peak_instances,
-               f->mean_instances, f->instance_seconds, f->cost_usd, r.launched);
+               (int)(strlen(flag) > 12 ? strlen(flag) : 12), value, f->completed, f->latency_avg_s,
+               f->latency_p95_s, f->latency_max_s, f->peak_instances, f->mean_instances,
+               f->instance_seconds, f->cost_usd, r.launched);
     }
     if (st == CR_OK && !write_files(a, &r, value))
         st = CR_ERR_IO;
@@ -363,9 +418,8 @@ static int run_sweep(struct sim_args *a)
         return SIM_EXIT_USAGE;
     }
     if (!a->json)
-        printf("%-12s %9s %10s %10s %10s %5s %9s %12s %10s %9s\n", fl->name, "completed",
-               "avg_s", "p95_s", "max_s", "peak", "mean_inst", "instance_s", "cost_usd",
-               "launched");
+        printf("%-12s %9s %10s %10s %10s %5s %9s %12s %10s %9s\n", fl->name, "completed", "avg_s",
+               "p95_s", "max_s", "peak", "mean_inst", "instance_s", "cost_usd", "launched");
     int n = 0, rc = 0;
     for (char *v = values, *next; v && rc == 0; v = next, n++) {
         next = strchr(v, ',');

@@ -35,8 +35,8 @@ struct cr_sim_options {
        "constant:RATE:DURATION[@T]", "poisson:RATE:DURATION[@T]",
        "trace:FILE". At least one is required. */
     const char *const *arrivals;
-    const char *service; /* service time per upload; default "1" (second) */
-    const char *boot;    /* launch to ready; default "40" (an EC2 instance) */
+    const char *service;           /* service time per upload; default "1" (second) */
+    const char *boot;              /* launch to ready; default "40" (an EC2 instance) */
     struct cr_scale_config policy; /* the real policy's parameters */
     int interval_ms;               /* scaler tick; default 1000, as cloudrec-scaler */
     int concurrency;               /* uploads one instance serves at once; default 1 */
@@ -53,32 +53,32 @@ struct cr_sim_options {
 
 /* Figures for one fleet over the whole run. */
 struct cr_sim_figures {
-    long completed;           /* uploads answered */
-    double latency_avg_s;     /* arrival to answer */
-    double latency_p50_s;     /* nearest rank */
+    long completed;       /* uploads answered */
+    double latency_avg_s; /* arrival to answer */
+    double latency_p50_s; /* nearest rank */
     double latency_p95_s;
     double latency_p99_s;
     double latency_max_s;
-    int peak_instances;       /* most pending + running at once */
-    double mean_instances;    /* instance_seconds / duration */
-    double instance_seconds;  /* launch to gone, summed */
-    double cost_usd;          /* per-second billing with the minimum */
+    int peak_instances;      /* most pending + running at once */
+    double mean_instances;   /* instance_seconds / duration */
+    double instance_seconds; /* launch to gone, summed */
+    double cost_usd;         /* per-second billing with the minimum */
 };
 
 struct cr__sim_series; /* the per-tick rows; read through cr_sim_write */
 
 /* The outcome of a run. Release with cr_sim_result_free. */
 struct cr_sim_result {
-    long requests;      /* uploads that arrived */
-    long dead_letters;  /* received max_receives times without an answer */
-    long unfinished;    /* neither answered nor dead when the run ended */
-    long redeliveries;  /* receives after the first */
-    long launched;      /* instances launched */
-    long deaths;        /* instances that died */
-    long ticks;         /* calls of cr_scale_decide */
-    double duration_s;  /* simulated time: 0 to the end of the run */
-    struct cr_sim_figures fleet; /* the simulated fleet under the real policy */
-    struct cr_sim_figures ideal; /* unlimited instances, ready at once */
+    long requests;                 /* uploads that arrived */
+    long dead_letters;             /* received max_receives times without an answer */
+    long unfinished;               /* neither answered nor dead when the run ended */
+    long redeliveries;             /* receives after the first */
+    long launched;                 /* instances launched */
+    long deaths;                   /* instances that died */
+    long ticks;                    /* calls of cr_scale_decide */
+    double duration_s;             /* simulated time: 0 to the end of the run */
+    struct cr_sim_figures fleet;   /* the simulated fleet under the real policy */
+    struct cr_sim_figures ideal;   /* unlimited instances, ready at once */
     struct cr__sim_series *series; /* NULL unless keep_series */
 };
 

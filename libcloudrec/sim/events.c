@@ -26,6 +26,7 @@ void cr__sim_rng_seed(struct cr__sim_rng *r, uint64_t seed, uint64_t stream)
         r->s[i] = splitmix64(&x);
 }
 
+/* Rotates x left by k bits (0 < k < 64). */
 static uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));

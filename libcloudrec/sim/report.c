@@ -23,6 +23,7 @@ static cr_status text_pair(struct cr_buf *b, const char *name, const char *fmt, 
     return cr_buf_appendf(b, "%-18s %14s %14s\n", name, f, i);
 }
 
+/* The report for people: the run, then fleet and ideal side by side. */
 static cr_status write_text(const struct cr_sim_result *r, struct cr_buf *b)
 {
     const struct cr_sim_figures *f = &r->fleet, *i = &r->ideal;
@@ -53,10 +54,11 @@ static cr_status json_figures(struct cr_buf *b, const struct cr_sim_figures *f)
                           "\"peak_instances\":%d,\"mean_instances\":%.6f,"
                           "\"instance_seconds\":%.3f,\"cost_usd\":%.6f",
                           f->completed, f->latency_avg_s, f->latency_p50_s, f->latency_p95_s,
-                          f->latency_p99_s, f->latency_max_s, f->peak_instances,
-                          f->mean_instances, f->instance_seconds, f->cost_usd);
+                          f->latency_p99_s, f->latency_max_s, f->peak_instances, f->mean_instances,
+                          f->instance_seconds, f->cost_usd);
 }
 
+/* One JSON object on one line: the run, the fleet's figures, "ideal". */
 static cr_status write_json(const struct cr_sim_result *r, struct cr_buf *b)
 {
     cr_buf_appendf(b,
@@ -92,6 +94,7 @@ cr_status cr__sim_write_csv(const struct cr__sim_series *s, struct cr_buf *out)
 /* The series drawn, as functions of a row. */
 enum line { L_BACKLOG, L_INSTANCES, L_BUSY, L_DESIRED, L_COUNT };
 
+/* The value of line l in one row. */
 static int line_value(const struct cr__sim_row *w, enum line l)
 {
     switch (l) {
@@ -125,6 +128,7 @@ static double nice_step(double range, int n)
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
+/* Pixel x of a time in a panel. */
 static double px_x(const struct panel *p, double t_s)
 {
     return SVG_LEFT + (SVG_W - SVG_LEFT - SVG_RIGHT) * (p->xmax_s > 0 ? t_s / p->xmax_s : 0);
@@ -150,8 +154,8 @@ static void svg_axes(struct cr_buf *b, const struct panel *p, const char *title,
 {
     double right = SVG_W - SVG_RIGHT, step = nice_step(p->ymax, 4);
     if (title[0])
-        cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">%s</text>\n", SVG_LEFT,
-                       p->top - 8, title);
+        cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">%s</text>\n", SVG_LEFT, p->top - 8,
+                       title);
     for (double v = 0; v <= p->ymax + 1e-9; v += step)
         cr_buf_appendf(b,
                        "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
@@ -230,16 +234,9 @@ static const char svg_style[] =
     ".peak{stroke-opacity:.3;stroke-width:1}"
     "</style>\n";
 
-cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
+/* The <svg> element, its style and the two headline lines. */
+static void svg_header(struct cr_buf *b, const struct cr_sim_result *r)
 {
-    const struct cr__sim_series *s = r->series;
-    double xmax = s->n ? (double)s->rows[s->n - 1].t_ms / 1e3 : 0;
-    int inst_max = line_max(s, L_INSTANCES), des_max = line_max(s, L_DESIRED);
-    struct panel top = {.top = 70, .height = 150, .ymax = panel_ymax(line_max(s, L_BACKLOG)),
-                        .xmax_s = xmax};
-    struct panel bottom = {.top = 270, .height = 170,
-                           .ymax = panel_ymax(inst_max > des_max ? inst_max : des_max),
-                           .xmax_s = xmax};
     cr_buf_appendf(b,
                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                    "viewBox=\"0 0 %d %d\">\n%s<rect width=\"100%%\" height=\"100%%\" "
@@ -254,12 +251,27 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
                    "<text x=\"%d\" y=\"38\">ideal fleet: latency avg %.1f s, %.0f instance-s, "
                    "$%.4f</text>\n",
                    SVG_LEFT, r->ideal.latency_avg_s, r->ideal.instance_seconds, r->ideal.cost_usd);
+}
+
+cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
+{
+    const struct cr__sim_series *s = r->series;
+    double xmax = s->n ? (double)s->rows[s->n - 1].t_ms / 1e3 : 0;
+    int inst_max = line_max(s, L_INSTANCES), des_max = line_max(s, L_DESIRED);
+    struct panel top = {
+        .top = 70, .height = 150, .ymax = panel_ymax(line_max(s, L_BACKLOG)), .xmax_s = xmax};
+    struct panel bottom = {.top = 270,
+                           .height = 170,
+                           .ymax = panel_ymax(inst_max > des_max ? inst_max : des_max),
+                           .xmax_s = xmax};
+    svg_header(b, r);
     size_t per = s->n / (bucket_count(s) ? bucket_count(s) : 1);
     char note[96] = "";
     if (per > 1)
         snprintf(note, sizeof(note), ": each point the mean of ~%zu ticks, faint: their maximum",
                  per);
-    cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">backlog (visible + in flight)%s</text>\n",
+    cr_buf_appendf(b,
+                   "<text x=\"%d\" y=\"%.1f\" class=\"t\">backlog (visible + in flight)%s</text>\n",
                    SVG_LEFT, top.top - 8, note);
     svg_axes(b, &top, "", 0);
     if (per > 1)
@@ -282,8 +294,7 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
 
 /* ---- the entry point -------------------------------------------------------------- */
 
-cr_status cr_sim_write(const struct cr_sim_result *r, enum cr_sim_format format,
-                       struct cr_buf *out)
+cr_status cr_sim_write(const struct cr_sim_result *r, enum cr_sim_format format, struct cr_buf *out)
 {
     if (!r || !out)
         return CR_ERR_INVALID;

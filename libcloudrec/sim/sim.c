@@ -34,7 +34,16 @@
 /* Event kinds; the priority decides the order of events at the same
  * microsecond: arrivals first, the scaler tick last, so a tick sees
  * everything that happened at its instant. */
-enum ev_type { EV_ARRIVAL, EV_IDEAL_END, EV_VISIBLE, EV_BOOTED, EV_DONE, EV_DEATH, EV_GONE, EV_TICK };
+enum ev_type {
+    EV_ARRIVAL,
+    EV_IDEAL_END,
+    EV_VISIBLE,
+    EV_BOOTED,
+    EV_DONE,
+    EV_DEATH,
+    EV_GONE,
+    EV_TICK
+};
 static const int ev_prio[] = {0, 1, 2, 3, 4, 5, 6, 9};
 
 enum msg_state { M_FREE, M_VISIBLE, M_FLIGHT };
@@ -103,6 +112,7 @@ struct sim {
 
 /* ---- small containers ------------------------------------------------------- */
 
+/* Appends v at the back, growing the ring (its order kept). CR_ERR_NOMEM. */
 static cr_status ring_push(struct ring *q, int64_t v)
 {
     if (q->n == q->cap) {
@@ -121,6 +131,7 @@ static cr_status ring_push(struct ring *q, int64_t v)
     return CR_OK;
 }
 
+/* Removes and returns the front element; the ring must not be empty. */
 static int64_t ring_pop(struct ring *q)
 {
     int64_t v = q->v[q->head];
@@ -136,11 +147,13 @@ static void ring_swap_remove(struct ring *q, size_t i)
     q->n--;
 }
 
+/* The i-th element from the front (i < n). */
 static int64_t ring_at(const struct ring *q, size_t i)
 {
     return q->v[(q->head + i) % q->cap];
 }
 
+/* Releases the ring's memory and zeroes it. */
 static void ring_free(struct ring *q)
 {
     free(q->v);
@@ -162,6 +175,7 @@ static cr_status vec_push(int64_t **v, size_t *n, size_t *cap, int64_t x)
     return CR_OK;
 }
 
+/* Schedules an event of a kind at t_us with its arguments. CR_ERR_NOMEM. */
 static cr_status push_event(struct sim *s, int type, int64_t t_us, int64_t a, int64_t b)
 {
     struct cr__sim_event e = {.t_us = t_us, .prio = ev_prio[type], .type = type, .a = a, .b = b};
@@ -175,8 +189,9 @@ static cr_status resolve_numbers(struct sim *s, struct cr_error *err)
 {
     struct cr_sim_options *o = &s->o;
     if (cr_scale_config_resolve(&o->policy, &o->policy) != CR_OK)
-        return cr__fail(err, CR_ERR_INVALID,
-                        "policy: min, max, per-instance target and window must be >= 0, min <= max");
+        return cr__fail(
+            err, CR_ERR_INVALID,
+            "policy: min, max, per-instance target and window must be >= 0, min <= max");
     o->interval_ms = o->interval_ms ? o->interval_ms : SIM_DEFAULT_INTERVAL_MS;
     o->concurrency = o->concurrency ? o->concurrency : 1;
     o->visibility_s = o->visibility_s ? o->visibility_s : SIM_DEFAULT_VISIBILITY_S;
@@ -234,7 +249,8 @@ static cr_status sim_init(struct sim *s, const struct cr_sim_options *opts, stru
         st = cr__sim_dist_parse(opts->service ? opts->service : SIM_DEFAULT_SERVICE, "--service",
                                 &s->service, err);
     if (st == CR_OK)
-        st = cr__sim_dist_parse(opts->boot ? opts->boot : SIM_DEFAULT_BOOT, "--boot", &s->boot, err);
+        st =
+            cr__sim_dist_parse(opts->boot ? opts->boot : SIM_DEFAULT_BOOT, "--boot", &s->boot, err);
     if (st == CR_OK)
         st = resolve_sources(s, err);
     if (st != CR_OK)
@@ -252,8 +268,7 @@ static cr_status sim_init(struct sim *s, const struct cr_sim_options *opts, stru
     }
     if (st == CR_OK)
         st = push_event(s, EV_TICK, 0, 0, 0);
-    if (st == CR_OK && s->o.keep_series &&
-        !(s->r->series = calloc(1, sizeof(*s->r->series))))
+    if (st == CR_OK && s->o.keep_series && !(s->r->series = calloc(1, sizeof(*s->r->series))))
         st = CR_ERR_NOMEM;
     if (s->r->series)
         s->r->series->max_instances = s->o.policy.max_instances;
@@ -278,6 +293,7 @@ static void ideal_change(struct sim *s, int delta)
 
 /* ---- the queue ------------------------------------------------------------------ */
 
+/* A message slot for a new upload: a released one, else a new one. */
 static cr_status msg_new(struct sim *s, int64_t *out)
 {
     if (s->free_msgs.n) {
@@ -343,6 +359,7 @@ static cr_status on_visible(struct sim *s, int64_t id, int64_t receipt)
 
 /* ---- the fleet ------------------------------------------------------------------ */
 
+/* Slot k of an instance; valid until the next launch grows the arrays. */
 static struct slot *slot_of(struct sim *s, int64_t inst, int64_t k)
 {
     return &s->slots[inst * s->o.concurrency + k];
@@ -640,6 +657,7 @@ static cr_status on_tick(struct sim *s)
 
 /* ---- the loop --------------------------------------------------------------------- */
 
+/* Applies one event at s->now_us. */
 static cr_status handle(struct sim *s, const struct cr__sim_event *e)
 {
     switch (e->type) {
@@ -687,6 +705,7 @@ static cr_status sim_loop(struct sim *s)
 
 /* ---- results ---------------------------------------------------------------------- */
 
+/* qsort order of int64_t values. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -733,6 +752,7 @@ static void finish(struct sim *s)
     r->unfinished = r->requests - r->fleet.completed - r->dead_letters;
 }
 
+/* Releases what a run owns (not the result). */
 static void sim_free(struct sim *s)
 {
     for (int i = 0; i < s->n_src; i++)

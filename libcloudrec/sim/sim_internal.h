@@ -39,10 +39,10 @@ double cr__sim_rng_exp(struct cr__sim_rng *r, double mean);
  * at the same microsecond run in a fixed, documented order. */
 struct cr__sim_event {
     int64_t t_us;
-    int prio;      /* lower runs first at equal times */
-    int type;      /* the engine's event kind */
-    uint64_t seq;  /* insertion order, filled by push */
-    int64_t a, b;  /* the event's arguments */
+    int prio;     /* lower runs first at equal times */
+    int type;     /* the engine's event kind */
+    uint64_t seq; /* insertion order, filled by push */
+    int64_t a, b; /* the event's arguments */
 };
 
 struct cr__sim_heap {
@@ -82,7 +82,7 @@ struct cr__sim_dist {
     double a, b; /* fixed: a; exp: mean a; uniform: [a, b); normal: mean a, sd b;
                     lognormal: mu a, sigma b of the underlying normal */
     double q_p[CR__SIM_QPOINTS], q_v[CR__SIM_QPOINTS]; /* quantiles: p -> value */
-    double mean_s; /* the distribution's mean, for reports */
+    double mean_s;                                     /* the distribution's mean, for reports */
 };
 
 /* Parses a spec; what names the option in messages ("--service").

@@ -313,6 +313,7 @@ static int trace_time(const char *tok, int64_t *out_us)
     return 1;
 }
 
+/* qsort order of int64_t values. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -389,8 +390,8 @@ static cr_status rate_parse(struct cr__sim_source *s, char **f, int n, const cha
     double v;
     if (strcmp(f[0], "burst") == 0) {
         if (n != 2 || !parse_number(f[1], &v) || v < 0 || v > SOURCE_MAX || v != floor(v))
-            return cr__fail(err, CR_ERR_INVALID,
-                            "--arrivals %s: burst takes a count 0..100000000", spec);
+            return cr__fail(err, CR_ERR_INVALID, "--arrivals %s: burst takes a count 0..100000000",
+                            spec);
         s->kind = CR__SIM_BURST;
         s->count = (long)v;
         return CR_OK;

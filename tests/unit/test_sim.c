@@ -65,8 +65,8 @@ static void test_heap_order(void)
     struct cr__sim_rng r;
     cr__sim_rng_seed(&r, 7, 0);
     for (int i = 0; i < 5000; i++) {
-        struct cr__sim_event e = {.t_us = (int64_t)(cr__sim_rng_next(&r) % 1000), .prio = i % 3,
-                                  .a = i};
+        struct cr__sim_event e = {
+            .t_us = (int64_t)(cr__sim_rng_next(&r) % 1000), .prio = i % 3, .a = i};
         cr__sim_heap_push(&h, e);
     }
     struct cr__sim_event prev = {0}, e;
@@ -173,8 +173,8 @@ static void test_trace(void)
 static void test_burst_by_hand(void)
 {
     const char *arrivals[] = {"burst:1000", NULL};
-    struct cr_sim_options o = {.arrivals = arrivals, .service = "1", .boot = "40",
-                               .keep_series = 1};
+    struct cr_sim_options o = {
+        .arrivals = arrivals, .service = "1", .boot = "40", .keep_series = 1};
     struct cr_sim_result r;
     struct cr_error err = {0};
     CHECK(cr_sim_run(&o, &r, &err) == CR_OK);
@@ -217,8 +217,11 @@ static void test_burst_by_hand(void)
 static void test_visibility_redelivery(void)
 {
     const char *arrivals[] = {"burst:1", NULL};
-    struct cr_sim_options o = {.arrivals = arrivals, .service = "40", .boot = "0",
-                               .visibility_s = 30, .policy = {.max_instances = 1}};
+    struct cr_sim_options o = {.arrivals = arrivals,
+                               .service = "40",
+                               .boot = "0",
+                               .visibility_s = 30,
+                               .policy = {.max_instances = 1}};
     struct cr_sim_result r;
     CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
     CHECK_EQ_INT(r.fleet.completed, 1);
@@ -239,8 +242,12 @@ static void test_visibility_redelivery(void)
 static void test_deaths(void)
 {
     const char *arrivals[] = {"burst:200", NULL};
-    struct cr_sim_options o = {.arrivals = arrivals, .service = "2", .boot = "10",
-                               .deaths_per_hour = 60, .max_receives = -1, .seed = 3};
+    struct cr_sim_options o = {.arrivals = arrivals,
+                               .service = "2",
+                               .boot = "10",
+                               .deaths_per_hour = 60,
+                               .max_receives = -1,
+                               .seed = 3};
     struct cr_sim_result r;
     CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
     CHECK(r.deaths > 0 && r.redeliveries > 0 && r.launched > 20);
@@ -258,8 +265,11 @@ static void test_deaths(void)
 static void test_determinism(void)
 {
     const char *arrivals[] = {"poisson:5:1h", "burst:300@20m", NULL};
-    struct cr_sim_options o = {.arrivals = arrivals, .service = "lognormal:1:0.5",
-                               .boot = "uniform:30:50", .seed = 11, .keep_series = 1};
+    struct cr_sim_options o = {.arrivals = arrivals,
+                               .service = "lognormal:1:0.5",
+                               .boot = "uniform:30:50",
+                               .seed = 11,
+                               .keep_series = 1};
     struct cr_buf out[3];
     for (int i = 0; i < 3; i++) {
         struct cr_sim_result r;
