@@ -131,7 +131,9 @@ void cloudrec_simulate_usage(FILE *f)
             h += len + (h[len] == '\n');
         }
     }
-    fprintf(f, "Exit status: 0 success, 1 the run failed (e.g. a trace cannot be read),\n"
+    fprintf(f, "`cloudrec -v simulate ...` logs the policy's decisions on stderr, in the\n"
+               "scaler's format with sim_s=<simulated time> added.\n"
+               "Exit status: 0 success, 1 the run failed (e.g. a trace cannot be read),\n"
                "2 usage error.\n");
 }
 

@@ -105,6 +105,8 @@ struct sim {
     int64_t inst_us;
     double cost;
     struct cr__sim_row row; /* counts since the last row */
+    long logged_key[9];     /* the last decision logged, reason aside */
+    int logged;
     struct cr_sim_result *r;
     int64_t now_us;
     int done;
@@ -630,6 +632,29 @@ static int drained(const struct sim *s)
            s->stopping == 0 && s->running <= s->o.policy.min_instances;
 }
 
+/* With a debug log handler installed, logs a decision in cloudrec-scaler's
+ * format, the simulated time after it: when it acts, or when anything
+ * but its reason changed since the last line (the real scaler's rule,
+ * without its periodic repeat). */
+static void log_decision(struct sim *s, const struct cr_scale_input *in,
+                         const struct cr_scale_decision *d)
+{
+    if (!cr__log_enabled(CR_LOG_DEBUG))
+        return;
+    long key[9] = {in->visible,  in->in_flight, in->pending, in->running, in->idle,
+                   in->stopping, d->desired,    d->launch,   d->stop};
+    if (d->launch == 0 && d->stop == 0 && s->logged && memcmp(key, s->logged_key, sizeof(key)) == 0)
+        return;
+    memcpy(s->logged_key, key, sizeof(key));
+    s->logged = 1;
+    struct cr_buf line;
+    cr_buf_init(&line, 0);
+    if (cr_scale_format(in, d, &line) == CR_OK)
+        cr_log(CR_LOG_DEBUG, "msg=scale %s sim_s=%.3f", (const char *)line.data,
+               (double)in->now_ms / 1e3);
+    cr_buf_free(&line);
+}
+
 /* One decision of the real policy, applied to the simulated fleet. */
 static cr_status on_tick(struct sim *s)
 {
@@ -639,6 +664,7 @@ static cr_status on_tick(struct sim *s)
     if (cr_scale_decide(&s->o.policy, &in, &s->policy_state, &d) != CR_OK)
         return CR_ERR_INTERNAL;
     s->r->ticks++;
+    log_decision(s, &in, &d);
     cr_status st = CR_OK;
     for (int n = 0; n < d.launch && st == CR_OK; n++)
         st = launch_one(s);

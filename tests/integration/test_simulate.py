@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from service_helpers import build_path, stop, wait_for
+from service_helpers import build_path, scale_lines, stop, wait_for
 from test_up import free_port
 
 UPLOADS = 100
@@ -78,8 +78,10 @@ def real_burst(cli, sample_images, tmp_path_factory):
         assert len(latencies) == UPLOADS
     finally:
         stop(proc, signal.SIGINT, timeout_s=120)
-    start_s, service_s = worker_figures((root / "up.err").read_text())
-    return sum(latencies) / len(latencies), start_s, service_s
+    log = (root / "up.err").read_text()
+    start_s, service_s = worker_figures(log)
+    launched = len(re.findall(r'msg="worker launched"', log))
+    return sum(latencies) / len(latencies), start_s, service_s, launched
 
 
 def simulate(cli, *args) -> subprocess.CompletedProcess:
@@ -87,14 +89,21 @@ def simulate(cli, *args) -> subprocess.CompletedProcess:
 
 
 def test_simulated_burst_matches_a_real_one(cli, real_burst):
-    measured_avg_s, start_s, service_s = real_burst
+    measured_avg_s, start_s, service_s, launched = real_burst
     flags = [x for kv in POLICY.items() for x in kv]
-    res = simulate(cli, "--arrivals", f"burst:{UPLOADS}", "--local", "--boot", f"{start_s:.4f}",
-                   "--service", f"{service_s:.4f}", "--max-instances", MAX_WORKERS, *flags,
-                   "--json")
+    res = run([cli, "-v", "simulate", "--arrivals", f"burst:{UPLOADS}", "--local", "--boot",
+               f"{start_s:.4f}", "--service", f"{service_s:.4f}", "--max-instances",
+               str(MAX_WORKERS), *flags, "--json"])
     assert res.returncode == 0, res.stderr
     sim = json.loads(res.stdout)
     assert sim["completed"] == UPLOADS and sim["peak_instances"] == MAX_WORKERS
+    # The same policy made the same moves: as many launches as the real
+    # scaler, and the logged decisions parse like the real scaler's.
+    assert sim["launched"] == launched == MAX_WORKERS
+    decisions = scale_lines(res.stderr)
+    assert decisions[0]["action"] == f"launch:{MAX_WORKERS}", res.stderr[:500]
+    stops = [int(d["action"][5:]) for d in decisions if d["action"].startswith("stop:")]
+    assert sum(stops) == MAX_WORKERS, res.stderr[-1000:]
     print(f"\nreal burst: avg latency {measured_avg_s:.3f} s; worker start {start_s:.3f} s, "
           f"{service_s:.3f} s per image; simulated avg {sim['latency_avg_s']:.3f} s")
     assert abs(sim["latency_avg_s"] - measured_avg_s) <= 0.2 * measured_avg_s, \
