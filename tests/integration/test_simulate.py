@@ -227,3 +227,13 @@ def test_bad_input_is_a_usage_error(cli, args, needle):
 def test_unreadable_trace_is_a_run_failure(cli, tmp_path):
     res = run([cli, "simulate", "--arrivals", f"trace:{tmp_path / 'missing'}"])
     assert res.returncode == 1 and "missing" in res.stderr and res.stdout == ""
+
+
+def test_example_finds_the_smallest_cap(cli):
+    res = run([build_path("examples", "simulate_cap"), "1000", "60"])
+    assert res.returncode == 0, res.stderr
+    cap = int(re.match(r"cap (\d+): p95 ", res.stdout).group(1))
+    out = run([cli, "simulate", "--arrivals", "burst:1000", "--json", "--sweep",
+               f"max-instances={cap - 1},{cap}"])
+    rows = [json.loads(l)["result"] for l in out.stdout.splitlines()]
+    assert rows[0]["latency_p95_s"] > 60 >= rows[1]["latency_p95_s"]
