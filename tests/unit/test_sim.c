@@ -207,6 +207,35 @@ static void test_burst_by_hand(void)
     cr_sim_result_free(&r);
 }
 
+/* Concurrency, the minimum and the stop delay by hand: 100 uploads, a cap
+ * of 5 instances with 4 slots each, ready at once, 1 s each: 20 at a time,
+ * answered at 1, 2, ..., 5 s (average 3 s). The backlog is gone at 5 s, so
+ * 3 of the 5 stop at 35 s (the minimum of 2 stays) and are gone 10 s later,
+ * just before the 45 s tick, which finds the run drained: 5 x 45 s, billed
+ * without a minimum. */
+static void test_concurrency_by_hand(void)
+{
+    const char *arrivals[] = {"burst:100", NULL};
+    struct cr_sim_options o = {.arrivals = arrivals,
+                               .boot = "0",
+                               .concurrency = 4,
+                               .stop_delay_ms = 10000,
+                               .min_billed_s = -1,
+                               .policy = {.max_instances = 5, .min_instances = 2}};
+    struct cr_sim_result r;
+    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK_EQ_INT(r.fleet.completed, 100);
+    CHECK(near(r.fleet.latency_avg_s, 3, 1e-9));
+    CHECK(near(r.fleet.latency_max_s, 5, 1e-9));
+    CHECK_EQ_INT(r.fleet.peak_instances, 5);
+    CHECK_EQ_INT(r.launched, 5);
+    CHECK(near(r.duration_s, 45, 1e-9));
+    CHECK(near(r.fleet.instance_seconds, 5 * 45, 1e-9));
+    CHECK(near(r.fleet.cost_usd, 5 * 45 * 0.0116 / 3600, 1e-12));
+    CHECK_EQ_INT(r.ideal.peak_instances, 25); /* 100 at once, 4 per instance */
+    cr_sim_result_free(&r);
+}
+
 /* An image slower than the visibility timeout comes back while it is still
  * being worked on. The first answer counts, but its delete carries a stale
  * receipt, so the one instance receives the upload again and again (every
@@ -326,6 +355,7 @@ int main(void)
     test_specs();
     test_trace();
     test_burst_by_hand();
+    test_concurrency_by_hand();
     test_visibility_redelivery();
     test_deaths();
     test_determinism();
