@@ -193,7 +193,7 @@ static cr_status resolve_numbers(struct sim *s, struct cr_error *err)
     if (cr_scale_config_resolve(&o->policy, &o->policy) != CR_OK)
         return cr__fail(
             err, CR_ERR_INVALID,
-            "policy: min, max, per-instance target and window must be >= 0, min <= max");
+            "policy: --min-instances must be <= --max-instances, and no field negative");
     o->interval_ms = o->interval_ms ? o->interval_ms : SIM_DEFAULT_INTERVAL_MS;
     o->concurrency = o->concurrency ? o->concurrency : 1;
     o->visibility_s = o->visibility_s ? o->visibility_s : SIM_DEFAULT_VISIBILITY_S;
@@ -203,19 +203,21 @@ static cr_status resolve_numbers(struct sim *s, struct cr_error *err)
     if (o->min_billed_s < 0)
         o->min_billed_s = 0;
     if (o->interval_ms < 10 || o->interval_ms > 3600000)
-        return cr__fail(err, CR_ERR_INVALID, "interval: must be 10..3600000 ms");
+        return cr__fail(err, CR_ERR_INVALID, "interval_ms (--interval-ms) must be 10..3600000");
     if (o->concurrency < 1 || o->concurrency > 1000)
-        return cr__fail(err, CR_ERR_INVALID, "concurrency: must be 1..1000");
+        return cr__fail(err, CR_ERR_INVALID, "concurrency (--concurrency) must be 1..1000");
     if (o->visibility_s < 1 || o->visibility_s > 43200)
-        return cr__fail(err, CR_ERR_INVALID, "visibility: must be 1..43200 s");
+        return cr__fail(err, CR_ERR_INVALID, "visibility_s (--visibility-s) must be 1..43200");
     if (o->stop_delay_ms < 0 || o->stop_delay_ms > 86400000)
-        return cr__fail(err, CR_ERR_INVALID, "stop delay: must be 0..86400000 ms");
+        return cr__fail(err, CR_ERR_INVALID, "stop_delay_ms (--stop-delay-ms) must be 0..86400000");
     if (!(o->deaths_per_hour >= 0 && o->deaths_per_hour <= 3600000))
-        return cr__fail(err, CR_ERR_INVALID, "deaths: must be 0..3600000 per hour");
+        return cr__fail(err, CR_ERR_INVALID,
+                        "deaths_per_hour (--deaths-per-hour) must be 0..3600000");
     if (!(o->price_per_hour_usd > 0 && o->price_per_hour_usd < 1e6))
-        return cr__fail(err, CR_ERR_INVALID, "price: must be > 0 and < 1000000 per hour");
+        return cr__fail(err, CR_ERR_INVALID,
+                        "price_per_hour_usd (--price) must be > 0 and < 1000000");
     if (!(o->until_s >= 0 && o->until_s <= 1e9))
-        return cr__fail(err, CR_ERR_INVALID, "until: must be 0..1000000000 s");
+        return cr__fail(err, CR_ERR_INVALID, "until_s (--until) must be 0..1000000000");
     s->interval_us = (int64_t)o->interval_ms * 1000;
     s->stop_delay_us = o->stop_delay_ms * 1000;
     s->vis_us = (int64_t)o->visibility_s * 1000000;
@@ -226,11 +228,13 @@ static cr_status resolve_numbers(struct sim *s, struct cr_error *err)
 static cr_status resolve_sources(struct sim *s, struct cr_error *err)
 {
     if (!s->o.arrivals || !s->o.arrivals[0])
-        return cr__fail(err, CR_ERR_INVALID, "arrivals: at least one source is required");
+        return cr__fail(err, CR_ERR_INVALID,
+                        "arrivals (--arrivals): at least one source is required");
     double last_s = 0;
     for (; s->o.arrivals[s->n_src]; s->n_src++) {
         if (s->n_src == SIM_MAX_SOURCES)
-            return cr__fail(err, CR_ERR_INVALID, "arrivals: at most %d sources", SIM_MAX_SOURCES);
+            return cr__fail(err, CR_ERR_INVALID, "arrivals (--arrivals): at most %d sources",
+                            SIM_MAX_SOURCES);
         cr_status st = cr__sim_source_parse(s->o.arrivals[s->n_src], &s->src[s->n_src], err);
         if (st != CR_OK)
             return st;

@@ -203,9 +203,13 @@ def test_trace_and_bench_inputs(cli, tmp_path, sample_images):
     assert res.returncode == 0, res.stderr
     ideal = json.loads(res.stdout)["ideal"]
     # Draws follow the measured percentiles: none above the measured maximum,
-    # and the median near the measured one.
+    # and the median of 500 draws between the quantiles 0.4 and 0.6 of the
+    # documented curve (linear with the p50-p90 slope around the median);
+    # the draws' median falls outside that only with odds below 1e-5.
+    p50, p90 = lat["p50"] / 1000, lat["p90"] / 1000
+    slope = (p90 - p50) / 0.4
     assert ideal["latency_max_s"] <= lat["max"] / 1000 + 1e-6
-    assert abs(ideal["latency_p50_s"] - lat["p50"] / 1000) <= 0.1 * lat["p50"] / 1000
+    assert max(0.0, p50 - 0.1 * slope) - 1e-6 <= ideal["latency_p50_s"] <= p50 + 0.1 * slope + 1e-6
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -217,6 +221,8 @@ def test_trace_and_bench_inputs(cli, tmp_path, sample_images):
     (["--arrivals", "burst:1", "--sweep", "arrivals=burst:2"], "--sweep"),
     (["--arrivals", "burst:1", "--sweep", "max-instances=2,0"], "--max-instances"),
     (["--arrivals", "burst:1", "extra"], "no arguments"),
+    (["--arrivals", "burst:1", "--min-instances", "30"], "--min-instances"),
+    (["--arrivals", "burst:1", "--deaths-per-hour", "1e9"], "--deaths-per-hour"),
 ])
 def test_bad_input_is_a_usage_error(cli, args, needle):
     res = run([cli, "simulate", *args])
