@@ -14,6 +14,7 @@
 #include "cloudrec/load.h"
 #include "cloudrec/message.h"
 #include "cloudrec/scale.h"
+#include "cloudrec/sim.h"
 #include "cloudrec/web.h"
 #include "cloudrec/worker.h"
 #include "cloudrec/fleet.h"

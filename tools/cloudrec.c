@@ -6,6 +6,7 @@
  *   cloudrec up [--port N] [--bind ADDR] [--data DIR] [--max-workers N] ...  (cmd_up.c)
  *   cloudrec setup [--input URL] [--output URL] [--requests URL] ...  (cmd_setup.c)
  *   cloudrec s3|sqs|ec2 COMMAND ...  (cmd_s3.c, cmd_sqs.c, cmd_ec2.c)
+ *   cloudrec simulate --arrivals SPEC ...  (cmd_simulate.c)
  *   cloudrec version | --version | help | --help
  *
  * Thin by design: parse flags, call the library, map cr_status to an exit
@@ -15,6 +16,7 @@
 #include "cmd_up.h"
 #include "cmd_aws_common.h"
 #include "cmd_setup.h"
+#include "cmd_simulate.h"
 #include "tool_util.h"
 
 #include <errno.h>
@@ -45,6 +47,9 @@ static void usage_main(FILE *f)
             "  sqs create|url|send|recv|del|visibility|attrs|purge SQS queues and messages\n"
             "  ec2 run|ls|terminate ...                            EC2 instances\n"
             "                                                      (see s3|sqs|ec2 --help)\n"
+            "  simulate --arrivals SPEC [--boot D] [--service D]   the real scaling policy on\n"
+            "                                                      a simulated fleet: latency,\n"
+            "                                                      cost (see simulate --help)\n"
             "  version                                             print the library version\n"
             "\n"
             "Options:\n"
@@ -338,6 +343,8 @@ int main(int argc, char **argv)
         return cloudrec_cmd_setup(argc - argi, argv + argi);
     if (strcmp(cmd, "ec2") == 0)
         return cloudrec_cmd_ec2(argc - argi, argv + argi);
+    if (strcmp(cmd, "simulate") == 0)
+        return cloudrec_cmd_simulate(argc - argi, argv + argi);
     if (strcmp(cmd, "version") == 0) {
         printf("cloudrec %s\n", cr_version());
         return 0;
