@@ -72,7 +72,10 @@ static const struct sim_flag flags[] = {
      "  percentiles of classify_bench --json output)"},
     {"boot", "DIST", F_BOOT, 1, 0,
      "launch to worker ready, same forms (default 40 s,\nan EC2 instance from an AMI)"},
-    {"local", NULL, F_LOCAL, 1, 0, "a local fleet: --boot defaults to 0"},
+    {"local", NULL, F_LOCAL, 1, 0,
+     "a local fleet (cloudrec up): --boot defaults to 0, and an upload\n"
+     "arriving while the fleet is below its cap makes the scaler tick at\n"
+     "once (it waits on its SQLite queue)"},
     {"max-instances", "N", F_MAX, 1, 100000, "the cap (default 20)"},
     {"min-instances", "N", F_MIN, 0, 100000, "kept even when idle (default 0)"},
     {"per-instance", "N", F_TARGET, 1, 1000000, "backlog one instance absorbs (default 1)"},
@@ -230,6 +233,7 @@ static int sim_flag(int c, const char *val, void *ctx)
         return 1;
     case F_LOCAL:
         a->local = 1;
+        a->o.wake = 1;
         return 1;
     case F_JSON:
         a->json = 1;

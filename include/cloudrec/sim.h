@@ -49,6 +49,10 @@ struct cr_sim_options {
     double until_s;                /* hard end of the run; default: last arrival + 10 days */
     uint64_t seed;                 /* any value, 0 included */
     int keep_series;               /* 1: keep one row per tick for CSV and SVG */
+    int wake;                      /* 1: an upload arriving while the fleet is below
+                                      its cap makes the scaler tick at once (at most
+                                      every 20 ms), as cloudrec-scaler does on an
+                                      SQLite queue; 0: ticks only (SQS) */
 };
 
 /* Figures for one fleet over the whole run. */

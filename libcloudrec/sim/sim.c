@@ -30,6 +30,7 @@
 #define SIM_DEFAULT_MIN_BILLED_S 60
 #define SIM_DRAIN_LIMIT_S (10 * 86400.0)
 #define SIM_MAX_SOURCES 64
+#define SIM_WAKE_SPACING_US 20000 /* cloudrec-scaler's least time between woken ticks */
 
 /* Event kinds; the priority decides the order of events at the same
  * microsecond: arrivals first, the scaler tick last, so a tick sees
@@ -104,6 +105,12 @@ struct sim {
     size_t n_lat, cap_lat, n_ideal, cap_ideal;
     int64_t inst_us;
     double cost;
+    /* the scaler's ticks: each tick event carries the generation it was
+     * scheduled in; a woken tick starts a new one, so the older event is
+     * stale and ignored, as the real scaler restarts its wait */
+    int64_t tick_gen;
+    int64_t last_tick_us;
+    int64_t next_tick_us;
     struct cr__sim_row row; /* counts since the last row */
     long logged_key[9];     /* the last decision logged, reason aside */
     int logged;
@@ -325,6 +332,21 @@ static cr_status msg_release(struct sim *s, int64_t id)
     return ring_push(&s->free_msgs, id);
 }
 
+/* With o.wake: a scaler whose fleet is below its cap waits on the queue, so
+ * an arrival moves the next tick forward to now (at most every
+ * SIM_WAKE_SPACING_US after the last tick); the tick it replaces is stale. */
+static cr_status wake(struct sim *s)
+{
+    if (!s->o.wake || s->pending + s->running >= s->o.policy.max_instances)
+        return CR_OK;
+    int64_t t = s->last_tick_us + SIM_WAKE_SPACING_US;
+    t = t > s->now_us ? t : s->now_us;
+    if (t >= s->next_tick_us)
+        return CR_OK; /* the regular tick comes first anyway */
+    s->next_tick_us = t;
+    return push_event(s, EV_TICK, t, ++s->tick_gen, 0);
+}
+
 /* One upload arrives from source i; the source's next one is scheduled. */
 static cr_status on_arrival(struct sim *s, int i)
 {
@@ -349,6 +371,8 @@ static cr_status on_arrival(struct sim *s, int i)
         st = push_event(s, EV_ARRIVAL, next < s->now_us ? s->now_us : next, i, 0);
     else if (next < 0)
         s->src_live--;
+    if (st == CR_OK)
+        st = wake(s);
     return st;
 }
 
@@ -659,9 +683,13 @@ static void log_decision(struct sim *s, const struct cr_scale_input *in,
     cr_buf_free(&line);
 }
 
-/* One decision of the real policy, applied to the simulated fleet. */
-static cr_status on_tick(struct sim *s)
+/* One decision of the real policy, applied to the simulated fleet; a tick
+ * of an older generation (replaced by a woken one) does nothing. */
+static cr_status on_tick(struct sim *s, int64_t gen)
 {
+    if (gen != s->tick_gen)
+        return CR_OK;
+    s->last_tick_us = s->now_us;
     struct cr_scale_input in;
     struct cr_scale_decision d;
     observe(s, &in);
@@ -680,8 +708,10 @@ static cr_status on_tick(struct sim *s)
         st = add_row(s, &in, d.desired);
     if (st == CR_OK && drained(s))
         s->done = 1;
-    else if (st == CR_OK)
-        st = push_event(s, EV_TICK, s->now_us + s->interval_us, 0, 0);
+    else if (st == CR_OK) {
+        s->next_tick_us = s->now_us + s->interval_us;
+        st = push_event(s, EV_TICK, s->next_tick_us, ++s->tick_gen, 0);
+    }
     return st;
 }
 
@@ -709,7 +739,7 @@ static cr_status handle(struct sim *s, const struct cr__sim_event *e)
             inst_gone(s, e->a);
         return CR_OK;
     case EV_TICK:
-        return on_tick(s);
+        return on_tick(s, e->a);
     }
     return CR_ERR_INTERNAL;
 }

@@ -346,6 +346,36 @@ static void test_errors(void)
     cr_sim_result_free(NULL);
 }
 
+/* One upload at 0.5 s with a 10 s tick and instant boots: without wake-ups
+ * it waits for the tick at 10 s (latency 10.5 s); with them (a local
+ * scaler waiting on its queue) the tick comes at once (latency 1 s). A
+ * second upload at 0.505 s, while the fleet is full, wakes nothing. */
+static void test_wake_on_arrival(void)
+{
+    const char *arrivals[] = {"burst:1@0.5", NULL};
+    struct cr_sim_options o = {.arrivals = arrivals,
+                               .service = "1",
+                               .boot = "0",
+                               .interval_ms = 10000,
+                               .policy = {.max_instances = 1}};
+    struct cr_sim_result r;
+    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(near(r.fleet.latency_avg_s, 10.5, 1e-9));
+    cr_sim_result_free(&r);
+    o.wake = 1;
+    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(near(r.fleet.latency_avg_s, 1.0, 1e-9));
+    CHECK_EQ_INT(r.launched, 1);
+    cr_sim_result_free(&r);
+    const char *two[] = {"burst:1@0.5", "burst:1@0.505", NULL};
+    o.arrivals = two;
+    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK_EQ_INT(r.fleet.completed, 2);
+    CHECK(near(r.fleet.latency_max_s, 1.995, 1e-9)); /* 0.505 -> 2.5, behind the first */
+    CHECK_EQ_INT(r.launched, 1);
+    cr_sim_result_free(&r);
+}
+
 int main(void)
 {
     test_rng_reference();
@@ -358,6 +388,7 @@ int main(void)
     test_concurrency_by_hand();
     test_visibility_redelivery();
     test_deaths();
+    test_wake_on_arrival();
     test_determinism();
     test_errors();
     return tap_done();
