@@ -57,6 +57,8 @@ struct cr_instance {
     enum cr_instance_state state;
     int64_t launched_ms;    /* wall clock */
     int64_t state_since_ms; /* wall clock of the last state change; 0 = unknown */
+    int64_t ready_ms;       /* wall clock when it was first ready (model loaded,
+                               receiving); 0 = not yet, or unknown (EC2) */
     long pid;               /* local: the process id; 0 otherwise */
 };
 

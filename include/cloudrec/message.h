@@ -7,7 +7,7 @@
  *    "key":"test_0.JPEG","reply":"<queue url>","enqueued_ms":1700000000000}
  * Response (worker -> web tier), success:
  *   {"v":1,"id":"<uuid>","name":"test_0.JPEG","label":"bathtub",
- *    "top":[{"label":"bathtub","p":0.61},...],"worker":"w-1","ms":42}
+ *    "top":[{"label":"bathtub","p":0.61},...],"worker":"w-1","ms":42,"batch":3}
  * Response, failure:
  *   {"v":1,"id":"<uuid>","name":"test_0.JPEG","error":"not a JPEG or PNG image"}
  * Decoders ignore unknown fields and reject a missing id or an unknown version.
@@ -25,6 +25,7 @@ extern "C" {
 
 #define CR_MSG_VERSION 1
 #define CR_MSG_MAX_TOP 5
+#define CR_MSG_MAX_BATCH 10 /* the most requests one receive takes (SQS's limit) */
 #define CR_MSG_NAME_MAX 256
 #define CR_MSG_URL_MAX 1024
 #define CR_MSG_TEXT_MAX 512
@@ -52,8 +53,9 @@ struct cr_msg_label {
 };
 
 /* A response: id is required and exactly one of label (success) and error
- * (failure) is non-empty. A failure carries no top list. name, worker and
- * processing_ms (>= 0, "ms" on the wire) are optional. */
+ * (failure) is non-empty. A failure carries no top list. name, worker,
+ * processing_ms (>= 0, "ms" on the wire) and batch (0 or 1..10) are
+ * optional. */
 struct cr_response_msg {
     char id[CR_UUID_STR_LEN];
     char name[CR_MSG_NAME_MAX];
@@ -62,6 +64,8 @@ struct cr_response_msg {
     int num_top;
     char worker[64];
     int64_t processing_ms;
+    int batch;                   /* requests the worker took in the same receive as this
+                                    one, 1..10 ("batch" on the wire); 0 = not said */
     char error[CR_MSG_TEXT_MAX]; /* "" on success */
 };
 

@@ -57,8 +57,10 @@ struct cr_worker_options {
     const struct cr_classifier_options *classifier; /* required */
     const char *worker_id;                          /* put in every answer; NULL = "w-<pid>" */
     const char *state_path; /* NULL = none; else a small file replaced atomically
-                               on every state change: "<state> <wall_ms> <pid>\n"
-                               with state idle, busy or stopping */
+                               on every state change:
+                               "<state> <wall_ms> <pid> <ready_wall_ms>\n" with
+                               state idle, busy or stopping, and ready_wall_ms
+                               when the worker first became ready */
     int batch;              /* messages per receive, 1..10 (default 1) */
     int wait_ms;            /* long poll per receive, 1..20000 (default 1000);
                                also how fast a stop request is noticed when idle */

@@ -3,7 +3,8 @@
  *
  * Each instance is a fork + exec of the configured worker command with
  * `--id w-N --state-file <dir>/w-N.state` appended. The worker replaces that
- * file atomically on every state change ("idle|busy|stopping <ms> <pid>"),
+ * file atomically on every state change ("idle|busy|stopping <ms> <pid>
+ * <ready ms>"),
  * so reading it never sees half a line; no file yet means the worker is
  * still loading its model (pending). We track each child ourselves: a
  * SIGTERM we sent makes it stopping whatever the file says, and waitpid
@@ -251,17 +252,19 @@ static void reap(struct lf_fleet *f, int block)
 /* Reads a worker's state file: the state it reports, or PENDING when there
  * is no (matching) file yet. */
 static enum cr_instance_state read_state(const struct lf_fleet *f, const struct lf_child *k,
-                                         int64_t *since_ms)
+                                         int64_t *since_ms, int64_t *ready_ms)
 {
     char path[PATH_MAX], word[16] = "";
     state_path(f, k->id, path, sizeof(path));
     FILE *fp = fopen(path, "r");
-    long long ms = 0;
+    long long ms = 0, ready = 0;
     long pid = 0;
-    int ok = fp && fscanf(fp, "%15s %lld %ld", word, &ms, &pid) == 3 && pid == (long)k->pid;
+    int fields = fp ? fscanf(fp, "%15s %lld %ld %lld", word, &ms, &pid, &ready) : 0;
+    int ok = fields >= 3 && pid == (long)k->pid;
     if (fp)
         fclose(fp);
     *since_ms = ok ? (int64_t)ms : 0;
+    *ready_ms = ok && fields == 4 ? (int64_t)ready : 0; /* older workers write 3 fields */
     if (!ok)
         return CR_INSTANCE_PENDING;
     if (strcmp(word, "idle") == 0)
@@ -286,7 +289,7 @@ static cr_status lf_list(void *impl, struct cr_instance_list *out, struct cr_err
         cr__strlcpy(it->id, k->id, sizeof(it->id));
         it->pid = (long)k->pid;
         it->launched_ms = k->launched_ms;
-        it->state = read_state(f, k, &it->state_since_ms);
+        it->state = read_state(f, k, &it->state_since_ms, &it->ready_ms);
         if (it->state != CR_INSTANCE_PENDING)
             f->kids[i].ready = 1;
         if (k->stopping)

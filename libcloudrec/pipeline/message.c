@@ -104,7 +104,8 @@ static int response_ok(const struct cr_response_msg *m)
         !field_ok(m->worker, sizeof(m->worker), 0))
         return 0;
     if ((failed && m->label[0]) || m->num_top < 0 || m->num_top > CR_MSG_MAX_TOP ||
-        (failed && m->num_top) || m->processing_ms < 0)
+        (failed && m->num_top) || m->processing_ms < 0 || m->batch < 0 ||
+        m->batch > CR_MSG_MAX_BATCH)
         return 0;
     for (int i = 0; i < m->num_top; i++)
         if (!field_ok(m->top[i].label, sizeof(m->top[i].label), 1) ||
@@ -149,6 +150,8 @@ cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf 
         st = put_str(out, "worker", m->worker);
     if (st == CR_OK)
         st = put_int(out, "ms", m->processing_ms);
+    if (st == CR_OK && m->batch > 0)
+        st = put_int(out, "batch", m->batch);
     if (st == CR_OK)
         st = cr_buf_append(out, "}", 1);
     return rollback(out, start, st);
@@ -333,6 +336,11 @@ static cr_status read_response(const struct cr__json *o, struct cr_response_msg 
         st = get_str(o, "worker", 0, m->worker, sizeof(m->worker), err);
     if (st == CR_OK)
         st = get_count(o, "ms", &m->processing_ms, err);
+    int64_t batch = 0;
+    if (st == CR_OK && (st = get_count(o, "batch", &batch, err)) == CR_OK &&
+        batch > CR_MSG_MAX_BATCH)
+        st = cr__fail(err, CR_ERR_FORMAT, "\"batch\" is over %d", CR_MSG_MAX_BATCH);
+    m->batch = (int)(st == CR_OK ? batch : 0);
     return st == CR_OK ? check_outcome(m, err) : st;
 }
 

@@ -35,6 +35,9 @@ struct scaler {
     char last_launch_error[256];
     int64_t last_launch_log_ms;
     int fleet_size; /* instances (not stopping) at the last tick */
+    /* ids of the instances already seen ready (their start is counted) */
+    char (*ready_ids)[CR_FLEET_ID_MAX];
+    size_t n_ready, cap_ready;
     struct cr__scaler_status status; /* published to o.status_path every tick */
     int status_failing;              /* the last status write failed (logged once) */
 };
@@ -225,6 +228,41 @@ static void publish(struct scaler *s, const struct cr_scale_input *in,
     s->status_failing = st != CR_OK;
 }
 
+/* Counts the start time (launch to first ready) of each instance that is
+ * ready for the first time, and remembers the ready ones for the next tick
+ * (an instance gone from the list is forgotten). */
+static void count_starts(struct scaler *s, const struct cr_instance_list *l)
+{
+    if (l->count > s->cap_ready) {
+        char(*ids)[CR_FLEET_ID_MAX] = realloc(s->ready_ids, l->count * sizeof(*ids));
+        if (!ids)
+            return; /* counted on a later tick */
+        s->ready_ids = ids;
+        s->cap_ready = l->count;
+    }
+    /* The new set replaces the old one in place, so the old one is read
+     * from a copy. */
+    size_t old_n = s->n_ready;
+    char(*old)[CR_FLEET_ID_MAX] = old_n ? malloc(old_n * sizeof(*old)) : NULL;
+    if (old_n && !old)
+        return;
+    if (old)
+        memcpy(old, s->ready_ids, old_n * sizeof(*old));
+    s->n_ready = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        const struct cr_instance *it = &l->items[i];
+        if (it->ready_ms <= 0)
+            continue;
+        int known = 0;
+        for (size_t j = 0; j < old_n && !known; j++)
+            known = strcmp(old[j], it->id) == 0;
+        if (!known && it->launched_ms > 0)
+            cr__scaler_status_start(&s->status, it->ready_ms - it->launched_ms);
+        cr__strlcpy(s->ready_ids[s->n_ready++], it->id, CR_FLEET_ID_MAX);
+    }
+    free(old);
+}
+
 /* One observation, decision and action. woken: the queue changed before
  * the tick was due (see wait_next). */
 static void tick(struct scaler *s, int woken)
@@ -253,6 +291,7 @@ static void tick(struct scaler *s, int woken)
     }
     s->last_failure = CR_OK;
     count_states(&l, &in);
+    count_starts(s, &l);
     s->fleet_size = in.pending + in.running;
     in.now_ms = cr_time_mono_ms();
     struct cr_scale_decision d;
@@ -321,6 +360,7 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
     cr_fleet_free(s.fleet);
     cr_queue_free(s.requests);
     free(s.worker_argv);
+    free(s.ready_ids);
     return st;
 }
 

@@ -38,6 +38,30 @@ void cr__scaler_status_record(struct cr__scaler_status *s, const struct cr_scale
     cr__strlcpy(a->reason, d->reason, sizeof(a->reason));
 }
 
+static const int64_t start_bounds_ms[CR__SCALER_START_BUCKETS] = CR__SCALER_START_BOUNDS_MS;
+
+void cr__scaler_status_start(struct cr__scaler_status *s, int64_t ms)
+{
+    if (ms < 0)
+        return;
+    int b = 0;
+    while (b < CR__SCALER_START_BUCKETS && ms > start_bounds_ms[b])
+        b++;
+    s->start_counts[b]++;
+    s->start_sum_ms += ms;
+}
+
+/* Appends ,"worker_start":{"counts":[...],"sum_ms":N}. */
+static cr_status encode_starts(const struct cr__scaler_status *s, struct cr_buf *out)
+{
+    cr_status st = cr_buf_append_str(out, ",\"worker_start\":{\"counts\":[");
+    for (int b = 0; st == CR_OK && b <= CR__SCALER_START_BUCKETS; b++)
+        st = cr_buf_appendf(out, b ? ",%ld" : "%ld", s->start_counts[b]);
+    if (st == CR_OK)
+        st = cr_buf_appendf(out, "],\"sum_ms\":%lld}", (long long)s->start_sum_ms);
+    return st;
+}
+
 /* Appends one element of "decisions"; returns the first failure. */
 static cr_status encode_action(const struct cr__scaler_action *a, struct cr_buf *out)
 {
@@ -67,6 +91,8 @@ cr_status cr__scaler_status_encode(const struct cr__scaler_status *s, struct cr_
     if (st == CR_OK)
         st = cr_json_append_string(out, s->launch_error);
     if (st == CR_OK)
+        st = encode_starts(s, out);
+    if (st == CR_OK)
         st = cr_buf_append_str(out, ",\"decisions\":[");
     for (size_t i = 0; st == CR_OK && i < s->num_actions && i < CR__SCALER_STATUS_DECISIONS; i++) {
         if (i)
@@ -89,6 +115,26 @@ static int get_int(const struct cr__json *obj, const char *key, int64_t lo, int6
                    int64_t *out)
 {
     return cr__json_get_int64(cr__json_get(obj, key), out) == CR_OK && *out >= lo && *out <= hi;
+}
+
+/* Reads the optional "worker_start" histogram; 0 when present but bad. */
+static int decode_starts(const struct cr__json *root, struct cr__scaler_status *out)
+{
+    const struct cr__json *h = cr__json_get(root, "worker_start");
+    if (!h)
+        return 1;
+    const struct cr__json *counts = cr__json_get(h, "counts");
+    int64_t v = 0;
+    if (cr__json_type(counts) != CR__JSON_ARRAY ||
+        cr__json_length(counts) != CR__SCALER_START_BUCKETS + 1 ||
+        !get_int(h, "sum_ms", 0, INT64_MAX, &out->start_sum_ms))
+        return 0;
+    for (size_t b = 0; b <= CR__SCALER_START_BUCKETS; b++) {
+        if (cr__json_get_int64(cr__json_at(counts, b), &v) != CR_OK || v < 0 || v > INT32_MAX)
+            return 0;
+        out->start_counts[b] = (long)v;
+    }
+    return 1;
 }
 
 /* Decodes one element of "decisions". */
@@ -158,7 +204,8 @@ cr_status cr__scaler_status_decode(const char *text, size_t len, struct cr__scal
     if (!get_int(root, "v", 0, INT32_MAX, &version) || version != STATUS_VERSION)
         st = cr__fail(err, CR_ERR_FORMAT, "scaler status: not a version %d document",
                       STATUS_VERSION);
-    else if (!decode_counts(root, out) || cr__json_type(list) != CR__JSON_ARRAY ||
+    else if (!decode_counts(root, out) || !decode_starts(root, out) ||
+             cr__json_type(list) != CR__JSON_ARRAY ||
              cr__json_length(list) > CR__SCALER_STATUS_DECISIONS)
         st = cr__fail(err, CR_ERR_FORMAT, "scaler status: a field is missing or out of range");
     for (size_t i = 0; st == CR_OK && i < cr__json_length(list); i++)

@@ -40,6 +40,8 @@ struct worker {
     int state_written; /* 0 until the first state file is written */
     int64_t idle_since_ms;
     int backoff_ms;
+    int batch_n; /* messages of the batch being handled (said in each answer) */
+    int64_t ready_wall_ms; /* when the first state was written (ready) */
     struct cr_worker_stats stats;
 };
 
@@ -107,8 +109,11 @@ static void set_state(struct worker *w, enum cr_worker_state state)
     if (!w->o.state_path)
         return;
     char line[96];
-    int len = snprintf(line, sizeof(line), "%s %lld %ld\n", cr_worker_state_name(state),
-                       (long long)cr_time_wall_ms(), (long)getpid());
+    int64_t now = cr_time_wall_ms();
+    if (w->ready_wall_ms == 0)
+        w->ready_wall_ms = now; /* the first state written: the model is loaded */
+    int len = snprintf(line, sizeof(line), "%s %lld %ld %lld\n", cr_worker_state_name(state),
+                       (long long)now, (long)getpid(), (long long)w->ready_wall_ms);
     struct cr_error err = {0};
     if (cr_file_write_atomic(w->o.state_path, line, (size_t)len, &err) != CR_OK)
         cr_log(CR_LOG_WARN, "msg=\"cannot write the state file\" worker=%s error=\"%s\"", w->id,
@@ -268,6 +273,7 @@ static enum outcome reject(struct worker *w, const struct cr_request_msg *req, c
     cr__strlcpy(resp.name, req->name, sizeof(resp.name));
     cr__strlcpy(resp.worker, w->id, sizeof(resp.worker));
     cr__strlcpy(resp.error, why && why[0] ? why : "cannot classify", sizeof(resp.error));
+    resp.batch = w->batch_n;
     struct cr_error err = {0};
     /* The failure is kept like a label, so /v1/results/<id> can tell it; a
      * failed write only costs that view, the answer still goes out. */
@@ -340,6 +346,7 @@ static void fill_answer(const struct worker *w, const struct cr_request_msg *req
     resp->num_top = (int)(n < CR_MSG_MAX_TOP ? n : CR_MSG_MAX_TOP);
     cr__strlcpy(resp->worker, w->id, sizeof(resp->worker));
     resp->processing_ms = ms;
+    resp->batch = w->batch_n;
 }
 
 /* Classifies the fetched image, stores the label and answers. */
@@ -456,6 +463,7 @@ static void handle_batch(struct worker *w, struct cr_queue_message *msgs, size_t
 {
     int64_t renewed_ms = received_ms;
     int transient = 0;
+    w->batch_n = (int)n;
     for (size_t i = 0; i < n; i++) {
         keep_invisible(w, msgs, i, n, &renewed_ms);
         if (handle_message(w, &msgs[i]) == OUTCOME_DELETE)

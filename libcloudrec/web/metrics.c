@@ -131,6 +131,31 @@ static void counter(struct text *out, const char *name, const char *help, atomic
     put(out, "%s %llu\n", name, (unsigned long long)atomic_load(v));
 }
 
+void cr__web_metrics_batch(struct cr__web_metrics *m, int batch)
+{
+    if (batch >= 0 && batch <= CR_MSG_MAX_BATCH)
+        atomic_fetch_add(&m->batch_size[batch], 1);
+}
+
+/* The batch sizes the workers reported, as a histogram with a bucket per
+ * size (replies that did not say are left out). */
+static void render_batches(struct cr__web_metrics *m, struct text *out)
+{
+    const char *name = "cloudrec_worker_batch_size";
+    family(out, name, "histogram",
+           "Requests a worker took in one receive, as each reply reports it (micro-batching).");
+    uint64_t cumulative = 0, sum = 0;
+    for (int b = 1; b <= CR_MSG_MAX_BATCH; b++) {
+        uint64_t n = atomic_load(&m->batch_size[b]);
+        cumulative += n;
+        sum += n * (uint64_t)b;
+        put(out, "%s_bucket{le=\"%d\"} %llu\n", name, b, (unsigned long long)cumulative);
+    }
+    put(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", name,
+        (unsigned long long)cumulative, name, (unsigned long long)sum, name,
+        (unsigned long long)cumulative);
+}
+
 static void render_slow(struct cr__web_metrics *m, struct text *out)
 {
     const char *name = "cloudrec_web_slow_clients_dropped_total";
@@ -182,6 +207,24 @@ static void gauge(struct text *out, const char *name, const char *labels, const 
     put(out, "%s%s %.15g\n", name, labels, v);
 }
 
+/* The scaler's worker start histogram (launch to ready) in seconds. */
+static void render_starts(const struct cr__web_gauges *g, struct text *out)
+{
+    static const int64_t bounds_ms[CR__SCALER_START_BUCKETS] = CR__SCALER_START_BOUNDS_MS;
+    const char *name = "cloudrec_worker_start_seconds";
+    family(out, name, "histogram",
+           "Time from a worker's launch to its first ready state (model loaded), as the "
+           "scaler saw it.");
+    long cumulative = 0;
+    for (int b = 0; b < CR__SCALER_START_BUCKETS; b++) {
+        cumulative += g->start_counts[b];
+        put(out, "%s_bucket{le=\"%g\"} %ld\n", name, (double)bounds_ms[b] / 1000.0, cumulative);
+    }
+    cumulative += g->start_counts[CR__SCALER_START_BUCKETS];
+    put(out, "%s_bucket{le=\"+Inf\"} %ld\n%s_sum %.3f\n%s_count %ld\n", name, cumulative, name,
+        (double)g->start_sum_ms / 1000.0, name, cumulative);
+}
+
 static void render_gauges(const struct cr__web_gauges *g, struct text *out)
 {
     gauge(out, "cloudrec_web_pending_requests", "", "Uploads sent and waiting for their reply.",
@@ -193,6 +236,8 @@ static void render_gauges(const struct cr__web_gauges *g, struct text *out)
               "Request messages held by a worker (approximate).", (double)g->queue_in_flight);
     }
     gauge(out, "cloudrec_web_uptime_seconds", "", "Seconds since the server started.", g->uptime_s);
+    if (g->starts_known)
+        render_starts(g, out);
     if (g->launch_failures >= 0) {
         family(out, "cloudrec_fleet_launch_failures_total", "counter",
                "Worker launches the fleet refused or that failed, as the scaler reports them.");
@@ -218,6 +263,7 @@ cr_status cr__web_metrics_render(struct cr__web_metrics *m, const struct cr__web
     counter(out, "cloudrec_web_connection_limit_total",
             "Requests answered 503 because the connection limit was reached.", &m->busy);
     render_replies(m, out);
+    render_batches(m, out);
     render_latency(m, out);
     render_gauges(g, out);
     return t.st;

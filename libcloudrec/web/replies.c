@@ -48,6 +48,7 @@ static void dispatch(struct cr_web_server *s, const struct cr_response_msg *repl
     pthread_mutex_unlock(&s->lock);
     if (p) {
         atomic_fetch_add(&s->metrics.replies, 1);
+        cr__web_metrics_batch(&s->metrics, reply->batch);
         return;
     }
     atomic_fetch_add(seen ? &s->metrics.duplicates : &s->metrics.unknown, 1);

@@ -174,6 +174,7 @@ static void gauges(struct cr_web_server *s, struct cr__web_gauges *g)
     g->uptime_s = (double)(cr_time_mono_ms() - s->started_ms) / 1000.0;
     char ignored[8];
     cr__web_stats_launches(s, &g->launch_failures, ignored, sizeof(ignored));
+    g->starts_known = cr__web_stats_starts(s, g->start_counts, &g->start_sum_ms);
     queue_counts(s, g);
 }
 

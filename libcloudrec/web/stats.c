@@ -49,6 +49,9 @@ struct cr__web_stats {
     int64_t last_action_ms; /* the newest action taken from the status file */
     int fleet_min, fleet_max;
     long launch_failures;   /* from a fresh status file; -1 = unknown */
+    int starts_known;       /* the status file had a worker_start histogram */
+    long start_counts[CR__SCALER_START_BUCKETS + 1];
+    int64_t start_sum_ms;
     char launch_error[256]; /* from a fresh status file; "" = launches work */
     /* The sampler's own (only it reads and writes these). */
     uint64_t answered_before, recent_cursor;
@@ -135,6 +138,9 @@ static void sample_fleet(struct cr__web_stats *st, struct sample *x)
     pthread_mutex_lock(&st->lock);
     merge_actions(st, &sc);
     st->launch_failures = fresh ? sc.launch_failures : -1;
+    st->starts_known = 1; /* counters: the last file's stay right when it goes stale */
+    memcpy(st->start_counts, sc.start_counts, sizeof(st->start_counts));
+    st->start_sum_ms = sc.start_sum_ms;
     cr__strlcpy(st->launch_error, fresh ? sc.launch_error : "", sizeof(st->launch_error));
     pthread_mutex_unlock(&st->lock);
     if (!fresh)
@@ -369,6 +375,19 @@ void cr__web_stats_launches(struct cr_web_server *s, long *failures, char *error
     *failures = st->launch_failures;
     cr__strlcpy(error, st->launch_error, n);
     pthread_mutex_unlock(&st->lock);
+}
+
+int cr__web_stats_starts(struct cr_web_server *s, long *counts, int64_t *sum_ms)
+{
+    struct cr__web_stats *st = s->stats;
+    if (!st)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    int known = st->starts_known;
+    memcpy(counts, st->start_counts, sizeof(st->start_counts));
+    *sum_ms = st->start_sum_ms;
+    pthread_mutex_unlock(&st->lock);
+    return known;
 }
 
 cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *buf)

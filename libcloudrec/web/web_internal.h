@@ -26,6 +26,7 @@
 #include "cloudrec/store.h"
 #include "cloudrec/web.h"
 #include "internal.h"
+#include "pipeline/scaler_status.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -106,6 +107,8 @@ struct cr__web_metrics {
     atomic_uint_fast64_t body_bytes;
     atomic_uint_fast64_t slow_headers, slow_body; /* connections the guard dropped */
     atomic_uint_fast64_t busy;                    /* 503s at the connection limit */
+    /* replies by the batch size their worker reported (index 1..10; 0 = not said) */
+    atomic_uint_fast64_t batch_size[CR_MSG_MAX_BATCH + 1];
     atomic_uint_fast64_t latency_bucket[CR__WEB_BUCKETS + 1];
     atomic_uint_fast64_t latency_sum_us;
     /* The latency (ms) of each upload answered 200, in a ring: entry
@@ -123,11 +126,16 @@ struct cr__web_gauges {
     long queue_in_flight;
     double uptime_s;
     long launch_failures; /* worker launches refused or failed; -1 = unknown */
+    int starts_known;     /* the worker start histogram below is known */
+    long start_counts[CR__SCALER_START_BUCKETS + 1];
+    int64_t start_sum_ms;
 };
 
 void cr__web_metrics_init(struct cr__web_metrics *m);
 /* Counts one HTTP response with this status. */
 void cr__web_metrics_response(struct cr__web_metrics *m, unsigned code);
+/* Counts one reply by the batch size its worker reported (0 = not said). */
+void cr__web_metrics_batch(struct cr__web_metrics *m, int batch);
 /* Counts one answered upload: its status and time from arrival to answer. */
 void cr__web_metrics_upload(struct cr__web_metrics *m, unsigned code, int64_t latency_us);
 /* Appends the Prometheus text exposition of m and g to out. */
@@ -362,5 +370,9 @@ cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *out);
  * status file) and why the last one failed ("" while launches work), into
  * error (size n). */
 void cr__web_stats_launches(struct cr_web_server *s, long *failures, char *error, size_t n);
+/* The worker start histogram from the scaler's status file: counts per
+ * bucket (CR__SCALER_START_BUCKETS + 1 entries) and their sum. 0 when the
+ * scaler has not reported one. */
+int cr__web_stats_starts(struct cr_web_server *s, long *counts, int64_t *sum_ms);
 
 #endif

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,7 +72,7 @@ class Service:
         states = {}
         for f in (self.data / "workers").glob("*.state"):
             try:
-                state, _, pid = f.read_text().split()
+                state, _, pid = f.read_text().split()[:3]
                 states[int(pid)] = state
             except (FileNotFoundError, ValueError):
                 pass
@@ -168,6 +169,14 @@ def test_100_concurrent_uploads_scale_out_and_back(service, uploads):
                              scale_lines(service.log())[-1]["pending"] == 0 and
                              not service.worker_states()), timeout_s=60), service.log()[-3000:]
     assert_clean_log(service.log())
+    # The workers' batch sizes and start times reach /metrics as histograms.
+    text = urllib.request.urlopen(service.url + "metrics", timeout=30).read().decode()
+    metric = lambda name: float(re.search(rf"^{re.escape(name)} (\S+)$", text, re.M).group(1))
+    assert metric("cloudrec_worker_batch_size_count") >= 200  # both bursts, every reply
+    assert metric("cloudrec_worker_batch_size_sum") >= metric("cloudrec_worker_batch_size_count")
+    assert metric("cloudrec_worker_start_seconds_count") >= peak
+    assert metric('cloudrec_worker_start_seconds_bucket{le="+Inf"}') == \
+        metric("cloudrec_worker_start_seconds_count")
     print(f"\n100 uploads in {wall:.1f} s, peak {peak} workers")
 
 

@@ -444,9 +444,37 @@ static void test_odd_names(void)
                  CR_ERR_FORMAT);
 }
 
+/* The batch a worker reports: on the wire when set, 1..10, else refused. */
+static void test_batch_field(void)
+{
+    struct cr_response_msg in = {0}, out;
+    struct cr_buf b = {0};
+    snprintf(in.id, sizeof(in.id), "x");
+    snprintf(in.label, sizeof(in.label), "cat");
+    in.batch = 7;
+    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_OK);
+    CHECK_EQ_STR((char *)b.data,
+                 "{\"v\":1,\"id\":\"x\",\"label\":\"cat\",\"top\":[],\"ms\":0,\"batch\":7}");
+    CHECK_EQ_INT(cr_response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(out.batch, 7);
+    cr_buf_free(&b);
+    in.batch = 11;
+    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_ERR_INVALID);
+    in.batch = -1;
+    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_ERR_INVALID);
+    static const char too_big[] = "{\"v\":1,\"id\":\"x\",\"label\":\"cat\",\"batch\":11}";
+    struct cr_error err = {0};
+    CHECK_EQ_INT(cr_response_msg_decode(too_big, strlen(too_big), &out, &err), CR_ERR_FORMAT);
+    CHECK(strstr(err.message, "batch") != NULL);
+    static const char none[] = "{\"v\":1,\"id\":\"x\",\"label\":\"cat\"}";
+    CHECK_EQ_INT(cr_response_msg_decode(none, strlen(none), &out, NULL), CR_OK);
+    CHECK_EQ_INT(out.batch, 0);
+}
+
 int main(void)
 {
     test_request_round_trip();
+    test_batch_field();
     test_response_round_trip();
     test_error_response();
     test_unknown_fields_ignored();

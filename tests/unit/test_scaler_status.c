@@ -73,6 +73,19 @@ static void test_round_trip(void)
     CHECK_EQ_INT(cr__scaler_status_decode((char *)doc.data, doc.len, &back, &err), CR_OK);
     CHECK_EQ_INT(back.launch_failures, 7);
     CHECK_EQ_STR(back.launch_error, "2 workers in a row exited before they were ready");
+    /* Worker starts land in their buckets (bounds inclusive) and survive. */
+    cr__scaler_status_start(&s, 80);     /* <= 100 ms */
+    cr__scaler_status_start(&s, 100);    /* <= 100 ms */
+    cr__scaler_status_start(&s, 101);    /* <= 250 ms */
+    cr__scaler_status_start(&s, 500000); /* above every bound */
+    cr__scaler_status_start(&s, -5);     /* a clock step: ignored */
+    cr_buf_reset(&doc);
+    CHECK_EQ_INT(cr__scaler_status_encode(&s, &doc), CR_OK);
+    CHECK_EQ_INT(cr__scaler_status_decode((char *)doc.data, doc.len, &back, &err), CR_OK);
+    CHECK_EQ_INT(back.start_counts[0], 2);
+    CHECK_EQ_INT(back.start_counts[1], 1);
+    CHECK_EQ_INT(back.start_counts[CR__SCALER_START_BUCKETS], 1);
+    CHECK_EQ_INT(back.start_sum_ms, 80 + 100 + 101 + 500000);
     cr_buf_free(&doc);
 }
 
