@@ -222,6 +222,16 @@ CR_API void cr_time_format_iso8601(int64_t epoch_s, char out[21]);
  * do not exist (2015-02-31). */
 CR_API cr_status cr_time_parse_iso8601(const char *s, int64_t *epoch_s);
 
+/*
+ * Finds the program `name` (e.g. "cloudrec-worker"): first in dir when dir is
+ * non-NULL, else next to the running executable (the directory of
+ * /proc/self/exe: the build tree's tools/ or the installed bin/), then on
+ * $PATH. Writes an absolute path to out (size n). CR_ERR_NOT_FOUND naming
+ * the places tried.
+ */
+CR_API cr_status cr_find_program(const char *name, const char *dir, char *out, size_t n,
+                                 struct cr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,16 +21,6 @@
 extern "C" {
 #endif
 
-/*
- * Finds the program `name` (e.g. "cloudrec-worker"): first in dir when dir is
- * non-NULL, else next to the running executable (the directory of
- * /proc/self/exe: the build tree's tools/ or the installed bin/), then on
- * $PATH. Writes an absolute path to out (size n). CR_ERR_NOT_FOUND naming
- * the places tried.
- */
-CR_API cr_status cr_find_program(const char *name, const char *dir, char *out, size_t n,
-                                 struct cr_error *err);
-
 /* Zero fields mean the defaults given. Borrowed for the length of the call. */
 struct cr_scaler_options {
     const char *requests_url; /* required: the queue whose backlog drives scaling */
@@ -120,7 +110,7 @@ struct cr_up_options {
     int ready_timeout_ms;          /* wait this long for the web port to accept (default 60000) */
     int stop_timeout_ms;           /* per child on stop before SIGKILL (default 30000) */
     const char *bin_dir;           /* where cloudrec-web/-scaler/-worker are; NULL = see
-                                      cr_find_program */
+                                      cr_find_program (core.h) */
     const char *const *web_args;   /* extra flags for cloudrec-web, NULL-terminated */
     const char *const *worker_args; /* extra flags for each worker, NULL-terminated */
     /* URLs used instead of the data directory's own (NULL keeps those), e.g.

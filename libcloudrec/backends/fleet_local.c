@@ -13,7 +13,7 @@
  */
 #include "backends/backend.h"
 #include "backends/fleet_backend.h"
-#include "pipeline/proc.h"
+#include "core/proc.h"
 
 #include <dirent.h>
 #include <errno.h>

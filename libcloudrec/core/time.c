@@ -104,9 +104,16 @@ cr_status cr_uuid_v4(char out[CR_UUID_STR_LEN])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    char hex[33];
-    cr_hex_encode(b, sizeof(b), hex);
-    snprintf(out, CR_UUID_STR_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
+    /* Formatted here rather than with cr_hex_encode, so that time.c needs
+     * nothing from encode.c (which needs buf.c, which needs UUIDs). */
+    static const char digits[] = "0123456789abcdef";
+    char *p = out;
+    for (size_t i = 0; i < sizeof(b); i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = digits[b[i] >> 4];
+        *p++ = digits[b[i] & 15];
+    }
+    *p = '\0';
     return CR_OK;
 }

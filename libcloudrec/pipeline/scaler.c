@@ -6,7 +6,7 @@
 #include "cloudrec/queue.h"
 #include "cloudrec/scale.h"
 #include "cloudrec/service.h"
-#include "pipeline/proc.h"
+#include "core/proc.h"
 #include "pipeline/scaler_status.h"
 
 #include <stdint.h>

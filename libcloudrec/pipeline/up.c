@@ -7,7 +7,7 @@
 #include "cloudrec/classify.h"
 #include "cloudrec/queue.h"
 #include "cloudrec/service.h"
-#include "pipeline/proc.h"
+#include "core/proc.h"
 #include "pipeline/retention.h"
 
 #include <arpa/inet.h>

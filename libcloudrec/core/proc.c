@@ -1,7 +1,5 @@
 /* proc.c - spawning, waiting for and stopping child processes. */
-#include "pipeline/proc.h"
-
-#include "cloudrec/service.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <limits.h>

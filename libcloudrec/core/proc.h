@@ -2,8 +2,8 @@
  * proc.h - child processes for the fleet, the scaler and `cloudrec up`; not
  * installed, not exported. The library's only user of fork/exec/waitpid.
  */
-#ifndef CLOUDREC_PIPELINE_PROC_H
-#define CLOUDREC_PIPELINE_PROC_H
+#ifndef CLOUDREC_CORE_PROC_H
+#define CLOUDREC_CORE_PROC_H
 
 #include "internal.h"
 
