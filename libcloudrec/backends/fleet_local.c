@@ -13,6 +13,7 @@
  */
 #include "backends/backend.h"
 #include "backends/fleet_backend.h"
+#include "backends/worker_state.h"
 #include "core/proc.h"
 
 #include <dirent.h>
@@ -254,24 +255,14 @@ static void reap(struct lf_fleet *f, int block)
 static enum cr_instance_state read_state(const struct lf_fleet *f, const struct lf_child *k,
                                          int64_t *since_ms, int64_t *ready_ms)
 {
-    char path[PATH_MAX], word[16] = "";
+    char path[PATH_MAX];
     state_path(f, k->id, path, sizeof(path));
-    FILE *fp = fopen(path, "r");
-    long long ms = 0, ready = 0;
-    long pid = 0;
-    int fields = fp ? fscanf(fp, "%15s %lld %ld %lld", word, &ms, &pid, &ready) : 0;
-    int ok = fields >= 3 && pid == (long)k->pid;
-    if (fp)
-        fclose(fp);
-    *since_ms = ok ? (int64_t)ms : 0;
-    *ready_ms = ok && fields == 4 ? (int64_t)ready : 0; /* older workers write 3 fields */
-    if (!ok)
-        return CR_INSTANCE_PENDING;
-    if (strcmp(word, "idle") == 0)
-        return CR_INSTANCE_IDLE;
-    if (strcmp(word, "stopping") == 0)
-        return CR_INSTANCE_STOPPING;
-    return CR_INSTANCE_RUNNING;
+    struct cr__worker_state st;
+    /* A file of another process (an earlier worker's) is not this one's. */
+    int ok = cr__worker_state_read(path, &st) == CR_OK && st.pid == (long)k->pid;
+    *since_ms = ok ? st.since_ms : 0;
+    *ready_ms = ok ? st.ready_ms : 0;
+    return ok ? st.state : CR_INSTANCE_PENDING;
 }
 
 /* Lists live children (reaping the dead first), in launch order. */

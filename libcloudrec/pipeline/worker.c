@@ -1,6 +1,7 @@
 /* worker.c - cr_worker_run: receive, fetch, classify, store, answer, delete. */
 #include "cloudrec/worker.h"
 
+#include "backends/worker_state.h"
 #include "cloudrec/message.h"
 #include "cloudrec/queue.h"
 #include "cloudrec/store.h"
@@ -108,14 +109,18 @@ static void set_state(struct worker *w, enum cr_worker_state state)
     w->state = state;
     if (!w->o.state_path)
         return;
-    char line[96];
     int64_t now = cr_time_wall_ms();
     if (w->ready_wall_ms == 0)
         w->ready_wall_ms = now; /* the first state written: the model is loaded */
-    int len = snprintf(line, sizeof(line), "%s %lld %ld %lld\n", cr_worker_state_name(state),
-                       (long long)now, (long)getpid(), (long long)w->ready_wall_ms);
+    struct cr__worker_state st = {
+        .state = state == CR_WORKER_IDLE   ? CR_INSTANCE_IDLE
+                 : state == CR_WORKER_BUSY ? CR_INSTANCE_RUNNING
+                                           : CR_INSTANCE_STOPPING,
+        .since_ms = now,
+        .pid = (long)getpid(),
+        .ready_ms = w->ready_wall_ms};
     struct cr_error err = {0};
-    if (cr_file_write_atomic(w->o.state_path, line, (size_t)len, &err) != CR_OK)
+    if (cr__worker_state_write(w->o.state_path, &st, &err) != CR_OK)
         cr_log(CR_LOG_WARN, "msg=\"cannot write the state file\" worker=%s error=\"%s\"", w->id,
                err.message);
     else

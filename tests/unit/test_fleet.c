@@ -6,6 +6,7 @@
 #include "cloudrec/fleet.h"
 #include "cloudrec/service.h"
 #include "cloudrec/worker.h"
+#include "backends/worker_state.h"
 #include "tap.h"
 
 #include <signal.h>
@@ -339,6 +340,35 @@ static void test_failing_starts_are_held_back(void)
     cr_fleet_free(f);
 }
 
+/* The state file: one writer, one reader, and the older 3-field form. */
+static void test_worker_state_file(void)
+{
+    char dir[] = "/tmp/cloudrec-test-state-XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/w.state", dir);
+    struct cr__worker_state in = {.state = CR_INSTANCE_RUNNING, .since_ms = 1700000000123LL,
+                                  .pid = 4242, .ready_ms = 1700000000001LL},
+                            out;
+    CHECK_EQ_INT(cr__worker_state_read(path, &out), CR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(cr__worker_state_write(path, &in, NULL), CR_OK);
+    CHECK_EQ_INT(cr__worker_state_read(path, &out), CR_OK);
+    CHECK(out.state == CR_INSTANCE_RUNNING && out.since_ms == in.since_ms && out.pid == 4242 &&
+          out.ready_ms == in.ready_ms);
+    FILE *fp = fopen(path, "w");
+    fputs("idle 5 7\n", fp); /* a worker from before ready_ms */
+    fclose(fp);
+    CHECK_EQ_INT(cr__worker_state_read(path, &out), CR_OK);
+    CHECK(out.state == CR_INSTANCE_IDLE && out.pid == 7 && out.ready_ms == 0);
+    fp = fopen(path, "w");
+    fputs("dancing 5 7 9\n", fp);
+    fclose(fp);
+    CHECK_EQ_INT(cr__worker_state_read(path, &out), CR_ERR_FORMAT);
+    in.state = CR_INSTANCE_PENDING; /* never written by a worker */
+    CHECK_EQ_INT(cr__worker_state_write(path, &in, NULL), CR_ERR_INVALID);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -348,6 +378,7 @@ int main(void)
     test_launch_list_stop();
     test_shutdown_kills_after_grace();
     test_failing_starts_are_held_back();
+    test_worker_state_file();
     test_find_program();
     test_output_key();
     test_worker_options();
