@@ -205,6 +205,7 @@ def test_help_and_usage_errors(cli):
 
 def test_missing_darknet_library(cli, model_dir):
     env = dict(os.environ, CLOUDREC_DARKNET_LIB="/nonexistent/libdarknet.so")
-    res = run([cli, "classify", "--model", str(model_dir), str(DOG)], env=env)
+    res = run([cli, "classify", "--engine", "darknet", "--model", str(model_dir), str(DOG)],
+              env=env)
     assert res.returncode == 2
     assert "/nonexistent/libdarknet.so" in res.stderr and "apt-get install darknet" in res.stderr
