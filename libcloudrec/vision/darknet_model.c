@@ -327,8 +327,11 @@ static cr_status parse_shortcut(const struct parse_ctx *pc, struct cr__layer *l,
         return st;
     l->n_from = 1;
     const struct cr__layer *f = &all[l->from[0]];
-    if (f->out_c != l->c || f->out_h != l->h || f->out_w != l->w || f->flat)
-        return UNSUPPORTED(pc, "shortcut between different shapes");
+    /* Darknet adds layers of other shapes by striding or spreading (and
+     * asserts that both directions agree); the engine follows that. */
+    int w1 = f->out_w, h1 = f->out_h, w2 = l->w, h2 = l->h;
+    if (f->flat || w1 / w2 != h1 / h2 || w2 / w1 != h2 / h1)
+        return UNSUPPORTED(pc, "shortcut between shapes Darknet cannot add");
     if (opt_float(pc->sec, "alpha", 1) != 1.0f || opt_float(pc->sec, "beta", 1) != 1.0f)
         return UNSUPPORTED(pc, "alpha and beta other than 1");
     l->out_c = l->c;

@@ -132,6 +132,22 @@ void cr__crop_darknet(const struct cr__layer *l, const float *in, float *out)
             }
 }
 
+void cr__shortcut_expand(const struct cr__layer *l, const struct cr__layer *f, const float *from,
+                         float *out)
+{
+    int w1 = f->out_w, h1 = f->out_h, c1 = f->out_c, w2 = l->out_w, h2 = l->out_h, c2 = l->out_c;
+    int stride = w1 / w2, sample = w2 / w1;
+    stride = stride < 1 ? 1 : stride;
+    sample = sample < 1 ? 1 : sample;
+    int minw = w1 < w2 ? w1 : w2, minh = h1 < h2 ? h1 : h2, minc = c1 < c2 ? c1 : c2;
+    memset(out, 0, (size_t)c2 * (size_t)h2 * (size_t)w2 * sizeof(float));
+    for (int k = 0; k < minc; k++)
+        for (int j = 0; j < minh; j++)
+            for (int i = 0; i < minw; i++)
+                out[(size_t)i * sample + (size_t)w2 * ((size_t)j * sample + (size_t)h2 * k)] =
+                    from[(size_t)i * stride + (size_t)w1 * ((size_t)j * stride + (size_t)h1 * k)];
+}
+
 /* ---- the loaded model -------------------------------------------------------*/
 
 /* A workspace and the letterbox scratch that go with it. */

@@ -116,6 +116,12 @@ size_t cr__letterbox_scratch(const struct cr_image *img, int w, int h);
 /* Darknet's softmax layer on n values (groups of n/groups), float for float. */
 void cr__softmax_darknet(const struct cr__layer *l, const float *in, float *out);
 
+/* Darknet's shortcut_cpu sampling for a shortcut l whose from layer f has
+ * another shape: out (l's output shape, plain) gets f's values where Darknet
+ * adds them and zeros elsewhere. */
+void cr__shortcut_expand(const struct cr__layer *l, const struct cr__layer *f, const float *from,
+                         float *out);
+
 /* Darknet's crop layer at inference (centre crop, scale, offset): planar. */
 void cr__crop_darknet(const struct cr__layer *l, const float *in, float *out);
 

@@ -40,9 +40,16 @@ struct step {
     void *weights, *bias; /* packed, owned */
     int alias;            /* output is input 0's memory (dropout, cost, 1-way route) */
     int host;             /* computed in plain C (crop, softmax) */
+    /* A shortcut between different shapes: input 1 (plain) is spread by
+     * plain C into tmp 0 (plain, the output's shape, zeros elsewhere), then
+     * reordered to the output's layout in tmp 1 when that differs. */
+    int expand;
+    dnnl_memory_desc_t tmp_md[2];
+    dnnl_primitive_t tmp_reorder;
     /* buffer plan */
     int out_buf;
     int pre_buf[CR__ROUTE_MAX];
+    int tmp_buf[2];
 };
 
 struct cr__dnnl_model {
@@ -63,6 +70,7 @@ struct cr__dnnl_model {
 struct ws_step {
     dnnl_memory_t out; /* an alias step shares its input's */
     dnnl_memory_t pre[CR__ROUTE_MAX];
+    dnnl_memory_t tmp[2];
     dnnl_memory_t w, b, scratch;
 };
 
@@ -359,12 +367,37 @@ static cr_status build_route(struct cr__dnnl_model *m, int idx, struct cr_error 
     return rc;
 }
 
+/* A shortcut between shapes that differ: the from layer's output, plain,
+ * is spread over a zero tensor of the output's shape (Darknet's sampling),
+ * which is then added like any other. */
+static cr_status build_expand(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
+                              const dnnl_memory_desc_t *a, struct cr_error *err)
+{
+    struct step *st = &m->steps[idx];
+    const struct cr__layer *f = &m->steps[l->from[0]].layer;
+    dnnl_memory_desc_t from_plain;
+    dnnl_dims_t fd = {1, f->out_c, f->out_h, f->out_w}, od = {1, l->out_c, l->out_h, l->out_w};
+    TRY(plain_md(&from_plain, 4, fd), "md");
+    cr_status rc = adapt_input(m, idx, 1, &from_plain, err);
+    if (rc != CR_OK)
+        return rc;
+    st->expand = 1;
+    TRY(plain_md(&st->tmp_md[0], 4, od), "md");
+    if (!dnnl_memory_desc_equal(&st->tmp_md[0], a)) {
+        st->tmp_md[1] = *a;
+        TRY(make_reorder(m->engine, &st->tmp_md[0], a, &st->tmp_reorder), "reorder");
+    }
+    return CR_OK;
+}
+
 /* Shortcut: previous output + the from layer's output, then the activation. */
 static cr_status build_shortcut(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
                                 struct cr_error *err)
 {
     const dnnl_memory_desc_t *a = src_md_of(m, idx - 1);
-    cr_status rc = adapt_input(m, idx, 1, a, err);
+    const struct cr__layer *f = &m->steps[l->from[0]].layer;
+    int same = f->out_c == l->out_c && f->out_h == l->out_h && f->out_w == l->out_w;
+    cr_status rc = same ? adapt_input(m, idx, 1, a, err) : build_expand(m, idx, l, a, err);
     if (rc != CR_OK)
         return rc;
     dnnl_binary_desc_t bd;
@@ -511,6 +544,11 @@ static cr_status plan_buffers(struct cr__dnnl_model *m, struct cr_error *err)
         for (int k = 0; k < s->n_in; k++)
             s->pre_buf[k] = s->pre[k] ? pool_take(&p, dnnl_memory_desc_get_size(&s->pre_md[k]))
                                       : NO_BUF;
+        s->tmp_buf[0] = s->expand ? pool_take(&p, dnnl_memory_desc_get_size(&s->tmp_md[0]))
+                                  : NO_BUF;
+        s->tmp_buf[1] = s->tmp_reorder
+                            ? pool_take(&p, dnnl_memory_desc_get_size(&s->tmp_md[1]))
+                            : NO_BUF;
         if (s->alias)
             s->out_buf = s->in[0] == INPUT ? NO_BUF : m->steps[s->in[0]].out_buf;
         else
@@ -518,6 +556,9 @@ static cr_status plan_buffers(struct cr__dnnl_model *m, struct cr_error *err)
         for (int k = 0; k < s->n_in; k++)
             if (s->pre_buf[k] != NO_BUF)
                 p.busy[s->pre_buf[k]] = 0;
+        for (int k = 0; k < 2; k++)
+            if (s->tmp_buf[k] != NO_BUF)
+                p.busy[s->tmp_buf[k]] = 0;
         for (int j = 0; j <= i; j++)
             if (!m->steps[j].alias && last[j] == i && m->steps[j].out_buf != NO_BUF)
                 p.busy[m->steps[j].out_buf] = 0;
@@ -604,6 +645,7 @@ void cr__dnnl_free(struct cr__dnnl_model *m)
         struct step *st = &m->steps[i];
         for (int k = 0; k < CR__ROUTE_MAX; k++)
             dnnl_primitive_destroy(st->pre[k]);
+        dnnl_primitive_destroy(st->tmp_reorder);
         dnnl_primitive_destroy(st->prim);
         free(st->weights);
         free(st->bias);
@@ -654,6 +696,9 @@ static dnnl_status_t ws_bind_step(struct cr__dnnl_ws *ws, int i)
     for (int k = 0; k < st->n_in && s == dnnl_success; k++)
         if (st->pre[k])
             s = ws_mem(ws, &st->pre_md[k], ws->bufs[st->pre_buf[k]], &w->pre[k]);
+    for (int k = 0; k < 2 && s == dnnl_success; k++)
+        if (st->tmp_buf[k] != NO_BUF)
+            s = ws_mem(ws, &st->tmp_md[k], ws->bufs[st->tmp_buf[k]], &w->tmp[k]);
     if (s != dnnl_success)
         return s;
     if (st->alias)
@@ -673,7 +718,7 @@ static cr_status ws_alloc(struct cr__dnnl_ws *ws, const struct cr__dnnl_model *m
 {
     ws->m = m;
     ws->steps = calloc((size_t)m->n, sizeof(*ws->steps));
-    ws->owned = calloc((size_t)m->n * (CR__ROUTE_MAX + 4) + 2, sizeof(*ws->owned));
+    ws->owned = calloc((size_t)m->n * (CR__ROUTE_MAX + 6) + 2, sizeof(*ws->owned));
     ws->bufs = calloc((size_t)m->n_bufs + 1, sizeof(*ws->bufs));
     ws->input = aligned((size_t)m->w * (size_t)m->h * 3 * sizeof(float));
     ws->out_plain = aligned((size_t)m->outputs * sizeof(float));
@@ -751,6 +796,21 @@ static dnnl_status_t run_host(struct cr__dnnl_ws *ws, const struct step *st, dnn
     return s;
 }
 
+/* Spreads a shortcut's plain input over the output's shape (expand steps). */
+static dnnl_status_t run_expand(struct cr__dnnl_ws *ws, const struct step *st,
+                                struct ws_step *w, dnnl_memory_t *src1)
+{
+    dnnl_status_t s = dnnl_stream_wait(ws->stream);
+    const struct cr__layer *f = &ws->m->steps[st->layer.from[0]].layer;
+    cr__shortcut_expand(&st->layer, f, mem_data(*src1), (float *)mem_data(w->tmp[0]));
+    *src1 = w->tmp[0];
+    if (s == dnnl_success && st->tmp_reorder) {
+        s = run_reorder(st->tmp_reorder, ws->stream, w->tmp[0], w->tmp[1]);
+        *src1 = w->tmp[1];
+    }
+    return s;
+}
+
 /* Executes step i: its input reorders, then its primitive or plain C code. */
 static dnnl_status_t run_step(struct cr__dnnl_ws *ws, int i, float *logits)
 {
@@ -765,6 +825,8 @@ static dnnl_status_t run_step(struct cr__dnnl_ws *ws, int i, float *logits)
             src[k] = w->pre[k];
         }
     }
+    if (s == dnnl_success && st->expand)
+        s = run_expand(ws, st, w, &src[1]);
     if (s != dnnl_success || st->alias)
         return s;
     if (st->host)
