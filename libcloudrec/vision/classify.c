@@ -102,6 +102,20 @@ static cr_status read_names(const char *path, int n, char ***names_out, struct c
 
 /* ---- opening ---------------------------------------------------------------*/
 
+/* Logs why AUTO falls back to Darknet; the reason is a JSON string so
+ * that quotes in it cannot break the key=value line. */
+static void log_fallback(const char *reason)
+{
+    if (!cr__log_enabled(CR_LOG_INFO))
+        return;
+    struct cr_buf q;
+    cr_buf_init(&q, 0);
+    if (cr_json_append_string(&q, reason) == CR_OK)
+        cr_log(CR_LOG_INFO, "msg=\"native engine cannot run this model, using Darknet\" reason=%s",
+               (char *)q.data);
+    cr_buf_free(&q);
+}
+
 /* Opens the native engine; for AUTO, an unsupported cfg falls back to
  * Darknet with the reason logged. */
 static cr_status open_engine(const struct cr_classifier_options *opts, struct cr_classifier *cl,
@@ -122,8 +136,7 @@ static cr_status open_engine(const struct cr_classifier_options *opts, struct cr
                 *err = why;
             return st;
         }
-        cr_log(CR_LOG_INFO, "msg=\"native engine cannot run this model, using Darknet\" reason=\"%s\"",
-               why.message);
+        log_fallback(why.message);
     }
     st = cr__darknet_open(opts, &cl->darknet, err);
     if (st == CR_OK) {
