@@ -351,7 +351,7 @@ static cr_status parse_route(const struct parse_ctx *pc, struct cr__layer *l,
     while (p) {
         if (l->n_from == CR__ROUTE_MAX)
             return UNSUPPORTED(pc, "more than %d layers", CR__ROUTE_MAX);
-        int idx;
+        int idx = 0;
         cr_status st = layer_ref(pc, p, &idx);
         if (st != CR_OK)
             return st;
