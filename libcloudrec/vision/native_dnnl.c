@@ -128,23 +128,37 @@ static const dnnl_memory_desc_t *src_md_of(const struct cr__dnnl_model *m, int l
     return layer == INPUT ? &m->in_md : &m->steps[layer].out_md;
 }
 
-/* An attribute with user scratchpads and the layer's activation fused. */
-static dnnl_status_t make_attr(enum cr__activation act, dnnl_primitive_attr_t *attr)
+/* Appends the layer's activation as an eltwise post-op. */
+static dnnl_status_t add_activation(dnnl_primitive_attr_t attr, enum cr__activation act)
 {
-    dnnl_status_t s = dnnl_primitive_attr_create(attr);
-    if (s == dnnl_success)
-        s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-    if (s != dnnl_success || act == CR__ACT_LINEAR)
-        return s;
+    if (act == CR__ACT_LINEAR)
+        return dnnl_success;
     dnnl_post_ops_t po = NULL;
-    s = dnnl_post_ops_create(&po);
+    dnnl_status_t s = dnnl_post_ops_create(&po);
     /* Darknet's leaky is x > 0 ? x : .1f * x, which is oneDNN's relu with alpha. */
     if (s == dnnl_success)
         s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu,
                                          act == CR__ACT_LEAKY ? .1f : 0.0f, 0.0f);
     if (s == dnnl_success)
-        s = dnnl_primitive_attr_set_post_ops(*attr, po);
+        s = dnnl_primitive_attr_set_post_ops(attr, po);
     dnnl_post_ops_destroy(po);
+    return s;
+}
+
+/* An attribute with user scratchpads and the layer's activation fused; on
+ * failure nothing is left to destroy. */
+static dnnl_status_t make_attr(enum cr__activation act, dnnl_primitive_attr_t *attr)
+{
+    dnnl_status_t s = dnnl_primitive_attr_create(attr);
+    if (s != dnnl_success)
+        return s;
+    s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success)
+        s = add_activation(*attr, act);
+    if (s != dnnl_success) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
     return s;
 }
 
