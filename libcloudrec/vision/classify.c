@@ -60,6 +60,7 @@ static char *trim(char *s)
     return s;
 }
 
+/* Frees the first n names and the array. Accepts NULL. */
 static void free_names(char **names, int n)
 {
     for (int i = 0; names && i < n; i++)
@@ -237,6 +238,7 @@ static void fill_top(const struct cr_classifier *cl, const float *p, int *order,
     }
 }
 
+/* True for an 8-bit RGB image with pixels. */
 static int image_ok(const struct cr_image *img)
 {
     return img->pixels && img->channels == 3 && img->width > 0 && img->height > 0;

@@ -51,6 +51,7 @@ static void strip_spaces(char *s)
     *o = '\0';
 }
 
+/* The value of key in the section (its first occurrence), or NULL. */
 static const char *find_option(const struct section *s, const char *key)
 {
     for (int i = 0; i < s->n_options; i++)
@@ -59,12 +60,14 @@ static const char *find_option(const struct section *s, const char *key)
     return NULL;
 }
 
+/* An integer option as Darknet reads it (atoi), def when absent. */
 static int opt_int(const struct section *s, const char *key, int def)
 {
     const char *v = find_option(s, key);
     return v ? atoi(v) : def;
 }
 
+/* A float option as Darknet reads it (atof), def when absent. */
 static float opt_float(const struct section *s, const char *key, float def)
 {
     const char *v = find_option(s, key);
@@ -156,6 +159,7 @@ static const struct layer_kind kinds[] = {
                                             NULL}},
 };
 
+/* True when key is one of the NULL-terminated list. */
 static int in_list(const char *const *list, const char *key)
 {
     for (; *list; list++)
@@ -216,6 +220,7 @@ static cr_status check_keys(const struct parse_ctx *pc, const struct layer_kind 
     return CR_OK;
 }
 
+/* The layer's activation (Darknet's default def when absent). */
 static cr_status parse_activation(const struct parse_ctx *pc, const char *def,
                                   enum cr__activation *out)
 {
@@ -232,11 +237,13 @@ static cr_status parse_activation(const struct parse_ctx *pc, const char *def,
     return CR_OK;
 }
 
+/* True for a shape the engine accepts (each side 1..MAX_DIM). */
 static int dims_ok(int c, int h, int w)
 {
     return c > 0 && h > 0 && w > 0 && c <= MAX_DIM && h <= MAX_DIM && w <= MAX_DIM;
 }
 
+/* [convolutional]: Darknet's pad/padding rule and output size. */
 static cr_status parse_conv(const struct parse_ctx *pc, struct cr__layer *l)
 {
     const struct section *s = pc->sec;
@@ -262,6 +269,7 @@ static cr_status parse_conv(const struct parse_ctx *pc, struct cr__layer *l)
     return parse_activation(pc, "logistic", &l->act);
 }
 
+/* [maxpool]: Darknet's default padding (size - 1) and output size. */
 static cr_status parse_maxpool(const struct parse_ctx *pc, struct cr__layer *l)
 {
     l->stride = opt_int(pc->sec, "stride", 1);
@@ -280,6 +288,7 @@ static cr_status parse_maxpool(const struct parse_ctx *pc, struct cr__layer *l)
     return CR_OK;
 }
 
+/* [connected]: outputs x 1 x 1, weights [outputs][inputs]. */
 static cr_status parse_connected(const struct parse_ctx *pc, struct cr__layer *l)
 {
     int outputs = opt_int(pc->sec, "output", 1);
@@ -294,6 +303,7 @@ static cr_status parse_connected(const struct parse_ctx *pc, struct cr__layer *l
     return parse_activation(pc, "logistic", &l->act);
 }
 
+/* [softmax]: groups must divide the inputs; a tree is refused by its key. */
 static cr_status parse_softmax(const struct parse_ctx *pc, struct cr__layer *l)
 {
     l->softmax_groups = opt_int(pc->sec, "groups", 1);
@@ -316,6 +326,7 @@ static cr_status layer_ref(const struct parse_ctx *pc, const char *text, int *ou
     return CR_OK;
 }
 
+/* [shortcut]: from, activation; alpha and beta must be 1. */
 static cr_status parse_shortcut(const struct parse_ctx *pc, struct cr__layer *l,
                                 const struct cr__layer *all)
 {
@@ -340,6 +351,7 @@ static cr_status parse_shortcut(const struct parse_ctx *pc, struct cr__layer *l,
     return parse_activation(pc, "linear", &l->act);
 }
 
+/* [route]: concatenation of layers of one size along the channels. */
 static cr_status parse_route(const struct parse_ctx *pc, struct cr__layer *l,
                              const struct cr__layer *all)
 {
@@ -372,6 +384,7 @@ static cr_status parse_route(const struct parse_ctx *pc, struct cr__layer *l,
     return CR_OK;
 }
 
+/* [crop]: inference behaviour only (centre, unflipped). */
 static cr_status parse_crop(const struct parse_ctx *pc, struct cr__layer *l)
 {
     int ch = opt_int(pc->sec, "crop_height", 1), cw = opt_int(pc->sec, "crop_width", 1);
@@ -480,6 +493,7 @@ static cr_status find_output(const char *path, struct cr__net *net, struct cr_er
     return CR_OK;
 }
 
+/* Parses every layer section, each taking the previous output's shape. */
 static cr_status parse_layers(const char *path, const struct section *secs, int n,
                               struct cr__net *net, struct cr_error *err)
 {
@@ -563,6 +577,7 @@ size_t cr__net_weights_layout(const struct cr__net *net, cr__weights_visit visit
     return total;
 }
 
+/* A weights visitor that only lets the caller count. */
 static void count_nothing(void *ctx, char role, size_t count, size_t fan_in)
 {
     (void)ctx, (void)role, (void)count, (void)fan_in;
@@ -573,6 +588,7 @@ struct reader {
     const float *at;
 };
 
+/* The next n floats of the file. */
 static const float *take(struct reader *r, size_t n)
 {
     const float *p = r->at;

@@ -166,6 +166,7 @@ struct cr__native {
     struct lent *idle; /* workspaces not in use */
 };
 
+/* Reads and parses the cfg at path into *net (cr__net_free it). */
 static cr_status read_cfg(const char *path, struct cr__net *net, struct cr_error *err)
 {
     struct cr_buf text;
@@ -211,6 +212,7 @@ cr_status cr__native_open(const char *cfg_path, const char *weights_path, int th
     return CR_OK;
 }
 
+/* Frees a workspace and its scratch. Accepts NULL. */
 static void lent_free(struct lent *l)
 {
     if (!l)
@@ -263,6 +265,7 @@ static cr_status borrow(struct cr__native *nat, struct lent **out, struct cr_err
     return CR_OK;
 }
 
+/* Returns a borrowed workspace to the idle pool. */
 static void give_back(struct cr__native *nat, struct lent *l)
 {
     pthread_mutex_lock(&nat->lock);

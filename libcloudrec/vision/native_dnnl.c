@@ -102,6 +102,7 @@ static cr_status dnnl_fail(struct cr_error *err, dnnl_status_t s, const char *wh
             return dnnl_fail(err, s_, (what), idx);                                               \
     } while (0)
 
+/* 64-byte aligned memory for oneDNN buffers (free with free), or NULL. */
 static void *aligned(size_t bytes)
 {
     void *p = NULL;
@@ -118,11 +119,13 @@ static int out_dims(const struct cr__layer *l, dnnl_dims_t d)
     return l->flat ? 2 : 4;
 }
 
+/* A plain NC or NCHW float descriptor of dims d. */
 static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t d)
 {
     return dnnl_memory_desc_init_by_tag(md, ndims, d, dnnl_f32, ndims == 2 ? dnnl_nc : dnnl_nchw);
 }
 
+/* The layout layer `layer` (or the image, INPUT) produces. */
 static const dnnl_memory_desc_t *src_md_of(const struct cr__dnnl_model *m, int layer)
 {
     return layer == INPUT ? &m->in_md : &m->steps[layer].out_md;
@@ -255,6 +258,7 @@ static cr_status pack_params(struct cr__dnnl_model *m, int idx, const struct cr_
     return rc;
 }
 
+/* A convolution (grouped or not) with bias and activation fused. */
 static cr_status build_conv(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
                             struct cr_error *err)
 {
@@ -295,6 +299,7 @@ static cr_status build_conv(struct cr__dnnl_model *m, int idx, const struct cr__
     return rc;
 }
 
+/* A connected layer: an inner product with bias and activation fused. */
 static cr_status build_connected(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
                                  struct cr_error *err)
 {
@@ -443,6 +448,7 @@ static cr_status build_host(struct cr__dnnl_model *m, int idx, const struct cr__
     return rc;
 }
 
+/* Builds step idx for layer l: its inputs, its primitive or its alias. */
 static cr_status build_step(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
                             struct cr_error *err)
 {
@@ -591,6 +597,7 @@ static cr_status plan_buffers(struct cr__dnnl_model *m, struct cr_error *err)
 static cr_status build_model(const struct cr__net *net, struct cr__dnnl_model **out,
                              struct cr_error *err);
 
+/* The reorder of the output layer to plain NC/NCHW, if it is not already. */
 static cr_status build_output(struct cr__dnnl_model *m, struct cr_error *err)
 {
     int idx = m->out_layer;
@@ -728,6 +735,7 @@ static dnnl_status_t ws_bind_step(struct cr__dnnl_ws *ws, int i)
     return s;
 }
 
+/* Allocates a workspace's arrays and buffers; CR_ERR_NOMEM on failure. */
 static cr_status ws_alloc(struct cr__dnnl_ws *ws, const struct cr__dnnl_model *m)
 {
     ws->m = m;
@@ -786,6 +794,7 @@ static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_stream_t s, dnnl_memor
     return dnnl_primitive_execute(r, s, 2, args);
 }
 
+/* The buffer behind a memory object. */
 static const float *mem_data(dnnl_memory_t mem)
 {
     void *p = NULL;
