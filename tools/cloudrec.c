@@ -1,7 +1,8 @@
 /*
  * cloudrec - the umbrella command line tool.
  *
- *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--engine E] [--json] FILE...
+ *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--engine E]
+ *                          [--json] FILE...
  *   cloudrec [-v] model path|fetch ...
  *   cloudrec up [--port N] [--bind ADDR] [--data DIR] [--max-workers N] ...  (cmd_up.c)
  *   cloudrec setup [--input URL] [--output URL] [--requests URL] ...  (cmd_setup.c)

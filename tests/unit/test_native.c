@@ -103,7 +103,8 @@ static void paint(unsigned char *px, int w, int h, int channels)
                 double v = 127.5 + 80 * sin((x * fx + c * 40 + phase) * 6.2832 / (w + 1)) *
                                        cos((y * fy + c * 17) * 6.2832 / (h + 1));
                 v += (int)(next_u32() % 41) - 20;
-                px[((size_t)y * w + x) * channels + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+                v = v < 0 ? 0 : v > 255 ? 255 : v;
+                px[((size_t)y * w + x) * channels + c] = (unsigned char)v;
             }
 }
 
