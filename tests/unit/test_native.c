@@ -350,6 +350,37 @@ static void test_batch(struct cr_classifier *cl)
         cr_image_free(&imgs[i]);
 }
 
+/* threads = 2 splits each forward pass over two OpenMP threads: the same
+ * labels, probabilities equal up to float summation order. */
+static void test_two_engine_threads(struct cr_classifier *one)
+{
+    struct cr_classifier_options o = {.cfg_path = paths.cfg,
+                                      .weights_path = paths.weights,
+                                      .names_path = paths.names,
+                                      .engine = CR_ENGINE_NATIVE,
+                                      .threads = 2};
+    struct cr_classifier *two = NULL;
+    CHECK_EQ_INT(cr_classifier_open(&o, &two, NULL), CR_OK);
+    if (!two)
+        return;
+    int same = 1;
+    for (size_t i = 0; i < N_SAMPLES; i++) {
+        struct cr_prediction a[5], b[5];
+        size_t na = 0, nb = 0;
+        cr_classify_file(one, samples[i], a, 5, &na, NULL);
+        cr_classify_file(two, samples[i], b, 5, &nb, NULL);
+        for (size_t k = 0; k < 5 && na == 5 && nb == 5; k++)
+            same &= a[k].class_index == b[k].class_index &&
+                    fabsf(a[k].probability - b[k].probability) <= 1e-5f;
+        same &= na == 5 && nb == 5;
+    }
+    CHECK_MSG(same, "threads = 2 gives the answers of threads = 1");
+    o.threads = -1;
+    struct cr_classifier *bad = NULL;
+    CHECK_EQ_INT(cr_classifier_open(&o, &bad, NULL), CR_ERR_INVALID);
+    cr_classifier_free(two);
+}
+
 /* ---- bad and unsupported files ---------------------------------------------------*/
 
 static const char *write_tmp(const char *name, const void *data, size_t len)
@@ -508,6 +539,7 @@ int main(void)
     }
     if (nat) {
         test_threads_share(nat);
+        test_two_engine_threads(nat);
         test_batch(nat);
     }
     test_bad_weights();
