@@ -26,6 +26,9 @@
 
 #define MAX_OPTIONS 64
 #define MAX_DIM 65536
+/* Weights of one layer, far above any real network (vgg-16's largest layer
+ * has 103 M), low enough that sizes computed from it never overflow. */
+#define MAX_LAYER_WEIGHTS (1ull << 34)
 
 /* ---- cfg text ------------------------------------------------------------*/
 
@@ -266,6 +269,8 @@ static cr_status parse_conv(const struct parse_ctx *pc, struct cr__layer *l)
     l->out_w = (l->w + 2 * l->pad - l->size) / l->stride + 1;
     l->n_biases = (size_t)filters;
     l->n_weights = (size_t)(l->c / l->groups) * (size_t)filters * (size_t)l->size * (size_t)l->size;
+    if (l->n_weights > MAX_LAYER_WEIGHTS)
+        return MALFORMED(pc, "%zu weights in one layer", l->n_weights);
     return parse_activation(pc, "logistic", &l->act);
 }
 
@@ -298,8 +303,11 @@ static cr_status parse_connected(const struct parse_ctx *pc, struct cr__layer *l
     l->out_c = outputs;
     l->out_h = l->out_w = 1;
     l->flat = 1;
+    size_t inputs = (size_t)l->c * (size_t)l->h * (size_t)l->w;
+    if (inputs > MAX_LAYER_WEIGHTS / (size_t)outputs)
+        return MALFORMED(pc, "%d outputs of %zu inputs: too many weights", outputs, inputs);
     l->n_biases = (size_t)outputs;
-    l->n_weights = (size_t)outputs * (size_t)l->c * (size_t)l->h * (size_t)l->w;
+    l->n_weights = (size_t)outputs * inputs;
     return parse_activation(pc, "logistic", &l->act);
 }
 

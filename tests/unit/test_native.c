@@ -486,6 +486,14 @@ static void test_unsupported(const char *tiny)
     text = cfg_with(tiny, "[avgpool]", "[route]\nlayers=-40\n[avgpool]");
     cfg = write_tmp("route-far.cfg", text, strlen(text));
     CHECK_EQ_INT(open_engine(CR_ENGINE_NATIVE, cfg, paths.weights, &cl, &err), CR_ERR_MODEL);
+    /* Sizes whose weight count would overflow are refused before any
+     * arithmetic on the file size. */
+    static const char huge[] = "[net]\nwidth=8192\nheight=8192\nchannels=3\n"
+                               "[convolutional]\nfilters=65536\nsize=1\nactivation=linear\n"
+                               "[connected]\noutput=1000000\nactivation=linear\n";
+    cfg = write_tmp("huge.cfg", huge, strlen(huge));
+    CHECK_EQ_INT(open_engine(CR_ENGINE_NATIVE, cfg, paths.weights, &cl, &err), CR_ERR_MODEL);
+    CHECK_MSG(strstr(err.message, "too many weights") != NULL, "an overflowing layer is refused");
     CHECK(cl == NULL);
 }
 
