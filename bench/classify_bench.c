@@ -2,15 +2,20 @@
  * classify_bench - bare classification throughput and latency, no service.
  *
  *   classify_bench [--threads N] [--num N] [--images DIR] [--model DIR]
- *                  [--warmup N] [--json]
+ *                  [--engine E] [--batch B] [--warmup N] [--json]
  *
- * Reads the images into memory, then measures two things in one run:
+ * Reads the images into memory, then measures three things in one run:
  *  1. single thread: one classifier classifies the N images one after the
  *     other; each call of cr_classify_bytes (decode + letterbox + forward
  *     pass + top-k) is timed on its own, giving the per-image latency;
- *  2. T threads, each with its own classifier (Darknet is not thread-safe),
- *     take the same N images from a shared counter as fast as they can;
- *     images / wall time is the bare throughput the service is compared with.
+ *  2. T threads take the same N images from a shared counter as fast as
+ *     they can; images / wall time is the bare throughput the service is
+ *     compared with. A native classifier is shared by all threads (its
+ *     model is immutable); Darknet is not thread-safe, so each thread then
+ *     has its own classifier;
+ *  3. batch: the images decoded beforehand, classified with
+ *     cr_classify_batch B at a time and 1 at a time on one thread: the
+ *     per-image cost of each, decode excluded.
  * Every answer is checked: an image must get the same top-1 class in every
  * call (the first call on the single thread is the reference), otherwise the
  * program exits 1. Only the public API is used. See docs/benchmarks.md.
@@ -42,6 +47,8 @@ struct opts {
     long warmup;
     const char *images_dir;
     const char *model_dir;
+    enum cr_engine engine;
+    long batch;
     int json;
 };
 
@@ -87,15 +94,19 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: classify_bench [--threads N] [--num N] [--images DIR] [--model DIR]\n"
-            "                      [--warmup N] [--json]\n"
+            "                      [--engine E] [--batch B] [--warmup N] [--json]\n"
             "\n"
             "Bare cr_classify_bytes throughput and per-image latency, in one run: one\n"
-            "thread one image at a time (latency), then N threads with one classifier\n"
-            "each (throughput). Every image must get the same top-1 class every time.\n"
+            "thread one image at a time (latency), then N threads (throughput; a native\n"
+            "classifier is shared by the threads, Darknet gets one per thread), then\n"
+            "cr_classify_batch B images at a time against 1 at a time (decode excluded).\n"
+            "Every image must get the same top-1 class every time.\n"
             "  --threads N   classifier threads, 1..%d (default: online CPUs)\n"
             "  --num N       images per pass, cycling through the files (default %d)\n"
             "  --images DIR  the *.jpg, *.jpeg, *.png files of DIR (default %s)\n"
             "  --model DIR   model directory (default: the usual lookup)\n"
+            "  --engine E    auto (default: native when the cfg allows it), native, darknet\n"
+            "  --batch B     images per cr_classify_batch call, 1..64 (default 8)\n"
             "  --warmup N    untimed images per classifier before a pass (default 1)\n"
             "  --json        one JSON object on stdout instead of the table\n"
             "Exit status: 0 all answers consistent, 1 a wrong or failed answer, 2 usage\n"
@@ -122,11 +133,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"threads", required_argument, NULL, 't'}, {"num", required_argument, NULL, 'n'},
         {"images", required_argument, NULL, 'i'},  {"model", required_argument, NULL, 'm'},
         {"warmup", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {"engine", required_argument, NULL, 'e'},
+        {"batch", required_argument, NULL, 'b'},   {NULL, 0, NULL, 0}};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (struct opts){.threads = cpus > 0 ? (cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
                        .num = DEFAULT_NUM,
                        .warmup = 1,
+                       .batch = 8,
                        .images_dir = DEFAULT_IMAGES_DIR};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -137,6 +150,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             ok = parse_long(optarg, 1, 1000000, &o->num);
         else if (c == 'w')
             ok = parse_long(optarg, 0, 1000, &o->warmup);
+        else if (c == 'b')
+            ok = parse_long(optarg, 1, 64, &o->batch);
+        else if (c == 'e')
+            ok = cr_engine_parse(optarg, &o->engine) == CR_OK;
         else if (c == 'i')
             o->images_dir = optarg;
         else if (c == 'm')
@@ -371,25 +388,35 @@ static cr_status judge_pass(struct pass *p, struct image_set *s, struct figures 
     return CR_OK;
 }
 
-/* Opens n classifiers one after the other (a load redirects stderr, so loads
- * are not overlapped), timing each. */
-static cr_status open_classifiers(const char *model_dir, struct cr_classifier **cls, size_t n,
-                                  double *mean_ms, double *max_ms)
+/* Opens the classifiers one after the other (a Darknet load redirects
+ * stderr, so loads are not overlapped), timing each. A native classifier is
+ * opened once and shared by every thread; *opened says how many were. */
+static cr_status open_classifiers(const struct opts *o, struct cr_classifier **cls, size_t n,
+                                  size_t *opened, double *mean_ms, double *max_ms)
 {
     struct cr_model_paths paths;
     struct cr_error err = {0};
-    cr_status st = cr_model_resolve(model_dir, &paths, &err);
-    struct cr_classifier_options co = {
-        .cfg_path = paths.cfg, .weights_path = paths.weights, .names_path = paths.names};
+    cr_status st = cr_model_resolve(o->model_dir, &paths, &err);
+    struct cr_classifier_options co = {.cfg_path = paths.cfg,
+                                       .weights_path = paths.weights,
+                                       .names_path = paths.names,
+                                       .engine = o->engine};
     double sum = 0;
     *max_ms = 0;
+    *opened = 0;
     for (size_t i = 0; st == CR_OK && i < n; i++) {
+        if (i > 0 && cr_classifier_engine(cls[0]) == CR_ENGINE_NATIVE) {
+            cls[i] = cls[0];
+            continue;
+        }
         int64_t t0 = cr_time_mono_us();
         st = cr_classifier_open(&co, &cls[i], &err);
         double ms = (double)(cr_time_mono_us() - t0) / 1000.0;
         sum += ms;
         *max_ms = ms > *max_ms ? ms : *max_ms;
+        *opened += st == CR_OK;
     }
+    n = *opened;
     if (st != CR_OK)
         fprintf(stderr, "%s: cannot load the model: %s\n", prog,
                 err.message[0] ? err.message : cr_strerror(st));
@@ -408,9 +435,81 @@ static void name_references(struct cr_classifier *cl, struct image_set *s)
     }
 }
 
+/* Figures of the batch pass: per-image cost B at a time and 1 at a time. */
+struct batch_figures {
+    double per_image_ms, per_image_ms_b1;
+    size_t wrong, failed;
+};
+
+/* Decodes every image once; imgs[i] belongs to the caller (cr_image_free). */
+static cr_status decode_all(const struct image_set *s, struct cr_image *imgs)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct cr_error err = {0};
+        cr_status st = cr_image_decode(s->bytes[i].data, s->bytes[i].len, NULL, &imgs[i], &err);
+        if (st != CR_OK) {
+            fprintf(stderr, "%s: %s: %s\n", prog, s->names[i], err.message);
+            return st;
+        }
+    }
+    return CR_OK;
+}
+
+/* Classifies plan[0..num) `size` images per cr_classify_batch call and
+ * checks each top-1 class against the references; returns the wall time. */
+static int64_t time_batches(struct cr_classifier *cl, const struct image_set *s,
+                            const struct cr_image *plan, size_t num, size_t size,
+                            struct batch_figures *bf)
+{
+    struct cr_prediction pred[64];
+    int64_t t0 = cr_time_mono_us();
+    for (size_t i = 0; i < num; i += size) {
+        size_t b = num - i < size ? num - i : size, k = 0;
+        struct cr_error err = {0};
+        if (cr_classify_batch(cl, plan + i, b, pred, 1, &k, &err) != CR_OK) {
+            fprintf(stderr, "%s: batch at %zu: %s\n", prog, i, err.message);
+            bf->failed += b;
+            continue;
+        }
+        for (size_t j = 0; j < b; j++)
+            bf->wrong += pred[j].class_index != s->ref_class[(i + j) % s->n];
+    }
+    return cr_time_mono_us() - t0;
+}
+
+/* The batch pass, on one thread with decoded images. */
+static cr_status run_batch(const struct opts *o, const struct image_set *s,
+                           struct cr_classifier *cl, struct batch_figures *bf)
+{
+    size_t num = (size_t)o->num;
+    struct cr_image *imgs = calloc(s->n, sizeof(*imgs));
+    struct cr_image *plan = calloc(num, sizeof(*plan));
+    cr_status st = imgs && plan ? decode_all(s, imgs) : CR_ERR_NOMEM;
+    *bf = (struct batch_figures){0};
+    if (st == CR_OK) {
+        for (size_t i = 0; i < num; i++)
+            plan[i] = imgs[i % s->n];
+        struct batch_figures warm = {0};
+        time_batches(cl, s, plan, num < (size_t)o->batch ? num : (size_t)o->batch,
+                     (size_t)o->batch, &warm);
+        int64_t one = time_batches(cl, s, plan, num, 1, bf);
+        int64_t many = time_batches(cl, s, plan, num, (size_t)o->batch, bf);
+        bf->per_image_ms_b1 = (double)one / 1000.0 / (double)num;
+        bf->per_image_ms = (double)many / 1000.0 / (double)num;
+    }
+    for (size_t i = 0; imgs && i < s->n; i++)
+        cr_image_free(&imgs[i]);
+    free(imgs);
+    free(plan);
+    return st;
+}
+
 struct report {
     const struct opts *o;
     const struct image_set *imgs;
+    enum cr_engine engine;
+    size_t classifiers;
+    struct batch_figures batch;
     double load_mean_ms, load_max_ms;
     struct figures single, multi;
     int64_t single_wall_us, multi_wall_us;
@@ -433,16 +532,20 @@ static void print_table(const struct report *r)
     const struct figures *s = &r->single, *m = &r->multi;
     printf("images        %ld per pass, cycling %zu files of %s\n", r->o->num, r->imgs->n,
            r->o->images_dir);
-    printf("model load    %.1f ms mean, %.1f ms max (%ld classifiers)\n", r->load_mean_ms,
-           r->load_max_ms, r->o->threads);
+    printf("engine        %s\n", cr_engine_name(r->engine));
+    printf("model load    %.1f ms mean, %.1f ms max (%zu classifier%s)\n", r->load_mean_ms,
+           r->load_max_ms, r->classifiers, r->classifiers == 1 ? "" : "s");
     char what[32];
     snprintf(what, sizeof(what), "%ld thread%s", r->o->threads, r->o->threads == 1 ? "" : "s");
     print_row("1 thread", s);
     print_row(what, m);
     printf("speedup       %.2fx (%ld threads over 1)\n",
            s->images_per_s > 0 ? m->images_per_s / s->images_per_s : 0, r->o->threads);
+    printf("batch         %.2f ms/image %ld at a time, %.2f ms/image 1 at a time (decode "
+           "excluded)\n",
+           r->batch.per_image_ms, r->o->batch, r->batch.per_image_ms_b1);
     printf("answers       %zu consistent, %zu wrong, %zu failed\n", s->ok + m->ok,
-           s->wrong + m->wrong, s->failed + m->failed);
+           s->wrong + m->wrong + r->batch.wrong, s->failed + m->failed + r->batch.failed);
 }
 
 static void json_figures(struct cr_buf *b, const char *key, const struct figures *f, long threads,
@@ -461,16 +564,19 @@ static cr_status print_json(const struct report *r)
     struct cr_buf b;
     cr_buf_init(&b, 0);
     const struct figures *s = &r->single, *m = &r->multi;
-    cr_buf_appendf(&b, "{\"images\":%ld,\"files\":%zu,\"images_dir\":", r->o->num, r->imgs->n);
+    cr_buf_appendf(&b, "{\"engine\":\"%s\",\"images\":%ld,\"files\":%zu,\"images_dir\":",
+                   cr_engine_name(r->engine), r->o->num, r->imgs->n);
     cr_json_append_string(&b, r->o->images_dir);
     cr_buf_appendf(&b, ",\"model_load_ms\":{\"mean\":%.1f,\"max\":%.1f},", r->load_mean_ms,
                    r->load_max_ms);
     json_figures(&b, "single", s, 1, r->single_wall_us);
     cr_buf_append_str(&b, ",");
     json_figures(&b, "parallel", m, r->o->threads, r->multi_wall_us);
+    cr_buf_appendf(&b, ",\"batch\":{\"size\":%ld,\"per_image_ms\":%.3f,\"per_image_ms_b1\":%.3f}",
+                   r->o->batch, r->batch.per_image_ms, r->batch.per_image_ms_b1);
     cr_buf_appendf(&b, ",\"speedup\":%.3f,\"consistent\":%zu,\"wrong\":%zu,\"failed\":%zu",
                    s->images_per_s > 0 ? m->images_per_s / s->images_per_s : 0, s->ok + m->ok,
-                   s->wrong + m->wrong, s->failed + m->failed);
+                   s->wrong + m->wrong + r->batch.wrong, s->failed + m->failed + r->batch.failed);
     cr_buf_append_str(&b, ",\"labels\":{");
     for (size_t i = 0; i < r->imgs->n; i++) {
         if (i)
@@ -516,8 +622,11 @@ static int run_bench(const struct opts *o, struct image_set *s, struct cr_classi
         goto out;
     r->single_wall_us = single.wall_us;
     r->multi_wall_us = multi.wall_us;
+    if (run_batch(o, s, cls[0], &r->batch) != CR_OK)
+        goto out;
     name_references(cls[0], s);
-    size_t bad = r->single.wrong + r->single.failed + r->multi.wrong + r->multi.failed;
+    size_t bad = r->single.wrong + r->single.failed + r->multi.wrong + r->multi.failed +
+                 r->batch.wrong + r->batch.failed;
     rc = bad ? EXIT_WRONG : 0;
 out:
     pass_free(&single);
@@ -538,9 +647,10 @@ int main(int argc, char **argv)
     if (!cls || list_images(o.images_dir, &imgs) != CR_OK ||
         read_images(o.images_dir, &imgs) != CR_OK)
         goto out;
-    if (open_classifiers(o.model_dir, cls, (size_t)o.threads, &r.load_mean_ms, &r.load_max_ms) !=
-        CR_OK)
+    if (open_classifiers(&o, cls, (size_t)o.threads, &r.classifiers, &r.load_mean_ms,
+                         &r.load_max_ms) != CR_OK)
         goto out;
+    r.engine = cr_classifier_engine(cls[0]);
     rc = run_bench(&o, &imgs, cls, &r);
     if (rc == EXIT_USAGE)
         fprintf(stderr, "%s: out of memory\n", prog);
@@ -549,8 +659,10 @@ int main(int argc, char **argv)
     else
         print_table(&r);
 out:
+    /* A shared native classifier sits in every slot; free it once. */
     for (long i = 0; cls && i < o.threads; i++)
-        cr_classifier_free(cls[i]);
+        if (i == 0 || cls[i] != cls[0])
+            cr_classifier_free(cls[i]);
     free(cls);
     free_images(&imgs);
     return rc;

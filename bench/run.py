@@ -9,7 +9,14 @@ images (copies of Darknet's samples), takes the expected labels from
 `cloudrec classify`, and then measures, one after the other:
 
   1. bare: build/bench/classify_bench on the same images (one thread for
-     per-image latency, then one classifier per CPU for throughput);
+     per-image latency, then one thread per CPU for throughput), with the
+     native engine and with Darknet;
+  1b. the peer: OpenCV DNN (opencv-python-headless<5, in a bench-only
+     virtualenv under the build directory, made on first use with pip)
+     reading the same tiny.cfg and weights, one thread, its forward pass
+     alone timed on the same images, alternated three times with the native
+     engine on one thread (decode included); skipped with a message when
+     the virtualenv cannot be made (no network, no venv module);
   2. end to end, for each --max-workers value: a fresh `cloudrec up` on a
      free port, a cold burst (`cloudrec-load --num NUM --concurrency NUM`;
      the workers start and load the model during it), at once a warm burst
@@ -163,10 +170,12 @@ class CpuMeter:
         return max(0.0, 100.0 * others / (wall * (os.cpu_count() or 1)))
 
 
-def run_bare(bench: Path, images: Path, num: int, threads: int, labels: dict) -> dict:
+def run_bare(bench: Path, images: Path, num: int, threads: int, labels: dict,
+             engine: str = "native") -> dict:
     meter = CpuMeter()
     res = subprocess.run([str(bench), "--json", "--images", str(images), "--num", str(num),
-                          "--threads", str(threads)], capture_output=True, text=True)
+                          "--threads", str(threads), "--engine", engine],
+                         capture_output=True, text=True)
     if res.returncode != 0:
         raise BenchError(f"classify_bench exited {res.returncode}: {res.stderr.strip()}")
     doc = json.loads(res.stdout)
@@ -175,6 +184,81 @@ def run_bare(bench: Path, images: Path, num: int, threads: int, labels: dict) ->
     if wrong:
         raise BenchError(f"classify_bench disagrees with cloudrec classify: {wrong}")
     return doc
+
+
+OPENCV_SCRIPT = r"""
+import json, sys, time
+import cv2, numpy as np
+cfg, weights, size, *images = sys.argv[1:]
+cv2.setNumThreads(1)
+net = cv2.dnn.readNetFromDarknet(cfg, weights)
+net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+blobs = []
+for path in images:
+    img = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    blobs.append(cv2.dnn.blobFromImage(img, 1 / 255.0, (int(size), int(size)), swapRB=True))
+net.setInput(blobs[0]); net.forward()  # warm-up, untimed
+times = []
+for blob in blobs:
+    net.setInput(blob)
+    t0 = time.perf_counter()
+    out = net.forward()
+    times.append((time.perf_counter() - t0) * 1000.0)
+times.sort()
+print(json.dumps({"version": cv2.__version__, "threads": cv2.getNumThreads(),
+                  "p50_ms": times[len(times) // 2], "mean_ms": sum(times) / len(times),
+                  "images": len(times)}))
+"""
+
+
+def opencv_venv(build: Path) -> Path:
+    """The bench-only virtualenv with opencv-python-headless<5; made (pip,
+    from PyPI) the first time. Raises BenchError with the reason if it
+    cannot be made."""
+    venv = build / "bench-venv"
+    python = venv / "bin" / "python"
+    if python.exists() and subprocess.run([str(python), "-c", "import cv2"],
+                                          capture_output=True).returncode == 0:
+        return python
+    for cmd in ([sys.executable, "-m", "venv", str(venv)],
+                [str(python), "-m", "pip", "install", "--quiet", "opencv-python-headless<5"]):
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise BenchError(f"{' '.join(cmd[:4])}: {(res.stderr or res.stdout).strip()[-300:]}")
+    return python
+
+
+PEER_ROUNDS = 3
+
+
+def run_opencv(build: Path, progs: dict, images: Path, num: int, labels: dict) -> dict:
+    """OpenCV DNN's forward pass alone, one thread, on the same images,
+    alternated PEER_ROUNDS times with the native engine on one thread (p50
+    per call, decode included), so that both see the same machine; the
+    medians of the rounds are compared."""
+    res = subprocess.run([str(progs["cloudrec"]), "model", "path"], capture_output=True,
+                         text=True)
+    files = dict(line.split(None, 1) for line in res.stdout.splitlines() if line.strip())
+    try:
+        python = opencv_venv(build)
+    except BenchError as e:
+        return {"skipped": str(e)}
+    size = re.search(r"^width=(\d+)", Path(files["cfg"]).read_text(), re.M).group(1)
+    paths = sorted(str(p) for p in images.iterdir())
+    rounds = []
+    for _ in range(PEER_ROUNDS):
+        res = subprocess.run([str(python), "-c", OPENCV_SCRIPT, files["cfg"], files["weights"],
+                              size, *paths], capture_output=True, text=True)
+        if res.returncode != 0:
+            return {"skipped": f"OpenCV failed: {res.stderr.strip()[-300:]}"}
+        cv = json.loads(res.stdout)
+        native = run_bare(progs["bench"], images, num, 1, labels)
+        rounds.append({"opencv_p50_ms": cv["p50_ms"],
+                       "native_p50_ms": native["single"]["latency_ms"]["p50"]})
+    median = lambda key: sorted(r[key] for r in rounds)[len(rounds) // 2]  # noqa: E731
+    return {"version": cv["version"], "threads": cv["threads"], "rounds": rounds,
+            "opencv_p50_ms": median("opencv_p50_ms"), "native_p50_ms": median("native_p50_ms")}
 
 
 def free_port() -> int:
@@ -311,10 +395,15 @@ def print_table(r: dict) -> None:
     print(f"{'':<25} {'':>8} {'':>5} {'latency ms':-^39} {'others':>7}  {'workers':-^17}")
     print(f"{'':<25} {'images/s':>8} {'ratio':>5} {'first':>7} {'p50':>7} {'p90':>7} "
           f"{'p99':>7} {'max':>7} {'CPU':>7}  {'peak':>4} {'new':>4} {'start ms':>8}")
-    print(row("bare, 1 thread", bare["single"]["images_per_s"], base,
+    dn = r["bare_darknet"]
+    print(row("bare native, 1 thread", bare["single"]["images_per_s"], base,
               bare["single"]["latency_ms"], bare["others_cpu_pct"]))
-    print(row(f"bare, {threads} threads", base, base, bare["parallel"]["latency_ms"],
+    print(row(f"bare native, {threads} threads", base, base, bare["parallel"]["latency_ms"],
               bare["others_cpu_pct"]))
+    print(row("bare darknet, 1 thread", dn["single"]["images_per_s"], base,
+              dn["single"]["latency_ms"], dn["others_cpu_pct"]))
+    print(row(f"bare darknet, {threads} threads", dn["parallel"]["images_per_s"], base,
+              dn["parallel"]["latency_ms"], dn["others_cpu_pct"]))
     for e in r["e2e"]:
         for phase in ("cold", "warm"):
             t = e[phase]
@@ -322,10 +411,23 @@ def print_table(r: dict) -> None:
             print(row(f"up --max-workers {e['max_workers']}, {phase}", t["answers_per_s"], base,
                       t["latency_ms"], e["others_cpu_pct"],
                       f"{t['peak_workers']:>4} {t['launched']:>4} {start:>8}"))
-    print(row(f"bare, {threads} threads, again", after["parallel"]["images_per_s"], base,
+    print(row(f"bare native, {threads} threads, again", after["parallel"]["images_per_s"], base,
               after["parallel"]["latency_ms"], after["others_cpu_pct"]))
     print()
-    print(f"ratio: images/s over bare with one classifier per CPU ({threads} threads, the first\n"
+    print(f"native over darknet, 1 thread: {bare['single']['images_per_s'] / dn['single']['images_per_s']:.1f}x "
+          f"images/s; batch of {bare['batch']['size']}: {bare['batch']['per_image_ms']:.2f} ms/image, "
+          f"1 at a time {bare['batch']['per_image_ms_b1']:.2f} ms/image (decode excluded)")
+    cv = r["opencv"]
+    if "skipped" in cv:
+        print(f"OpenCV DNN comparison skipped: {cv['skipped']}")
+    else:
+        print(f"OpenCV {cv['version']} DNN forward pass alone, {cv['threads']} thread: p50 "
+              f"{cv['opencv_p50_ms']:.1f} ms; native p50 (1 thread, decode included) "
+              f"{cv['native_p50_ms']:.1f} ms; OpenCV / native = "
+              f"{cv['opencv_p50_ms'] / cv['native_p50_ms']:.2f} (medians of {len(cv['rounds'])} "
+              "alternated rounds)")
+    print()
+    print(f"ratio: images/s over bare native with one thread per CPU ({threads} threads, the first\n"
           "measurement). Latency: bare = one classify call; up = one upload, queueing\n"
           "included; first = the quickest answer. others CPU = CPU time of other programs\n"
           "on this machine during the step, in % of all CPUs (high = disturbed figures).\n"
@@ -349,6 +451,8 @@ def main() -> int:
              "num": a.num, "concurrency": a.concurrency, "samples": a.images,
              "loadavg_before": loadavg()}
         r["bare"] = run_bare(progs["bench"], images, a.num, a.threads, labels)
+        r["bare_darknet"] = run_bare(progs["bench"], images, a.num, a.threads, labels, "darknet")
+        r["opencv"] = run_opencv(build, progs, images, a.num, labels)
         r["e2e"] = []
         for mw in a.max_workers:
             run_root = root / f"up-{mw}"
@@ -362,6 +466,7 @@ def main() -> int:
         else:
             print_table(r)
         busiest = max([r["bare"]["others_cpu_pct"], r["bare_after"]["others_cpu_pct"],
+                       r["bare_darknet"]["others_cpu_pct"],
                        *(e["others_cpu_pct"] for e in r["e2e"])])
         if busiest > OTHERS_WARN_PCT:
             print(f"bench/run.py: warning: other programs used up to {busiest:.0f}% of the "

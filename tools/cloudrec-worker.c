@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "                        ./models/tiny-darknet, ../shared/models/tiny-darknet)\n"
             "  --cfg FILE            network cfg (default: DIR/tiny.cfg or Darknet's)\n"
             "  --names FILE          class names (default: DIR/names.list or Darknet's)\n"
+            "  --engine E            auto (default: native when the cfg allows it, else\n"
+            "                        Darknet), native or darknet\n"
             "  --output-format FMT   label (default: \"bathtub\") or pair (\"(test_0, bathtub)\")\n"
             "  --id ID               worker id put in answers (default w-<pid>)\n"
             "  --state-file PATH     publish idle/busy/stopping in PATH (atomically replaced)\n"
@@ -56,6 +58,7 @@ static void usage(FILE *f)
 struct args {
     struct cr_worker_options w;
     const char *model, *cfg, *names;
+    enum cr_engine engine;
     int log_level;
 };
 
@@ -122,6 +125,8 @@ static int string_flag(int c, const char *val, void *ctx)
         return 0;
     case 'L':
         return tool_log_level(prog, val, &a->log_level);
+    case 'e':
+        return tool_flag_engine(prog, val, &a->engine);
     }
     return numeric_flag(c, val, a);
 }
@@ -134,6 +139,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"model", required_argument, NULL, 'm'},
                                          {"cfg", required_argument, NULL, 'c'},
                                          {"names", required_argument, NULL, 'n'},
+                                         {"engine", required_argument, NULL, 'e'},
                                          {"id", required_argument, NULL, 'i'},
                                          {"state-file", required_argument, NULL, 's'},
                                          {"output-format", required_argument, NULL, 'f'},
@@ -176,6 +182,7 @@ int main(int argc, char **argv)
         .cfg_path = a.cfg ? a.cfg : paths.cfg,
         .weights_path = paths.weights,
         .names_path = a.names ? a.names : paths.names,
+        .engine = a.engine,
     };
     a.w.classifier = &copts;
     a.w.stop = stop;

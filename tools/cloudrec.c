@@ -1,7 +1,8 @@
 /*
  * cloudrec - the umbrella command line tool.
  *
- *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--json] FILE...
+ *   cloudrec [-v] classify [--model DIR] [--cfg F] [--names F] [--top K] [--engine E]
+ *                          [--json] FILE...
  *   cloudrec [-v] model path|fetch ...
  *   cloudrec up [--port N] [--bind ADDR] [--data DIR] [--max-workers N] ...  (cmd_up.c)
  *   cloudrec setup [--input URL] [--output URL] [--requests URL] ...  (cmd_setup.c)
@@ -66,7 +67,7 @@ static void usage_classify(FILE *f)
 {
     fprintf(f,
             "usage: cloudrec classify [-m|--model DIR] [--cfg FILE] [--names FILE]\n"
-            "                         [-k|--top K] [-j|--json] FILE...\n"
+            "                         [-k|--top K] [-e|--engine E] [-j|--json] FILE...\n"
             "\n"
             "Prints the top-K ImageNet labels of each JPEG or PNG file.\n"
             "  --model DIR    model directory holding tiny.weights (see `cloudrec --help`)\n"
@@ -75,6 +76,7 @@ static void usage_classify(FILE *f)
             "                 Darknet's imagenet.shortnames.list)\n"
             "  --top K        how many labels per file, 1..1000 (default 5; more than the\n"
             "                 model's classes gives all of them)\n"
+            TOOL_ENGINE_HELP
             "  --json         one JSON object per file and line instead of text\n"
             "A file that cannot be classified prints one line naming it and the reason\n"
             "on stderr; the others are still classified and the exit status is 1.\n");
@@ -134,13 +136,18 @@ static int cmd_classify(int argc, char **argv)
         {"model", required_argument, NULL, 'm'}, {"cfg", required_argument, NULL, 'c'},
         {"names", required_argument, NULL, 'n'}, {"top", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"engine", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0}};
+    enum cr_engine engine = CR_ENGINE_AUTO;
     const char *model = NULL, *cfg = NULL, *names = NULL;
     long long top = 5;
     int json = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:k:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:k:e:jh", opts, NULL)) != -1) {
         switch (c) {
+        case 'e':
+            if (!tool_flag_engine(prog, optarg, &engine))
+                return EXIT_USAGE;
+            break;
         case 'm': model = optarg; break;
         case 'c': cfg = optarg; break;
         case 'n': names = optarg; break;
@@ -170,6 +177,7 @@ static int cmd_classify(int argc, char **argv)
         .cfg_path = cfg ? cfg : paths.cfg,
         .weights_path = paths.weights,
         .names_path = names ? names : paths.names,
+        .engine = engine,
     };
     struct cr_classifier *cl = NULL;
     if ((st = cr_classifier_open(&copts, &cl, &err)) != CR_OK) {

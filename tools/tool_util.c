@@ -49,6 +49,14 @@ int tool_flag_int(const char *prog, const char *flag, const char *s, long long l
     return 0;
 }
 
+int tool_flag_engine(const char *prog, const char *s, enum cr_engine *out)
+{
+    if (cr_engine_parse(s, out) == CR_OK)
+        return 1;
+    fprintf(stderr, "%s: --engine must be auto, native or darknet, got '%s'\n", prog, s);
+    return 0;
+}
+
 int tool_int_flags(const char *prog, const struct tool_int_flag *flags, size_t n, int c,
                    const char *val, long long *out)
 {

@@ -38,6 +38,16 @@ int tool_parse_int(const char *s, long long lo, long long hi, long long *out);
 int tool_flag_int(const char *prog, const char *flag, const char *s, long long lo, long long hi,
                   long long *out);
 
+/* Parses the value of --engine (auto, native, darknet) into *out; on error
+ * prints "<prog>: --engine must be auto, native or darknet, got '<s>'" and
+ * returns 0. */
+int tool_flag_engine(const char *prog, const char *s, enum cr_engine *out);
+
+/* The --engine line of every tool's --help. */
+#define TOOL_ENGINE_HELP                                                                          \
+    "  --engine E     auto (default: native when the cfg allows it, else Darknet),\n"          \
+    "                 native or darknet\n"
+
 /* One numeric flag of a tool: its option code, its name for messages and
  * its range. */
 struct tool_int_flag {

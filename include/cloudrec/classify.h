@@ -1,16 +1,22 @@
 /*
- * cloudrec/classify.h - ImageNet classification with Darknet.
+ * cloudrec/classify.h - ImageNet classification of Darknet models.
  *
- * A cr_classifier owns one Darknet network. Darknet mutates the network while
- * predicting, so a classifier must not be used by two threads at once: open
- * one classifier per thread (they share nothing). Opening is slow (it reads
- * the weights); classifying reuses the loaded network.
- *
- * Darknet itself is loaded at run time (dlopen, RTLD_LOCAL) the first time a
- * classifier is opened, so none of its unprefixed symbols (error, list,
- * image...) enter the process's global namespace, and programs that never
- * classify never load it. Every file is checked before Darknet sees it,
- * because Darknet calls exit() on files it cannot read.
+ * Two engines read the same Darknet .cfg and .weights files:
+ *  - native (CR_ENGINE_NATIVE): the library's own FP32 forward pass on
+ *    oneDNN. Its loaded model is immutable: any number of threads may call
+ *    cr_classify_* on one native classifier at the same time (each call
+ *    borrows a workspace from a pool the classifier keeps; the pool grows to
+ *    the number of concurrent callers). Loading maps the weights and packs
+ *    them once.
+ *  - Darknet (CR_ENGINE_DARKNET): libdarknet.so, the reference. Darknet
+ *    mutates the network while predicting, so a Darknet classifier must not
+ *    be used by two threads at once: open one per thread (they share
+ *    nothing). Darknet is loaded at run time (dlopen, RTLD_LOCAL) the first
+ *    time a Darknet classifier is opened, so none of its unprefixed symbols
+ *    enter the process's global namespace. Every file is checked before
+ *    Darknet sees it, because Darknet calls exit() on files it cannot read.
+ * CR_ENGINE_AUTO (the default) picks native when the cfg uses only what the
+ * native engine implements, else Darknet, and logs why once.
  */
 #ifndef CLOUDREC_CLASSIFY_H
 #define CLOUDREC_CLASSIFY_H
@@ -64,6 +70,19 @@ struct cr_model_paths {
 CR_API cr_status cr_model_resolve(const char *dir_flag, struct cr_model_paths *out,
                                   struct cr_error *err);
 
+/* Which forward pass a classifier uses; zero is AUTO. */
+enum cr_engine {
+    CR_ENGINE_AUTO = 0,    /* native when the cfg is supported, else Darknet */
+    CR_ENGINE_NATIVE = 1,  /* the library's own engine; CR_ERR_UNSUPPORTED if it cannot */
+    CR_ENGINE_DARKNET = 2, /* libdarknet.so */
+};
+
+/* "auto", "native" or "darknet" (static storage); "unknown" otherwise. */
+CR_API const char *cr_engine_name(enum cr_engine engine);
+
+/* Parses "auto", "native" or "darknet". CR_ERR_INVALID for anything else. */
+CR_API cr_status cr_engine_parse(const char *name, enum cr_engine *out);
+
 struct cr_classifier_options {
     const char *cfg_path;     /* required */
     const char *weights_path; /* required */
@@ -72,20 +91,25 @@ struct cr_classifier_options {
                                  Darknet is loaded once per process: only the first
                                  classifier opened decides which library is used. */
     struct cr_image_limits limits; /* for cr_classify_bytes / _file */
+    enum cr_engine engine;         /* 0 = CR_ENGINE_AUTO */
+    int threads;                   /* native engine: threads per forward pass; 0 = 1 */
 };
 
 struct cr_classifier;
 
 /*
- * Loads a network. The cfg is read and checked (first section [net], known
- * section names, size limit) and loaded with batch=1; the weights file must
+ * Loads a network with the engine opts->engine asks for. The cfg is read
+ * and checked (first section [net], known section names, size limit); the
+ * weights file must
  * exist and have exactly the size the network needs; the names file must
  * have at least as many lines as the network has outputs. Errors:
  * CR_ERR_INVALID (a required option is NULL), CR_ERR_NOT_FOUND (a file or
  * libdarknet is missing), CR_ERR_IO (a file cannot be read), CR_ERR_TOO_LARGE
  * (cfg over 1 MiB, names over 16 MiB), CR_ERR_MODEL (a file is malformed or
  * does not fit the network), CR_ERR_UNSUPPORTED (local or recurrent layers,
- * whose weight sizes are not checked), CR_ERR_NOMEM. On success *out is owned
+ * whose weight sizes are not checked; or CR_ENGINE_NATIVE asked for a cfg
+ * the native engine cannot run, the message naming layer and reason),
+ * CR_ERR_NOMEM. On success *out is owned
  * by the caller; release with cr_classifier_free.
  *
  * While the network loads, Darknet writes its layer table to stderr; that
@@ -96,8 +120,12 @@ struct cr_classifier;
 CR_API cr_status cr_classifier_open(const struct cr_classifier_options *opts,
                                     struct cr_classifier **out, struct cr_error *err);
 
-/* Frees the network and names. Accepts NULL. */
+/* Frees the network and names. Accepts NULL. No call may be running on cl. */
 CR_API void cr_classifier_free(struct cr_classifier *cl);
+
+/* The engine cl runs on: CR_ENGINE_NATIVE or CR_ENGINE_DARKNET (AUTO if cl
+ * is NULL). */
+CR_API enum cr_engine cr_classifier_engine(const struct cr_classifier *cl);
 
 /* Number of classes (network outputs). */
 CR_API int cr_classifier_num_classes(const struct cr_classifier *cl);
@@ -115,6 +143,17 @@ CR_API void cr_classifier_input_size(const struct cr_classifier *cl, int *width,
 CR_API cr_status cr_classify_image(struct cr_classifier *cl, const struct cr_image *img,
                                    struct cr_prediction *out, size_t top_k, size_t *n_out,
                                    struct cr_error *err);
+
+/*
+ * Classifies n decoded images in one call: image i's min(top_k, classes)
+ * predictions go to out[i * top_k ...], *n_out gets that count (the same
+ * for every image). The native engine reuses one workspace for the batch;
+ * the results equal n calls of cr_classify_image. If an image is invalid
+ * nothing is classified (CR_ERR_INVALID, the message gives its index).
+ */
+CR_API cr_status cr_classify_batch(struct cr_classifier *cl, const struct cr_image *imgs,
+                                   size_t n, struct cr_prediction *out, size_t top_k,
+                                   size_t *n_out, struct cr_error *err);
 
 /* Decodes (with the classifier's limits) and classifies encoded bytes. */
 CR_API cr_status cr_classify_bytes(struct cr_classifier *cl, const void *data, size_t len,

@@ -22,6 +22,8 @@
 #include <time.h>
 
 #define WATCH_EVERY_MS 2000
+#define FINAL_TRIES 5      /* fetches after the run, FINAL_PAUSE_MS apart, until */
+#define FINAL_PAUSE_MS 300 /* one holds a sample taken after its end */
 #define STATS_MAX_BYTES (4u << 20)
 #define STATS_TIMEOUT_MS 5000
 
@@ -246,7 +248,20 @@ void cr_load_report_unwatch(struct cr_load_report *r)
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->watcher, NULL);
     r->watching = 0;
-    fetch_stats(r); /* the samples up to the end of the run */
+    /* The samples up to the end of the run: the web tier samples once a
+     * second, so a short burst may end before a sample shows its fleet;
+     * wait (a little) for one taken after the end. */
+    int64_t end_ms = cr_time_wall_ms();
+    for (int i = 0; i < FINAL_TRIES; i++) {
+        fetch_stats(r);
+        pthread_mutex_lock(&r->lock);
+        int covered = r->n_fleet && r->fleet[r->n_fleet - 1].time_ms >= end_ms;
+        pthread_mutex_unlock(&r->lock);
+        if (covered || r->stats_error[0])
+            break;
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = FINAL_PAUSE_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }
 
 cr_status cr_load_stats_url(const char *url, char *out, size_t n)

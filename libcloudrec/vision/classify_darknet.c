@@ -15,6 +15,7 @@
  */
 #include "cloudrec/classify.h"
 #include "internal.h"
+#include "vision/engines.h"
 
 #include <darknet.h>
 #include <dlfcn.h>
@@ -28,7 +29,6 @@
 #include <unistd.h>
 
 #define CFG_MAX_BYTES (1u << 20)
-#define NAMES_MAX_BYTES (16u << 20)
 
 /* ---- the dynamically loaded Darknet API ----------------------------------*/
 
@@ -347,53 +347,10 @@ static cr_status check_weights(const char *path, const network *net, struct cr_e
     return CR_OK;
 }
 
-/* ---- names -----------------------------------------------------------------*/
+/* ---- the engine ------------------------------------------------------------*/
 
-/* Reads the first n lines of a names file into a fresh array of strings. */
-static cr_status read_names(const char *path, int n, char ***names_out, struct cr_error *err)
-{
-    struct cr_buf text;
-    cr_buf_init(&text, NAMES_MAX_BYTES);
-    cr_status st = cr_file_read(path, 0, &text, err);
-    if (st != CR_OK)
-        return st;
-    char **names = calloc((size_t)n, sizeof(*names));
-    int count = 0;
-    char *p = (char *)text.data;
-    while (names && count < n && p < (char *)text.data + text.len) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        char *name = trim(p);
-        if (!(names[count++] = strdup(name)))
-            break;
-        p = nl ? nl + 1 : (char *)text.data + text.len;
-    }
-    if (!names || (count > 0 && !names[count - 1])) {
-        st = cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", path);
-    } else if (count < n) {
-        st = cr__fail(err, CR_ERR_MODEL, "%s: %d names, the network has %d outputs", path,
-                      count, n);
-    }
-    if (st != CR_OK && names) {
-        for (int i = 0; i < count; i++)
-            free(names[i]);
-        free(names);
-        names = NULL;
-    }
-    cr_buf_free(&text);
-    *names_out = names;
-    return st;
-}
-
-/* ---- the classifier ----------------------------------------------------------*/
-
-struct cr_classifier {
+struct cr__darknet {
     network *net;
-    char **names;
-    int classes;
-    struct cr_image_limits limits;
-    int *order; /* scratch for top-k, classes entries */
 };
 
 /* Parses the checked cfg text through a memfd (Darknet only reads paths). */
@@ -436,16 +393,14 @@ static cr_status load_network_checked(const struct cr_classifier_options *opts,
     return CR_OK;
 }
 
-cr_status cr_classifier_open(const struct cr_classifier_options *opts,
-                             struct cr_classifier **out, struct cr_error *err)
+cr_status cr__darknet_open(const struct cr_classifier_options *opts, struct cr__darknet **out,
+                           struct cr_error *err)
 {
-    if (!opts || !out || !opts->cfg_path || !opts->weights_path || !opts->names_path)
-        return cr__fail(err, CR_ERR_INVALID, "classifier needs a cfg, weights and names");
     *out = NULL;
     struct cr_buf cfg_text;
     cr_buf_init(&cfg_text, CFG_MAX_BYTES);
-    struct cr_classifier *cl = calloc(1, sizeof(*cl));
-    cr_status st = cl ? CR_OK : cr__fail(err, CR_ERR_NOMEM, "out of memory");
+    struct cr__darknet *dn = calloc(1, sizeof(*dn));
+    cr_status st = dn ? CR_OK : cr__fail(err, CR_ERR_NOMEM, "out of memory");
     if (st == CR_OK)
         st = prepare_cfg(opts->cfg_path, &cfg_text, err);
     /* Check the cheap things (weights readable) before loading Darknet. */
@@ -456,71 +411,32 @@ cr_status cr_classifier_open(const struct cr_classifier_options *opts,
         pthread_mutex_lock(&g_dn_lock);
         st = darknet_load(opts->darknet_lib, err);
         if (st == CR_OK)
-            st = load_network_checked(opts, &cfg_text, &cl->net, err);
+            st = load_network_checked(opts, &cfg_text, &dn->net, err);
         pthread_mutex_unlock(&g_dn_lock);
     }
-    if (st == CR_OK) {
-        cl->classes = cl->net->outputs;
-        cl->limits = opts->limits;
-        cl->order = calloc((size_t)cl->classes, sizeof(int));
-        if (!cl->order)
-            st = cr__fail(err, CR_ERR_NOMEM, "out of memory");
-    }
-    if (st == CR_OK)
-        st = read_names(opts->names_path, cl->classes, &cl->names, err);
     cr_buf_free(&cfg_text);
     if (st != CR_OK) {
-        cr_classifier_free(cl);
+        cr__darknet_free(dn);
         return st;
     }
-    cr_log(CR_LOG_INFO, "msg=\"classifier loaded\" cfg=%s weights=%s classes=%d input=%dx%d",
-           opts->cfg_path, opts->weights_path, cl->classes, cl->net->w, cl->net->h);
-    *out = cl;
+    *out = dn;
     return CR_OK;
 }
 
-void cr_classifier_free(struct cr_classifier *cl)
+void cr__darknet_free(struct cr__darknet *dn)
 {
-    if (!cl)
+    if (!dn)
         return;
-    if (cl->net)
-        g_dn.free_network(cl->net);
-    if (cl->names)
-        for (int i = 0; i < cl->classes; i++)
-            free(cl->names[i]);
-    free(cl->names);
-    free(cl->order);
-    free(cl);
+    if (dn->net)
+        g_dn.free_network(dn->net);
+    free(dn);
 }
 
-int cr_classifier_num_classes(const struct cr_classifier *cl)
+void cr__darknet_info(const struct cr__darknet *dn, int *w, int *h, int *outputs)
 {
-    return cl ? cl->classes : 0;
-}
-
-void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height)
-{
-    if (width)
-        *width = cl ? cl->net->w : 0;
-    if (height)
-        *height = cl ? cl->net->h : 0;
-}
-
-/* Selects the k best indices of p in the order Darknet's top_k gives:
- * descending probability, earlier index first among equals. */
-static void select_top(const float *p, int n, int *idx, int k)
-{
-    int filled = 0;
-    for (int i = 0; i < n; i++) {
-        if (filled == k && !(p[i] > p[idx[k - 1]]))
-            continue;
-        int j = filled < k ? filled++ : k - 1;
-        while (j > 0 && p[i] > p[idx[j - 1]]) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = i;
-    }
+    *w = dn->net->w;
+    *h = dn->net->h;
+    *outputs = dn->net->outputs;
 }
 
 /* Converts interleaved 8-bit RGB to Darknet's planar float image in 0..1,
@@ -539,70 +455,46 @@ static int to_darknet_image(const struct cr_image *img, image *out)
     return 1;
 }
 
-cr_status cr_classify_image(struct cr_classifier *cl, const struct cr_image *img,
-                            struct cr_prediction *out, size_t top, size_t *n_out,
-                            struct cr_error *err)
+/* Runs the network and copies its output (after the softmax tree, if any). */
+static void predict_copy(struct cr__darknet *dn, float *input, float *probs, float *logits)
 {
-    if (!cl || !img || !out || !n_out || top == 0)
-        return cr__fail(err, CR_ERR_INVALID, "classify needs a classifier, an image and top >= 1");
-    if (!img->pixels || img->channels != 3 || img->width <= 0 || img->height <= 0)
-        return cr__fail(err, CR_ERR_INVALID, "classify needs an 8-bit RGB image");
-    *n_out = 0;
+    network *net = dn->net;
+    float *p = g_dn.network_predict(net, input);
+    if (net->hierarchy)
+        g_dn.hierarchy_predictions(p, net->outputs, net->hierarchy, 1, 1);
+    memcpy(probs, p, (size_t)net->outputs * sizeof(float));
+    int last = net->n - 1;
+    while (last > 0 && net->layers[last].type == COST)
+        last--;
+    if (logits && last > 0 && net->layers[last].type == SOFTMAX)
+        memcpy(logits, net->layers[last - 1].output, (size_t)net->outputs * sizeof(float));
+}
+
+cr_status cr__darknet_predict(struct cr__darknet *dn, const struct cr_image *img, float *probs,
+                              struct cr_error *err)
+{
     image im;
     if (!to_darknet_image(img, &im))
         return cr__fail(err, CR_ERR_NOMEM, "out of memory for a %dx%d image", img->width,
                         img->height);
-    image boxed = g_dn.letterbox_image(im, cl->net->w, cl->net->h);
+    image boxed = g_dn.letterbox_image(im, dn->net->w, dn->net->h);
     free(im.data);
     if (!boxed.data)
         return cr__fail(err, CR_ERR_NOMEM, "out of memory letterboxing the image");
-    float *p = g_dn.network_predict(cl->net, boxed.data);
-    if (cl->net->hierarchy)
-        g_dn.hierarchy_predictions(p, cl->net->outputs, cl->net->hierarchy, 1, 1);
-    int k = top < (size_t)cl->classes ? (int)top : cl->classes;
-    select_top(p, cl->classes, cl->order, k);
-    for (int i = 0; i < k; i++) {
-        int c = cl->order[i];
-        memset(&out[i], 0, sizeof(out[i]));
-        out[i].class_index = c;
-        out[i].probability = p[c];
-        cr__strlcpy(out[i].label, cl->names[c], sizeof(out[i].label));
-    }
+    predict_copy(dn, boxed.data, probs, NULL);
     g_dn.free_image(boxed);
-    *n_out = (size_t)k;
     return CR_OK;
 }
 
-cr_status cr_classify_bytes(struct cr_classifier *cl, const void *data, size_t len,
-                            struct cr_prediction *out, size_t top, size_t *n_out,
-                            struct cr_error *err)
+cr_status cr__darknet_forward_raw(struct cr__darknet *dn, const float *input, float *probs,
+                                  float *logits, struct cr_error *err)
 {
-    if (!cl)
-        return cr__fail(err, CR_ERR_INVALID, "classify needs a classifier");
-    struct cr_image img;
-    cr_status st = cr_image_decode(data, len, &cl->limits, &img, err);
-    if (st != CR_OK)
-        return st;
-    st = cr_classify_image(cl, &img, out, top, n_out, err);
-    cr_image_free(&img);
-    return st;
-}
-
-cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
-                           struct cr_prediction *out, size_t top, size_t *n_out,
-                           struct cr_error *err)
-{
-    if (!cl || !path)
-        return cr__fail(err, CR_ERR_INVALID, "classify needs a classifier and a path");
-    size_t max = cl->limits.max_bytes ? cl->limits.max_bytes : CR_IMAGE_DEFAULT_MAX_BYTES;
-    struct cr_buf data;
-    cr_buf_init(&data, max);
-    cr_status st = cr_file_read(path, 0, &data, err);
-    if (st == CR_OK) {
-        st = cr_classify_bytes(cl, data.data, data.len, out, top, n_out, err);
-        if (st != CR_OK)
-            cr__fail_prefix(err, st, "%s: ", path);
-    }
-    cr_buf_free(&data);
-    return st;
+    size_t n = (size_t)dn->net->w * (size_t)dn->net->h * 3;
+    float *copy = malloc(n * sizeof(float));
+    if (!copy)
+        return cr__fail(err, CR_ERR_NOMEM, "out of memory");
+    memcpy(copy, input, n * sizeof(float));
+    predict_copy(dn, copy, probs, logits);
+    free(copy);
+    return CR_OK;
 }

@@ -1,4 +1,5 @@
 """`cloudrec classify` against the stock `darknet classifier predict`, and bad inputs."""
+import functools
 import json
 import os
 import random
@@ -13,6 +14,7 @@ from conftest import DARKNET_CFG, DARKNET_DATA, png_bytes, run
 DOG = DARKNET_DATA / "dog.jpg"
 
 
+@functools.lru_cache(maxsize=None)
 def darknet_reference(image: Path, cfg: Path, weights: Path):
     """Top-5 (label, probability) printed by the stock darknet command."""
     res = run(["darknet", "classifier", "predict", str(DARKNET_CFG / "imagenet1k.data"),
@@ -32,8 +34,10 @@ def classify_json(cli, paths, *extra):
     return res, [json.loads(line) for line in res.stdout.splitlines()]
 
 
-def test_matches_stock_darknet_on_every_sample(cli, model_dir, sample_images, tiny_cfg_batch1):
-    res, answers = classify_json(cli, sample_images, "--top", "5")
+@pytest.mark.parametrize("engine", ["native", "darknet", "auto"])
+def test_matches_stock_darknet_on_every_sample(cli, model_dir, sample_images, tiny_cfg_batch1,
+                                               engine):
+    res, answers = classify_json(cli, sample_images, "--top", "5", "--engine", engine)
     assert res.returncode == 0, res.stderr
     assert [a["file"] for a in answers] == [str(p) for p in sample_images]
     for image, answer in zip(sample_images, answers):
@@ -52,6 +56,26 @@ def test_text_output_and_top(cli):
     assert line.startswith(f"{DOG}: ")
     assert line.count("%)") == 3
     assert res.stderr == ""
+
+
+def test_engine_flag(cli):
+    res = run([cli, "classify", "--engine", "fast", str(DOG)])
+    assert res.returncode == 2 and "--engine must be auto, native or darknet" in res.stderr
+    assert "--engine" in run([cli, "classify", "--help"]).stdout
+
+
+def test_unsupported_cfg_falls_back_to_darknet(cli, model_dir, tmp_path):
+    """A cfg the native engine lacks (a logistic activation) is refused by
+    --engine native, and --engine auto runs it on Darknet."""
+    cfg = tmp_path / "logistic.cfg"
+    cfg.write_text((DARKNET_CFG / "tiny.cfg").read_text().replace(
+        "activation=leaky", "activation=logistic", 1))
+    args = ["--model", str(model_dir), "--cfg", str(cfg), str(DOG)]
+    res = run([cli, "classify", "--engine", "native", *args])
+    assert res.returncode == 2 and "logistic" in res.stderr and "layer 0" in res.stderr
+    res = run([cli, "-v", "classify", *args])
+    assert res.returncode == 0, res.stderr
+    assert "using Darknet" in res.stderr and "logistic" in res.stderr
 
 
 def test_top_out_of_range_is_a_usage_error(cli):
@@ -205,6 +229,7 @@ def test_help_and_usage_errors(cli):
 
 def test_missing_darknet_library(cli, model_dir):
     env = dict(os.environ, CLOUDREC_DARKNET_LIB="/nonexistent/libdarknet.so")
-    res = run([cli, "classify", "--model", str(model_dir), str(DOG)], env=env)
+    res = run([cli, "classify", "--engine", "darknet", "--model", str(model_dir), str(DOG)],
+              env=env)
     assert res.returncode == 2
     assert "/nonexistent/libdarknet.so" in res.stderr and "apt-get install darknet" in res.stderr

@@ -66,7 +66,13 @@ class _ClassifierOptions(ctypes.Structure):
         ("names_path", ctypes.c_char_p),
         ("darknet_lib", ctypes.c_char_p),
         ("limits", _ImageLimits),
+        ("engine", ctypes.c_int),
+        ("threads", ctypes.c_int),
     ]
+
+
+# enum cr_engine
+ENGINES = {"auto": 0, "native": 1, "darknet": 2}
 
 
 class CloudrecError(Exception):
@@ -148,6 +154,7 @@ _open = _declare("cr_classifier_open", _status, ctypes.POINTER(_ClassifierOption
                  ctypes.POINTER(_cl_p), _err_p)
 _free = _declare("cr_classifier_free", None, _cl_p)
 _num_classes = _declare("cr_classifier_num_classes", ctypes.c_int, _cl_p)
+_engine_of = _declare("cr_classifier_engine", ctypes.c_int, _cl_p)
 _classify_bytes = _declare("cr_classify_bytes", _status, _cl_p, ctypes.c_char_p,
                            ctypes.c_size_t, _pred_p, ctypes.c_size_t, _size_p, _err_p)
 _classify_file = _declare("cr_classify_file", _status, _cl_p, ctypes.c_char_p, _pred_p,
@@ -199,21 +206,27 @@ class _Closing:
 
 
 class Classifier(_Closing):
-    """One Darknet network. Not thread-safe: use one Classifier per thread.
+    """One loaded network.
 
     model_dir follows the library's lookup (argument, $CLOUDREC_MODEL_DIR,
     ./models/tiny-darknet, ../shared/models/tiny-darknet); cfg, weights and
     names override single files (when all three are given, model_dir is not
     used). max_bytes / max_pixels bound decoding (0 = library default).
+    engine is "auto" (native when the cfg allows it, else Darknet), "native"
+    or "darknet"; the `engine` property says which one runs. A native
+    Classifier may be used by several threads at once (ctypes releases the
+    GIL during the call); a Darknet one by one thread at a time.
     """
 
     def __init__(self, model_dir=None, *, cfg=None, weights=None, names=None,
-                 max_bytes: int = 0, max_pixels: int = 0):
+                 max_bytes: int = 0, max_pixels: int = 0, engine: str = "auto"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         paths = model_paths(model_dir) if weights is None or cfg is None or names is None else {}
         self._keep = [os.fsencode(cfg or paths["cfg"]), os.fsencode(weights or paths["weights"]),
                       os.fsencode(names or paths["names"])]
         opts = _ClassifierOptions(self._keep[0], self._keep[1], self._keep[2], None,
-                                  _ImageLimits(max_bytes, max_pixels))
+                                  _ImageLimits(max_bytes, max_pixels), ENGINES[engine], 0)
         self._handle = _cl_p()
         err = _Error()
         status = _open(ctypes.byref(opts), ctypes.byref(self._handle), ctypes.byref(err))
@@ -223,6 +236,12 @@ class Classifier(_Closing):
     @property
     def num_classes(self) -> int:
         return _num_classes(self._live())
+
+    @property
+    def engine(self) -> str:
+        """"native" or "darknet": the engine this classifier runs on."""
+        code = _engine_of(self._live())
+        return next(name for name, value in ENGINES.items() if value == code)
 
     def _live(self):
         if not self._handle:

@@ -102,3 +102,17 @@ def test_closed_classifier_raises():
     with pytest.raises(cloudrec.CloudrecError) as e:
         c.classify_file(DOG)
     assert e.value.name == "ERR_STATE"
+
+
+def test_engines_agree_and_are_named():
+    """engine= picks the engine; both give the same labels on the samples."""
+    with cloudrec.Classifier(engine="native") as nat, cloudrec.Classifier(engine="darknet") as dn:
+        assert (nat.engine, dn.engine) == ("native", "darknet")
+        for path in SAMPLES:
+            got, want = nat.classify_file(path, top=5), dn.classify_file(path, top=5)
+            assert [g[0] for g in got] == [w[0] for w in want], path.name
+            assert all(abs(g[1] - w[1]) <= 1e-4 for g, w in zip(got, want)), path.name
+    with cloudrec.Classifier() as auto:
+        assert auto.engine == "native"  # tiny.cfg is supported
+    with pytest.raises(ValueError):
+        cloudrec.Classifier(engine="fast")
