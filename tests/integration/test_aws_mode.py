@@ -128,9 +128,9 @@ def test_ec2_fleet_backend(env):
 
 
 @pytest.fixture(scope="module")
-def uploads(tmp_path_factory, cli_path, sample_images):
+def uploads(tmp_path_factory, sample_images):
     """100 image files (the samples and copies) and their expected labels."""
-    labels = expected_labels(cli_path, sample_images)
+    labels = expected_labels(sample_images)
     folder = tmp_path_factory.mktemp("uploads")
     files = {}
     for i in range(UPLOADS):
@@ -139,11 +139,6 @@ def uploads(tmp_path_factory, cli_path, sample_images):
         shutil.copy(sample, path)
         files[path] = labels[sample.name]
     return files
-
-
-@pytest.fixture(scope="module")
-def cli_path() -> str:
-    return os.environ["CLOUDREC_CLI"]
 
 
 def free_port() -> int:

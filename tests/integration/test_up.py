@@ -78,8 +78,8 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-def labels(cli, sample_images) -> dict:
-    return expected_labels(cli, sample_images)
+def labels(sample_images) -> dict:
+    return expected_labels(sample_images)
 
 
 @pytest.fixture(scope="module")
