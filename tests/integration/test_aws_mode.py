@@ -189,7 +189,11 @@ def test_100_uploads_on_s3_and_sqs(env, moto, uploads, tmp_path):
 
 def check_output_bucket(env, moto, bucket, prefix, uploads):
     """Every upload's output object (<prefix>/<stem>) holds its label."""
-    listed = cli_json(env, "s3", "ls", f"s3://{bucket}/{prefix}/")["objects"]
+    # The listing prefix is the folder's name without its "/": with
+    # authentication on, moto (5.x) rejects the signature of any request
+    # whose query holds a percent-encoded byte such as %2F -- boto3's as
+    # well as ours -- and the bucket holds nothing else.
+    listed = cli_json(env, "s3", "ls", f"s3://{bucket}/{prefix}")["objects"]
     keys = {o["key"] for o in listed}
     want = {f"{prefix}/{p.stem}": label for p, label in uploads.items()}
     assert keys == set(want), sorted(keys ^ set(want))[:5]
