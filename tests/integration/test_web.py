@@ -452,7 +452,7 @@ def test_deadline_gives_504_and_the_result_appears_later(make_server):
     waited = time.monotonic() - start
     assert resp.status == 504
     one_line_reason(resp, r"^no answer within 1500 ms; the result will be at /v1/results/slow$")
-    assert 1.4 <= waited < 10, waited
+    assert waited >= 1.4, waited  # a lower bound only: load cannot break it
     assert s.request("GET", "/v1/results/slow").status == 404
     s.start_worker()
 
