@@ -5,6 +5,8 @@
 #                         locally (`cloudrec up`, http://127.0.0.1:8000/)
 #   scripts/dev.sh test   install dependencies, build, run the whole test suite,
 #                         then again under AddressSanitizer + UBSan
+#   scripts/dev.sh mutate [ARGS]  the mutation check, tests/mutation/run.py
+#                         (docs/testing.md; ARGS go to it)
 #   scripts/dev.sh deps | build
 #
 # Needs root (or sudo) for apt-get. Safe to run again: each step is skipped
@@ -133,5 +135,6 @@ case "${1:-}" in
     build) deps; build build ;;
     run) shift; deps; build build; model; run_service "$@" ;;
     test) deps; build build; model; run_tests ;;
-    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    mutate) shift; deps; build build; model; exec python3 tests/mutation/run.py "$@" ;;
+    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
