@@ -6,6 +6,8 @@
 #   scripts/dev.sh test   install dependencies, build with warnings as errors
 #                         (debugoptimized and release), run the whole test
 #                         suite, then again under AddressSanitizer + UBSan
+#   scripts/dev.sh mutate [ARGS]  the mutation check, tests/mutation/run.py
+#                         (docs/testing.md; ARGS go to it)
 #   scripts/dev.sh deps | build
 #
 # Needs root (or sudo) for apt-get. Safe to run again: each step is skipped
@@ -19,6 +21,9 @@ DEBIAN_PACKAGES=(
     libsqlite3-dev libmicrohttpd-dev libdnnl-dev
     darknet python3 python3-pip binutils ca-certificates curl valgrind
     chromium chromium-driver
+    # Darknet's LAPACK then loads OpenBLAS as the system BLAS, as on many
+    # machines; the valgrind test runs with it and with the reference BLAS.
+    libopenblas0-pthread
 )
 # The dashboard test drives headless Chromium through Selenium (pinned).
 SELENIUM_VERSION=4.25.0
@@ -129,18 +134,31 @@ build_release() {
     build build-release -Dbuildtype=release -Dwerror=true
 }
 
+# Both passes always run, so a failure in the first still leaves the
+# sanitizer result known; the exit status is non-zero if either failed.
 run_tests() {
+    local plain=0 sanitized=0
     log "test suite"
-    meson test -C build --print-errorlogs
-    build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true
-    log "test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
-    meson test -C build-asan --print-errorlogs
+    meson test -C build --print-errorlogs || plain=$?
+    if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
+        -Dwerror=true; then
+        log "test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+        meson test -C build-asan --print-errorlogs || sanitized=$?
+    else
+        sanitized=$?
+        log "the AddressSanitizer + UBSan build failed"
+    fi
+    log "plain pass: $(verdict $plain); AddressSanitizer + UBSan pass: $(verdict $sanitized)"
+    [ "$plain" -eq 0 ] && [ "$sanitized" -eq 0 ]
 }
+
+verdict() { if [ "$1" -eq 0 ]; then echo passed; else echo "FAILED (status $1)"; fi; }
 
 case "${1:-}" in
     deps) deps ;;
     build) deps; build build ;;
     run) shift; deps; build build; model; run_service "$@" ;;
     test) deps; build build -Dwerror=true; build_release; model; run_tests ;;
-    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    mutate) shift; deps; build build; model; exec python3 tests/mutation/run.py "$@" ;;
+    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

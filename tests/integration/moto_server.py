@@ -1,14 +1,20 @@
 """moto in server mode on a free 127.0.0.1 port, for the S3/SQS/EC2 tests.
 
     with MotoServer() as moto:           # or MotoServer(auth_free_requests=3)
-        env = moto.env()                 # AWS_* for our programs: dummy keys,
+        env = moto.env()                 # AWS_* for our programs: moto's IAM key,
         subprocess.run([...], env=env)   # AWS_ENDPOINT_URL=http://127.0.0.1:PORT
 
 The server is `python3 -m moto.server` (moto[server] from PyPI; CI installs it
 with scripts/dev.sh deps). One server per test module keeps the suite fast.
-With auth_free_requests=N, moto runs with INITIAL_NO_AUTH_ACTION_COUNT=N:
-the first N requests are not checked, every later one must carry a valid
-SigV4 signature of an IAM access key that is allowed the action.
+
+Signatures are checked: moto runs with INITIAL_NO_AUTH_ACTION_COUNT=N, so the
+first N requests are not checked and every later one must carry a valid
+SigV4 signature of an IAM access key that is allowed the action. By default
+(authenticated=True) the server spends its three free requests on an IAM
+user, an access key and an allow-everything policy, and env() hands that key
+to our programs: a signing bug fails every test that talks to the server.
+With auth_free_requests=N the caller does that set-up itself
+(test_aws_auth.py); with authenticated=False moto accepts any signature.
 
 Nothing here talks to real AWS: the endpoint is always the local server and
 the credentials are dummies (or keys moto itself issued).
@@ -25,6 +31,16 @@ import urllib.request
 DUMMY_KEY_ID = "AKIAMOTODUMMYKEY0000"
 DUMMY_SECRET = "moto-dummy-secret-not-a-real-one"
 REGION = "us-east-1"
+
+# The IAM calls (boto3 client method, arguments) that give a server its own
+# key; as many free requests as there are calls.
+_ALLOW_ALL = json.dumps({"Version": "2012-10-17",
+                         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+_IAM_SETUP = (
+    ("create_user", {"UserName": "tests"}),
+    ("create_access_key", {"UserName": "tests"}),
+    ("put_user_policy", {"UserName": "tests", "PolicyName": "all", "PolicyDocument": _ALLOW_ALL}),
+)
 
 # Variables that must not leak from the developer's shell into the tests
 # (a real profile or endpoint would send requests to AWS).
@@ -52,11 +68,13 @@ def moto_available() -> bool:
 class MotoServer:
     """A moto server subprocess; close() (or the with block) stops it."""
 
-    def __init__(self, auth_free_requests=None, start_timeout_s=60.0):
+    def __init__(self, auth_free_requests=None, authenticated=True, start_timeout_s=60.0):
         if not moto_available():
             raise RuntimeError("moto is not installed: pip install 'moto[server]' "
                                "(scripts/dev.sh deps does it)")
-        self.auth_free_requests = auth_free_requests
+        self.own_key = authenticated and auth_free_requests is None
+        self.auth_free_requests = len(_IAM_SETUP) if self.own_key else auth_free_requests
+        self.key_id, self.secret = DUMMY_KEY_ID, DUMMY_SECRET
         self.proc = None
         self.log_path = None
         tail = ""
@@ -64,6 +82,8 @@ class MotoServer:
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             if self._start(start_timeout_s):
+                if self.own_key:
+                    self._make_iam_key()
                 return
             with open(self.log_path, errors="replace") as f:
                 tail = f.read()[-2000:]
@@ -104,12 +124,25 @@ class MotoServer:
                 time.sleep(0.2)
         return False
 
+    def _make_iam_key(self):
+        """Spends the free requests on an IAM user allowed everything and
+        keeps its access key (boto3, a moto dependency, for this only)."""
+        import boto3
+        iam = boto3.client("iam", endpoint_url=self.url, region_name=REGION,
+                           aws_access_key_id="setup", aws_secret_access_key="setup")
+        for action, kwargs in _IAM_SETUP:
+            answer = getattr(iam, action)(**kwargs)
+            if action == "create_access_key":
+                key = answer["AccessKey"]
+                self.key_id, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
+
     def env(self, **extra) -> dict:
-        """An environment for our programs: no inherited AWS settings, dummy
-        credentials, the region, this server as the endpoint for every
-        service, no instance metadata, no shared files."""
+        """An environment for our programs: no inherited AWS settings, the
+        server's IAM key (dummy ones when signatures are not checked), the
+        region, this server as the endpoint for every service, no instance
+        metadata, no shared files."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_AWS_VARS_DROPPED)}
-        env.update(AWS_ACCESS_KEY_ID=DUMMY_KEY_ID, AWS_SECRET_ACCESS_KEY=DUMMY_SECRET,
+        env.update(AWS_ACCESS_KEY_ID=self.key_id, AWS_SECRET_ACCESS_KEY=self.secret,
                    AWS_REGION=REGION, AWS_ENDPOINT_URL=self.url,
                    AWS_EC2_METADATA_DISABLED="true",
                    AWS_SHARED_CREDENTIALS_FILE="/nonexistent/credentials",
@@ -118,16 +151,25 @@ class MotoServer:
         return env
 
     def raw_query(self, service: str, form: str) -> bytes:
-        """POSTs a query-API form to the server without signing it (for set-up
-        that our library does not offer, such as IAM instance profiles; only
-        when authentication is off). The credential scope names the service,
-        which is how moto routes a request to 127.0.0.1."""
-        scope = f"{DUMMY_KEY_ID}/20260101/{REGION}/{service}/aws4_request"
-        req = urllib.request.Request(
-            self.url + "/", data=form.encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, "
-                                      "SignedHeaders=host, Signature=0"})
+        """POSTs a query-API form to the server (for set-up and checks that
+        our library does not offer, such as IAM instance profiles), signed by
+        botocore with the server's own key -- or, when the caller does the
+        IAM set-up itself, with a dummy signature that only the free requests
+        pass. The credential scope names the service, which is how moto
+        routes a request to 127.0.0.1."""
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if self.own_key:
+            from botocore.auth import SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+            req = AWSRequest(method="POST", url=self.url + "/", data=form, headers=headers)
+            SigV4Auth(Credentials(self.key_id, self.secret), service, REGION).add_auth(req)
+            headers = dict(req.headers.items())
+        else:
+            scope = f"{DUMMY_KEY_ID}/20260101/{REGION}/{service}/aws4_request"
+            headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={scope}, "
+                                        "SignedHeaders=host, Signature=0")
+        req = urllib.request.Request(self.url + "/", data=form.encode(), headers=headers)
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.read()
 

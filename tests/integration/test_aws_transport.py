@@ -119,6 +119,7 @@ def test_imds_credentials_fetched_with_token_and_refreshed(probe, base_env, imds
     puts = [r for r in md.requests if r["method"] == "PUT"]
     gets = [r for r in md.requests if r["method"] == "GET"]
     assert md.requests[0]["method"] == "PUT", "a token is asked for before any GET"
+    assert puts and gets, md.requests
     assert all(p["ttl"] == "2" for p in puts), "the TTL asked for is the one configured"
     assert all(g["token_ok"] for g in gets), "every GET carried a valid token"
     assert len(puts) == 2, "the 2 s token had lapsed by the refresh, so a new one was asked for"
@@ -128,7 +129,7 @@ def test_imds_credentials_fetched_with_token_and_refreshed(probe, base_env, imds
     tokens = [r["token"] for r in svc.requests]
     assert keys == [md.issued[0][0], md.issued[0][0], md.issued[1][0]]
     assert tokens == [md.issued[0][2], md.issued[0][2], md.issued[1][2]]
-    assert all(r["signature_ok"] for r in svc.requests), "signed with the matching secret"
+    assert svc.requests and all(r["signature_ok"] for r in svc.requests), "signed with the matching secret"
     assert "credentials fetched" in proc.stderr
     assert_no_secrets(proc, *[c[1] for c in md.issued], *[c[2] for c in md.issued])
 
@@ -144,10 +145,10 @@ def test_imds_token_rejected_by_server_is_renewed(probe, base_env, imds, service
     assert [l["status"] for l in lines] == ["OK", "OK"], lines
     gets = [r for r in md.requests if r["method"] == "GET"]
     assert sum(1 for g in gets if not g["token_ok"]) == 1, "one GET met an expired token"
-    assert all(g["had_token"] for g in gets), "no GET was ever sent without a token"
+    assert gets and all(g["had_token"] for g in gets), "no GET was ever sent without a token"
     assert len([r for r in md.requests if r["method"] == "PUT"]) == 2
     assert [r["key_id"] for r in svc.requests] == [md.issued[0][0], md.issued[1][0]]
-    assert all(r["signature_ok"] for r in svc.requests)
+    assert svc.requests and all(r["signature_ok"] for r in svc.requests)
 
 
 def test_whoami_reports_source_not_secret(probe, base_env, imds):
@@ -224,7 +225,7 @@ def test_retried_until_success_with_growing_backoff(probe, static_env, service, 
     gaps = _gaps(svc.requests)
     assert gaps[0] >= 0.08 and gaps[1] >= 0.16 and gaps[2] >= 0.32
     assert gaps[0] < gaps[1] < gaps[2], f"the waits seen by the server grew: {gaps}"
-    assert all(r["signature_ok"] for r in svc.requests), "each try is signed afresh"
+    assert svc.requests and all(r["signature_ok"] for r in svc.requests), "each try is signed afresh"
     assert proc.stderr.count("msg=retrying") == 3
 
 
@@ -332,7 +333,7 @@ def test_s3_path_style_signed_request_and_connection_reuse(probe, static_env, se
     assert r["headers"]["Host"] == f"127.0.0.1:{svc.port}"
     assert r["headers"]["x-amz-content-sha256"] == hashlib.sha256(b"hello").hexdigest()
     assert "Expect" not in r["headers"] and "Accept" not in r["headers"]
-    assert all(x["signature_ok"] for x in svc.requests)
+    assert svc.requests and all(x["signature_ok"] for x in svc.requests)
     assert len({x["client_port"] for x in svc.requests}) == 1, "one connection, reused"
     assert_no_secrets(proc, STATIC_SECRET)
 
@@ -356,4 +357,4 @@ def test_head_and_delete(probe, static_env, service):
     lines, _ = run_probe(probe, env, "send", "s3", "DELETE", "/k", "--bucket", "b")
     assert lines[0]["status"] == "OK" and lines[0]["http_status"] == 204
     assert [r["method"] for r in svc.requests] == ["HEAD", "DELETE"]
-    assert all(r["signature_ok"] for r in svc.requests)
+    assert svc.requests and all(r["signature_ok"] for r in svc.requests)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DARKNET_DATA, png_bytes, run
+from darknet_reference import stock_labels
 
 DOG = DARKNET_DATA / "dog.jpg"
 
@@ -635,7 +636,7 @@ def test_deadline_gives_504_and_the_result_appears_later(make_server):
                               r"/v1/results/([0-9a-f-]{36})$")
     rid = m.group(1)
     assert resp.headers["X-Request-Id"] == rid
-    assert waited >= 1.4, waited
+    assert waited >= 1.4, waited  # a lower bound only: load cannot break it
     assert s.request("GET", f"/v1/results/{rid}").status == 404
     s.start_worker()
 
@@ -726,14 +727,11 @@ def _model_dir():
 
 def test_end_to_end_with_the_real_worker(make_server, tmp_path):
     worker_bin = os.environ.get("CLOUDREC_WORKER")
-    cli = os.environ.get("CLOUDREC_CLI")
-    if not worker_bin or not cli or not _model_dir():
-        pytest.skip("needs cloudrec-worker, the cloudrec CLI and the model")
+    if not worker_bin or not _model_dir():
+        pytest.skip("needs cloudrec-worker and the model")
     s = make_server()
     images = sorted(DARKNET_DATA.glob("*.jpg"))[:3]
-    res = run([cli, "classify", "--json", "--top", "1", *map(str, images)])
-    want = {Path(json.loads(l)["file"]).stem: json.loads(l)["predictions"][0]["label"]
-            for l in res.stdout.splitlines()}
+    want = {Path(name).stem: label for name, label in stock_labels(images).items()}
     worker = subprocess.Popen([worker_bin, "--requests", s.requests, "--output", s.output_url,
                                "--log-level", "warn"],
                               stderr=open(tmp_path / "real-worker.log", "wb"))

@@ -26,8 +26,8 @@ def stack(tmp_path) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def labels(cli, sample_images) -> dict:
-    return expected_labels(cli, sample_images)
+def labels(sample_images) -> dict:
+    return expected_labels(sample_images)
 
 
 def start_worker(worker_bin, stack, *extra, log_name="worker.log"):

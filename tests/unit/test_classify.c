@@ -2,6 +2,7 @@
 #include "cloudrec.h"
 #include "tap.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,23 @@
 #include <unistd.h>
 
 #define DOG "/usr/share/darknet/data/dog.jpg"
+#define EAGLE "/usr/share/darknet/data/eagle.jpg"
+
+/* What the stock `darknet classifier predict` prints for these images with
+ * tiny.cfg and tiny.weights (tests/integration/darknet_reference.py, which
+ * test_classify_cli.py checks against the stock command): top-3 labels and
+ * probabilities to two decimals of a percent. */
+struct stock_answer {
+    const char *path;
+    const char *label[3];
+    float probability[3];
+};
+static const struct stock_answer STOCK[] = {
+    {DOG, {"malamute", "Newfoundland", "dogsled"}, {0.1418f, 0.0613f, 0.0548f}},
+    {EAGLE, {"bald eagle", "ruddy turnstone", "kite"}, {0.5371f, 0.1199f, 0.1183f}},
+    {"/usr/share/darknet/data/giraffe.jpg", {"zebra", "tiger cat", "great grey owl"},
+     {0.2963f, 0.0875f, 0.0784f}},
+};
 
 static struct cr_model_paths paths;
 static char tmpdir[] = "/tmp/cloudrec-classify-XXXXXX";
@@ -95,10 +113,21 @@ static void test_classify(struct cr_classifier *cl)
         sorted &= top[i - 1].probability >= top[i].probability;
     CHECK_MSG(sorted, "top-k is in descending probability");
     CHECK_MSG(top[0].probability > 0.0f && top[0].probability <= 1.0f, "a probability");
-    CHECK_MSG(top[0].label[0] != '\0', "labels are copied out");
+    for (size_t s = 0; s < sizeof(STOCK) / sizeof(STOCK[0]); s++) {
+        int labels_ok = 1, probabilities_ok = 1;
+        CHECK_EQ_INT(cr_classify_file(cl, STOCK[s].path, again, 3, &n2, &err), CR_OK);
+        CHECK_EQ_INT(n2, 3);
+        for (int i = 0; i < 3; i++) {
+            labels_ok &= strcmp(again[i].label, STOCK[s].label[i]) == 0;
+            probabilities_ok &= fabsf(again[i].probability - STOCK[s].probability[i]) <= 1e-4f;
+        }
+        if (!CHECK_MSG(labels_ok, "top-3 labels are stock Darknet's"))
+            DIAG("%s: %s, %s, %s", STOCK[s].path, again[0].label, again[1].label, again[2].label);
+        CHECK_MSG(probabilities_ok, "top-3 probabilities are stock Darknet's");
+    }
 
     /* Same image twice: the network state from one run must not leak into the next. */
-    cr_classify_file(cl, "/usr/share/darknet/data/eagle.jpg", again, 1, &n2, &err);
+    cr_classify_file(cl, EAGLE, again, 1, &n2, &err);
     CHECK_EQ_INT(cr_classify_file(cl, DOG, again, 10, &n2, &err), CR_OK);
     CHECK_MSG(memcmp(top, again, sizeof(top)) == 0, "repeatable results");
 
@@ -149,6 +178,7 @@ static void test_threads(struct cr_classifier *cl)
     struct cr_prediction want[5];
     size_t n = 0;
     cr_classify_file(cl, DOG, want, 5, &n, NULL);
+    CHECK_EQ_STR(want[0].label, STOCK[0].label[0]);
     pthread_t t[2];
     struct thread_arg args[2];
     memset(args, 0, sizeof(args));

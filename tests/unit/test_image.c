@@ -860,7 +860,7 @@ static void test_darknet_samples(void)
 {
     glob_t g;
     if (glob(DARKNET_DATA "/*.jpg", 0, NULL, &g) != 0) {
-        CHECK_MSG(1, "Darknet sample images # SKIP " DARKNET_DATA " not installed");
+        CHECK_MSG(0, "Darknet sample images in " DARKNET_DATA " (apt-get install darknet)");
         return;
     }
     for (size_t i = 0; i < g.gl_pathc; i++) {

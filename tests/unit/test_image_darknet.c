@@ -349,7 +349,7 @@ static int load_darknet(void)
 int main(void)
 {
     if (!load_darknet() || !mkdtemp(tmpdir)) {
-        CHECK_MSG(1, "Darknet comparison # SKIP libdarknet.so not loadable");
+        CHECK_MSG(0, "libdarknet.so loadable (apt-get install darknet)");
         return tap_done();
     }
     for (int y = 0; y < H; y++)

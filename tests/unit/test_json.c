@@ -494,7 +494,9 @@ static void test_fuzz_batch(void)
             runs++;
         }
     }
-    CHECK_MSG(runs == 12000, "12000 mutated documents went through the parser");
+    /* Both outcomes were exercised: mutants the parser accepted (and whose
+     * trees were walked) and mutants it refused. */
+    CHECK_MSG(parsed > 0 && parsed < runs, "the mutants include valid and invalid JSON");
     CHECK_MSG(walked, "every accepted mutant has a well-formed tree");
     DIAG("%zu of %zu mutants were still valid JSON", parsed, runs);
 }

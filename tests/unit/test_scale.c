@@ -212,6 +212,79 @@ static void test_in_flight_protected(void)
                  -1);
 }
 
+/* Each guard of the scale-in path, reached with desired below capacity so
+ * that only the guard stands between the fleet and a stop. */
+static void test_scale_in_guards(void)
+{
+    struct cr_scale_config t5 = {.per_instance_target = 5};
+    struct cr_scale_state st = {0};
+    int stopped = 0;
+    /* Stale idle count below capacity: 3 messages in flight on 3 workers
+     * that all report idle. desired = 1 < 3, so the window elapses and the
+     * policy wants 2 gone; the in-flight work must keep all three. */
+    struct cr_scale_input stale = {.in_flight = 3, .running = 3, .idle = 3};
+    CHECK_EQ_INT(first_stop(&t5, stale, &st, 0, 3600 * SECOND, SECOND, &stopped), -1);
+    stale.now_ms = 3601 * SECOND;
+    struct cr_scale_decision d = decide(&t5, stale, &st);
+    CHECK_MSG(d.desired == 1 && d.stop == 0, "busy workers that look idle are kept");
+    CHECK_EQ_STR(d.reason, "scale in 0 of 2: the others are busy or pending");
+    /* In-flight work on idle-looking workers, one truly spare: exactly one
+     * goes, although four say idle and three are excess. */
+    st = (struct cr_scale_state){0};
+    struct cr_scale_input one_spare = {.in_flight = 3, .running = 4, .idle = 4};
+    CHECK_EQ_INT(first_stop(&t5, one_spare, &st, 0, 100 * SECOND, SECOND, &stopped),
+                 30 * SECOND);
+    CHECK_EQ_INT(stopped, 1);
+    /* More in flight than running (messages of a dead worker): nothing is
+     * stopped, and the count is never negative. */
+    struct cr_scale_config t10 = {.per_instance_target = 10};
+    st = (struct cr_scale_state){0};
+    struct cr_scale_input orphans = {.in_flight = 5, .running = 3, .idle = 3};
+    for (int64_t t = 0; t <= 100 * SECOND; t += SECOND) {
+        orphans.now_ms = t;
+        d = decide(&t10, orphans, &st);
+        if (d.stop != 0 || d.launch != 0)
+            break;
+    }
+    CHECK_MSG(d.stop == 0 && d.launch == 0, "in flight > running: no stop, no launch");
+    /* A window not yet elapsed: low since t=0, one millisecond short. */
+    st = (struct cr_scale_state){0};
+    struct cr_scale_input idle3 = {.running = 3, .idle = 3};
+    d = decide(NULL, idle3, &st);
+    CHECK_EQ_INT(d.stop, 0);
+    idle3.now_ms = 30 * SECOND - 1;
+    d = decide(NULL, idle3, &st);
+    CHECK_EQ_INT(d.stop, 0);
+    CHECK_EQ_STR(d.reason, "low for 29999 of 30000 ms");
+    idle3.now_ms = 30 * SECOND;
+    d = decide(NULL, idle3, &st);
+    CHECK_EQ_INT(d.stop, 3);
+    /* A peak above the fleet inside the window (a launch that never came
+     * up): the window has elapsed but its peak still needs every worker. */
+    st = (struct cr_scale_state){0};
+    d = decide(NULL, (struct cr_scale_input){.visible = 8, .running = 5}, &st);
+    CHECK_EQ_INT(d.launch, 3);
+    struct cr_scale_input after = {.running = 5, .idle = 5, .now_ms = 1};
+    d = decide(NULL, after, &st);
+    after.now_ms = 30 * SECOND + 1;
+    d = decide(NULL, after, &st);
+    CHECK_MSG(d.stop == 0 && d.launch == 0, "the window's peak keeps the fleet");
+    CHECK_EQ_STR(d.reason, "recent peak 8 still needs the fleet");
+    /* A peak below the fleet: shrink to it, not to this tick's value. */
+    st = (struct cr_scale_state){0};
+    struct cr_scale_input five = {.running = 5, .idle = 5};
+    decide(NULL, five, &st);
+    five.now_ms = 20 * SECOND;
+    five.visible = 2;
+    five.idle = 3;
+    five.in_flight = 0;
+    decide(NULL, five, &st);
+    five = (struct cr_scale_input){.running = 5, .idle = 5, .now_ms = 30 * SECOND};
+    d = decide(NULL, five, &st);
+    CHECK_EQ_INT(d.desired, 0);
+    CHECK_EQ_INT(d.stop, 3);
+}
+
 static void test_min(void)
 {
     struct cr_scale_config m2 = {.min_instances = 2};
@@ -410,6 +483,7 @@ int main(void)
     test_stopping_counts_as_gone();
     test_scale_in_window();
     test_in_flight_protected();
+    test_scale_in_guards();
     test_min();
     test_burst_and_drain(1, 20);
     test_burst_and_drain(10, 10);

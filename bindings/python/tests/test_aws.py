@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import cloudrec  # noqa: E402
-from moto_server import DUMMY_SECRET, MotoServer  # noqa: E402
+from moto_server import MotoServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_open_from_env_and_options(aws, moto):
         assert explicit.region == "eu-west-1" and explicit.credentials_source == "explicit"
     with pytest.raises(cloudrec.CloudrecError) as e:
         cloudrec.Aws(access_key_id="only-one-half")
-    assert e.value.name == "ERR_AUTH" and DUMMY_SECRET not in str(e.value)
+    assert e.value.name == "ERR_AUTH" and moto.secret not in str(e.value)
 
 
 def test_s3_put_get(aws):
