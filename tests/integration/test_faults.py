@@ -6,6 +6,7 @@ import http.client
 import re
 import subprocess
 import threading
+from pathlib import Path
 import time
 
 from service_helpers import wait_for
@@ -101,6 +102,53 @@ def test_workers_that_cannot_start_are_reported_and_backed_off(cli, tmp_path, sa
         t.join(timeout=120)
         assert answer["r"] == (200, f"{img.stem}:{labels[img.name]}")
         assert wait_for(lambda: healthz(svc.port) == (200, "ok\n"), timeout_s=30)
+    finally:
+        svc.proc.send_signal(2)
+        svc.proc.wait(120)
+
+
+def big_png(path, side=6300):
+    """A 6300x6300 RGB PNG that compresses to ~130 KB: the decompression-bomb
+    shape of the reliability issue (40 megapixels, just under the limit)."""
+    import struct
+    import zlib
+    row = b"\0" + b"\x80" * (side * 3)
+    comp = zlib.compressobj(9)
+    data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body +
+                struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" +
+                     chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)) +
+                     chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
+def test_a_40_megapixel_png_is_answered_by_a_worker_under_200_mb(cli, tmp_path):
+    """Decoding is bounded: the worker that answers a 6300x6300 upload never
+    holds more than 200 MB (the image alone would be 476 MB as floats)."""
+    img = tmp_path / "huge.png"
+    big_png(img)
+    (tmp_path / "svc").mkdir()
+    svc = Service(cli, tmp_path / "svc", "--scale-in-window-ms", "60000")
+    try:
+        status, body = post(svc.port, img)
+        assert status == 200 and body.startswith("huge:"), (status, body)
+        workers = [pid for pid in svc.descendants()
+                   if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+                   .endswith(b"/cloudrec-worker")]
+        assert workers
+        peaks = [peak_rss_kb(pid) for pid in workers]
+        print(f"\nworkers' peak RSS {peaks} kB for a 6300x6300 PNG")
+        assert 0 < max(peaks) < 200 * 1024, peaks
     finally:
         svc.proc.send_signal(2)
         svc.proc.wait(120)
