@@ -19,6 +19,7 @@ DEBIAN_PACKAGES=(
     libsqlite3-dev libmicrohttpd-dev
     darknet python3 python3-pip binutils ca-certificates curl valgrind
     chromium chromium-driver
+    man-db groff-base
 )
 # The dashboard test drives headless Chromium through Selenium (pinned).
 SELENIUM_VERSION=4.25.0
