@@ -285,7 +285,12 @@ class Page:
             lead += 1
         self.emit(".SY " + esc(words[0]))
         if len(words) > 1:
-            self.emit(line(term(" ".join(words[1:]), lead - 1)))
+            # A bracketed group is never broken across lines.
+            bound, depth = "", 0
+            for ch in " ".join(words[1:]):
+                depth += (ch == "[") - (ch == "]")
+                bound += "\x00" if ch == " " and depth > 0 else ch
+            self.emit(line(term(bound, lead - 1).replace("\x00", "\\ ")))
         self.emit(".YS")
 
     def note(self, text, where):
