@@ -145,7 +145,7 @@ class Help:
     def __init__(self, text):
         lines = text.rstrip("\n").split("\n")
         if not lines or not lines[0].startswith("usage:"):
-            raise ValueError("no usage line")
+            raise ValueError("the first line is not 'usage: ...'")
         self.usages = []
         self.blocks = []
         rest = self._usages(lines)
@@ -153,6 +153,8 @@ class Help:
 
     def _usages(self, lines):
         first = lines[0][len("usage:"):].strip()
+        if not first:
+            raise ValueError("an empty usage line")
         prog = first.split()[0]
         self.usages.append(first)
         i = 1
@@ -411,7 +413,10 @@ def split_sections(help_):
 
 def program_page(args):
     page = Page(args)
-    help_ = Help(run_help([args.program]))
+    try:
+        help_ = Help(run_help([args.program]))
+    except ValueError as e:
+        sys.exit("mkman: %s --help: %s" % (args.program, e))
     prog = os.path.basename(args.program)
     page.header()
     page.emit(".SH SYNOPSIS")

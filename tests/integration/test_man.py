@@ -102,6 +102,9 @@ def test_page_renders_cleanly(page):
         assert parts.get(title, "").strip(), f"{page}: no {title} section"
     name = page.rsplit(".", 1)[0]
     assert parts["NAME"].strip().startswith(name + " - ")
+    # mandb reads the same NAME line for whatis and apropos.
+    res = subprocess.run([tool("lexgrog"), str(path)], capture_output=True, text=True)
+    assert res.returncode == 0 and f'"{name} - ' in res.stdout, res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("page", PAGES)
