@@ -69,9 +69,14 @@ def prose(text):
     return "".join(out)
 
 
-def term(text, lead_words=0):
-    """A usage or option term: flags and the first lead_words words bold,
-    upper-case metavariables italic, the rest (brackets, bars) roman."""
+def term(text):
+    """A usage or option term: flags and the leading command words ("model
+    fetch", "s3 mb|put") bold, upper-case metavariables italic, the rest
+    (brackets, bars) roman."""
+    words = text.split()
+    lead_words = 0
+    while lead_words < len(words) and re.fullmatch(r"[a-z][\w.|-]*", words[lead_words]):
+        lead_words += 1
     out = []
     for i, tok in enumerate(re.split(r"(\s+)", text)):
         if tok.isspace() or not tok:
@@ -114,6 +119,8 @@ class Item:
             self.parts.append(["fill", text])
 
     def add(self, indent, text):
+        """A continuation line: at the text column it is joined to the text,
+        deeper it is kept as it is (a preformatted run)."""
         if self.col is None:
             self.col = indent
         if indent > self.col:
@@ -126,6 +133,7 @@ class Item:
             self.parts.append(["fill", text])
 
     def text(self):
+        """The whole description as one line."""
         return " ".join(p[1] if p[0] == "fill" else " ".join(p[1]) for p in self.parts)
 
 
@@ -258,6 +266,9 @@ def status_codes(status):
 # ---- rendering ----------------------------------------------------------
 
 class Page:
+    """A roff page being written, with the environment variables and docs/
+    pages its text names (for ENVIRONMENT and SEE ALSO)."""
+
     def __init__(self, args):
         self.args = args
         self.out = []
@@ -268,6 +279,7 @@ class Page:
         self.out.extend(lines)
 
     def header(self):
+        """.TH and NAME."""
         a = self.args
         date = ""
         if os.environ.get("SOURCE_DATE_EPOCH"):
@@ -281,10 +293,8 @@ class Page:
                   ".SH NAME", "%s \\- %s" % (esc(a.name), esc(a.summary)))
 
     def synopsis(self, usage):
+        """One .SY block from a usage line (its first word is the program)."""
         words = usage.split()
-        lead = 0
-        while lead < len(words) and re.fullmatch(r"[a-z][\w.|-]*", words[lead]):
-            lead += 1
         self.emit(".SY " + esc(words[0]))
         if len(words) > 1:
             # A bracketed group is never broken across lines.
@@ -292,10 +302,12 @@ class Page:
             for ch in " ".join(words[1:]):
                 depth += (ch == "[") - (ch == "]")
                 bound += "\x00" if ch == " " and depth > 0 else ch
-            self.emit(line(term(bound, lead - 1).replace("\x00", "\\ ")))
+            self.emit(line(term(bound).replace("\x00", "\\ ")))
         self.emit(".YS")
 
     def note(self, text, where):
+        """Records the $VARS and docs/ pages text names; where is (who, the
+        roff text that explains the variable)."""
         for m in DOC_REF.finditer(text):
             if m.group(0) not in self.docs:
                 self.docs.append(m.group(0))
@@ -305,14 +317,15 @@ class Page:
                 self.env[m.group(1)][where[1]].append(where[0])
 
     def para(self, text, who):
+        """A prose paragraph of who's help."""
         self.emit(".PP", line(prose(text)))
         for sentence in re.split(r"(?<=\.)\s+(?=[A-Z`$])", text):
             self.note(sentence, (who, prose(sentence)))
 
     def items(self, items, who):
+        """An item list as .TP entries; preformatted runs stay as they are."""
         for item in items.items:
-            lead = 0 if items.options else 1
-            self.emit(".TP", line(term(item.term, lead)))
+            self.emit(".TP", line(term(item.term)))
             for kind, body in item.parts:
                 if kind == "fill":
                     self.emit(line(prose(body)))
@@ -323,6 +336,8 @@ class Page:
                       (who, term(item.term) + ": " + prose(item.text())))
 
     def blocks(self, blocks, who, drop_headings=("Options:",)):
+        """Paragraphs and lists in order; headings the section title already
+        says are left out."""
         for b in blocks:
             if isinstance(b, Para):
                 if not (b.heading and b.text in drop_headings):
@@ -331,6 +346,7 @@ class Page:
                 self.items(b, who)
 
     def exit_section(self, status):
+        """EXIT STATUS: one entry per code, or the sentence as it is."""
         if not status:
             return
         self.emit(".SH EXIT STATUS")
@@ -342,6 +358,8 @@ class Page:
             self.emit(".TP", bold(code), line(prose(text)))
 
     def environment(self, qualify):
+        """ENVIRONMENT: each variable with what mentions it (qualify: say
+        which command, for a page with several)."""
         if not self.env:
             return
         self.emit(".SH ENVIRONMENT")
@@ -354,6 +372,7 @@ class Page:
                 self.emit(line(prefix + context))
 
     def see_also(self):
+        """The other pages, then the docs/ pages given and named."""
         a = self.args
         me = "%s(%s)" % (a.name, a.section)
         pages = [p for p in a.see if p != me]
@@ -370,6 +389,7 @@ class Page:
                 self.emit(".br", line(esc(d)))
 
     def write(self, path):
+        """Writes the page atomically (a failed run leaves no half page)."""
         text = "\n".join(self.out) + "\n"
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -378,6 +398,7 @@ class Page:
 
 
 def run_help(argv):
+    """The stdout of `argv --help`; a failure stops the build."""
     env = dict(os.environ, LC_ALL="C")
     res = subprocess.run(argv + ["--help"], capture_output=True, text=True, env=env)
     if res.returncode != 0:
@@ -412,6 +433,7 @@ def split_sections(help_):
 
 
 def program_page(args):
+    """A section 1 page from args.program's --help."""
     page = Page(args)
     try:
         help_ = Help(run_help([args.program]))
@@ -475,6 +497,7 @@ def command_section(page, program, item):
 # ---- libcloudrec(3) from the headers ------------------------------------
 
 def top_comment(text):
+    """The lines of the first /* */ comment of a file, without the ' * '."""
     m = re.match(r"\s*/\*(.*?)\*/", text, re.S)
     if not m:
         return []
@@ -508,6 +531,7 @@ def comment_blocks(lines):
 
 
 def header_section(page, name, text):
+    """A subsection for header name; returns the CR_API functions it lists."""
     lines = top_comment(text)
     if lines and lines[0].startswith(name + " - "):
         lines[0] = lines[0][len(name) + 3:]
@@ -536,6 +560,7 @@ def header_section(page, name, text):
 
 
 def library_page(args, deps):
+    """The section 3 page; appends every header read to deps."""
     page = Page(args)
     root = os.path.dirname(args.umbrella)
     with open(args.umbrella, encoding="utf-8") as f:
@@ -573,6 +598,7 @@ def library_page(args, deps):
 
 
 def main():
+    """Command line: see the module's docstring."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("kind", choices=["program", "library"])
     ap.add_argument("--name", required=True)
