@@ -24,6 +24,7 @@ DEBIAN_PACKAGES=(
     # Darknet's LAPACK then loads OpenBLAS as the system BLAS, as on many
     # machines; the valgrind test runs with it and with the reference BLAS.
     libopenblas0-pthread
+    man-db groff-base
 )
 # The dashboard test drives headless Chromium through Selenium (pinned).
 SELENIUM_VERSION=4.25.0
