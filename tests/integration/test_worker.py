@@ -157,6 +157,36 @@ def test_sigterm_mid_batch_finishes_what_it_holds(worker_bin, stack, sample_imag
     assert len(stack.replies_received(answered)) == answered
 
 
+def test_sigkill_mid_batch_loses_no_answer(worker_bin, stack, sample_images, labels):
+    """A worker holding a batch of 10 is killed after its first answer: the
+    rest of its batch comes back after the visibility timeout and a second
+    worker answers every request, each with its own label."""
+    names = put_samples(stack, sample_images)
+    ids = {}
+    for name in names:
+        for _ in range(8):
+            ids[stack.send_request(name)] = name
+    first = start_worker(worker_bin, stack, "--batch", "10", "--visibility-s", "2")
+    assert wait_for(lambda: "msg=answered" in worker_log(stack), timeout_s=60, step_s=0.01)
+    first.kill()
+    first.wait(30)
+    assert stack.counts()["in_flight"] > 0  # it died holding part of its batch
+    second = start_worker(worker_bin, stack, "--batch", "10", log_name="second.log")
+    replies = {}  # at-least-once: a request answered just before the kill may come twice
+    try:
+        deadline = time.monotonic() + 180
+        while set(replies) != set(ids) and time.monotonic() < deadline:
+            for m in probe("receive", stack.replies, 10, 500, "delete"):
+                body = json.loads(m["body"])
+                assert body["label"] == labels[names[ids[body["id"]]].name], body
+                assert 1 <= body["batch"] <= 10, body
+                replies[body["id"]] = body
+        assert wait_for(lambda: stack.counts() == {"visible": 0, "in_flight": 0}, 60)
+    finally:
+        assert stop(second) == 0
+    assert set(replies) == set(ids)
+
+
 def test_idle_exit(worker_bin, stack):
     state = stack.root / "w.state"
     start = time.monotonic()
