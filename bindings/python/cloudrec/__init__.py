@@ -15,7 +15,8 @@ The shared library is $CLOUDREC_LIB when that is set (nothing else is tried);
 otherwise, for a package installed by `meson install`, the library installed
 with it (recorded in cloudrec/_paths.py); then the system loader's
 libcloudrec.so, then the build*/ directories of the source checkout this file
-lives in. Errors raise CloudrecError, which carries the
+lives in. Errors raise a subclass of CloudrecError by status (NotFound,
+InvalidInput, TooLarge, AwsError with its aws_code, ...), which carries the
 library's status code, its name and the one-line message.
 """
 import ctypes
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any, Iterator, List, NoReturn, Optional, Tuple, TypeVar, Union
 
 __all__ = ["Aws", "Classifier", "CloudrecError", "Session", "SqsMessage", "version",
-           "model_paths"]
+           "model_paths", "InvalidInput", "NotFound", "TooLarge", "Unsupported", "ModelError",
+           "NetworkError", "AwsError", "StateError"]
 
 _Self = TypeVar("_Self", bound="_Closing")
 
@@ -91,6 +93,46 @@ class CloudrecError(Exception):
         self.aws_code = aws_code
         self.http_status = http_status
         self.request_id = request_id
+
+
+class InvalidInput(CloudrecError, ValueError):
+    """A bad argument or malformed data (ERR_INVALID, ERR_FORMAT, ERR_CHECKSUM)."""
+
+
+class NotFound(CloudrecError, LookupError):
+    """A file, object, queue or library that does not exist (ERR_NOT_FOUND)."""
+
+
+class TooLarge(CloudrecError):
+    """Over a size or pixel limit (ERR_TOO_LARGE)."""
+
+
+class Unsupported(CloudrecError):
+    """A format, layer or option the library does not handle (ERR_UNSUPPORTED)."""
+
+
+class ModelError(CloudrecError):
+    """A model file that is malformed or does not fit the network (ERR_MODEL)."""
+
+
+class NetworkError(CloudrecError, OSError):
+    """The network failed or timed out (ERR_NETWORK, ERR_TIMEOUT, ERR_HTTP)."""
+
+
+class AwsError(CloudrecError):
+    """An AWS service answered with an error (ERR_AWS, ERR_AUTH, ERR_THROTTLED,
+    ERR_EXISTS); `aws_code` says which ("NoSuchBucket", "AccessDenied")."""
+
+
+class StateError(CloudrecError):
+    """The call is not valid now, e.g. on a closed object (ERR_STATE)."""
+
+
+# Status -> exception class; other statuses (memory, I/O, internal) raise
+# the base class.
+_ERRORS = {1: InvalidInput, 4: NotFound, 5: TooLarge, 6: InvalidInput, 7: Unsupported,
+           8: ModelError, 9: NetworkError, 10: NetworkError, 11: NetworkError, 12: AwsError,
+           13: AwsError, 14: InvalidInput, 15: StateError, 17: AwsError, 18: AwsError}
 
 
 def _installed() -> List[str]:
@@ -164,8 +206,10 @@ _classify_file = _declare("cr_classify_file", _status, _cl_p, ctypes.c_char_p, _
 def _raise(status: int, err: _Error) -> NoReturn:
     name = _status_name(status).decode()
     message = err.message.decode(errors="replace") or _strerror(status).decode()
-    raise CloudrecError(status, name, message, err.aws_code.decode(errors="replace"),
-                        int(err.http_status), err.request_id.decode(errors="replace"))
+    raise _ERRORS.get(status, CloudrecError)(status, name, message,
+                                             err.aws_code.decode(errors="replace"),
+                                             int(err.http_status),
+                                             err.request_id.decode(errors="replace"))
 
 
 def _path_arg(p: Union[str, os.PathLike, None]) -> Optional[bytes]:
@@ -245,7 +289,7 @@ class Classifier(_Closing):
 
     def _live(self):
         if not self._handle:
-            raise CloudrecError(15, "ERR_STATE", "classifier is closed")
+            raise StateError(15, "ERR_STATE", "classifier is closed")
         return self._handle
 
     def _run(self, call, top: int) -> List[Tuple[str, float]]:
@@ -463,7 +507,7 @@ class Aws(_Closing):
 
     def _live(self):
         if not self._handle:
-            raise CloudrecError(15, "ERR_STATE", "AWS context is closed")
+            raise StateError(15, "ERR_STATE", "AWS context is closed")
         return self._handle
 
     @staticmethod

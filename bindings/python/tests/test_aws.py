@@ -44,7 +44,7 @@ def test_open_from_env_and_options(aws, moto):
     with cloudrec.Session(region="eu-west-1", access_key_id="AKIDEXPLICIT",
                           secret_access_key="s", endpoint_url=moto.url) as explicit:
         assert explicit.region == "eu-west-1" and explicit.credentials_source == "explicit"
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.AwsError) as e:
         cloudrec.Aws(access_key_id="only-one-half")
     assert e.value.name == "ERR_AUTH" and moto.secret not in str(e.value)
 
@@ -60,7 +60,7 @@ def test_s3_put_get(aws):
     assert aws.s3_get(bucket, "dir/all bytes.bin") == data
     aws.s3_put(bucket, "empty", b"")
     assert aws.s3_get(bucket, "empty") == b""
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.TooLarge) as e:
         aws.s3_get(bucket, "dir/all bytes.bin", max_bytes=10)
     assert e.value.name == "ERR_TOO_LARGE"
 
@@ -68,7 +68,7 @@ def test_s3_put_get(aws):
 def test_s3_errors_carry_aws_detail(aws):
     bucket = "py-" + secrets.token_hex(4)
     aws.s3_create_bucket(bucket)
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.NotFound) as e:
         aws.s3_get(bucket, "missing")
     assert e.value.name == "ERR_NOT_FOUND" and e.value.aws_code == "NoSuchKey"
     assert e.value.http_status == 404 and e.value.request_id
@@ -107,7 +107,7 @@ def test_sqs_visibility_zero_redelivers(aws):
 
 def test_sqs_errors(aws, moto):
     url = aws.sqs_create_queue("py-" + secrets.token_hex(4))
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.InvalidInput) as e:
         aws.sqs_delete(url, "not-a-receipt-handle")
     assert e.value.name == "ERR_INVALID" and e.value.aws_code == "ReceiptHandleIsInvalid"
     assert e.value.http_status == 400
@@ -126,6 +126,6 @@ def test_closed_context_raises(moto):
     a = cloudrec.Aws()
     a.close()
     a.close()
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.StateError) as e:
         a.s3_get("b", "k")
     assert e.value.name == "ERR_STATE"

@@ -47,19 +47,21 @@ def test_top_k_sorted_and_bounded(clf):
 
 
 def test_errors_raise_with_status_and_message(clf, tmp_path):
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.Unsupported) as e:
         clf.classify(b"definitely not an image")
     assert e.value.name == "ERR_UNSUPPORTED" and e.value.status == 7
+    assert isinstance(e.value, cloudrec.CloudrecError)
     assert "not a JPEG or PNG" in e.value.message
 
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.InvalidInput) as e:
         clf.classify(DOG.read_bytes()[:5000])
-    assert e.value.name == "ERR_FORMAT"
+    assert e.value.name == "ERR_FORMAT" and isinstance(e.value, ValueError)
 
     missing = tmp_path / "missing.jpg"
-    with pytest.raises(cloudrec.CloudrecError) as e:
+    with pytest.raises(cloudrec.NotFound) as e:
         clf.classify_file(missing)
     assert e.value.name == "ERR_NOT_FOUND" and str(missing) in e.value.message
+    assert isinstance(e.value, LookupError)
 
     # The classifier is still usable after errors.
     assert clf.classify_file(DOG, top=1)
