@@ -4,7 +4,8 @@
 #   scripts/dev.sh run [UP-FLAGS]  install dependencies, build, run the service
 #                         locally (`cloudrec up`, http://127.0.0.1:8000/)
 #   scripts/dev.sh test   install dependencies, build, run the whole test suite,
-#                         then again under AddressSanitizer + UBSan
+#                         then again under AddressSanitizer + UBSan, then each
+#                         libFuzzer target for FUZZ_SECONDS (30) s (scripts/fuzz.sh)
 #   scripts/dev.sh deps | build
 #
 # Needs root (or sudo) for apt-get. Safe to run again: each step is skipped
@@ -17,6 +18,7 @@ DEBIAN_PACKAGES=(
     libcurl4-openssl-dev libssl-dev libxml2-dev libjpeg62-turbo-dev libpng-dev
     libsqlite3-dev libmicrohttpd-dev
     darknet python3 python3-pip binutils ca-certificates curl valgrind
+    clang-14 libclang-rt-14-dev # the fuzz targets: -fsanitize=fuzzer needs libclang_rt.fuzzer
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -112,6 +114,8 @@ run_tests() {
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     log "test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
     meson test -C build-asan --print-errorlogs
+    # The libFuzzer targets (docs/testing.md, "Fuzzing"); FUZZ_SECONDS=0 skips them.
+    if [ "${FUZZ_SECONDS:-30}" != 0 ]; then scripts/fuzz.sh; fi
 }
 
 case "${1:-}" in

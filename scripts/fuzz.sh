@@ -51,9 +51,11 @@ for t in "${targets[@]}"; do
     rm -rf "$out"
     mkdir -p "$out/corpus"
     cp tests/fuzz/corpus/"$t"/* "$out/corpus/"
+    dict=()
+    if [ -f "tests/fuzz/$t.dict" ]; then dict=(-dict="tests/fuzz/$t.dict"); fi
     log "fuzzing $t for ${seconds}s"
     if "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" \
+        -print_final_stats=1 -artifact_prefix="$out/" "${dict[@]}" "$out/corpus" \
         >"$out/log" 2>&1; then
         grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$out/log" |
             sed "s/^/    $t: /" >&2

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -144,6 +145,24 @@ static void start_server(void)
     atexit(stop_server);
 }
 
+/* libFuzzer's timer signal can interrupt connect (never restarted on a
+ * socket with timeouts); the connection goes on, so wait for its outcome.
+ * Returns 0 when connected, else -1 with errno set. */
+static int finish_connect(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int n, soerr = 0;
+    socklen_t len = sizeof(soerr);
+    while ((n = poll(&p, 1, ANSWER_WAIT_S * 1000)) < 0 && errno == EINTR)
+        ;
+    if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) {
+        errno = n == 0 ? ETIMEDOUT : errno;
+        return -1;
+    }
+    errno = soerr;
+    return soerr ? -1 : 0;
+}
+
 static int connect_server(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -159,6 +178,8 @@ static int connect_server(void)
     while ((rc = connect(fd, (struct sockaddr *)&a, sizeof(a))) != 0 && errno == EADDRNOTAVAIL &&
            ++tries < 100)
         usleep(10000);
+    if (rc != 0 && errno == EINTR)
+        rc = finish_connect(fd);
     if (rc != 0) {
         fprintf(stderr, "fuzz_upload: connect: %s\n", strerror(errno));
         FUZZ_REQUIRE(0, "the server accepts");

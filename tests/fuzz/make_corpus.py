@@ -207,6 +207,14 @@ def xml_seeds():
 <BatchResultErrorEntry><Id>1</Id><Code>InvalidParameterValue</Code>
 <Message>too long</Message><SenderFault>true</SenderFault></BatchResultErrorEntry>
 </SendMessageBatchResult></SendMessageBatchResponse>""",
+        "sqs-send-batch-3.xml": """<SendMessageBatchResponse><SendMessageBatchResult>
+<SendMessageBatchResultEntry><Id>0</Id><MessageId>m-0</MessageId></SendMessageBatchResultEntry>
+<SendMessageBatchResultEntry><Id>1</Id><MessageId>m-1</MessageId></SendMessageBatchResultEntry>
+<BatchResultErrorEntry><Id>2</Id><Code>Throttling</Code><Message>slow down</Message>
+<SenderFault>false</SenderFault></BatchResultErrorEntry>
+<BatchResultErrorEntry><Id>3</Id><Code>InvalidParameterValue</Code><Message>bad</Message>
+<SenderFault>true</SenderFault></BatchResultErrorEntry>
+</SendMessageBatchResult></SendMessageBatchResponse>""",
         "sqs-delete-batch.xml": """<DeleteMessageBatchResponse><DeleteMessageBatchResult>
 <DeleteMessageBatchResultEntry><Id>0</Id></DeleteMessageBatchResultEntry>
 <DeleteMessageBatchResultEntry><Id>2</Id></DeleteMessageBatchResultEntry>
