@@ -47,8 +47,9 @@ static char tmp_dir[256];
 static pthread_t worker_thread;
 static volatile int worker_stop;
 
-/* Answers one request message on the reply queue it names; a message that
- * does not decode is dropped, as the real worker does. */
+/* Answers one request message on the server's reply queue (the one every
+ * request names, as there is one server); a message that does not decode is
+ * dropped, as the real worker does. */
 static void answer(struct cr_queue *replies, const struct cr_queue_message *m)
 {
     struct cr_request_msg req;
@@ -79,8 +80,10 @@ static void *worker_main(void *arg)
     while (!__atomic_load_n(&worker_stop, __ATOMIC_ACQUIRE)) {
         struct cr_queue_message msgs[10];
         size_t n = 0;
-        if (cr_queue_receive(requests, 10, 200, 30, msgs, &n, NULL) != CR_OK)
+        if (cr_queue_receive(requests, 10, 200, 30, msgs, &n, NULL) != CR_OK) {
+            usleep(10000); /* not a busy loop if the queue fails */
             continue;
+        }
         for (size_t i = 0; i < n; i++) {
             answer(replies, &msgs[i]);
             cr_queue_delete(requests, msgs[i].receipt, NULL);
