@@ -5,7 +5,8 @@
 #                         locally (`cloudrec up`, http://127.0.0.1:8000/)
 #   scripts/dev.sh test   install dependencies, build with warnings as errors
 #                         (debugoptimized and release), run the whole test
-#                         suite, then again under AddressSanitizer + UBSan
+#                         suite, then again under AddressSanitizer + UBSan,
+#                         then each libFuzzer target for FUZZ_SECONDS (30) s
 #   scripts/dev.sh mutate [ARGS]  the mutation check, tests/mutation/run.py
 #                         (docs/testing.md; ARGS go to it)
 #   scripts/dev.sh deps | build
@@ -25,6 +26,7 @@ DEBIAN_PACKAGES=(
     # machines; the valgrind test runs with it and with the reference BLAS.
     libopenblas0-pthread
     man-db groff-base
+    clang-14 libclang-rt-14-dev # the fuzz targets: -fsanitize=fuzzer needs libclang_rt.fuzzer
 )
 # The dashboard test drives headless Chromium through Selenium (pinned).
 SELENIUM_VERSION=4.25.0
@@ -135,10 +137,10 @@ build_release() {
     build build-release -Dbuildtype=release -Dwerror=true
 }
 
-# Both passes always run, so a failure in the first still leaves the
-# sanitizer result known; the exit status is non-zero if either failed.
+# Every pass always runs, so a failure in the first still leaves the
+# sanitizer and fuzzer results known; the exit status is non-zero if any failed.
 run_tests() {
-    local plain=0 sanitized=0
+    local plain=0 sanitized=0 fuzzed=0
     log "test suite"
     meson test -C build --print-errorlogs || plain=$?
     if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
@@ -149,8 +151,11 @@ run_tests() {
         sanitized=$?
         log "the AddressSanitizer + UBSan build failed"
     fi
-    log "plain pass: $(verdict $plain); AddressSanitizer + UBSan pass: $(verdict $sanitized)"
-    [ "$plain" -eq 0 ] && [ "$sanitized" -eq 0 ]
+    # The libFuzzer targets (docs/testing.md, "Fuzzing"); FUZZ_SECONDS=0 skips them.
+    if [ "${FUZZ_SECONDS:-30}" != 0 ]; then scripts/fuzz.sh || fuzzed=$?; fi
+    log "plain pass: $(verdict $plain); AddressSanitizer + UBSan pass: $(verdict $sanitized);" \
+        "fuzzers: $(verdict $fuzzed)"
+    [ "$plain" -eq 0 ] && [ "$sanitized" -eq 0 ] && [ "$fuzzed" -eq 0 ]
 }
 
 verdict() { if [ "$1" -eq 0 ]; then echo passed; else echo "FAILED (status $1)"; fi; }
@@ -161,5 +166,5 @@ case "${1:-}" in
     run) shift; deps; build build; model; run_service "$@" ;;
     test) deps; build build -Dwerror=true; build_release; model; run_tests ;;
     mutate) shift; deps; build build; model; exec python3 tests/mutation/run.py "$@" ;;
-    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

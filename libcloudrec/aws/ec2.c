@@ -192,8 +192,8 @@ static cr_status parse_reservation(const struct cr__xml_node *resv, struct cr_ec
 }
 
 /* Reads a RunInstances (reservations == 0) or DescribeInstances answer. */
-static cr_status parse_instances(const struct cr__xml_doc *doc, int reservations,
-                                 struct cr_ec2_instances *set)
+cr_status cr__ec2_parse_instances(const struct cr__xml_doc *doc, int reservations,
+                                  struct cr_ec2_instances *set)
 {
     const struct cr__xml_node *root = cr__xml_root(doc);
     const struct cr__xml_node *first =
@@ -224,7 +224,7 @@ static cr_status instances_call(struct cr_aws *aws, cr_status built, struct cr_b
     struct cr__xml_doc *doc = NULL;
     struct cr_ec2_instances *set = calloc(1, sizeof(*set));
     cr_status st = call(aws, set ? built : CR_ERR_NOMEM, form, &doc, err);
-    if (st == CR_OK && (st = parse_instances(doc, reservations, set)) != CR_OK)
+    if (st == CR_OK && (st = cr__ec2_parse_instances(doc, reservations, set)) != CR_OK)
         cr__fail(err, st, "ec2: %s",
                  st == CR_ERR_NOMEM ? "out of memory for instances" : "an instance without an id");
     cr__xml_free(doc);
@@ -439,7 +439,7 @@ static cr_status parse_change(const struct cr__xml_node *item, struct cr_ec2_sta
 }
 
 /* Reads every state change of an answer into set. */
-static cr_status parse_changes(const struct cr__xml_doc *doc, struct cr_ec2_state_changes *set)
+cr_status cr__ec2_parse_changes(const struct cr__xml_doc *doc, struct cr_ec2_state_changes *set)
 {
     const struct cr__xml_node *first =
         cr__xml_child(cr__xml_child(cr__xml_root(doc), "instancesSet"), "item");
@@ -473,7 +473,7 @@ cr_status cr_ec2_terminate_instances(struct cr_aws *aws, const char *const *inst
     if (st == CR_OK)
         st = add_list(&form, "InstanceId", instance_ids, n);
     st = call(aws, st, &form, &doc, err);
-    if (st == CR_OK && (st = parse_changes(doc, set)) != CR_OK)
+    if (st == CR_OK && (st = cr__ec2_parse_changes(doc, set)) != CR_OK)
         cr__fail(err, st, "ec2: out of memory for state changes");
     cr__xml_free(doc);
     cr_buf_free(&form);

@@ -402,7 +402,7 @@ static cr_status parse_contents(const struct cr__xml_node *c, int url_encoded,
 }
 
 /* Turns a ListBucketResult document into a listing. */
-static cr_status parse_list(const struct cr__xml_node *root, struct cr_s3_list *l)
+cr_status cr__s3_parse_list(const struct cr__xml_node *root, struct cr_s3_list *l)
 {
     char *enc = NULL, *trunc = NULL;
     cr_status st = cr__svc_text(root, "EncodingType", &enc);
@@ -455,7 +455,7 @@ cr_status cr_s3_list_objects(struct cr_aws *aws, const char *bucket,
     if ((st = send_object(aws, "GET", bucket, NULL, &req, &resp, err)) != CR_OK)
         goto done;
     st = cr__xml_parse(resp.http.body.data, resp.http.body.len, 0, &doc, err);
-    if (st == CR_OK && (st = parse_list(cr__xml_root(doc), l)) != CR_OK)
+    if (st == CR_OK && (st = cr__s3_parse_list(cr__xml_root(doc), l)) != CR_OK)
         cr__fail(err, st, "s3 list %s: %s in the answer", bucket,
                  st == CR_ERR_NOMEM ? "out of memory" : "a <Contents> without <Key>");
 done:

@@ -390,13 +390,15 @@ cr_status cr_sqs_send(struct cr_aws *aws, const char *queue_url, const void *bod
 /* ---- batches ----------------------------------------------------------------------- */
 
 /* Records one <...ResultEntry> or <BatchResultErrorEntry> in its slot
- * (entry ids are the 0-based positions we sent). */
+ * (entry ids are the 0-based positions we sent). An answer that names an
+ * entry twice cannot be trusted about it, so it is refused (and the strings
+ * of the first mention are kept for the free, not overwritten). */
 static cr_status batch_entry(const struct cr__xml_node *e, int ok, struct cr_sqs_batch *b)
 {
     char id[16];
     cr__xml_find_text_copy(e, "Id", id, sizeof(id));
     long i = (long)cr__svc_parse_int(id, -1);
-    if (i < 0 || (size_t)i >= b->num_results)
+    if (i < 0 || (size_t)i >= b->num_results || b->results[i].ok != -1)
         return CR_ERR_FORMAT;
     struct cr_sqs_batch_result *r = &b->results[i];
     r->ok = ok;
@@ -411,8 +413,8 @@ static cr_status batch_entry(const struct cr__xml_node *e, int ok, struct cr_sqs
 
 /* Reads a batch answer: entries named ok_name succeeded, the
  * BatchResultErrorEntry ones failed; anything not mentioned failed too. */
-static cr_status parse_batch(const struct cr__xml_doc *doc, const char *ok_name,
-                             struct cr_sqs_batch *b)
+cr_status cr__sqs_parse_batch(const struct cr__xml_doc *doc, const char *ok_name,
+                              struct cr_sqs_batch *b)
 {
     const struct cr__xml_node *root = cr__xml_root(doc);
     for (size_t i = 0; i < b->num_results; i++)
@@ -465,7 +467,7 @@ static cr_status run_batch(struct cr_aws *aws, struct cr_buf *form, size_t n, co
     if (b)
         b->num_results = b->results ? n : 0;
     st = finish(aws, st, form, 0, 0, &doc, err);
-    if (st == CR_OK && (st = parse_batch(doc, ok_name, b)) != CR_OK)
+    if (st == CR_OK && (st = cr__sqs_parse_batch(doc, ok_name, b)) != CR_OK)
         cr__fail(err, st, "sqs %s: unexpected answer (%s)", action, cr_strerror(st));
     if (st == CR_OK)
         st = batch_status(b, action, err);
@@ -636,7 +638,7 @@ static cr_status parse_message(const struct cr__xml_node *msg, struct cr_sqs_mes
 }
 
 /* Turns a ReceiveMessage answer into messages. */
-static cr_status parse_messages(const struct cr__xml_doc *doc, struct cr_sqs_messages *out)
+cr_status cr__sqs_parse_messages(const struct cr__xml_doc *doc, struct cr_sqs_messages *out)
 {
     const struct cr__xml_node *root = cr__xml_root(doc);
     size_t n = 0;
@@ -675,7 +677,7 @@ cr_status cr_sqs_receive(struct cr_aws *aws, const char *queue_url,
     struct cr_sqs_messages *msgs = calloc(1, sizeof(*msgs));
     st = msgs ? receive_form(queue_url, o, &form) : CR_ERR_NOMEM;
     st = finish(aws, st, &form, timeout_ms, 0, &doc, err);
-    if (st == CR_OK && (st = parse_messages(doc, msgs)) != CR_OK)
+    if (st == CR_OK && (st = cr__sqs_parse_messages(doc, msgs)) != CR_OK)
         cr__fail(err, st, "sqs ReceiveMessage: %s",
                  st == CR_ERR_NOMEM ? "out of memory for messages"
                                     : "a message without receipt or body");
@@ -768,7 +770,8 @@ static cr_status attrs_typed(struct cr_sqs_queue_attributes *a)
 }
 
 /* Reads every <Attribute> of a GetQueueAttributes answer. */
-static cr_status parse_queue_attrs(const struct cr__xml_doc *doc, struct cr_sqs_queue_attributes *a)
+cr_status cr__sqs_parse_queue_attributes(const struct cr__xml_doc *doc,
+                                         struct cr_sqs_queue_attributes *a)
 {
     const struct cr__xml_node *root = cr__xml_root(doc);
     cr_status st = CR_OK;
@@ -799,7 +802,7 @@ cr_status cr_sqs_get_attributes(struct cr_aws *aws, const char *queue_url,
     if (st == CR_OK)
         st = cr__aws_query_add(&form, "AttributeName.1", "All");
     st = finish(aws, st, &form, 0, 0, &doc, err);
-    if (st == CR_OK && (st = parse_queue_attrs(doc, a)) != CR_OK)
+    if (st == CR_OK && (st = cr__sqs_parse_queue_attributes(doc, a)) != CR_OK)
         cr__fail(err, st, "sqs GetQueueAttributes: out of memory for attributes");
     cr__xml_free(doc);
     cr_buf_free(&form);

@@ -88,4 +88,36 @@ const char *cr__svc_pair_find(char *const *names, char *const *values, size_t co
  * that map a service code more precisely than the transport does. */
 cr_status cr__svc_remap(struct cr_error *err, cr_status status);
 
+/*
+ * The answer parsers of s3.c, sqs.c and ec2.c, shared so tests/fuzz can feed
+ * them any document without a server. Each fills a zeroed struct the caller
+ * allocated (calloc) and releases with the public *_free function, also after
+ * a failure, when it may be partly filled. CR_ERR_FORMAT for an element the
+ * type requires that is missing, CR_ERR_NOMEM.
+ */
+struct cr_s3_list;
+struct cr_sqs_batch;
+struct cr_sqs_messages;
+struct cr_sqs_queue_attributes;
+struct cr_ec2_instances;
+struct cr_ec2_state_changes;
+
+/* A ListObjectsV2 answer (root: ListBucketResult). */
+cr_status cr__s3_parse_list(const struct cr__xml_node *root, struct cr_s3_list *l);
+/* A batch answer; b->results must already hold b->num_results entries (one
+ * per entry sent), and ok_name is the success element's name. CR_ERR_FORMAT
+ * also for an entry id out of range or named twice. */
+cr_status cr__sqs_parse_batch(const struct cr__xml_doc *doc, const char *ok_name,
+                              struct cr_sqs_batch *b);
+/* A ReceiveMessage answer. */
+cr_status cr__sqs_parse_messages(const struct cr__xml_doc *doc, struct cr_sqs_messages *out);
+/* A GetQueueAttributes answer. */
+cr_status cr__sqs_parse_queue_attributes(const struct cr__xml_doc *doc,
+                                         struct cr_sqs_queue_attributes *a);
+/* A RunInstances (reservations == 0) or DescribeInstances answer. */
+cr_status cr__ec2_parse_instances(const struct cr__xml_doc *doc, int reservations,
+                                  struct cr_ec2_instances *set);
+/* A TerminateInstances answer's state changes. */
+cr_status cr__ec2_parse_changes(const struct cr__xml_doc *doc, struct cr_ec2_state_changes *set);
+
 #endif

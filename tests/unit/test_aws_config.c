@@ -1,11 +1,12 @@
 /*
  * test_aws_config.c - the AWS configuration chain (environment, profile
  * files, region), endpoint resolution, XML error answers and their mapping,
- * the retry rules and the backoff schedule, and the IMDS credentials
- * document. No network: the transport itself is exercised by the pytest
+ * the retry rules and the backoff schedule, the IMDS credentials document,
+ * and the SQS batch answer parser. No network: the transport itself is exercised by the pytest
  * integration tests (tests/integration/test_aws_transport.py).
  */
 #include "aws/aws_internal.h"
+#include "aws/svc.h"
 #include "aws/xml.h"
 #include "cloudrec.h"
 #include "tap.h"
@@ -589,6 +590,56 @@ static void test_xml(void)
     cr__xml_free(NULL);
 }
 
+/* Parses a batch answer for n entries sent; returns the status, and the
+ * batch through *out (free with cr_sqs_batch_free). */
+static cr_status parse_batch_answer(const char *xml, size_t n, struct cr_sqs_batch **out)
+{
+    struct cr__xml_doc *doc = NULL;
+    struct cr_sqs_batch *b = calloc(1, sizeof(*b));
+    b->results = calloc(n, sizeof(*b->results));
+    b->num_results = n;
+    cr_status st = cr__xml_parse(xml, strlen(xml), 0, &doc, NULL);
+    if (st == CR_OK)
+        st = cr__sqs_parse_batch(doc, "SendMessageBatchResultEntry", b);
+    cr__xml_free(doc);
+    *out = b;
+    return st;
+}
+
+static void test_sqs_batch_answer(void)
+{
+    struct cr_sqs_batch *b = NULL;
+    const char *ok = "<R><SendMessageBatchResultEntry><Id>1</Id><MessageId>m-1</MessageId>"
+                     "</SendMessageBatchResultEntry><BatchResultErrorEntry><Id>0</Id>"
+                     "<Code>InvalidParameterValue</Code><SenderFault>true</SenderFault>"
+                     "</BatchResultErrorEntry></R>";
+    CHECK_EQ_INT(parse_batch_answer(ok, 3, &b), CR_OK);
+    CHECK(b->results[1].ok == 1 && strcmp(b->results[1].message_id, "m-1") == 0);
+    CHECK(b->results[0].ok == 0 && b->results[0].sender_fault &&
+          strcmp(b->results[0].code, "InvalidParameterValue") == 0);
+    CHECK_MSG(b->results[2].ok == 0 && b->num_failed == 2, "an entry not answered for failed");
+    cr_sqs_batch_free(b);
+
+    /* Found with tests/fuzz/fuzz_xml (a LeakSanitizer report): an entry
+     * named twice overwrote, and leaked, the strings of its first mention,
+     * and the second mention was believed. */
+    const char *twice = "<R><SendMessageBatchResultEntry><Id>0</Id><MessageId>a</MessageId>"
+                        "</SendMessageBatchResultEntry><SendMessageBatchResultEntry><Id>0</Id>"
+                        "<MessageId>b</MessageId></SendMessageBatchResultEntry></R>";
+    CHECK_EQ_INT(parse_batch_answer(twice, 1, &b), CR_ERR_FORMAT);
+    cr_sqs_batch_free(b);
+    const char *both = "<R><SendMessageBatchResultEntry><Id>0</Id><MessageId>a</MessageId>"
+                       "</SendMessageBatchResultEntry><BatchResultErrorEntry><Id>0</Id>"
+                       "<Code>X</Code><Message>m</Message></BatchResultErrorEntry></R>";
+    CHECK_MSG(parse_batch_answer(both, 1, &b) == CR_ERR_FORMAT,
+              "an entry both done and failed is refused");
+    cr_sqs_batch_free(b);
+    const char *out_of_range = "<R><SendMessageBatchResultEntry><Id>5</Id>"
+                               "</SendMessageBatchResultEntry></R>";
+    CHECK_EQ_INT(parse_batch_answer(out_of_range, 2, &b), CR_ERR_FORMAT);
+    cr_sqs_batch_free(b);
+}
+
 static void test_backoff(void)
 {
     const long base = 100, cap = 20000;
@@ -681,6 +732,7 @@ int main(void)
     test_error_parsing();
     test_error_mapping();
     test_xml();
+    test_sqs_batch_answer();
     test_backoff();
     test_query();
     test_imds_document();
