@@ -81,8 +81,10 @@ static cr_status parse_fail(const json_error_t *e, struct cr_error *err)
     cr_status st = error_status(e);
     if (st == CR_ERR_NOMEM)
         return cr__fail(err, st, "json: out of memory");
-    return cr__fail(err, st, "json: %s at offset %d (line %d, column %d)", e->text, e->position,
-                    e->line, e->column);
+    /* jansson's position counts the bytes read, so it is the 1-based index
+     * of the last byte looked at: the one the message is about. */
+    return cr__fail(err, st, "json: %s at line %d, column %d (byte %d)", e->text, e->line,
+                    e->column, e->position);
 }
 
 /* 1 when no container in j nests deeper than max_depth (j itself is at

@@ -50,8 +50,8 @@ struct cr__json_doc; /* owns a tree */
 
 /* Parses text[0..len) (no NUL needed). On success *out owns the tree (free it
  * with cr__json_free). CR_ERR_FORMAT on any syntax error, with jansson's
- * reason and the byte offset, line and column in err ("json: ... at offset
- * N (line L, column C)"); CR_ERR_TOO_LARGE when len or the nesting passes a
+ * reason and where in err ("json: <reason> at line L, column C (byte N)",
+ * N counted from 1); CR_ERR_TOO_LARGE when len or the nesting passes a
  * limit (len is checked before any parsing); CR_ERR_INVALID for bad
  * arguments; CR_ERR_NOMEM. *out is NULL on failure. */
 cr_status cr__json_parse(const char *text, size_t len, const struct cr__json_limits *limits,
