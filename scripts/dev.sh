@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
     build-essential meson ninja-build pkg-config
     libcurl4-openssl-dev libssl-dev libxml2-dev libjpeg62-turbo-dev libpng-dev
-    libsqlite3-dev libmicrohttpd-dev libdnnl-dev
+    libsqlite3-dev libmicrohttpd-dev libdnnl-dev libjansson-dev
     darknet python3 python3-pip binutils ca-certificates curl valgrind
     chromium chromium-driver
     # Darknet's LAPACK then loads OpenBLAS as the system BLAS, as on many

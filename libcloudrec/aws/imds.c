@@ -1,11 +1,12 @@
 /*
  * imds.c - credentials from EC2 instance metadata, IMDSv2 only: a session
  * token is asked for with PUT /latest/api/token and sent with every GET.
- * The role's credentials document is JSON; a small strict reader here takes
- * the few string members it needs. The token and every body that held a
- * secret are wiped when released.
+ * The role's credentials document is JSON, read with the library's reader
+ * (core/json.h). The token, every body and every parsed document that held
+ * a secret are wiped when released.
  */
 #include "aws/aws_impl.h"
+#include "core/json.h"
 #include "internal.h"
 
 #include <stdio.h>
@@ -27,254 +28,43 @@ struct cr__imds {
     int64_t token_renew_ms;  /* monotonic time after which a new one is asked */
 };
 
-/* ---- a minimal JSON reader ---------------------------------------------------
- * Enough to take top-level string members out of one object: validates the
- * structure, skips other values (nested ones too, to a depth limit). */
+/* ---- the credentials document ------------------------------------------------ */
 
-struct json {
-    const char *s;
-    size_t len, pos;
-};
-
-/* Skips JSON whitespace. */
-static void json_ws(struct json *j)
+/* The string member name of the top-level object: its text, "" when absent,
+ * NULL when present but not a string without a NUL in it. */
+static const char *member(const struct cr__json *root, const char *name)
 {
-    while (j->pos < j->len && strchr(" \t\r\n", j->s[j->pos]))
-        j->pos++;
+    const struct cr__json *v = cr__json_get(root, name);
+    const char *s = "";
+    size_t len = 0;
+    if (v && (cr__json_get_string(v, &s, &len) != CR_OK || strlen(s) != len))
+        return NULL;
+    return s;
 }
 
-/* Appends the UTF-8 encoding of code point cp. */
-static cr_status put_utf8(struct cr_buf *out, unsigned cp)
+/* Checks the members of the parsed document and turns them into credentials. */
+static cr_status doc_to_creds(const struct cr__json *root, const char *role,
+                              struct cr__aws_creds *out, struct cr_error *err)
 {
-    unsigned char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp, n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (cp >> 6)), b[1] = (unsigned char)(0x80 | (cp & 0x3F)), n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | (cp >> 12));
-        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F)), n = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | (cp >> 18));
-        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (unsigned char)(0x80 | (cp & 0x3F)), n = 4;
-    }
-    return out ? cr_buf_append(out, b, n) : CR_OK;
-}
-
-/* Reads 4 hex digits of a \u escape. */
-static int json_hex4(struct json *j, unsigned *cp)
-{
-    unsigned char raw[2];
-    if (j->len - j->pos < 4 || cr_hex_decode(j->s + j->pos, 4, raw, 2) != CR_OK)
-        return 0;
-    *cp = (unsigned)raw[0] << 8 | raw[1];
-    j->pos += 4;
-    return 1;
-}
-
-/* Decodes one escape after the backslash into out (NULL = skip). */
-static cr_status json_escape(struct json *j, struct cr_buf *out)
-{
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    if (j->pos >= j->len)
-        return CR_ERR_FORMAT;
-    char c = j->s[j->pos++];
-    const char *k = strchr(from, c);
-    if (c && k)
-        return out ? cr_buf_append(out, &to[k - from], 1) : CR_OK;
-    unsigned cp, lo;
-    if (c != 'u' || !json_hex4(j, &cp))
-        return CR_ERR_FORMAT;
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (j->len - j->pos < 2 || j->s[j->pos] != '\\' || j->s[j->pos + 1] != 'u')
-            return CR_ERR_FORMAT;
-        j->pos += 2;
-        if (!json_hex4(j, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-            return CR_ERR_FORMAT;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-    }
-    return put_utf8(out, cp);
-}
-
-/* Reads a string literal (at '"') into out (NULL = skip). */
-static cr_status json_string(struct json *j, struct cr_buf *out)
-{
-    if (j->pos >= j->len || j->s[j->pos] != '"')
-        return CR_ERR_FORMAT;
-    j->pos++;
-    while (j->pos < j->len) {
-        unsigned char c = (unsigned char)j->s[j->pos++];
-        cr_status st = CR_OK;
-        if (c == '"')
-            return CR_OK;
-        if (c < 0x20)
-            return CR_ERR_FORMAT;
-        st = c == '\\' ? json_escape(j, out) : (out ? cr_buf_append(out, &c, 1) : CR_OK);
-        if (st != CR_OK)
-            return st;
-    }
-    return CR_ERR_FORMAT;
-}
-
-static cr_status json_skip_value(struct json *j, int depth);
-
-/* Skips an object or array (at '{' or '['). */
-static cr_status json_skip_container(struct json *j, int depth)
-{
-    char close = j->s[j->pos] == '{' ? '}' : ']';
-    j->pos++;
-    json_ws(j);
-    if (j->pos < j->len && j->s[j->pos] == close) {
-        j->pos++;
-        return CR_OK;
-    }
-    for (;;) {
-        if (close == '}') {
-            json_ws(j);
-            if (json_string(j, NULL) != CR_OK)
-                return CR_ERR_FORMAT;
-            json_ws(j);
-            if (j->pos >= j->len || j->s[j->pos++] != ':')
-                return CR_ERR_FORMAT;
-        }
-        if (json_skip_value(j, depth + 1) != CR_OK)
-            return CR_ERR_FORMAT;
-        json_ws(j);
-        if (j->pos >= j->len)
-            return CR_ERR_FORMAT;
-        char c = j->s[j->pos++];
-        if (c == close)
-            return CR_OK;
-        if (c != ',')
-            return CR_ERR_FORMAT;
-    }
-}
-
-/* Skips any value: literal, number, string, object or array. */
-static cr_status json_skip_value(struct json *j, int depth)
-{
-    json_ws(j);
-    if (j->pos >= j->len || depth > JSON_MAX_DEPTH)
-        return CR_ERR_FORMAT;
-    char c = j->s[j->pos];
-    if (c == '"')
-        return json_string(j, NULL);
-    if (c == '{' || c == '[')
-        return json_skip_container(j, depth);
-    size_t start = j->pos;
-    while (j->pos < j->len && strchr("+-.0123456789eEtruefalsn", j->s[j->pos]))
-        j->pos++;
-    return j->pos > start ? CR_OK : CR_ERR_FORMAT;
-}
-
-/* The members taken from the credentials document. */
-struct imds_doc {
-    struct cr_buf code, id, secret, token, expiration;
-};
-
-/* Where a member's value goes, or NULL to skip it. */
-static struct cr_buf *member_slot(struct imds_doc *d, const char *name)
-{
-    if (strcmp(name, "Code") == 0)
-        return &d->code;
-    if (strcmp(name, "AccessKeyId") == 0)
-        return &d->id;
-    if (strcmp(name, "SecretAccessKey") == 0)
-        return &d->secret;
-    if (strcmp(name, "Token") == 0)
-        return &d->token;
-    if (strcmp(name, "Expiration") == 0)
-        return &d->expiration;
-    return NULL;
-}
-
-/* Reads one "name": value member of the top-level object. */
-static cr_status json_member(struct json *j, struct imds_doc *d)
-{
-    struct cr_buf name;
-    cr_buf_init(&name, 256);
-    json_ws(j);
-    cr_status st = json_string(j, &name);
-    json_ws(j);
-    if (st == CR_OK && (j->pos >= j->len || j->s[j->pos++] != ':'))
-        st = CR_ERR_FORMAT;
-    struct cr_buf *slot = st == CR_OK && name.data ? member_slot(d, (char *)name.data) : NULL;
-    cr_buf_free(&name);
-    if (st != CR_OK)
-        return st;
-    json_ws(j);
-    if (!slot)
-        return json_skip_value(j, 1);
-    cr_buf_reset(slot);
-    return j->pos < j->len && j->s[j->pos] == '"' ? json_string(j, slot) : CR_ERR_FORMAT;
-}
-
-/* Reads the whole document: one object, nothing after it. */
-static cr_status json_document(struct json *j, struct imds_doc *d)
-{
-    json_ws(j);
-    if (j->pos >= j->len || j->s[j->pos++] != '{')
-        return CR_ERR_FORMAT;
-    json_ws(j);
-    if (j->pos < j->len && j->s[j->pos] == '}') {
-        j->pos++;
-    } else {
-        for (;;) {
-            if (json_member(j, d) != CR_OK)
-                return CR_ERR_FORMAT;
-            json_ws(j);
-            if (j->pos >= j->len)
-                return CR_ERR_FORMAT;
-            char c = j->s[j->pos++];
-            if (c == '}')
-                break;
-            if (c != ',')
-                return CR_ERR_FORMAT;
-        }
-    }
-    json_ws(j);
-    return j->pos == j->len ? CR_OK : CR_ERR_FORMAT;
-}
-
-/* Wipes and frees the member buffers. */
-static void imds_doc_wipe(struct imds_doc *d)
-{
-    struct cr_buf *all[] = {&d->code, &d->id, &d->secret, &d->token, &d->expiration};
-    for (size_t i = 0; i < CR__ARRAY_LEN(all); i++) {
-        if (all[i]->data)
-            explicit_bzero(all[i]->data, all[i]->cap);
-        cr_buf_free(all[i]);
-    }
-}
-
-/* Text of a member buffer ("" when absent). */
-static const char *text(const struct cr_buf *b)
-{
-    return b->data ? (const char *)b->data : "";
-}
-
-/* Checks the members and turns them into credentials. */
-static cr_status doc_to_creds(struct imds_doc *d, const char *role, struct cr__aws_creds *out,
-                              struct cr_error *err)
-{
-    if (d->code.len && strcmp(text(&d->code), "Success") != 0)
+    const char *code = member(root, "Code"), *id = member(root, "AccessKeyId");
+    const char *secret = member(root, "SecretAccessKey"), *token = member(root, "Token");
+    const char *expiration = member(root, "Expiration");
+    if (!code || !id || !secret || !token || !expiration)
+        return cr__fail(err, CR_ERR_FORMAT, "instance metadata: a credentials member is not a "
+                                            "string");
+    if (*code && strcmp(code, "Success") != 0)
         return cr__fail(err, CR_ERR_AUTH, "instance metadata: credentials for role '%.100s' "
-                                          "not available (Code %.60s)", role, text(&d->code));
-    if (!d->id.len || !d->secret.len)
+                                          "not available (Code %.60s)", role, code);
+    if (!*id || !*secret)
         return cr__fail(err, CR_ERR_FORMAT, "instance metadata: credentials document lacks "
                                             "AccessKeyId or SecretAccessKey");
     int64_t exp = 0;
-    if (d->expiration.len && cr_time_parse_iso8601(text(&d->expiration), &exp) != CR_OK)
+    if (*expiration && cr_time_parse_iso8601(expiration, &exp) != CR_OK)
         return cr__fail(err, CR_ERR_FORMAT, "instance metadata: bad Expiration '%.40s'",
-                        text(&d->expiration));
+                        expiration);
     char source[96];
     snprintf(source, sizeof(source), "imds:%.80s", role);
-    if (cr__aws_creds_set(out, text(&d->id), text(&d->secret), text(&d->token), exp, source) !=
-        CR_OK)
+    if (cr__aws_creds_set(out, id, secret, token, exp, source) != CR_OK)
         return cr__fail(err, CR_ERR_NOMEM, "out of memory for credentials");
     return CR_OK;
 }
@@ -282,17 +72,16 @@ static cr_status doc_to_creds(struct imds_doc *d, const char *role, struct cr__a
 cr_status cr__imds_parse_credentials(const char *json, size_t len, const char *role,
                                      struct cr__aws_creds *out, struct cr_error *err)
 {
-    struct imds_doc d;
-    struct cr_buf *all[] = {&d.code, &d.id, &d.secret, &d.token, &d.expiration};
-    for (size_t i = 0; i < CR__ARRAY_LEN(all); i++)
-        cr_buf_init(all[i], MAX_BODY_BYTES);
-    struct json j = {.s = json, .len = len};
-    cr_status st = json_document(&j, &d);
-    if (st != CR_OK)
+    struct cr__json_doc *doc = NULL;
+    const struct cr__json_limits limits = {.max_bytes = MAX_BODY_BYTES, .max_depth = JSON_MAX_DEPTH};
+    cr_status st = cr__json_parse(json, len, &limits, &doc, err);
+    if (st == CR_ERR_NOMEM)
+        return st;
+    if (st != CR_OK || cr__json_type(cr__json_root(doc)) != CR__JSON_OBJECT)
         st = cr__fail(err, CR_ERR_FORMAT, "instance metadata: credentials are not a JSON object");
     else
-        st = doc_to_creds(&d, role ? role : "", out, err);
-    imds_doc_wipe(&d);
+        st = doc_to_creds(cr__json_root(doc), role ? role : "", out, err);
+    cr__json_free_wiped(doc);
     return st;
 }
 

@@ -8,6 +8,8 @@
 #include "cloudrec.h"
 #include "tap.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -155,235 +157,42 @@ static void suite_report(const struct suite *su)
     free(label);
 }
 
-/* ---- a minimal JSON reader -----------------------------------------------
- * Enough for the two example files: objects, arrays, strings (all escapes,
- * \u with surrogate pairs), numbers, true/false/null. */
+/* ---- the JSON example files, read with jansson ------------------------------ */
 
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jval {
-    enum jtype type;
-    int boolean;
-    double num;
-    char *str;
-    size_t n;
-    char **keys; /* objects only */
-    struct jval **items;
-};
-
-static void jfree(struct jval *v)
+/* The whole file at path as a JSON value (the caller json_decref()s it), or
+ * NULL with the reason in a diagnostic. */
+static json_t *jload(const char *path)
 {
+    json_error_t e;
+    json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
     if (!v)
-        return;
-    for (size_t i = 0; i < v->n; i++) {
-        if (v->keys)
-            free(v->keys[i]);
-        jfree(v->items[i]);
-    }
-    free(v->keys);
-    free(v->items);
-    free(v->str);
-    free(v);
-}
-
-static void jskip_ws(const char **p)
-{
-    while (**p == ' ' || **p == '\n' || **p == '\r' || **p == '\t')
-        (*p)++;
-}
-
-static void put_utf8(struct cr_buf *b, unsigned cp)
-{
-    unsigned char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (unsigned char)(0xc0 | cp >> 6);
-        u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (unsigned char)(0xe0 | cp >> 12);
-        u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (unsigned char)(0xf0 | cp >> 18);
-        u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    cr_buf_append(b, u, n);
-}
-
-static int jhex4(const char *p, unsigned *out)
-{
-    unsigned char bytes[2];
-    if (cr_hex_decode(p, 4, bytes, 2) != CR_OK)
-        return 0;
-    *out = (unsigned)bytes[0] << 8 | bytes[1];
-    return 1;
-}
-
-/* Parses a string literal at *p (on the opening quote). */
-static char *jstring(const char **p)
-{
-    struct cr_buf b = {0};
-    const char *s = *p + 1;
-    static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
-    for (; *s && *s != '"'; s++) {
-        if (*s != '\\') {
-            cr_buf_append(&b, s, 1);
-            continue;
-        }
-        s++;
-        const char *e = *s ? strchr(esc_in, *s) : NULL;
-        unsigned cp, lo;
-        if (e) {
-            cr_buf_append(&b, &esc_out[e - esc_in], 1);
-        } else if (*s == 'u' && jhex4(s + 1, &cp)) {
-            s += 4;
-            if (cp >= 0xd800 && cp < 0xdc00 && s[1] == '\\' && s[2] == 'u' && jhex4(s + 3, &lo)) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                s += 6;
-            }
-            put_utf8(&b, cp);
-        } else {
-            cr_buf_free(&b);
-            return NULL;
-        }
-    }
-    if (*s != '"') {
-        cr_buf_free(&b);
-        return NULL;
-    }
-    *p = s + 1;
-    return cr_buf_steal(&b, NULL);
-}
-
-static struct jval *jparse(const char **p, int depth);
-
-/* Parses the members of an array or object after its opening bracket. */
-static int jmembers(struct jval *v, const char **p, int depth, char close)
-{
-    jskip_ws(p);
-    if (**p == close) {
-        (*p)++;
-        return 1;
-    }
-    for (;;) {
-        char *key = NULL;
-        jskip_ws(p);
-        if (close == '}') {
-            if (**p != '"' || !(key = jstring(p)))
-                return 0;
-            jskip_ws(p);
-            if (*(*p)++ != ':') {
-                free(key);
-                return 0;
-            }
-        }
-        struct jval *item = jparse(p, depth + 1);
-        v->items = realloc(v->items, (v->n + 1) * sizeof(*v->items));
-        if (close == '}')
-            v->keys = realloc(v->keys, (v->n + 1) * sizeof(*v->keys));
-        if (close == '}')
-            v->keys[v->n] = key;
-        v->items[v->n++] = item;
-        if (!item)
-            return 0;
-        jskip_ws(p);
-        char c = *(*p)++;
-        if (c == close)
-            return 1;
-        if (c != ',')
-            return 0;
-    }
-}
-
-static struct jval *jparse(const char **p, int depth)
-{
-    jskip_ws(p);
-    struct jval *v = calloc(1, sizeof(*v));
-    const char *s = *p;
-    int ok = depth < 64;
-    if (!ok) {
-    } else if (*s == '{' || *s == '[') {
-        v->type = *s == '{' ? J_OBJ : J_ARR;
-        *p = s + 1;
-        ok = jmembers(v, p, depth, *s == '{' ? '}' : ']');
-    } else if (*s == '"') {
-        v->type = J_STR;
-        ok = (v->str = jstring(p)) != NULL;
-    } else if (strncmp(s, "true", 4) == 0 || strncmp(s, "false", 5) == 0) {
-        v->type = J_BOOL;
-        v->boolean = *s == 't';
-        *p = s + (*s == 't' ? 4 : 5);
-    } else if (strncmp(s, "null", 4) == 0) {
-        *p = s + 4;
-    } else {
-        char *end;
-        v->type = J_NUM;
-        v->num = strtod(s, &end);
-        ok = end != s;
-        *p = end;
-    }
-    if (!ok) {
-        jfree(v);
-        return NULL;
-    }
+        DIAG("%s: %s (line %d, column %d)", path, e.text, e.line, e.column);
     return v;
 }
 
-static struct jval *jload(const char *path)
+/* The string member key of obj, or NULL when absent or not a string. */
+static const char *jstr(const json_t *obj, const char *key)
 {
-    char *text = slurp(path, NULL);
-    if (!text)
-        return NULL;
-    const char *p = text;
-    struct jval *v = jparse(&p, 0);
-    jskip_ws(&p);
-    if (v && *p) {
-        jfree(v);
-        v = NULL;
-    }
-    free(text);
-    return v;
+    return json_string_value(json_object_get(obj, key));
 }
 
-static struct jval *jget(const struct jval *obj, const char *key)
+/* The i-th element of arr as a string, or NULL. */
+static const char *jstr_at(const json_t *arr, size_t i)
 {
-    if (!obj || obj->type != J_OBJ)
-        return NULL;
-    for (size_t i = 0; i < obj->n; i++)
-        if (strcmp(obj->keys[i], key) == 0)
-            return obj->items[i];
-    return NULL;
+    return json_string_value(json_array_get(arr, i));
 }
 
-static const char *jstr(const struct jval *obj, const char *key)
+/* Whether the member key of obj is true. */
+static int jbool(const json_t *obj, const char *key)
 {
-    const struct jval *v = jget(obj, key);
-    return v && v->type == J_STR ? v->str : NULL;
+    return json_is_true(json_object_get(obj, key));
 }
 
-static size_t jlen(const struct jval *v)
+/* The number member key of obj, or dflt when absent or not a number. */
+static double jnum(const json_t *obj, const char *key, double dflt)
 {
-    return v && (v->type == J_ARR || v->type == J_OBJ) ? v->n : 0;
-}
-
-static int jbool(const struct jval *obj, const char *key)
-{
-    const struct jval *v = jget(obj, key);
-    return v && v->type == J_BOOL && v->boolean;
-}
-
-static double jnum(const struct jval *obj, const char *key, double dflt)
-{
-    const struct jval *v = jget(obj, key);
-    return v && v->type == J_NUM ? v->num : dflt;
+    const json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
 /* ---- HTTP request text ---------------------------------------------------
@@ -928,10 +737,10 @@ static void suite_classic(void)
 
 /* ---- suite 2: aws-c-auth v4 ----------------------------------------------*/
 
-static void run_crt_variant(const char *dir, const char *name, const struct jval *ctx,
+static void run_crt_variant(const char *dir, const char *name, const json_t *ctx,
                             const struct http_req *in, int query)
 {
-    const struct jval *cred = jget(ctx, "credentials");
+    const json_t *cred = json_object_get(ctx, "credentials");
     int64_t t = 0;
     const char *ts = jstr(ctx, "timestamp");
     char *label = fmt("%s/%s: context.json has credentials and a timestamp", name,
@@ -981,7 +790,7 @@ static void run_crt_case(struct suite *su, const char *dir, const char *name)
 {
     int mark = case_start();
     char *ctx_path = fmt("%s/context.json", dir), *req_path = fmt("%s/request.txt", dir);
-    struct jval *ctx = jload(ctx_path);
+    json_t *ctx = jload(ctx_path);
     struct http_req in;
     int parsed = parse_request(req_path, &in);
     char *label = fmt("%s: context.json and request.txt parse", name);
@@ -991,7 +800,7 @@ static void run_crt_case(struct suite *su, const char *dir, const char *name)
     }
     free(label);
     http_req_free(&in);
-    jfree(ctx);
+    json_decref(ctx);
     free(ctx_path);
     free(req_path);
     case_end(su, mark);
@@ -1121,16 +930,15 @@ static int is_hex64(const char *s)
 }
 
 /* A ["name", "value"] array. */
-static int is_pair(const struct jval *v)
+static int is_pair(const json_t *v)
 {
-    return jlen(v) == 2 && v->type == J_ARR && v->items[0]->type == J_STR &&
-           v->items[1]->type == J_STR;
+    return json_array_size(v) == 2 && jstr_at(v, 0) && jstr_at(v, 1);
 }
 
 /* Builds the request: path and query from "url", else from "request_target",
  * else "canonical_uri" plus the "query" pairs that are not X-Amz-* (those
  * are the signer's output). */
-static int json_request(const struct jval *ex, int query_mode, struct json_req *j)
+static int json_request(const json_t *ex, int query_mode, struct json_req *j)
 {
     memset(j, 0, sizeof(*j));
     const char *url = jstr(ex, "url"), *target = jstr(ex, "request_target");
@@ -1150,31 +958,31 @@ static int json_request(const struct jval *ex, int query_mode, struct json_req *
     } else {
         j->req.path = jstr(ex, "canonical_uri");
         struct cr_buf q = {0};
-        const struct jval *pairs = jget(ex, "query");
-        for (size_t i = 0; i < jlen(pairs); i++) {
-            const struct jval *kv = pairs->items[i];
+        const json_t *pairs = json_object_get(ex, "query");
+        for (size_t i = 0; i < json_array_size(pairs); i++) {
+            const json_t *kv = json_array_get(pairs, i);
             if (!is_pair(kv))
                 return 0;
-            if (strncmp(kv->items[0]->str, "X-Amz-", 6) == 0)
+            if (strncmp(jstr_at(kv, 0), "X-Amz-", 6) == 0)
                 continue;
             cr_buf_appendf(&q, "%s", q.len ? "&" : "");
-            cr_uri_encode(kv->items[0]->str, strlen(kv->items[0]->str), 0, &q);
+            cr_uri_encode(jstr_at(kv, 0), strlen(jstr_at(kv, 0)), 0, &q);
             cr_buf_append(&q, "=", 1);
-            cr_uri_encode(kv->items[1]->str, strlen(kv->items[1]->str), 0, &q);
+            cr_uri_encode(jstr_at(kv, 1), strlen(jstr_at(kv, 1)), 0, &q);
         }
         j->req.query = j->owned[2] = cr_buf_steal(&q, NULL);
     }
-    const struct jval *hs = jget(ex, "headers");
-    j->headers = calloc(jlen(hs) + 1, sizeof(*j->headers));
-    for (size_t i = 0; i < jlen(hs); i++) {
-        if (!is_pair(hs->items[i]))
+    const json_t *hs = json_object_get(ex, "headers");
+    j->headers = calloc(json_array_size(hs) + 1, sizeof(*j->headers));
+    for (size_t i = 0; i < json_array_size(hs); i++) {
+        const json_t *kv = json_array_get(hs, i);
+        if (!is_pair(kv))
             return 0;
-        j->headers[i] =
-            (struct cr_http_header){hs->items[i]->items[0]->str, hs->items[i]->items[1]->str};
+        j->headers[i] = (struct cr_http_header){jstr_at(kv, 0), jstr_at(kv, 1)};
     }
     j->req.method = jstr(ex, "method");
     j->req.headers = j->headers;
-    j->req.num_headers = jlen(hs);
+    j->req.num_headers = json_array_size(hs);
     /* A hex payload hash is left for the signer to compute from the body,
      * and so is S3's UNSIGNED-PAYLOAD for presigning; anything else (the
      * streaming marker) is passed as given. */
@@ -1190,18 +998,19 @@ static int json_request(const struct jval *ex, int query_mode, struct json_req *
 }
 
 /* X-Amz-Expires from the example's query pairs or "expires_seconds". */
-static int64_t json_expires(const struct jval *ex)
+static int64_t json_expires(const json_t *ex)
 {
-    const struct jval *pairs = jget(ex, "query");
-    for (size_t i = 0; i < jlen(pairs); i++)
-        if (is_pair(pairs->items[i]) &&
-            strcmp(pairs->items[i]->items[0]->str, "X-Amz-Expires") == 0)
-            return strtoll(pairs->items[i]->items[1]->str, NULL, 10);
+    const json_t *pairs = json_object_get(ex, "query");
+    for (size_t i = 0; i < json_array_size(pairs); i++) {
+        const json_t *kv = json_array_get(pairs, i);
+        if (is_pair(kv) && strcmp(jstr_at(kv, 0), "X-Amz-Expires") == 0)
+            return strtoll(jstr_at(kv, 1), NULL, 10);
+    }
     return (int64_t)jnum(ex, "expires_seconds", 0);
 }
 
 /* Checks every expected field the example gives against a result. */
-static void check_expected(const char *name, const struct jval *want, const struct json_req *j,
+static void check_expected(const char *name, const json_t *want, const struct json_req *j,
                            const struct cr_sigv4_result *res)
 {
     char sha[65];
@@ -1229,16 +1038,16 @@ static void check_expected(const char *name, const struct jval *want, const stru
 
 /* The aws-chunked body of put-object-chunked: each chunk signature chains
  * on the previous one, starting from the seed. */
-static void check_chunks(const char *name, const struct cr_sigv4_params *p, const struct jval *want,
+static void check_chunks(const char *name, const struct cr_sigv4_params *p, const json_t *want,
                          const char *seed_signature, const struct json_req *j)
 {
-    const struct jval *chunks = jget(want, "chunks");
+    const json_t *chunks = json_object_get(want, "chunks");
     char prev[CR_SIGV4_SIGNATURE_LEN];
     long long total = 0;
     snprintf(prev, sizeof(prev), "%s", seed_signature);
-    CHECK_MSG(jlen(chunks) == 3, "put-object-chunked: three chunks listed");
-    for (size_t i = 0; i < jlen(chunks); i++) {
-        const struct jval *c = chunks->items[i];
+    CHECK_MSG(json_array_size(chunks) == 3, "put-object-chunked: three chunks listed");
+    for (size_t i = 0; i < json_array_size(chunks); i++) {
+        const json_t *c = json_array_get(chunks, i);
         size_t len = (size_t)jnum(c, "data_length", 0);
         const char *byte = jstr(c, "data_byte");
         char *data = malloc(len + 1), *cname = fmt("%s chunk %zu", name, i), sha[65];
@@ -1269,9 +1078,9 @@ static void check_chunks(const char *name, const struct cr_sigv4_params *p, cons
 }
 
 /* S3 browser POST: the string to sign is the base64 policy itself. */
-static void check_policy(const char *name, struct cr_sigv4_params p, const struct jval *ex)
+static void check_policy(const char *name, struct cr_sigv4_params p, const json_t *ex)
 {
-    const struct jval *want = jget(ex, "expected");
+    const json_t *want = json_object_get(ex, "expected");
     const char *policy = jstr(ex, "policy_json");
     struct cr_buf b64 = {0};
     char sig[CR_SIGV4_SIGNATURE_LEN] = "", key_hex[65];
@@ -1290,12 +1099,12 @@ static void check_policy(const char *name, struct cr_sigv4_params p, const struc
 }
 
 /* One example of either JSON file, with top-level defaults in `top`. */
-static void run_json_example(struct suite *su, const struct jval *top, const struct jval *ex)
+static void run_json_example(struct suite *su, const json_t *top, const json_t *ex)
 {
     int mark = case_start();
     const char *name = jstr(ex, "name") ? jstr(ex, "name") : "(unnamed)";
     const char *loc = jstr(ex, "signature_location");
-    const struct jval *cred = jget(top, "credentials");
+    const json_t *cred = json_object_get(top, "credentials");
     const char *ts = jstr(ex, "timestamp") ? jstr(ex, "timestamp") : jstr(top, "timestamp");
     struct cr_sigv4_params p = {
         .access_key_id = jstr(cred, "access_key_id"),
@@ -1318,8 +1127,8 @@ static void run_json_example(struct suite *su, const struct jval *top, const str
     }
     struct json_req j;
     struct cr_sigv4_result res = {0};
-    const struct jval *want = jget(ex, "expected");
-    const struct jval *seed = jget(want, "seed");
+    const json_t *want = json_object_get(ex, "expected");
+    const json_t *seed = json_object_get(want, "seed");
     label = fmt("%s: request described completely", name);
     if (tap_check(json_request(ex, query_mode, &j) && want, label, __FILE__, __LINE__) &&
         sign_ok(name, &j.req, &p, &res)) {
@@ -1344,7 +1153,7 @@ static void check_key_hex(const char *what, const unsigned char *key, size_t len
 }
 
 /* The published kSecret .. kSigning chain; kSigning comes from the library. */
-static void run_key_derivation(struct suite *su, const struct jval *kd)
+static void run_key_derivation(struct suite *su, const json_t *kd)
 {
     int mark = case_start();
     const char *secret = jstr(kd, "secret_access_key");
@@ -1373,18 +1182,18 @@ static void suite_json(const char *file, const char *suite_name, int expected)
 {
     struct suite su = {.name = suite_name, .expected = expected};
     char *path = fmt("%s/%s", g_root, file);
-    struct jval *top = jload(path);
+    json_t *top = jload(path);
     char *label = fmt("%s parses", file);
     tap_check(top != NULL, label, __FILE__, __LINE__);
     free(label);
-    const struct jval *examples = jget(top, "examples");
-    for (size_t i = 0; i < jlen(examples); i++)
-        run_json_example(&su, top, examples->items[i]);
-    if (jget(top, "signing_key_derivation"))
-        run_key_derivation(&su, jget(top, "signing_key_derivation"));
+    const json_t *examples = json_object_get(top, "examples");
+    for (size_t i = 0; i < json_array_size(examples); i++)
+        run_json_example(&su, top, json_array_get(examples, i));
+    if (json_object_get(top, "signing_key_derivation"))
+        run_key_derivation(&su, json_object_get(top, "signing_key_derivation"));
     if (jstr(top, "signing_key_hex")) {
         /* The S3 file's scope key, from its top-level parameters. */
-        const struct jval *cred = jget(top, "credentials");
+        const json_t *cred = json_object_get(top, "credentials");
         struct cr_sigv4_params p = {.secret_access_key = jstr(cred, "secret_access_key"),
                                     .region = jstr(top, "region"),
                                     .service = jstr(top, "service")};
@@ -1395,7 +1204,7 @@ static void suite_json(const char *file, const char *suite_name, int expected)
             hex_of(key, sizeof(key), hex);
         check_text(file, "top-level signing key", hex, jstr(top, "signing_key_hex"));
     }
-    jfree(top);
+    json_decref(top);
     free(path);
     suite_report(&su);
 }
