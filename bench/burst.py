@@ -8,6 +8,7 @@ and wall time for each, the answers checked against Darknet's labels, and
 the ratios. Nothing here is a test: it prints figures (docs/benchmarks.md).
 
     bench/burst.py [--build build] [--rounds N] [--no-opencv] [--json FILE]
+                   [--up-arg=--max-workers=20 ...]
 
 The photos are 100 different crops, scales and flips of Darknet's sample
 images (made with OpenCV in the bench virtualenv, BUILD/bench-venv as
@@ -180,10 +181,10 @@ def wait_line(proc, word: str, timeout_s: float = 120):
     return False
 
 
-def run_cloudrec(build: Path, folder: Path, expect: Path, tmp: Path) -> tuple:
+def run_cloudrec(build: Path, folder: Path, expect: Path, tmp: Path, up_args=()) -> tuple:
     port = free_port()
     up = subprocess.Popen([build / "tools/cloudrec", "up", "--port", str(port),
-                           "--data", str(tmp / "data")], stdout=subprocess.PIPE,
+                           "--data", str(tmp / "data"), *up_args], stdout=subprocess.PIPE,
                           stderr=open(tmp / "up.log", "w"), text=True, env=model_env())
     try:
         if not wait_line(up, "cloudrec is up"):
@@ -224,6 +225,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="repeat everything N times")
     ap.add_argument("--no-opencv", action="store_true", help="skip the OpenCV peer")
     ap.add_argument("--json", help="also write the figures to FILE")
+    ap.add_argument("--up-arg", action="append", default=[],
+                    help="also run cloudrec up with these extra flags (repeatable, e.g. "
+                         "--up-arg=--max-workers=20), after the default one")
     a = ap.parse_args()
     build = Path(a.build).resolve()
     py = None if a.no_opencv else bench_venv(build)
@@ -247,6 +251,13 @@ def main():
             r = {"cloudrec_cold": cold, "cloudrec_warm": warm}
             print(row("cloudrec up, cold", cold))
             print(row("cloudrec up, warm", warm))
+            if a.up_arg:
+                extra = run / "extra"
+                extra.mkdir()
+                cold2, warm2 = run_cloudrec(build, folder, expect, extra, a.up_arg)
+                r["extra_args"], r["extra_cold"], r["extra_warm"] = a.up_arg, cold2, warm2
+                print(row("  " + " ".join(a.up_arg) + ", cold", cold2))
+                print(row("  " + " ".join(a.up_arg) + ", warm", warm2))
             if py:
                 r["opencv"] = run_opencv(py, build, folder, expect, run)
                 print(row("OpenCV server", r["opencv"]))

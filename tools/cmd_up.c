@@ -30,8 +30,10 @@ void cloudrec_up_usage(FILE *f)
             "  --port N                  HTTP port (default 8000)\n"
             "  --bind ADDR               listen address (default 127.0.0.1)\n"
             "  --data DIR                data directory (default ./cloudrec-data)\n"
-            "  --max-workers N           most workers at once (default: the online CPUs\n"
-            "                            with local workers, 20 with --fleet ec2:)\n"
+            "  --max-workers N           most workers at once (default 20 with --fleet ec2:;\n"
+            "                            local workers: at most --workers-per-cpu per CPU)\n"
+            "  --workers-per-cpu N       local workers per online CPU at most (default 1:\n"
+            "                            more only time-share the cores and slow a burst)\n"
             "  --min-workers N           workers kept even when idle (default 0)\n"
             "  --per-instance N          backlog one worker absorbs (default 1)\n"
             "  --scale-in-window-ms MS   low backlog this long before workers stop\n"
@@ -81,7 +83,8 @@ static int up_numeric(int c, const char *val, struct up_args *a)
                                                   {'R', "--max-receives", 1, 1000},
                                                   {'S', "--stop-timeout-ms", 1, 3600000},
                                                   {'K', "--keep-inputs-s", 0, 315360000},
-                                                  {'k', "--keep-outputs-s", 0, 315360000}};
+                                                  {'k', "--keep-outputs-s", 0, 315360000},
+                                                  {'P', "--workers-per-cpu", 1, 64}};
     long long v;
     if (tool_int_flags("cloudrec", ranges, TOOL_LEN(ranges), c, val, &v) != 1)
         return 0;
@@ -107,6 +110,8 @@ static int up_numeric(int c, const char *val, struct up_args *a)
         a->o.keep_inputs_s = v == 0 ? -1 : (long)v; /* 0 = keep, here */
     if (c == 'k')
         a->o.keep_outputs_s = v == 0 ? -1 : (long)v;
+    if (c == 'P')
+        a->o.workers_per_cpu = (int)v;
     return 1;
 }
 
@@ -172,6 +177,7 @@ static int up_parse(int argc, char **argv, struct up_args *a)
                                          {"stop-timeout-ms", required_argument, NULL, 'S'},
                                          {"keep-inputs-s", required_argument, NULL, 'K'},
                                          {"keep-outputs-s", required_argument, NULL, 'k'},
+                                         {"workers-per-cpu", required_argument, NULL, 'P'},
                                          {"web-arg", required_argument, NULL, 'A'},
                                          {"worker-arg", required_argument, NULL, 'B'},
                                          {"input", required_argument, NULL, 'I'},
@@ -209,10 +215,8 @@ int cloudrec_cmd_up(int argc, char **argv)
         tool_fail("cloudrec", "up", st, &err);
         return st == CR_ERR_STATE || st == CR_ERR_TIMEOUT ? UP_EXIT_FAIL : UP_EXIT_USAGE;
     }
-    struct cr_scale_config c;
-    cr_scale_config_resolve(&a.o.policy, &c);
     printf("cloudrec is up: %s (data in %s, up to %d workers)\n", cr_up_url(up), cr_up_data_dir(up),
-           c.max_instances);
+           cr_up_max_workers(up));
     fflush(stdout);
     rc = 0;
     if ((st = cr_up_wait(up, stop, &err)) != CR_OK) {

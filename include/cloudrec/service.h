@@ -101,9 +101,12 @@ struct cr_up_options {
     const char *model_dir;         /* for the workers; NULL = their own lookup (resolved now,
                                       so children do not depend on the working directory) */
     struct cr_scale_config policy; /* max_instances = --max-workers; with the local
-                                      fleet the defaults are the online CPUs and a
-                                      10 s scale-in window, else the policy's own
-                                      (20, 30 s) */
+                                      fleet it is at most workers_per_cpu x the
+                                      online CPUs (also its default) and the window
+                                      defaults to 10 s; else the policy's own
+                                      defaults (20, 30 s) */
+    int workers_per_cpu;           /* local fleet: workers per online CPU at most
+                                      (default 1) */
     int interval_ms;               /* scaler tick (default 1000) */
     int visibility_s;              /* worker visibility timeout (default 30) */
     int max_receives;              /* receives before a request goes to requests-dead (default 5) */
@@ -153,6 +156,9 @@ CR_API const char *cr_up_url(const struct cr_up *up);
 
 /* The absolute data directory. Valid until cr_up_free. */
 CR_API const char *cr_up_data_dir(const struct cr_up *up);
+
+/* The most workers the fleet will run (after the local fleet's per-CPU cap). */
+CR_API int cr_up_max_workers(const struct cr_up *up);
 
 /* Supervises the children until *stop becomes non-zero, then returns CR_OK.
  * A child that exits on its own (crash, kill, failure) is logged and started

@@ -122,6 +122,32 @@ static void argv_free(struct argv_buf *a)
     memset(a, 0, sizeof(*a));
 }
 
+/* Locally the workers share this machine's CPUs, and each runs one engine
+ * thread: more busy workers than CPUs only time-share the cores, so every
+ * image of a burst finishes late instead of most finishing early (and each
+ * extra worker costs a model load at a cold start). So a local fleet runs
+ * at most workers_per_cpu workers per online CPU (default 1), whatever
+ * --max-workers asks; an idle one is cheap to bring back, so the scale-in
+ * window is shorter too. An ec2: fleet keeps the policy's defaults (20
+ * instances, 30 s). */
+static void fit_local_fleet(struct cr_up_options *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cap = (cpus > 0 ? cpus : 1) * (o->workers_per_cpu > 0 ? o->workers_per_cpu : 1);
+    int asked = o->policy.max_instances;
+    if (asked == 0 || asked > cap)
+        o->policy.max_instances = (int)cap;
+    if (asked > cap)
+        cr_log(CR_LOG_INFO,
+               "msg=\"max workers capped to the CPUs\" asked=%d cpus=%ld workers_per_cpu=%d "
+               "max=%ld",
+               asked, cpus, o->workers_per_cpu > 0 ? o->workers_per_cpu : 1, cap);
+    if (o->policy.min_instances > o->policy.max_instances)
+        o->policy.max_instances = o->policy.min_instances;
+    if (o->policy.scale_in_window_ms == 0)
+        o->policy.scale_in_window_ms = UP_LOCAL_SCALE_IN_WINDOW_MS;
+}
+
 /* Fills defaults and checks ranges. */
 static cr_status check_options(const struct cr_up_options *in, struct cr_up_options *o,
                                struct cr_error *err)
@@ -136,19 +162,8 @@ static cr_status check_options(const struct cr_up_options *in, struct cr_up_opti
     o->stop_timeout_ms = o->stop_timeout_ms ? o->stop_timeout_ms : UP_DEFAULT_STOP_TIMEOUT_MS;
     o->keep_inputs_s = o->keep_inputs_s ? o->keep_inputs_s : UP_DEFAULT_KEEP_INPUTS_S;
     o->keep_outputs_s = o->keep_outputs_s ? o->keep_outputs_s : UP_DEFAULT_KEEP_OUTPUTS_S;
-    /* Locally the workers share this machine's CPUs: more processes than
-     * cores only make a burst slower (each worker runs one engine thread),
-     * and an idle one is cheap to bring back, so scale in sooner. An ec2:
-     * fleet keeps the policy's own defaults (20 instances, 30 s). */
-    if (!o->fleet_url || strncmp(o->fleet_url, "local:", 6) == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        if (o->policy.max_instances == 0)
-            o->policy.max_instances = cpus > 0 ? (int)cpus : 1;
-        if (o->policy.min_instances > o->policy.max_instances)
-            o->policy.max_instances = o->policy.min_instances;
-        if (o->policy.scale_in_window_ms == 0)
-            o->policy.scale_in_window_ms = UP_LOCAL_SCALE_IN_WINDOW_MS;
-    }
+    if (!o->fleet_url || strncmp(o->fleet_url, "local:", 6) == 0)
+        fit_local_fleet(o);
     struct cr_scale_config c;
     if (o->port < 1 || o->port > 65535)
         return cr__fail(err, CR_ERR_INVALID, "up: port must be 1..65535");
@@ -511,6 +526,12 @@ const char *cr_up_url(const struct cr_up *up)
 const char *cr_up_data_dir(const struct cr_up *up)
 {
     return up ? up->data_dir : "";
+}
+
+int cr_up_max_workers(const struct cr_up *up)
+{
+    struct cr_scale_config c;
+    return up && cr_scale_config_resolve(&up->o.policy, &c) == CR_OK ? c.max_instances : 0;
 }
 
 /* Notices a child that exited: logs how and schedules its restart. */

@@ -63,7 +63,8 @@ def real_burst(cli, sample_images, tmp_path_factory):
     flags = [x for kv in POLICY.items() for x in kv]
     with open(root / "up.out", "w") as out, open(root / "up.err", "w") as err:
         proc = subprocess.Popen([cli, "up", "--port", str(port), "--data", str(root / "data"),
-                                 "--max-workers", str(MAX_WORKERS), *flags],
+                                 "--max-workers", str(MAX_WORKERS), "--workers-per-cpu",
+                                 str(MAX_WORKERS), *flags],
                                 stdout=out, stderr=err)
     try:
         assert wait_for(lambda: "cloudrec is up" in (root / "up.out").read_text() or

@@ -40,6 +40,7 @@ class Service:
     """A running `cloudrec up` with its output in files."""
 
     def __init__(self, cli: str, root: Path, *extra: str):
+        root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.data = root / "data"
         self.port = free_port()
@@ -285,6 +286,24 @@ def test_first_upload_after_idle_starts_a_worker_without_the_tick(cli, tmp_path,
         assert post(svc.port, img) == (200, f"{img.stem}:{labels[img.name]}")
         assert re.search(r'msg="launched without waiting for the tick" count=1 backlog=1',
                          svc.log()), svc.log()[-3000:]
+    finally:
+        assert stop(svc.proc, signal.SIGINT, timeout_s=120) == 0
+
+
+def test_local_workers_are_capped_per_cpu(cli, tmp_path):
+    """More local workers than CPUs only time-share the cores: --max-workers
+    is capped at --workers-per-cpu (1) per online CPU, and says so."""
+    cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    svc = Service(cli, tmp_path / "a", "--max-workers", "50")
+    try:
+        assert f"up to {cpus} workers" in svc.out.read_text()
+        assert re.search(rf'max workers capped to the CPUs" asked=50 cpus={cpus} '
+                         rf'workers_per_cpu=1 max={cpus}', svc.log())
+    finally:
+        assert stop(svc.proc, signal.SIGINT, timeout_s=120) == 0
+    svc = Service(cli, tmp_path / "b", "--max-workers", "50", "--workers-per-cpu", "2")
+    try:
+        assert f"up to {2 * cpus} workers" in svc.out.read_text()
     finally:
         assert stop(svc.proc, signal.SIGINT, timeout_s=120) == 0
 
