@@ -687,8 +687,11 @@ static cr_status map_weights(const char *path, size_t floats, void **map, size_t
     cr_status st = CR_OK;
     if (fstat(fd, &sb) != 0 || pread(fd, version, sizeof(version), 0) != sizeof(version))
         st = cr__fail(err, CR_ERR_MODEL, "%s: truncated weights file (no header)", path);
-    /* Darknet stores `seen` as size_t from format 0.2 on, as int before. */
-    int wide = version[0] * 10 + version[1] >= 2 && version[0] < 1000 && version[1] < 1000;
+    /* Darknet stores `seen` as size_t from format 0.2 on, as int before.
+     * Its test, computed in 64 bits: a hostile header's major * 10 must not
+     * overflow (found by tests/fuzz/fuzz_model.c). */
+    int64_t major = version[0], minor = version[1];
+    int wide = major * 10 + minor >= 2 && major < 1000 && minor < 1000;
     *header = 3 * sizeof(int32_t) + (wide ? 8 : 4);
     *transposed = version[0] > 1000 || version[1] > 1000;
     uint64_t want = *header + (uint64_t)floats * sizeof(float);

@@ -20,9 +20,15 @@
 #include "vision/native.h"
 
 #include <oneapi/dnnl/dnnl.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Debian's oneDNN runs on GNU OpenMP (libgomp, which it links); the engine
+ * sets libgomp's thread count around each forward pass. Declared here, not
+ * taken from <omp.h>, so that any compiler builds this file (clang's omp.h
+ * belongs to another runtime, LLVM's libomp, which oneDNN does not use). */
+int omp_get_max_threads(void);
+void omp_set_num_threads(int n);
 
 #define NO_BUF (-1)
 #define INPUT (-1) /* layer index of the network input */

@@ -283,9 +283,40 @@ def message_seeds():
     write("message", "deep.json", "[" * 40 + "]" * 40)
 
 
+def model_seeds():
+    """Small cfgs of our own (every layer kind the engine reads) with weights
+    of exactly the right size, and broken variants: cfg, NUL, weights."""
+    import struct
+    small = ("[net]\nwidth=8\nheight=8\nchannels=3\n\n"
+             "[convolutional]\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n\n"
+             "[maxpool]\nsize=2\nstride=2\n\n"
+             "[convolutional]\nbatch_normalize=1\nfilters=5\nsize=1\nstride=1\npad=1\n"
+             "activation=linear\n\n[avgpool]\n\n[softmax]\ngroups=1\n")
+    floats = (4 + 4 * 3 * 3 * 3) + (5 * 4 + 5 * 4)  # conv: biases + weights; BN conv
+    header = struct.pack("<iiiq", 0, 2, 0, 0)
+    weights = b"".join(struct.pack("<f", ((i * 7) % 13 - 6) / 10) for i in range(floats))
+    write("model", "small.bin", small.encode() + b"\0" + header + weights)
+    write("model", "small-old-header.bin",
+          small.encode() + b"\0" + struct.pack("<iiii", 0, 1, 0, 0) + weights)
+    write("model", "small-truncated.bin", small.encode() + b"\0" + header + weights[:-4])
+    write("model", "small-oversized.bin", small.encode() + b"\0" + header + weights + b"\0" * 4)
+    write("model", "cfg-only.cfg", small)
+    routes = ("[net]\nwidth=6\nheight=6\nchannels=1\n\n"
+              "[convolutional]\nfilters=2\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
+              "[route]\nlayers=-1\n\n[shortcut]\nfrom=-2\nactivation=linear\n\n"
+              "[dropout]\nprobability=.5\n\n[connected]\noutput=3\nactivation=linear\n\n"
+              "[softmax]\n")
+    write("model", "route-shortcut-connected.cfg", routes)
+    write("model", "unknown-layer.cfg", "[net]\nwidth=4\nheight=4\nchannels=3\n\n[lstm]\n")
+    write("model", "huge-filters.cfg", "[net]\nwidth=99999\nheight=99999\nchannels=3\n\n"
+          "[convolutional]\nfilters=2147483647\nsize=99\nstride=1\npad=1\n")
+    write("model", "no-net.cfg", "[convolutional]\nfilters=1\n")
+
+
 if __name__ == "__main__":
     images = image_seeds()
     upload_seeds(images)
     sigv4_seeds()
     xml_seeds()
     message_seeds()
+    model_seeds()
