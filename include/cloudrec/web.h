@@ -6,8 +6,10 @@
  *   POST / and POST /upload    multipart/form-data, one file part (field
  *                              inputFile, myfile or file, else the first part
  *                              with a file name) -> 200 "<stem>:<label>"
- *   GET /v1/results/<stem>     a stored result, also after a 504
- *   GET /healthz, /metrics     liveness, Prometheus text
+ *   GET /v1/results/<id>       a stored result by request id (X-Request-Id),
+ *                              also after a 504
+ *   GET /healthz, /metrics     health (503 with the reason when a dependency
+ *                              fails), Prometheus text
  *   GET /v1/status             JSON: pending requests and queue depth
  *   GET /v1/stats              JSON: the last 5 minutes, one sample a second
  *                              (backlog, fleet by state, answers/s, latency)
