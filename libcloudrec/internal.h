@@ -43,6 +43,16 @@ int cr__hex_digit(unsigned char c);
  * when name is empty or the stem does not fit in out (size n). */
 cr_status cr__name_stem(const char *name, char *out, size_t n);
 
+/* Text being appended to a buffer, where the first failed append sticks in
+ * st and later ones do nothing, so a long rendering checks once at the end. */
+struct cr__text {
+    struct cr_buf *out;
+    cr_status st;
+};
+
+/* Appends formatted text to t->out unless an earlier append failed. */
+void cr__text_put(struct cr__text *t, const char *fmt, ...) CR_PRINTF(2, 3);
+
 /* strdup that returns NULL for NULL. */
 char *cr__strdup(const char *s);
 

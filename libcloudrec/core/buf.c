@@ -239,3 +239,13 @@ cr_status cr_file_write_atomic(const char *path, const void *data, size_t len,
         return cr__fail(err, CR_ERR_INVALID, "%s: path too long", path);
     return cr__file_write_atomic_tmp(path, tmp, data, len, err);
 }
+
+void cr__text_put(struct cr__text *t, const char *fmt, ...)
+{
+    if (t->st != CR_OK)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    t->st = cr_buf_vappendf(t->out, fmt, ap);
+    va_end(ap);
+}

@@ -15,7 +15,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,24 +61,6 @@ struct cr_load_report {
     int stop;
     pthread_cond_t wake;
 };
-
-/* The text being written; the first failed append sticks in st. */
-struct text {
-    struct cr_buf *out;
-    cr_status st;
-};
-
-static void put(struct text *t, const char *fmt, ...) CR_PRINTF(2, 3);
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    if (t->st != CR_OK)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    t->st = cr_buf_vappendf(t->out, fmt, ap);
-    va_end(ap);
-}
 
 cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err)
 {
@@ -325,71 +306,71 @@ static double nice_max(double v, double least)
 }
 
 /* Frame, title, grid and tick labels of a panel. */
-static void draw_panel(struct text *t, const struct panel *p, const char *title, const char *unit)
+static void draw_panel(struct cr__text *t, const struct panel *p, const char *title, const char *unit)
 {
-    put(t, "<text x=\"%d\" y=\"%.0f\" class=\"h\">%s</text>\n", LEFT, p->top - 10, title);
+    cr__text_put(t, "<text x=\"%d\" y=\"%.0f\" class=\"h\">%s</text>\n", LEFT, p->top - 10, title);
     /* 1, 5 and 10 x 10^k split in fifths, 2 x 10^k in quarters: round ticks. */
     double lead = p->y_max / pow(10, floor(log10(p->y_max)));
     int steps = lead > 1.5 && lead < 2.5 ? 4 : 5;
     for (int i = 0; i <= steps; i++) {
         double v = p->y_max * i / steps;
-        put(t, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"g\"/>", LEFT,
+        cr__text_put(t, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"g\"/>", LEFT,
             WIDTH - RIGHT, py(p, v), py(p, v));
-        put(t, "<text x=\"%d\" y=\"%.1f\" class=\"t\" text-anchor=\"end\">%g</text>\n", LEFT - 6,
+        cr__text_put(t, "<text x=\"%d\" y=\"%.1f\" class=\"t\" text-anchor=\"end\">%g</text>\n", LEFT - 6,
             py(p, v) + 4, v);
     }
     double step = nice_max(p->x_max / 8, 0.1);
     for (double s = 0; s <= p->x_max + 1e-9; s += step)
-        put(t, "<text x=\"%.1f\" y=\"%.0f\" class=\"t\" text-anchor=\"middle\">%g s</text>",
+        cr__text_put(t, "<text x=\"%.1f\" y=\"%.0f\" class=\"t\" text-anchor=\"middle\">%g s</text>",
             px(p, s), p->top + PANEL_H + 16, round(s * 100) / 100);
-    put(t, "<text x=\"%d\" y=\"%.0f\" class=\"t\" transform=\"rotate(-90 %d %.0f)\" "
+    cr__text_put(t, "<text x=\"%d\" y=\"%.0f\" class=\"t\" transform=\"rotate(-90 %d %.0f)\" "
            "text-anchor=\"middle\">%s</text>\n",
         16, p->top + PANEL_H / 2.0, 16, p->top + PANEL_H / 2.0, unit);
 }
 
 /* The latency of every answer at the time it came: one dot each, coloured
  * by verdict (lock held). */
-static void draw_latency(struct text *t, const struct cr_load_report *r, struct panel *p)
+static void draw_latency(struct cr__text *t, const struct cr_load_report *r, struct panel *p)
 {
     static const char *const colour[] = {"#2563eb", "#f59e0b", "#dc2626"};
     draw_panel(t, p, "Latency of each request (dots: blue correct, orange wrong, red error)",
                "ms");
-    put(t, "<g data-series=\"latency_ms\" data-count=\"%zu\">\n", r->n_points);
+    cr__text_put(t, "<g data-series=\"latency_ms\" data-count=\"%zu\">\n", r->n_points);
     for (size_t i = 0; i < r->n_points; i++) {
         const struct point *q = &r->points[i];
-        put(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>", px(p, q->end_us / 1e6),
+        cr__text_put(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>", px(p, q->end_us / 1e6),
             py(p, q->latency_us / 1e3), colour[q->verdict <= CR_LOAD_ERROR ? q->verdict : 2]);
         if (i % 8 == 7)
-            put(t, "\n");
+            cr__text_put(t, "\n");
     }
-    put(t, "</g>\n");
+    cr__text_put(t, "</g>\n");
 }
 
 /* A polyline of values[i] at seconds xs[i] (values < 0 are left out), with
  * the values in data-values. */
-static void draw_line(struct text *t, const struct panel *p, const char *series, const char *colour,
+static void draw_line(struct cr__text *t, const struct panel *p, const char *series, const char *colour,
                       const char *dash, const double *xs, const double *values, size_t n)
 {
-    put(t, "<polyline data-series=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s%s%s "
+    cr__text_put(t, "<polyline data-series=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s%s%s "
            "data-values=\"",
         series, colour, dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "");
     const char *sep = "";
     for (size_t i = 0; i < n; i++)
         if (values[i] >= 0) {
-            put(t, "%s%g", sep, values[i]);
+            cr__text_put(t, "%s%g", sep, values[i]);
             sep = ",";
         }
-    put(t, "\" points=\"");
+    cr__text_put(t, "\" points=\"");
     for (size_t i = 0; i < n; i++)
         if (values[i] >= 0)
-            put(t, "%.1f,%.1f ", px(p, xs[i]), py(p, values[i]));
-    put(t, "\"/>\n");
+            cr__text_put(t, "%.1f,%.1f ", px(p, xs[i]), py(p, values[i]));
+    cr__text_put(t, "\"/>\n");
 }
 
 /* Answers (HTTP 200) per second of the run, counted in buckets of a round
  * width (about 60 of them over the run, at least 0.1 s) and drawn at each
  * bucket's middle; data-bucket-s gives the width (lock held). */
-static cr_status draw_rate(struct text *t, const struct cr_load_report *r, struct panel *p)
+static cr_status draw_rate(struct cr__text *t, const struct cr_load_report *r, struct panel *p)
 {
     double width = nice_max(p->x_max / 60, 0.1);
     size_t n = (size_t)ceil(p->x_max / width - 1e-9);
@@ -409,16 +390,16 @@ static cr_status draw_rate(struct text *t, const struct cr_load_report *r, struc
     }
     p->y_max = nice_max(top, 1);
     draw_panel(t, p, "Answers per second", "answers/s");
-    put(t, "<g data-bucket-s=\"%g\">\n", width);
+    cr__text_put(t, "<g data-bucket-s=\"%g\">\n", width);
     draw_line(t, p, "answers_per_s", "#16a34a", NULL, xs, rate, n);
-    put(t, "</g>\n");
+    cr__text_put(t, "</g>\n");
     free(xs), free(rate);
     return CR_OK;
 }
 
 /* Workers and the scaler's desired count from /v1/stats, on the run's time
  * axis (lock held). */
-static cr_status draw_fleet(struct text *t, const struct cr_load_report *r, struct panel *p)
+static cr_status draw_fleet(struct cr__text *t, const struct cr_load_report *r, struct panel *p)
 {
     size_t n = r->n_fleet;
     double *xs = calloc(n + 1, sizeof(double)), *w = calloc(n + 1, sizeof(double)),
@@ -441,7 +422,7 @@ static cr_status draw_fleet(struct text *t, const struct cr_load_report *r, stru
     p->y_max = nice_max(top, 1);
     draw_panel(t, p, "Workers (solid) and the scaler's desired count (dashed)", "workers");
     if (k == 0)
-        put(t, "<text x=\"%d\" y=\"%.0f\" class=\"t\" data-series=\"none\">fleet size unknown: "
+        cr__text_put(t, "<text x=\"%d\" y=\"%.0f\" class=\"t\" data-series=\"none\">fleet size unknown: "
                "%s</text>\n",
             LEFT + 10, p->top + 20, r->stats_error[0] ? r->stats_error : "no sample in the run");
     draw_line(t, p, "workers", "#7c3aed", NULL, xs, w, k);
@@ -451,12 +432,12 @@ static cr_status draw_fleet(struct text *t, const struct cr_load_report *r, stru
 }
 
 /* The title line with the totals. */
-static void draw_title(struct text *t, const struct cr_load_totals *tot)
+static void draw_title(struct cr__text *t, const struct cr_load_totals *tot)
 {
-    put(t, "<text x=\"%d\" y=\"30\" class=\"title\">cloudrec-load</text>\n", LEFT);
+    cr__text_put(t, "<text x=\"%d\" y=\"30\" class=\"title\">cloudrec-load</text>\n", LEFT);
     if (!tot)
         return;
-    put(t, "<text x=\"%d\" y=\"52\" class=\"t\">%zu requests: %zu correct, %zu wrong, %zu "
+    cr__text_put(t, "<text x=\"%d\" y=\"52\" class=\"t\">%zu requests: %zu correct, %zu wrong, %zu "
            "errors in %.1f s (%.1f answers/s); latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, "
            "max %.0f ms</text>\n",
         LEFT, tot->requests, tot->correct, tot->wrong, tot->errors, tot->wall_us / 1e6,
@@ -478,12 +459,12 @@ cr_status cr_load_report_render(struct cr_load_report *r, const struct cr_load_t
 {
     if (!r || !out)
         return CR_ERR_INVALID;
-    struct text t = {.out = out, .st = CR_OK};
+    struct cr__text t = {.out = out, .st = CR_OK};
     int height = TOP + 3 * (PANEL_H + PANEL_GAP);
     if (html)
-        put(&t, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        cr__text_put(&t, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 "<title>cloudrec-load</title></head><body>\n");
-    put(&t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+    cr__text_put(&t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n<style>.title{font-size:20px;"
             "font-weight:bold}.h{font-size:14px;font-weight:bold}.t{font-size:11px;fill:#555}"
             ".g{stroke:#e5e7eb}</style>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
@@ -501,8 +482,8 @@ cr_status cr_load_report_render(struct cr_load_report *r, const struct cr_load_t
     if (st == CR_OK)
         st = draw_fleet(&t, r, &fleet);
     pthread_mutex_unlock(&r->lock);
-    put(&t, "</svg>\n");
+    cr__text_put(&t, "</svg>\n");
     if (html)
-        put(&t, "</body></html>\n");
+        cr__text_put(&t, "</body></html>\n");
     return st != CR_OK ? st : t.st;
 }

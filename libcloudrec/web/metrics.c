@@ -2,27 +2,7 @@
  * thread) and their Prometheus text exposition (format 0.0.4). */
 #include "web/web_internal.h"
 
-#include <stdarg.h>
 #include <string.h>
-
-/* The text being written; the first failed append sticks in st. */
-struct text {
-    struct cr_buf *out;
-    cr_status st;
-};
-
-static void put(struct text *t, const char *fmt, ...) CR_PRINTF(2, 3);
-
-/* Appends formatted text unless an earlier append failed. */
-static void put(struct text *t, const char *fmt, ...)
-{
-    if (t->st != CR_OK)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    t->st = cr_buf_vappendf(t->out, fmt, ap);
-    va_end(ap);
-}
 
 /* Status codes counted one by one; anything else is "other". */
 static const unsigned codes[CR__WEB_CODES] = {200, 204, 304, 400, 404, 405, 408,
@@ -108,27 +88,27 @@ uint64_t cr__web_metrics_requests(struct cr__web_metrics *m)
 }
 
 /* "# HELP" and "# TYPE" lines of one metric family. */
-static void family(struct text *out, const char *name, const char *type, const char *help)
+static void family(struct cr__text *out, const char *name, const char *type, const char *help)
 {
-    put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    cr__text_put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void render_codes(struct cr__web_metrics *m, struct text *out)
+static void render_codes(struct cr__web_metrics *m, struct cr__text *out)
 {
     const char *name = "cloudrec_web_http_responses_total";
     family(out, name, "counter", "HTTP responses sent, by status code.");
     for (size_t i = 0; i < CR__WEB_CODES; i++)
-        put(out, "%s{code=\"%u\"} %llu\n", name, codes[i],
+        cr__text_put(out, "%s{code=\"%u\"} %llu\n", name, codes[i],
             (unsigned long long)atomic_load(&m->by_code[i]));
-    put(out, "%s{code=\"other\"} %llu\n", name,
+    cr__text_put(out, "%s{code=\"other\"} %llu\n", name,
         (unsigned long long)atomic_load(&m->by_code[CR__WEB_CODES]));
 }
 
 /* One counter family with a single sample. */
-static void counter(struct text *out, const char *name, const char *help, atomic_uint_fast64_t *v)
+static void counter(struct cr__text *out, const char *name, const char *help, atomic_uint_fast64_t *v)
 {
     family(out, name, "counter", help);
-    put(out, "%s %llu\n", name, (unsigned long long)atomic_load(v));
+    cr__text_put(out, "%s %llu\n", name, (unsigned long long)atomic_load(v));
 }
 
 void cr__web_metrics_batch(struct cr__web_metrics *m, int batch)
@@ -139,7 +119,7 @@ void cr__web_metrics_batch(struct cr__web_metrics *m, int batch)
 
 /* The batch sizes the workers reported, as a histogram with a bucket per
  * size (replies that did not say are left out). */
-static void render_batches(struct cr__web_metrics *m, struct text *out)
+static void render_batches(struct cr__web_metrics *m, struct cr__text *out)
 {
     const char *name = "cloudrec_worker_batch_size";
     family(out, name, "histogram",
@@ -149,25 +129,25 @@ static void render_batches(struct cr__web_metrics *m, struct text *out)
         uint64_t n = atomic_load(&m->batch_size[b]);
         cumulative += n;
         sum += n * (uint64_t)b;
-        put(out, "%s_bucket{le=\"%d\"} %llu\n", name, b, (unsigned long long)cumulative);
+        cr__text_put(out, "%s_bucket{le=\"%d\"} %llu\n", name, b, (unsigned long long)cumulative);
     }
-    put(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", name,
+    cr__text_put(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", name,
         (unsigned long long)cumulative, name, (unsigned long long)sum, name,
         (unsigned long long)cumulative);
 }
 
-static void render_slow(struct cr__web_metrics *m, struct text *out)
+static void render_slow(struct cr__web_metrics *m, struct cr__text *out)
 {
     const char *name = "cloudrec_web_slow_clients_dropped_total";
     family(out, name, "counter",
            "Connections dropped while sending their request: headers past the header "
            "timeout, or a body below the minimum rate.");
-    put(out, "%s{phase=\"headers\"} %llu\n%s{phase=\"body\"} %llu\n", name,
+    cr__text_put(out, "%s{phase=\"headers\"} %llu\n%s{phase=\"body\"} %llu\n", name,
         (unsigned long long)atomic_load(&m->slow_headers), name,
         (unsigned long long)atomic_load(&m->slow_body));
 }
 
-static void render_replies(struct cr__web_metrics *m, struct text *out)
+static void render_replies(struct cr__web_metrics *m, struct cr__text *out)
 {
     counter(out, "cloudrec_web_replies_total", "Replies matched to a waiting request.",
             &m->replies);
@@ -175,14 +155,14 @@ static void render_replies(struct cr__web_metrics *m, struct text *out)
     family(out, name, "counter",
            "Replies deleted without effect: duplicate (already answered), unknown id, "
            "malformed.");
-    put(out, "%s{reason=\"duplicate\"} %llu\n", name,
+    cr__text_put(out, "%s{reason=\"duplicate\"} %llu\n", name,
         (unsigned long long)atomic_load(&m->duplicates));
-    put(out, "%s{reason=\"unknown\"} %llu\n", name, (unsigned long long)atomic_load(&m->unknown));
-    put(out, "%s{reason=\"malformed\"} %llu\n", name,
+    cr__text_put(out, "%s{reason=\"unknown\"} %llu\n", name, (unsigned long long)atomic_load(&m->unknown));
+    cr__text_put(out, "%s{reason=\"malformed\"} %llu\n", name,
         (unsigned long long)atomic_load(&m->malformed));
 }
 
-static void render_latency(struct cr__web_metrics *m, struct text *out)
+static void render_latency(struct cr__web_metrics *m, struct cr__text *out)
 {
     const char *name = "cloudrec_web_upload_duration_seconds";
     family(out, name, "histogram", "Time from an upload's arrival to its answer.");
@@ -190,25 +170,25 @@ static void render_latency(struct cr__web_metrics *m, struct text *out)
     for (size_t b = 0; b <= CR__WEB_BUCKETS; b++) {
         cumulative += atomic_load(&m->latency_bucket[b]);
         if (b < CR__WEB_BUCKETS)
-            put(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds_s[b],
+            cr__text_put(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds_s[b],
                 (unsigned long long)cumulative);
         else
-            put(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
+            cr__text_put(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
     }
-    put(out, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&m->latency_sum_us) / 1e6,
+    cr__text_put(out, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&m->latency_sum_us) / 1e6,
         name, (unsigned long long)cumulative);
 }
 
 /* One gauge family with a single sample (labels may be ""). */
-static void gauge(struct text *out, const char *name, const char *labels, const char *help,
+static void gauge(struct cr__text *out, const char *name, const char *labels, const char *help,
                   double v)
 {
     family(out, name, "gauge", help);
-    put(out, "%s%s %.15g\n", name, labels, v);
+    cr__text_put(out, "%s%s %.15g\n", name, labels, v);
 }
 
 /* The scaler's worker start histogram (launch to ready) in seconds. */
-static void render_starts(const struct cr__web_gauges *g, struct text *out)
+static void render_starts(const struct cr__web_gauges *g, struct cr__text *out)
 {
     static const int64_t bounds_ms[CR__SCALER_START_BUCKETS] = CR__SCALER_START_BOUNDS_MS;
     const char *name = "cloudrec_worker_start_seconds";
@@ -218,14 +198,14 @@ static void render_starts(const struct cr__web_gauges *g, struct text *out)
     long cumulative = 0;
     for (int b = 0; b < CR__SCALER_START_BUCKETS; b++) {
         cumulative += g->start_counts[b];
-        put(out, "%s_bucket{le=\"%g\"} %ld\n", name, (double)bounds_ms[b] / 1000.0, cumulative);
+        cr__text_put(out, "%s_bucket{le=\"%g\"} %ld\n", name, (double)bounds_ms[b] / 1000.0, cumulative);
     }
     cumulative += g->start_counts[CR__SCALER_START_BUCKETS];
-    put(out, "%s_bucket{le=\"+Inf\"} %ld\n%s_sum %.3f\n%s_count %ld\n", name, cumulative, name,
+    cr__text_put(out, "%s_bucket{le=\"+Inf\"} %ld\n%s_sum %.3f\n%s_count %ld\n", name, cumulative, name,
         (double)g->start_sum_ms / 1000.0, name, cumulative);
 }
 
-static void render_gauges(const struct cr__web_gauges *g, struct text *out)
+static void render_gauges(const struct cr__web_gauges *g, struct cr__text *out)
 {
     gauge(out, "cloudrec_web_pending_requests", "", "Uploads sent and waiting for their reply.",
           (double)g->pending);
@@ -241,14 +221,14 @@ static void render_gauges(const struct cr__web_gauges *g, struct text *out)
     if (g->launch_failures >= 0) {
         family(out, "cloudrec_fleet_launch_failures_total", "counter",
                "Worker launches the fleet refused or that failed, as the scaler reports them.");
-        put(out, "cloudrec_fleet_launch_failures_total %ld\n", g->launch_failures);
+        cr__text_put(out, "cloudrec_fleet_launch_failures_total %ld\n", g->launch_failures);
     }
 }
 
 cr_status cr__web_metrics_render(struct cr__web_metrics *m, const struct cr__web_gauges *g,
                                  struct cr_buf *buf)
 {
-    struct text t = {.out = buf, .st = CR_OK}, *out = &t;
+    struct cr__text t = {.out = buf, .st = CR_OK}, *out = &t;
     render_codes(m, out);
     counter(out, "cloudrec_web_uploads_total", "Uploads answered, any status.", &m->uploads);
     counter(out, "cloudrec_web_uploads_answered_total", "Uploads answered with a label.",

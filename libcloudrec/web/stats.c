@@ -14,7 +14,6 @@
 #include "core/json.h"
 #include "pipeline/scaler_status.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -260,33 +259,15 @@ void cr__web_stats_free(struct cr_web_server *s)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-/* The document being written; the first failed append sticks in st. */
-struct text {
-    struct cr_buf *out;
-    cr_status st;
-};
-
-static void put(struct text *t, const char *fmt, ...) CR_PRINTF(2, 3);
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    if (t->st != CR_OK)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    t->st = cr_buf_vappendf(t->out, fmt, ap);
-    va_end(ap);
-}
-
 /* Appends s as a JSON string. */
-static void put_string(struct text *t, const char *s)
+static void put_string(struct cr__text *t, const char *s)
 {
     if (t->st == CR_OK)
         t->st = cr_json_append_string(t->out, s);
 }
 
 /* Appends v rounded to two decimals (finite, >= 0). */
-static void put_rate(struct text *t, double v)
+static void put_rate(struct cr__text *t, double v)
 {
     if (t->st == CR_OK)
         t->st = cr__json_append_number(t->out, (double)(long long)(v * 100 + 0.5) / 100, 0);
@@ -324,43 +305,43 @@ static double field_value(const struct sample *x, enum field f)
 }
 
 /* "name":[v,...] over the held samples, oldest first (st->lock held). */
-static void render_series(const struct cr__web_stats *st, enum field f, struct text *out)
+static void render_series(const struct cr__web_stats *st, enum field f, struct cr__text *out)
 {
-    put(out, "%s\"%s\":[", f == F_TIME ? "" : ",", field_names[f]);
+    cr__text_put(out, "%s\"%s\":[", f == F_TIME ? "" : ",", field_names[f]);
     size_t first = (st->head + CR__WEB_STATS_SAMPLES - st->count) % CR__WEB_STATS_SAMPLES;
     for (size_t i = 0; i < st->count; i++) {
         double v = field_value(&st->ring[(first + i) % CR__WEB_STATS_SAMPLES], f);
         if (i)
-            put(out, ",");
+            cr__text_put(out, ",");
         if (v < 0)
-            put(out, "null");
+            cr__text_put(out, "null");
         else if (f == F_RATE)
             put_rate(out, v);
         else
-            put(out, "%lld", (long long)v);
+            cr__text_put(out, "%lld", (long long)v);
     }
-    put(out, "]");
+    cr__text_put(out, "]");
 }
 
 /* The scaler's actions since the oldest held sample (st->lock held). */
-static void render_actions(const struct cr__web_stats *st, int64_t since_ms, struct text *out)
+static void render_actions(const struct cr__web_stats *st, int64_t since_ms, struct cr__text *out)
 {
-    put(out, "\"decisions\":[");
+    cr__text_put(out, "\"decisions\":[");
     int first = 1;
     for (size_t i = 0; i < st->num_actions; i++) {
         const struct cr__scaler_action *a = &st->actions[i];
         if (a->time_ms < since_ms)
             continue;
-        put(out,
+        cr__text_put(out,
             "%s{\"time_ms\":%lld,\"action\":\"%s\",\"count\":%d,\"desired\":%d,"
             "\"backlog\":%ld,\"reason\":",
             first ? "" : ",", (long long)a->time_ms, a->launch ? "launch" : "stop",
             a->launch ? a->launch : a->stop, a->desired, a->backlog);
         put_string(out, a->reason);
-        put(out, "}");
+        cr__text_put(out, "}");
         first = 0;
     }
-    put(out, "]");
+    cr__text_put(out, "]");
 }
 
 void cr__web_stats_launches(struct cr_web_server *s, long *failures, char *error, size_t n)
@@ -393,23 +374,23 @@ int cr__web_stats_starts(struct cr_web_server *s, long *counts, int64_t *sum_ms)
 cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *buf)
 {
     struct cr__web_stats *st = s->stats;
-    struct text t = {.out = buf, .st = CR_OK}, *out = &t;
+    struct cr__text t = {.out = buf, .st = CR_OK}, *out = &t;
     if (!st)
         return CR_ERR_STATE;
-    put(out, "{\"interval_ms\":%d,\"now_ms\":%lld,\"uploads\":%llu,\"answered\":%llu,",
+    cr__text_put(out, "{\"interval_ms\":%d,\"now_ms\":%lld,\"uploads\":%llu,\"answered\":%llu,",
                    SAMPLE_EVERY_MS, (long long)cr_time_wall_ms(),
                    (unsigned long long)atomic_load(&s->metrics.uploads),
                    (unsigned long long)atomic_load(&s->metrics.answered));
     pthread_mutex_lock(&st->lock);
     size_t first = (st->head + CR__WEB_STATS_SAMPLES - st->count) % CR__WEB_STATS_SAMPLES;
     int64_t since_ms = st->count ? st->ring[first].time_ms : INT64_MAX;
-    put(out, "\"scaler\":%s,", st->status_path ? "true" : "false");
-    put(out, "\"min\":%d,\"max\":%d,", st->fleet_min, st->fleet_max);
+    cr__text_put(out, "\"scaler\":%s,", st->status_path ? "true" : "false");
+    cr__text_put(out, "\"min\":%d,\"max\":%d,", st->fleet_min, st->fleet_max);
     render_actions(st, since_ms, out);
-    put(out, ",\"series\":{");
+    cr__text_put(out, ",\"series\":{");
     for (int f = 0; f < F_COUNT; f++)
         render_series(st, (enum field)f, out);
     pthread_mutex_unlock(&st->lock);
-    put(out, "}}\n");
+    cr__text_put(out, "}}\n");
     return t.st;
 }
