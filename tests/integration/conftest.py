@@ -75,3 +75,18 @@ def png_bytes(width: int, height: int, color_type: int = 2, bit_depth: int = 8,
         rows = row * height
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
             chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+# One moto server (signatures checked) per test module that asks for it, and
+# the environment that points the tools at it. A module that needs another
+# kind of server defines its own `moto` fixture, which takes precedence.
+@pytest.fixture(scope="module")
+def moto():
+    from moto_server import MotoServer
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def env(moto):
+    return moto.env()

@@ -17,24 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from moto_server import MotoServer, built, run, run_tap
+from moto_server import built, run, run_tap
 from service_helpers import assert_clean_log, expected_labels, scale_lines, stop, wait_for
 
 AMI = "ami-12c6146b"
 RUN = "am" + secrets.token_hex(3)
 UPLOADS = 100
 MAX_WORKERS = 6
-
-
-@pytest.fixture(scope="module")
-def moto():
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def env(moto):
-    return moto.env()
 
 
 def cli(env, *args, **kw):

@@ -7,20 +7,9 @@ import secrets
 
 import pytest
 
-from moto_server import cloudrec, cloudrec_json, MotoServer, built, run, run_tap
+from moto_server import cloudrec, cloudrec_json, built, run, run_tap
 
 AMI = "ami-12c6146b"
-
-
-@pytest.fixture(scope="module")
-def moto():
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def env(moto):
-    return moto.env()
 
 
 @pytest.fixture(scope="module")

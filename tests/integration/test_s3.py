@@ -13,17 +13,6 @@ DOG = Path("/usr/share/darknet/data/dog.jpg")
 
 
 @pytest.fixture(scope="module")
-def moto():
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def env(moto):
-    return moto.env()
-
-
-@pytest.fixture(scope="module")
 def unsigned_env():
     """A second server that accepts any signature, for keys and prefixes with
     reserved bytes ("+", "%", "/" in a query, UTF-8): moto (5.x) verifies

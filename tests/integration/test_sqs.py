@@ -9,18 +9,7 @@ import time
 
 import pytest
 
-from moto_server import cloudrec, cloudrec_json, MotoServer, built, run, run_tap
-
-
-@pytest.fixture(scope="module")
-def moto():
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def env(moto):
-    return moto.env()
+from moto_server import cloudrec, cloudrec_json, built, run, run_tap
 
 
 def cli(env, *args, **kw):

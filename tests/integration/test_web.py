@@ -23,6 +23,7 @@ import pytest
 
 from conftest import DARKNET_DATA, png_bytes, run
 from darknet_reference import stock_labels
+from service_helpers import wait_for
 
 DOG = DARKNET_DATA / "dog.jpg"
 
@@ -60,17 +61,6 @@ def multipart(parts, boundary=None):
         out += b"\r\n" + data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return out, f"multipart/form-data; boundary={boundary}"
-
-
-def wait_for(predicate, timeout_s: float, step_s: float = 0.1):
-    """Polls predicate until it returns a true value; returns the last value."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step_s)
-    return predicate()
 
 
 class Response:
