@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #define LF_EXAMPLE "local:///abs/state-dir"
-#define LF_DEFAULT_KILL_AFTER_MS 30000
 #define LF_STATE_SUFFIX ".state"
 /* Workers that keep dying before they are ready (a missing model, a store
  * or queue that is gone) are launched again only after a pause that
@@ -116,7 +115,8 @@ static cr_status lf_open(const char *url, const struct cr_fleet_options *opts, v
     struct lf_fleet *f = calloc(1, sizeof(*f));
     if (!f)
         return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
-    f->kill_after_ms = opts->kill_after_ms ? opts->kill_after_ms : LF_DEFAULT_KILL_AFTER_MS;
+    f->kill_after_ms = opts->kill_after_ms ? opts->kill_after_ms
+                                           : CR_FLEET_DEFAULT_KILL_AFTER_MS;
     f->next_id = 1;
     cr_status st = copy_argv(f, opts->worker_argv, err);
     if (st == CR_OK)

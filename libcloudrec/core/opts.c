@@ -230,7 +230,8 @@ static int check_parsed(const struct cr__program *p, int argc, char **argv, cons
 {
     for (size_t i = 0; i < p->n_opts; i++) {
         const struct cr__opt *o = &p->opts[i];
-        if ((o->flags & CR__OPT_REQUIRED) && !*(const char *const *)((const char *)cmd + o->offset)) {
+        const char *const *value = (const void *)((const char *)cmd + o->offset);
+        if ((o->flags & CR__OPT_REQUIRED) && !*value) {
             fprintf(stderr, "%s: --%s is required%s%s%s\n", p->name, o->name,
                     o->env ? " (or $" : "", o->env ? o->env : "", o->env ? ")" : "");
             return usage_error(p);
@@ -255,7 +256,7 @@ int cr__opts_parse(const struct cr__program *p, int argc, char **argv, void *cmd
         fprintf(stderr, "%s: out of memory\n", p->name);
         return 2;
     }
-    optind = 1;
+    optind = 0; /* glibc: 0 reinitializes, as parsing another argv needs */
     int rc = getopt_loop(p, argc, argv, cmd, table);
     free(table);
     if (rc < 0)

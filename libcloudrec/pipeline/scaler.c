@@ -18,12 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCALER_DEFAULT_INTERVAL_MS 1000
 /* While waiting on the queue: how often a stop request is noticed, and the
  * least time between two ticks the queue wakes. */
 #define SCALER_STOP_CHECK_MS 250
 #define SCALER_MIN_SPACING_MS 20
-#define SCALER_DEFAULT_LOG_EVERY_MS 30000
 
 /* The loop's state; owns the queue and the fleet. */
 struct scaler {
@@ -54,9 +52,9 @@ static cr_status check_options(const struct cr_scaler_options *in, struct scaler
         return cr__fail(err, CR_ERR_INVALID, "scaler: the requests queue and fleet are required");
     s->o = *in;
     if (s->o.interval_ms == 0)
-        s->o.interval_ms = SCALER_DEFAULT_INTERVAL_MS;
+        s->o.interval_ms = CR_SCALER_DEFAULT_INTERVAL_MS;
     if (s->o.log_every_ms == 0)
-        s->o.log_every_ms = SCALER_DEFAULT_LOG_EVERY_MS;
+        s->o.log_every_ms = CR_SCALER_DEFAULT_LOG_EVERY_MS;
     if (s->o.interval_ms < 10 || s->o.log_every_ms < 0 || s->o.kill_after_ms < 0)
         return cr__fail(err, CR_ERR_INVALID,
                         "scaler: interval must be >= 10 ms, log and kill delays >= 0");
