@@ -28,10 +28,10 @@ static const struct cr__opt_choice engines[] = {{"auto", CR_ENGINE_AUTO},
 static const struct cr__opt_choice output_formats[] = {
     {"label", CR_OUTPUT_LABEL}, {"pair", CR_OUTPUT_PAIR}, {NULL, 0}};
 
-/* The --log-level option of a command struct T. */
-#define LOG_LEVEL_OPT(T)                                                                          \
+/* The --log-level option of a command struct T, with its help text. */
+#define LOG_LEVEL_OPT(T, text)                                                                    \
     {.name = "log-level", .type = CR__OPT_CHOICE, .offset = offsetof(T, log_level),              \
-     .metavar = "LEVEL", .help = "what to log on stderr", .def = "info", .choices = log_levels}
+     .metavar = "LEVEL", .help = text, .def = "info", .choices = log_levels}
 
 /* ---- cloudrec-web ------------------------------------------------------*/
 
@@ -51,16 +51,17 @@ static const struct cr__opt web_opts[] = {
      .help = "this server's own reply queue", .env = "CLOUDREC_REPLIES",
      .flags = CR__OPT_REQUIRED},
     {.name = "bind", .type = CR__OPT_STR, .offset = WEB(bind_addr), .metavar = "ADDR",
-     .help = "IPv4 or IPv6 address to listen on; 0.0.0.0 serves every interface",
+     .help = "IPv4 or IPv6 literal to listen on; 0.0.0.0 (or ::) serves every interface, as "
+             "the AWS web tier does",
      .def = "127.0.0.1"},
     {.name = "port", .type = CR__OPT_INT, .offset = WEB(port), .metavar = "N",
-     .help = "TCP port, 0 = any free one", .def = "8000", .lo = 0, .hi = 65535},
+     .help = "TCP port, 0 = any free one (printed on stdout)", .def = "8000", .lo = 0, .hi = 65535},
     {.name = "label-only", .type = CR__OPT_BOOL, .offset = WEB(label_only),
      .help = "answer <label> instead of <stem>:<label>"},
     {.name = "scaler-status", .type = CR__OPT_STR, .offset = WEB(scaler_status_path),
      .metavar = "PATH",
-     .help = "the scaler's --status-file, for the fleet in /v1/stats and the dashboard "
-             "(cloudrec up passes it)"},
+     .help = "the scaler's status file (cloudrec-scaler --status-file), read once a second for "
+             "the fleet in /v1/stats and the dashboard; without it the fleet series are null"},
     {.name = "max-body-bytes", .type = CR__OPT_SIZE, .offset = WEB(max_body_bytes),
      .metavar = "N", .help = "largest request body", .def = "16777216", .lo = 1,
      .hi = LLONG_MAX},
@@ -72,24 +73,30 @@ static const struct cr__opt web_opts[] = {
     {.name = "threads", .type = CR__OPT_INT, .offset = WEB(threads), .metavar = "N",
      .help = "HTTP threads", .def = "4", .lo = 1, .hi = 256},
     {.name = "max-connections", .type = CR__OPT_UINT, .offset = WEB(max_connections),
-     .metavar = "N", .help = "open connections at once; past it a request is answered 503",
+     .metavar = "N", .help = "open connections at once, waiting requests included; past it a request is "
+             "answered 503 at once (up to 64 more connections are accepted to say so); raise "
+             "ulimit -n to match",
      .def = "1024", .lo = 1, .hi = 1000000},
     {.name = "idle-timeout-s", .type = CR__OPT_INT, .offset = WEB(idle_timeout_s),
-     .metavar = "N", .help = "close connections idle this long", .def = "60", .lo = 1,
+     .metavar = "N", .help = "close connections idle this long; a connection waiting for its answer is never "
+             "idle", .def = "60", .lo = 1,
      .hi = 86400},
     {.name = "header-timeout-ms", .type = CR__OPT_LONG, .offset = WEB(header_timeout_ms),
      .metavar = "N",
-     .help = "drop a connection whose request headers take longer; 0 = no limit",
+     .help = "drop a connection whose request headers are not complete N ms after it opened "
+             "(later keep-alive requests: after the idle timeout, if longer); 0 = no limit",
      .def = "10000", .lo = 0, .hi = 86400000L, .flags = CR__OPT_ZERO_IS_NONE},
     {.name = "min-body-rate", .type = CR__OPT_LONG, .offset = WEB(min_body_bytes_per_s),
      .metavar = "N",
-     .help = "drop an upload whose body, after the header timeout, averages under N "
-             "bytes/s; 0 = no limit",
+     .help = "drop an upload whose body, once it has been arriving for the header timeout, "
+             "averages under N bytes/s; 0 = no limit",
      .def = "1024", .lo = 0, .hi = LONG_MAX, .flags = CR__OPT_ZERO_IS_NONE},
     {.name = "shutdown-grace-ms", .type = CR__OPT_LONG, .offset = WEB(shutdown_grace_ms),
      .metavar = "N", .help = "on SIGTERM, wait this long for pending answers; 0 = not at all",
      .def = "10000", .lo = 0, .hi = LONG_MAX, .flags = CR__OPT_ZERO_IS_NONE},
-    LOG_LEVEL_OPT(struct cr__web_cmd),
+    LOG_LEVEL_OPT(struct cr__web_cmd, "what to log on stderr: each upload at info (method, path, "
+                                      "status, ms, name, id, reason), other requests and "
+                                      "ignored replies at debug"),
 };
 
 const struct cr__program cr__web_program = {
@@ -119,8 +126,8 @@ static const struct cr__opt worker_opts[] = {
      .help = "output store (file:///dir, s3://bucket[/prefix])", .flags = CR__OPT_REQUIRED},
     {.name = "model", .type = CR__OPT_STR, .offset = offsetof(struct cr__worker_cmd, model_dir),
      .metavar = "DIR",
-     .help = "model directory (default: $CLOUDREC_MODEL_DIR, ./models/tiny-darknet, "
-             "../shared/models/tiny-darknet)"},
+     .help = "model directory holding tiny.weights (default: $CLOUDREC_MODEL_DIR, "
+             "./models/tiny-darknet, ../shared/models/tiny-darknet)"},
     {.name = "cfg", .type = CR__OPT_STR, .offset = offsetof(struct cr__worker_cmd, cfg_path),
      .metavar = "FILE", .help = "network cfg (default: DIR/tiny.cfg or Darknet's)"},
     {.name = "names", .type = CR__OPT_STR,
@@ -128,21 +135,28 @@ static const struct cr__opt worker_opts[] = {
      .help = "class names (default: DIR/names.list or Darknet's)"},
     {.name = "engine", .type = CR__OPT_CHOICE, .offset = offsetof(struct cr__worker_cmd, engine),
      .metavar = "E",
-     .help = "auto: native when the cfg allows it, else Darknet", .def = "auto",
+     .help = "auto: native when the cfg allows it, else Darknet; the native engine runs one "
+             "thread per worker",
+     .def = "auto",
      .choices = engines},
     {.name = "output-format", .type = CR__OPT_CHOICE, .offset = WK(output_format),
      .metavar = "FMT", .help = "an answer is \"bathtub\" (label) or \"(test_0, bathtub)\" (pair)",
      .def = "label", .choices = output_formats},
     {.name = "id", .type = CR__OPT_STR, .offset = WK(worker_id), .metavar = "ID",
-     .help = "worker id put in answers (default w-<pid>)"},
+     .help = "worker id put in every answer (default w-<pid>; the local fleet passes w-N)"},
     {.name = "state-file", .type = CR__OPT_STR, .offset = WK(state_path), .metavar = "PATH",
      .help = "publish idle/busy/stopping in PATH (atomically replaced)"},
     {.name = "batch", .type = CR__OPT_INT, .offset = WK(batch), .metavar = "N",
-     .help = "messages per receive", .def = "1", .lo = 1, .hi = 10},
+     .help = "messages per receive: 1 spreads a burst over all workers, more saves requests "
+             "on SQS",
+     .def = "1", .lo = 1, .hi = 10},
     {.name = "wait-ms", .type = CR__OPT_INT, .offset = WK(wait_ms), .metavar = "MS",
-     .help = "long poll per receive", .def = "1000", .lo = 1, .hi = 20000},
+     .help = "long poll per receive; also how fast an idle worker notices SIGTERM",
+     .def = "1000", .lo = 1, .hi = 20000},
     {.name = "visibility-s", .type = CR__OPT_INT, .offset = WK(visibility_s), .metavar = "S",
-     .help = "invisibility of held messages, renewed while held", .def = "30", .lo = 1,
+     .help = "invisibility of held messages, renewed while held: how long a dead worker's "
+             "image waits before another worker takes it",
+     .def = "30", .lo = 1,
      .hi = 43200},
     {.name = "idle-exit-s", .type = CR__OPT_INT, .offset = WK(idle_exit_s), .metavar = "S",
      .help = "exit 0 after S seconds without a message; 0 = never", .lo = 0, .hi = INT_MAX},
@@ -151,7 +165,7 @@ static const struct cr__opt worker_opts[] = {
     {.name = "max-image-bytes", .type = CR__OPT_SIZE, .offset = WK(max_image_bytes),
      .metavar = "N", .help = "larger images get an error answer", .def = "33554432", .lo = 1,
      .hi = LONG_MAX},
-    LOG_LEVEL_OPT(struct cr__worker_cmd),
+    LOG_LEVEL_OPT(struct cr__worker_cmd, "what to log on stderr"),
 };
 
 const struct cr__program cr__worker_program = {
@@ -176,15 +190,16 @@ static const struct cr__opt scaler_opts[] = {
     {.name = "requests", .type = CR__OPT_STR, .offset = SC(requests_url), .metavar = "URL",
      .help = "request queue (also passed to every worker)", .flags = CR__OPT_REQUIRED},
     {.name = "fleet", .type = CR__OPT_STR, .offset = SC(fleet_url), .metavar = "URL",
-     .help = "local:, local:///state-dir, or ec2:?ami=AMI&type=T&fleet=NAME&... "
-             "(docs/aws-mode.md)",
+     .help = "local: (state files in a private temporary directory), local:///abs/dir, or "
+             "ec2:?ami=AMI&type=T&fleet=NAME&... (EC2 instances, docs/aws-mode.md)",
      .def = "local:"},
     {.name = "min", .type = CR__OPT_INT, .offset = SC(policy.min_instances), .metavar = "N",
      .help = "fewest workers, even when idle", .def = "0", .lo = 0, .hi = 1000},
     {.name = "max", .type = CR__OPT_INT, .offset = SC(policy.max_instances), .metavar = "N",
-     .help = "most workers (an ec2: fleet caps it at 20)", .def = "20", .lo = 1, .hi = 1000},
+     .help = "the cap (an ec2: fleet lowers it to 20); a larger backlog waits, nothing is "
+             "dropped", .def = "20", .lo = 1, .hi = 1000},
     {.name = "per-instance", .type = CR__OPT_INT, .offset = SC(policy.per_instance_target),
-     .metavar = "N", .help = "backlog one worker absorbs", .def = "1", .lo = 1, .hi = 1000000},
+     .metavar = "N", .help = "backlog one worker is meant to absorb: desired = ceil(backlog / N)", .def = "1", .lo = 1, .hi = 1000000},
     {.name = "scale-in-window-ms", .type = CR__OPT_I64, .offset = SC(policy.scale_in_window_ms),
      .metavar = "MS", .help = "backlog must stay low this long before stopping workers",
      .def = "30000", .lo = 1, .hi = 86400000},
@@ -198,8 +213,8 @@ static const struct cr__opt scaler_opts[] = {
      .help = "on exit, SIGKILL workers still busy after this", .def = "30000", .lo = 1,
      .hi = 3600000},
     {.name = "status-file", .type = CR__OPT_STR, .offset = SC(status_path), .metavar = "PATH",
-     .help = "rewrite PATH every tick with what it saw and decided (JSON; cloudrec-web "
-             "--scaler-status reads it)"},
+     .help = "rewrite PATH every tick with what it saw and decided (JSON, docs/scaling.md); "
+             "cloudrec-web --scaler-status reads it"},
     {.name = "worker", .type = CR__OPT_STR, .offset = SCW(worker_path), .metavar = "PATH",
      .help = "local: the worker program (default: cloudrec-worker next to this program, "
              "else on PATH); ec2: fleets take it from their worker= setting"},
@@ -210,7 +225,7 @@ static const struct cr__opt scaler_opts[] = {
     {.name = "print-user-data", .type = CR__OPT_BOOL, .offset = SCW(print_user_data),
      .help = "print the user data ec2: instances would boot with and exit (no AWS request "
              "is made)"},
-    LOG_LEVEL_OPT(struct cr__scaler_cmd),
+    LOG_LEVEL_OPT(struct cr__scaler_cmd, "what to log on stderr (one line per decision at info)"),
 };
 
 const struct cr__program cr__scaler_program = {

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -164,3 +165,12 @@ def test_scaler_takes_every_option(stack, tmp_path, model_dir):
     assert f"--output {stack.output_url}" in shown.stdout
     assert f"--requests {stack.requests}" in shown.stdout
     assert "--wait-ms 300" in shown.stdout
+
+
+def test_docs_tables_follow_the_declarations():
+    """docs/*.md option tables are generated from --dump-options."""
+    res = run([sys.executable, "scripts/mkoptions.py", "--check", "--build",
+               os.environ["CLOUDREC_BUILD_ROOT"]])
+    assert res.returncode == 0, res.stderr
+    for prog in ("cloudrec-web", "cloudrec-worker", "cloudrec-scaler"):
+        assert any(f"<!-- options: {prog} -->" in p.read_text() for p in Path("docs").glob("*.md"))
