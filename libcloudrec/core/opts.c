@@ -15,7 +15,9 @@
 #include <string.h>
 
 /* The common options every program takes, after the declared ones. */
-enum { OPT_HELP = 0x10000, OPT_VERSION, OPT_DUMP };
+/* getopt_long values: declared option i is OPT_INDEX + i (short options
+ * return their character), then the common options. */
+enum { OPT_INDEX = 0x1000, OPT_HELP = 0x10000, OPT_VERSION, OPT_DUMP };
 
 #define HELP_WIDTH 79
 
@@ -85,6 +87,14 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 /* Stores the typed value s in o's field; 0 when s is not a value of o. */
 static int store(const struct cr__opt *o, void *cmd, const char *s)
 {
+    if (o->type == CR__OPT_LIST) {
+        struct cr__opt_list *l = field(o, cmd);
+        if (l->n >= CR__OPT_LIST_MAX)
+            return 0;
+        l->v[l->n++] = s;
+        l->v[l->n] = NULL;
+        return 1;
+    }
     if (o->type == CR__OPT_STR) {
         *(const char **)field(o, cmd) = s;
         return 1;
@@ -138,6 +148,9 @@ static void bad_value(const struct cr__program *p, const struct cr__opt *o, cons
     if (o->type == CR__OPT_CHOICE) {
         choice_list(o, list, sizeof(list));
         fprintf(stderr, "%s: --%s%s must be %s, got '%s'\n", p->name, o->name, from, list, s);
+    } else if (o->type == CR__OPT_LIST) {
+        fprintf(stderr, "%s: --%s can be given %d times at most\n", p->name, o->name,
+                CR__OPT_LIST_MAX);
     } else {
         fprintf(stderr, "%s: --%s%s must be a number from %lld to %lld, got '%s'\n", p->name,
                 o->name, from, o->lo, o->hi, s);
@@ -180,7 +193,7 @@ static struct option *getopt_table(const struct cr__program *p)
     for (size_t i = 0; i < p->n_opts; i++)
         t[i] = (struct option){p->opts[i].name,
                                p->opts[i].type == CR__OPT_BOOL ? no_argument : required_argument,
-                               NULL, (int)i};
+                               NULL, OPT_INDEX + (int)i};
     t[p->n_opts] = (struct option){"help", no_argument, NULL, OPT_HELP};
     t[p->n_opts + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
     t[p->n_opts + 2] = (struct option){"dump-options", no_argument, NULL, OPT_DUMP};
@@ -199,12 +212,36 @@ static int common_option(const struct cr__program *p, int c)
     return 0;
 }
 
+/* The getopt_long short options of p into out (size n): "+" to stop at the
+ * first operand where only "--" starts them, ":" to report a missing value
+ * as ':', "h", then each declared short option. */
+static void short_options(const struct cr__program *p, char *out, size_t n)
+{
+    size_t len = (size_t)snprintf(out, n, "%s:h", p->operands == CR__OPERANDS_AFTER_DASH ? "+" : "");
+    for (size_t i = 0; i < p->n_opts && len + 3 < n; i++)
+        if (p->opts[i].short_name) {
+            out[len++] = p->opts[i].short_name;
+            if (p->opts[i].type != CR__OPT_BOOL)
+                out[len++] = ':';
+            out[len] = '\0';
+        }
+}
+
+/* The index of the option with short name c, or -1. */
+static int short_index(const struct cr__program *p, int c)
+{
+    for (size_t i = 0; i < p->n_opts; i++)
+        if (p->opts[i].short_name && p->opts[i].short_name == c)
+            return (int)i;
+    return -1;
+}
+
 /* The getopt loop: -1 when every option was applied, else an exit code. */
 static int getopt_loop(const struct cr__program *p, int argc, char **argv, void *cmd,
                        const struct option *table)
 {
-    /* "+": stop at the first operand; ":": report a missing value as ':'. */
-    const char *shortopts = p->operands == CR__OPERANDS_AFTER_DASH ? "+:h" : ":h";
+    char shortopts[128];
+    short_options(p, shortopts, sizeof(shortopts));
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, shortopts, table, NULL)) != -1) {
@@ -217,8 +254,9 @@ static int getopt_loop(const struct cr__program *p, int argc, char **argv, void 
                     p->name, argv[optind - 1]);
             return usage_error(p);
         }
-        if (!store(&p->opts[c], cmd, optarg)) {
-            bad_value(p, &p->opts[c], optarg, "");
+        const struct cr__opt *o = &p->opts[c >= OPT_INDEX ? c - OPT_INDEX : short_index(p, c)];
+        if (!store(o, cmd, optarg)) {
+            bad_value(p, o, optarg, "");
             return usage_error(p);
         }
     }
@@ -238,7 +276,8 @@ static int check_parsed(const struct cr__program *p, int argc, char **argv, cons
         }
     }
     int dash = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
-    if (optind < argc && !(p->operands == CR__OPERANDS_AFTER_DASH && dash)) {
+    int allowed = p->operands == CR__OPERANDS_ANY || (p->operands == CR__OPERANDS_AFTER_DASH && dash);
+    if (optind < argc && !allowed) {
         fprintf(stderr, "%s: unexpected operand '%s'\n", p->name, argv[optind]);
         return usage_error(p);
     }
@@ -292,10 +331,13 @@ static void wrap(FILE *f, const char *s, int col, int indent)
     fputc('\n', f);
 }
 
-/* "--name METAVAR" of o into out. */
+/* "-x, --name METAVAR" of o into out. */
 static void flag_text(const struct cr__opt *o, char *out, size_t n)
 {
-    snprintf(out, n, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+    char s[8] = "";
+    if (o->short_name)
+        snprintf(s, sizeof(s), "-%c, ", o->short_name);
+    snprintf(out, n, "%s--%s%s%s", s, o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
 }
 
 /* The accepted values of a number or choice option into out (size n):
@@ -306,6 +348,8 @@ static void range_text(const struct cr__opt *o, char *out, size_t n)
     out[0] = '\0';
     if (o->type == CR__OPT_CHOICE)
         choice_list(o, out, n);
+    else if (o->type == CR__OPT_LIST)
+        snprintf(out, n, "repeatable");
     else if (o->type != CR__OPT_STR && o->type != CR__OPT_BOOL && o->hi >= INT_MAX)
         snprintf(out, n, "at least %lld", o->lo);
     else if (o->type != CR__OPT_STR && o->type != CR__OPT_BOOL)
@@ -338,7 +382,9 @@ static void help_entry(FILE *f, const char *flag, const char *help, int col)
 
 void cr__opts_help(const struct cr__program *p, FILE *f)
 {
-    fprintf(f, "usage: %s %s\n\n", p->name, p->synopsis);
+    int lead = fprintf(f, "usage: %s ", p->name);
+    wrap(f, p->synopsis, lead, lead);
+    fputc('\n', f);
     if (p->about)
         fputs(p->about, f);
     int col = 0;
@@ -429,6 +475,8 @@ void cr__argv_clear(struct cr__argv *a)
 /* 1 when o's field differs between cmd and def (the defaults). */
 static int differs(const struct cr__opt *o, const void *cmd, const void *def)
 {
+    if (o->type == CR__OPT_LIST)
+        return ((const struct cr__opt_list *)((const char *)cmd + o->offset))->n > 0;
     if (o->type != CR__OPT_STR)
         return get_num(o, cmd) != get_num(o, def);
     const char *a = *(const char *const *)((const char *)cmd + o->offset);
@@ -448,6 +496,14 @@ static int zero_means_default(const struct cr__opt *o, const void *cmd)
 static cr_status append_opt(const struct cr__opt *o, const void *cmd, struct cr__argv *out,
                             struct cr_error *err)
 {
+    if (o->type == CR__OPT_LIST) {
+        const struct cr__opt_list *l = (const void *)((const char *)cmd + o->offset);
+        for (int i = 0; i < l->n; i++) {
+            cr__argv_addf(out, "--%s", o->name);
+            cr__argv_add(out, l->v[i]);
+        }
+        return CR_OK;
+    }
     if (o->type == CR__OPT_STR) {
         const char *s = *(const char *const *)((const char *)cmd + o->offset);
         if (!s)

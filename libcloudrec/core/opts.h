@@ -31,6 +31,14 @@ enum cr__opt_type {
     CR__OPT_SIZE,   /* size_t */
     CR__OPT_U64,    /* uint64_t */
     CR__OPT_CHOICE, /* an int-sized enum: the value names one of choices */
+    CR__OPT_LIST,   /* struct cr__opt_list: each use appends its value */
+};
+
+/* The field of a repeatable option: the values in order, NULL-terminated. */
+#define CR__OPT_LIST_MAX 32
+struct cr__opt_list {
+    const char *v[CR__OPT_LIST_MAX + 1];
+    int n;
 };
 
 /* One value of a CR__OPT_CHOICE option. */
@@ -50,6 +58,7 @@ enum {
  * then multiplied by scale (0 = 1) into the field. */
 struct cr__opt {
     const char *name;    /* without "--" */
+    char short_name;     /* -x as well; 0 = none */
     enum cr__opt_type type;
     size_t offset;       /* of the field in the program's command struct */
     const char *metavar; /* the value's name in --help; NULL for CR__OPT_BOOL */
@@ -68,6 +77,7 @@ struct cr__opt {
 enum cr__operands {
     CR__OPERANDS_NONE,       /* any operand is a usage error */
     CR__OPERANDS_AFTER_DASH, /* only after "--"; they are the program's to keep */
+    CR__OPERANDS_ANY,        /* anywhere (moved after the options); the program's */
 };
 
 /* A program's declared command line. */

@@ -16,11 +16,11 @@ _Static_assert(sizeof(enum cr_log_level) == sizeof(int), "log level is int-sized
 _Static_assert(sizeof(enum cr_engine) == sizeof(int), "engine is int-sized");
 _Static_assert(sizeof(enum cr_output_format) == sizeof(int), "output format is int-sized");
 
-static const struct cr__opt_choice log_levels[] = {
+const struct cr__opt_choice cr__log_level_choices[] = {
     {"debug", CR_LOG_DEBUG}, {"info", CR_LOG_INFO}, {"warn", CR_LOG_WARN},
     {"error", CR_LOG_ERROR}, {"off", CR_LOG_OFF},   {NULL, 0}};
 
-static const struct cr__opt_choice engines[] = {{"auto", CR_ENGINE_AUTO},
+const struct cr__opt_choice cr__engine_choices[] = {{"auto", CR_ENGINE_AUTO},
                                                 {"native", CR_ENGINE_NATIVE},
                                                 {"darknet", CR_ENGINE_DARKNET},
                                                 {NULL, 0}};
@@ -31,7 +31,7 @@ static const struct cr__opt_choice output_formats[] = {
 /* The --log-level option of a command struct T, with its help text. */
 #define LOG_LEVEL_OPT(T, text)                                                                    \
     {.name = "log-level", .type = CR__OPT_CHOICE, .offset = offsetof(T, log_level),              \
-     .metavar = "LEVEL", .help = text, .def = "info", .choices = log_levels}
+     .metavar = "LEVEL", .help = text, .def = "info", .choices = cr__log_level_choices}
 
 /* ---- cloudrec-web ------------------------------------------------------*/
 
@@ -138,7 +138,7 @@ static const struct cr__opt worker_opts[] = {
      .help = "auto: native when the cfg allows it, else Darknet; the native engine runs one "
              "thread per worker",
      .def = "auto",
-     .choices = engines},
+     .choices = cr__engine_choices},
     {.name = "output-format", .type = CR__OPT_CHOICE, .offset = WK(output_format),
      .metavar = "FMT", .help = "an answer is \"bathtub\" (label) or \"(test_0, bathtub)\" (pair)",
      .def = "label", .choices = output_formats},

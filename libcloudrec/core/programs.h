@@ -51,6 +51,10 @@ struct cr__scaler_cmd {
     enum cr_log_level log_level;
 };
 
+/* The values of --log-level and --engine, for every program that has them. */
+extern const struct cr__opt_choice cr__log_level_choices[];
+extern const struct cr__opt_choice cr__engine_choices[];
+
 extern const struct cr__program cr__web_program;
 extern const struct cr__program cr__worker_program;
 extern const struct cr__program cr__scaler_program;
