@@ -386,28 +386,33 @@ static void jw_fail(struct cr__jw *w, cr_status st)
         w->st = st;
 }
 
-/* Places v (owned; NULL means jansson ran out of memory) as member key of
- * the open object, next element of the open array, or the top-level value.
- * Returns 1 when v is in the tree, else releases it and returns 0. */
-static int jw_add(struct cr__jw *w, const char *key, json_t *v)
+/* Puts v (borrowed) in the tree of a writer with no failure yet: as member
+ * key of the open object, next element of the open array, or the top-level
+ * value; records why it cannot. */
+static void jw_place(struct cr__jw *w, const char *key, json_t *v)
 {
-    json_t *top = w && w->depth ? w->open[w->depth - 1] : NULL;
-    if (!v)
-        jw_fail(w, CR_ERR_NOMEM);
-    else if (!w || w->st != CR_OK)
-        ;
-    else if (json_is_object(top) ? !key || !cr__utf8_valid(key, strlen(key)) ||
-                                       json_object_get(top, key)
-                                 : key != NULL)
-        jw_fail(w, CR_ERR_INVALID); /* no key, a bad key, or a repeated one */
-    else if (!top && w->root)
-        jw_fail(w, CR_ERR_INVALID); /* a second top-level value */
+    json_t *top = w->depth ? w->open[w->depth - 1] : NULL;
+    /* A repeated key is refused: readers disagree on which one wins. */
+    int key_ok = json_is_object(top)
+                     ? key && cr__utf8_valid(key, strlen(key)) && !json_object_get(top, key)
+                     : key == NULL;
+    if (!key_ok || (!top && w->root)) /* a bad key, or a second top-level value */
+        jw_fail(w, CR_ERR_INVALID);
     else if (!top)
         w->root = json_incref(v);
-    else if (json_is_object(top) ? json_object_set_nocheck(top, key, v)
-                                 : json_array_append(top, v))
+    else if (json_is_object(top) ? json_object_set_nocheck(top, key, v) : json_array_append(top, v))
         jw_fail(w, CR_ERR_NOMEM);
-    int placed = w && w->st == CR_OK;
+}
+
+/* Places v (owned; NULL means jansson ran out of memory) with jw_place.
+ * Returns 1 when v is in the tree; v's own reference is dropped either way. */
+static int jw_add(struct cr__jw *w, const char *key, json_t *v)
+{
+    if (!v)
+        jw_fail(w, CR_ERR_NOMEM);
+    else if (w && w->st == CR_OK)
+        jw_place(w, key, v);
+    int placed = v && w && w->st == CR_OK;
     json_decref(v);
     return placed;
 }
