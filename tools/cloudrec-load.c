@@ -12,6 +12,7 @@
  * mismatched, 2 usage or setup error.
  */
 #include "cloudrec.h"
+#include "core/json.h"
 #include "tool_util.h"
 
 #include <dirent.h>
@@ -387,27 +388,33 @@ static void print_answer_text(const struct cr_load_result *r)
     printf("\n");
 }
 
-/* One JSON object per answer. */
-static void print_answer_json(const struct cr_load_result *r)
+/* Prints the document w holds on one line ("{}" if it could not be
+ * written) and releases w. */
+static void print_json(struct cr__jw *w)
 {
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    cr_buf_appendf(&b, "{\"index\":%zu,\"file\":", r->index);
-    cr_json_append_string(&b, r->name);
-    cr_buf_appendf(&b, ",\"http_status\":%ld,\"verdict\":\"%s\",\"answer\":", r->http_status,
-                   verdict_name(r->verdict));
-    cr_json_append_string(&b, r->body);
-    cr_buf_append_str(&b, ",\"expected\":");
-    if (r->expected_label)
-        cr_json_append_string(&b, r->expected_label);
-    else
-        cr_buf_append_str(&b, "null");
-    cr_buf_append_str(&b, ",\"error\":");
-    cr_json_append_string(&b, r->error);
-    cr_buf_appendf(&b, ",\"truncated\":%s,\"latency_ms\":%.3f}",
-                   r->body_truncated ? "true" : "false", (double)r->latency_us / 1000.0);
+    cr__jw_finish(w, &b);
     printf("%s\n", b.data ? (char *)b.data : "{}");
     cr_buf_free(&b);
+}
+
+/* One JSON object per answer. */
+static void print_answer_json(const struct cr_load_result *r)
+{
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "index", (int64_t)r->index);
+    cr__jw_text(w, "file", r->name);
+    cr__jw_int(w, "http_status", r->http_status);
+    cr__jw_string(w, "verdict", verdict_name(r->verdict));
+    cr__jw_text(w, "answer", r->body);
+    cr__jw_text(w, "expected", r->expected_label);
+    cr__jw_text(w, "error", r->error);
+    cr__jw_bool(w, "truncated", r->body_truncated);
+    cr__jw_fixed(w, "latency_ms", (double)r->latency_us / 1000.0, 3);
+    cr__jw_end(w);
+    print_json(w);
 }
 
 /* The progress text: `[done/requests] sent S, in flight F, correct C,
@@ -509,14 +516,27 @@ static void print_totals_text(const struct cr_load_totals *t, int with_gap)
 /* The totals as one JSON object on one line. */
 static void print_totals_json(const struct cr_load_totals *t)
 {
-    printf("{\"totals\":{\"requests\":%zu,\"sent\":%zu,\"answered\":%zu,\"correct\":%zu,"
-           "\"wrong\":%zu,\"errors\":%zu,\"unchecked\":%zu,\"wall_s\":%.6f,"
-           "\"answers_per_s\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-           "\"max\":%.3f}}}\n",
-           t->requests, t->sent, t->answered, t->correct, t->wrong, t->errors, t->unchecked,
-           (double)t->wall_us / 1e6, t->answers_per_s, (double)t->latency_p50_us / 1000.0,
-           (double)t->latency_p90_us / 1000.0, (double)t->latency_p99_us / 1000.0,
-           (double)t->latency_max_us / 1000.0);
+    const size_t counts[] = {t->requests, t->sent,   t->answered, t->correct,
+                             t->wrong,    t->errors, t->unchecked};
+    static const char *const names[] = {"requests", "sent",   "answered", "correct",
+                                        "wrong",    "errors", "unchecked"};
+    const int64_t latency_us[] = {t->latency_p50_us, t->latency_p90_us, t->latency_p99_us,
+                                  t->latency_max_us};
+    static const char *const percentiles[] = {"p50", "p90", "p99", "max"};
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_object(w, "totals");
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        cr__jw_int(w, names[i], (int64_t)counts[i]);
+    cr__jw_fixed(w, "wall_s", (double)t->wall_us / 1e6, 6);
+    cr__jw_fixed(w, "answers_per_s", t->answers_per_s, 3);
+    cr__jw_object(w, "latency_ms");
+    for (size_t i = 0; i < sizeof(latency_us) / sizeof(latency_us[0]); i++)
+        cr__jw_fixed(w, percentiles[i], (double)latency_us[i] / 1000.0, 3);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    print_json(w);
 }
 
 /* Starts the report and its watch of the web tier's /v1/stats. 0 or an

@@ -14,6 +14,7 @@
  * code and a one-line message.
  */
 #include "cloudrec.h"
+#include "core/json.h"
 #include "cmd_up.h"
 #include "cmd_aws_common.h"
 #include "cmd_setup.h"
@@ -169,22 +170,25 @@ static void print_json(const char *file, const struct cr_prediction *p, size_t n
 {
     struct cr_buf out;
     cr_buf_init(&out, 0);
-    cr_buf_append_str(&out, "{\"file\":");
-    cr_json_append_string(&out, file);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "file", file);
     if (st != CR_OK) {
-        cr_buf_appendf(&out, ",\"status\":\"%s\",\"error\":", cr_status_name(st));
-        cr_json_append_string(&out, err->message[0] ? err->message : cr_strerror(st));
+        cr__jw_string(w, "status", cr_status_name(st));
+        cr__jw_text(w, "error", err->message[0] ? err->message : cr_strerror(st));
     } else {
-        cr_buf_append_str(&out, ",\"predictions\":[");
+        cr__jw_array(w, "predictions");
         for (size_t i = 0; i < n; i++) {
-            cr_buf_appendf(&out, "%s{\"label\":", i ? "," : "");
-            cr_json_append_string(&out, p[i].label);
-            cr_buf_appendf(&out, ",\"probability\":%.9g,\"class\":%d}",
-                           (double)p[i].probability, p[i].class_index);
+            cr__jw_object(w, NULL);
+            cr__jw_text(w, "label", p[i].label);
+            cr__jw_float(w, "probability", p[i].probability);
+            cr__jw_int(w, "class", p[i].class_index);
+            cr__jw_end(w);
         }
-        cr_buf_append_str(&out, "]");
+        cr__jw_end(w);
     }
-    cr_buf_append_str(&out, "}");
+    cr__jw_end(w);
+    cr__jw_finish(w, &out);
     printf("%s\n", out.data ? (char *)out.data : "");
     cr_buf_free(&out);
 }
