@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* A numeric macro as the default text of an option: CR__STR(CR_X_DEFAULT). */
+#define CR__STR_(x) #x
+#define CR__STR(x) CR__STR_(x)
+
 /* The C type of the field an option sets. */
 enum cr__opt_type {
     CR__OPT_STR,    /* const char *: the argv string itself (borrowed) */
