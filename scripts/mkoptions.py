@@ -5,7 +5,7 @@
 
 Every block of a Markdown file between
 
-    <!-- options: PROGRAM -->
+    <!-- options: PROGRAM [COMMAND...] -->
     <!-- /options -->
 
 is replaced by a table of PROGRAM's options as `build/tools/PROGRAM
@@ -21,17 +21,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-BLOCK = re.compile(r"(<!-- options: ([\w-]+) -->\n)(.*?)(<!-- /options -->)", re.S)
+BLOCK = re.compile(r"(<!-- options: ([\w -]+?) -->\n)(.*?)(<!-- /options -->)", re.S)
 
 
 def md(text: str) -> str:
-    """Escapes what would break a table cell."""
-    return text.replace("|", "\\|")
+    """Escapes what would break a table cell or read as HTML."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def table(build: Path, program: str) -> str:
-    """The Markdown table of program's declared options."""
-    out = subprocess.run([str(build / "tools" / program), "--dump-options"],
+    """The Markdown table of program's declared options ("cloudrec up": a
+    command of the cloudrec tool)."""
+    tool, *command = program.split()
+    out = subprocess.run([str(build / "tools" / tool), *command, "--dump-options"],
                          capture_output=True, text=True, check=True).stdout
     rows = ["| option | default | values | meaning |", "|---|---|---|---|"]
     for line in out.splitlines():

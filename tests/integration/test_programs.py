@@ -23,9 +23,10 @@ from conftest import DARKNET_CFG, DARKNET_DATA, run
 from service_helpers import Stack, expected_labels, program, stop, wait_for
 
 
-def declared(prog: str) -> dict:
-    """--name -> the row --dump-options prints for it."""
-    res = run([prog, "--dump-options"])
+def declared(prog) -> dict:
+    """--name -> the row --dump-options prints for it; prog is a path or a
+    command line (["cloudrec", "up"])."""
+    res = run([*([prog] if isinstance(prog, str) else prog), "--dump-options"])
     assert res.returncode == 0, res.stderr
     rows = [line.split("\t") for line in res.stdout.splitlines()]
     assert rows and all(len(r) == 7 for r in rows), res.stdout
@@ -174,3 +175,19 @@ def test_docs_tables_follow_the_declarations():
     assert res.returncode == 0, res.stderr
     for prog in ("cloudrec-web", "cloudrec-worker", "cloudrec-scaler"):
         assert any(f"<!-- options: {prog} -->" in p.read_text() for p in Path("docs").glob("*.md"))
+
+
+# Commands documented in prose tables rather than generated ones: each
+# declared option must at least be named on its page.
+PROSE_PAGES = [(["cloudrec-load"], "docs/load.md"), (["cloudrec", "classify"], "docs/cli.md"),
+               (["cloudrec", "model", "path"], "docs/cli.md"),
+               (["cloudrec", "model", "fetch"], "docs/cli.md"),
+               (["cloudrec", "setup"], "docs/aws-mode.md")]
+
+
+def test_prose_pages_name_every_declared_option():
+    for (tool, *command), page in PROSE_PAGES:
+        prog = program("CLOUDREC_CLI" if tool == "cloudrec" else "CLOUDREC_LOAD", "tools", tool)
+        text = Path(page).read_text()
+        for flag in declared([prog, *command]):
+            assert f"`{flag}" in text, (tool, command, flag, page)
