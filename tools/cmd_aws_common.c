@@ -62,7 +62,7 @@ int aws_cli_getopt(struct aws_cli *a, int argc, char **argv, const struct option
     int rc = -1, c;
     if (!all)
         return aws_cli_usage_error(a, "out of memory");
-    optind = 1;
+    optind = 0; /* glibc: 0 reinitializes getopt (an earlier parse may have used "+") */
     while (rc < 0 && (c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         if (aws_cli_option(a, c, optarg))
             continue;
