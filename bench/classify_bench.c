@@ -21,6 +21,9 @@
  * program exits 1. Only the public API is used. See docs/benchmarks.md.
  */
 #include "cloudrec.h"
+#include "internal.h"
+#include "net/load.h"
+#include "vision/classify_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

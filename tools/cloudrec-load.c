@@ -13,6 +13,8 @@
  */
 #include "cloudrec.h"
 #include "tool_util.h"
+#include "internal.h"
+#include "net/load.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -12,6 +12,8 @@
 #include "cloudrec/scale.h"
 #include "cloudrec/service.h"
 #include "tool_util.h"
+#include "internal.h"
+#include "pipeline/pipeline.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -10,6 +10,7 @@
  */
 #include "cloudrec.h"
 #include "tool_util.h"
+#include "internal.h"
 
 #include <getopt.h>
 #include <limits.h>

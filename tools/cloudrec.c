@@ -19,6 +19,7 @@
 #include "cmd_setup.h"
 #include "cmd_simulate.h"
 #include "tool_util.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -9,6 +9,8 @@
 
 #include "cloudrec.h"
 #include "tool_util.h"
+#include "internal.h"
+#include "sim/sim.h"
 
 #include <getopt.h>
 #include <math.h>

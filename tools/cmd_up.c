@@ -8,6 +8,7 @@
 #include "cloudrec.h"
 #include "cloudrec/service.h"
 #include "tool_util.h"
+#include "pipeline/pipeline.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -80,9 +80,6 @@ enum cr_engine {
 /* "auto", "native" or "darknet" (static storage); "unknown" otherwise. */
 CR_API const char *cr_engine_name(enum cr_engine engine);
 
-/* Parses "auto", "native" or "darknet". CR_ERR_INVALID for anything else. */
-CR_API cr_status cr_engine_parse(const char *name, enum cr_engine *out);
-
 struct cr_classifier_options {
     const char *cfg_path;     /* required */
     const char *weights_path; /* required */
@@ -130,9 +127,6 @@ CR_API enum cr_engine cr_classifier_engine(const struct cr_classifier *cl);
 /* Number of classes (network outputs). */
 CR_API int cr_classifier_num_classes(const struct cr_classifier *cl);
 
-/* The network's input width and height in pixels. */
-CR_API void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height);
-
 /*
  * Classifies a decoded image exactly as `darknet classifier predict` does:
  * RGB scaled to 0..1, letterboxed to the network size, one forward pass,
@@ -173,7 +167,7 @@ CR_API cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
  * written), CR_ERR_NOT_FOUND (404 or missing file), CR_ERR_HTTP (another
  * non-2xx status, err->http_status set), CR_ERR_NETWORK, CR_ERR_TIMEOUT,
  * CR_ERR_TOO_LARGE (past max_bytes, 0 = 512 MiB), CR_ERR_NOMEM, and the
- * errors of cr_file_write_atomic.
+ * errors of writing dest_path (CR_ERR_IO).
  */
 struct cr_fetch_options {
     const char *url;

@@ -2,6 +2,7 @@
 #include "cloudrec/scale.h"
 
 #include "internal.h"
+#include "pipeline/pipeline.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -8,6 +8,7 @@
 #include "cloudrec/service.h"
 #include "core/proc.h"
 #include "pipeline/scaler_status.h"
+#include "pipeline/pipeline.h"
 
 #include <stdint.h>
 #include <stdio.h>

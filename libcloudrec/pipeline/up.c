@@ -9,6 +9,7 @@
 #include "cloudrec/service.h"
 #include "core/proc.h"
 #include "pipeline/retention.h"
+#include "pipeline/pipeline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

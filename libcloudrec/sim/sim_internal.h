@@ -7,7 +7,7 @@
 #ifndef CLOUDREC_SIM_INTERNAL_H
 #define CLOUDREC_SIM_INTERNAL_H
 
-#include "cloudrec/sim.h"
+#include "sim/sim.h"
 #include "internal.h"
 
 #include <stddef.h>

@@ -8,6 +8,7 @@
 #include "cloudrec/classify.h"
 #include "internal.h"
 #include "vision/engines.h"
+#include "vision/classify_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,6 +15,7 @@
  */
 #include "aws/aws_impl.h"
 #include "cloudrec.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
  */
 #include "cloudrec.h"
 #include "cloudrec/queue.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
