@@ -88,6 +88,18 @@ struct cr_aws_options {
 CR_API cr_status cr_aws_open(const struct cr_aws_options *opts, struct cr_aws **out,
                              struct cr_error *err);
 
+/*
+ * cr_aws_open with the options given as a NULL-terminated array of
+ * "name=value" strings (NULL = all defaults), for bindings that cannot lay
+ * out struct cr_aws_options: the names are its fields' ("region",
+ * "endpoint_url", "timeout_ms", "max_attempts", ...; all but the callbacks),
+ * numbers are decimal. A name given twice keeps the last value.
+ * CR_ERR_INVALID names a setting without '=', an unknown name or a bad
+ * number; otherwise the errors of cr_aws_open.
+ */
+CR_API cr_status cr_aws_open_settings(const char *const *settings, struct cr_aws **out,
+                                      struct cr_error *err);
+
 /* Closes the connection and wipes the credentials. Accepts NULL. */
 CR_API void cr_aws_free(struct cr_aws *aws);
 

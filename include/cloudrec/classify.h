@@ -117,6 +117,20 @@ struct cr_classifier;
 CR_API cr_status cr_classifier_open(const struct cr_classifier_options *opts,
                                     struct cr_classifier **out, struct cr_error *err);
 
+/*
+ * cr_classifier_open with the options given as a NULL-terminated array of
+ * "name=value" strings (NULL = all defaults), for bindings that cannot lay
+ * out C structs. Names: "model_dir", "cfg", "weights", "names",
+ * "darknet_lib", "engine" ("auto", "native" or "darknet"), "threads",
+ * "max_bytes", "max_pixels" (numbers decimal). The files not named come
+ * from cr_model_resolve(model_dir); when all three are named, model_dir is
+ * not used. CR_ERR_INVALID names a setting without '=', an unknown name or
+ * a bad value; otherwise the errors of cr_model_resolve and
+ * cr_classifier_open.
+ */
+CR_API cr_status cr_classifier_open_settings(const char *const *settings,
+                                             struct cr_classifier **out, struct cr_error *err);
+
 /* Frees the network and names. Accepts NULL. No call may be running on cl. */
 CR_API void cr_classifier_free(struct cr_classifier *cl);
 
