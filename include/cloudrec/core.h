@@ -29,11 +29,11 @@ extern "C" {
 #endif
 
 #define CR_VERSION_MAJOR 0
-#define CR_VERSION_MINOR 1
+#define CR_VERSION_MINOR 2
 #define CR_VERSION_PATCH 0
-#define CR_VERSION_STRING "0.1.0"
+#define CR_VERSION_STRING "0.2.0"
 
-/* Returns the library's version string, e.g. "0.1.0". Static storage. */
+/* Returns the library's version string, e.g. "0.2.0". Static storage. */
 CR_API const char *cr_version(void);
 
 /*
