@@ -6,7 +6,9 @@
  *  - Fallible calls return cr_status (CR_OK == 0) and take an optional last
  *    `struct cr_error *err` that receives detail when non-NULL.
  *  - Inputs are borrowed for the duration of the call. Outputs belong to the
- *    caller and are released with the matching cr_*_free(), which accepts NULL.
+ *    caller: an object the library allocated is released with its
+ *    cr_*_free(), what a caller-owned struct holds with its cr_*_clear();
+ *    both accept NULL.
  *  - Nothing is thread-safe unless its comment says so.
  */
 #ifndef CLOUDREC_CORE_H
