@@ -21,6 +21,7 @@
 #include "cmd_simulate.h"
 #include "core/programs.h"
 #include "tool_util.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -3,6 +3,8 @@
  * `cloudrec s3`, `cloudrec sqs` and `cloudrec ec2` (cmd_aws_common.h).
  */
 #include "cmd_aws_common.h"
+#include "aws/aws_internal.h"
+#include "internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * error lines shared by the command line tools (tool_util.h).
  */
 #include "tool_util.h"
+#include "internal.h"
+#include "vision/classify_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  */
 #include "fuzz.h"
 
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 
 #include <string.h>
 

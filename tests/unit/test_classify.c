@@ -1,6 +1,8 @@
 /* test_classify.c - the Darknet wrapper: loading checks, top-k, threads. */
 #include "cloudrec.h"
 #include "tap.h"
+#include "internal.h"
+#include "vision/classify_internal.h"
 
 #include <math.h>
 #include <pthread.h>

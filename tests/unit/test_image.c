@@ -10,6 +10,7 @@
 #include "cloudrec.h"
 #include "tap.h"
 #include "vision/orient.h"
+#include "internal.h"
 
 #include <glob.h>
 #include <stdio.h>

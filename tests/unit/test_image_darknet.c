@@ -11,6 +11,7 @@
  */
 #include "cloudrec.h"
 #include "tap.h"
+#include "internal.h"
 
 #include <dlfcn.h>
 #include <math.h>

@@ -2,6 +2,8 @@
  * required fields, limits, escaping, and failure responses. */
 #include "cloudrec.h"
 #include "tap.h"
+#include "internal.h"
+#include "pipeline/message.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -18,6 +18,7 @@
 #include "cloudrec.h"
 #include "tap.h"
 #include "vision/native.h"
+#include "internal.h"
 
 #include <dlfcn.h>
 #include <math.h>
