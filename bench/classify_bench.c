@@ -157,7 +157,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         else if (c == 'b')
             ok = parse_long(optarg, 1, 64, &o->batch);
         else if (c == 'e')
-            ok = cr_engine_parse(optarg, &o->engine) == CR_OK;
+            ok = cr__engine_parse(optarg, &o->engine) == CR_OK;
         else if (c == 'i')
             o->images_dir = optarg;
         else if (c == 'm')
@@ -242,7 +242,7 @@ static cr_status read_images(const char *dir, struct image_set *s)
         s->ref_class[i] = -1;
         snprintf(path, sizeof(path), "%s/%s", dir, s->names[i]);
         cr_buf_init(&s->bytes[i], IMAGE_MAX_BYTES);
-        cr_status st = cr_file_read(path, 0, &s->bytes[i], &err);
+        cr_status st = cr__file_read(path, 0, &s->bytes[i], &err);
         if (st != CR_OK) {
             fprintf(stderr, "%s: %s\n", prog, err.message[0] ? err.message : cr_strerror(st));
             return st;
@@ -256,7 +256,7 @@ static void free_images(struct image_set *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->names[i]);
         if (s->bytes)
-            cr_buf_free(&s->bytes[i]);
+            cr_buf_clear(&s->bytes[i]);
     }
     free(s->names);
     free(s->bytes);
@@ -303,9 +303,9 @@ static void *pass_thread(void *arg)
             break;
         struct cr_prediction top;
         struct cr_error err = {0};
-        int64_t t0 = cr_time_mono_us();
+        int64_t t0 = cr__time_mono_us();
         cr_status st = classify_one(w->cl, p->imgs, i % p->imgs->n, &top, &err);
-        p->lat_us[i] = cr_time_mono_us() - t0;
+        p->lat_us[i] = cr__time_mono_us() - t0;
         p->got_class[i] = st == CR_OK ? top.class_index : -1;
         if (st != CR_OK && !w->failed) {
             w->failed = 1;
@@ -338,10 +338,10 @@ static cr_status run_pass(struct pass *p, struct cr_classifier **cls, size_t n_t
         exit(EXIT_USAGE);
     }
     pthread_barrier_wait(&p->start);
-    int64_t t0 = cr_time_mono_us();
+    int64_t t0 = cr__time_mono_us();
     for (size_t i = 0; i < n_threads; i++)
         pthread_join(ws[i].tid, NULL);
-    p->wall_us = cr_time_mono_us() - t0;
+    p->wall_us = cr__time_mono_us() - t0;
     pthread_barrier_destroy(&p->start);
     for (size_t i = 0; i < n_threads; i++)
         if (ws[i].failed)
@@ -383,9 +383,9 @@ static cr_status judge_pass(struct pass *p, struct image_set *s, struct figures 
     }
     memcpy(sorted, p->lat_us, p->num * sizeof(*sorted));
     qsort(sorted, p->num, sizeof(*sorted), cmp_i64);
-    f->p50_us = cr_load_percentile(sorted, p->num, 50);
-    f->p90_us = cr_load_percentile(sorted, p->num, 90);
-    f->p99_us = cr_load_percentile(sorted, p->num, 99);
+    f->p50_us = cr__load_percentile(sorted, p->num, 50);
+    f->p90_us = cr__load_percentile(sorted, p->num, 90);
+    f->p99_us = cr__load_percentile(sorted, p->num, 99);
     f->max_us = sorted[p->num - 1];
     f->images_per_s = p->wall_us > 0 ? (double)p->num * 1e6 / (double)p->wall_us : 0;
     free(sorted);
@@ -413,9 +413,9 @@ static cr_status open_classifiers(const struct opts *o, struct cr_classifier **c
             cls[i] = cls[0];
             continue;
         }
-        int64_t t0 = cr_time_mono_us();
+        int64_t t0 = cr__time_mono_us();
         st = cr_classifier_open(&co, &cls[i], &err);
-        double ms = (double)(cr_time_mono_us() - t0) / 1000.0;
+        double ms = (double)(cr__time_mono_us() - t0) / 1000.0;
         sum += ms;
         *max_ms = ms > *max_ms ? ms : *max_ms;
         *opened += st == CR_OK;
@@ -445,7 +445,7 @@ struct batch_figures {
     size_t wrong, failed;
 };
 
-/* Decodes every image once; imgs[i] belongs to the caller (cr_image_free). */
+/* Decodes every image once; imgs[i] belongs to the caller (cr_image_clear). */
 static cr_status decode_all(const struct image_set *s, struct cr_image *imgs)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -466,7 +466,7 @@ static int64_t time_batches(struct cr_classifier *cl, const struct image_set *s,
                             struct batch_figures *bf)
 {
     struct cr_prediction pred[64];
-    int64_t t0 = cr_time_mono_us();
+    int64_t t0 = cr__time_mono_us();
     for (size_t i = 0; i < num; i += size) {
         size_t b = num - i < size ? num - i : size, k = 0;
         struct cr_error err = {0};
@@ -478,7 +478,7 @@ static int64_t time_batches(struct cr_classifier *cl, const struct image_set *s,
         for (size_t j = 0; j < b; j++)
             bf->wrong += pred[j].class_index != s->ref_class[(i + j) % s->n];
     }
-    return cr_time_mono_us() - t0;
+    return cr__time_mono_us() - t0;
 }
 
 /* The batch pass, on one thread with decoded images. */
@@ -502,7 +502,7 @@ static cr_status run_batch(const struct opts *o, const struct image_set *s,
         bf->per_image_ms = (double)many / 1000.0 / (double)num;
     }
     for (size_t i = 0; imgs && i < s->n; i++)
-        cr_image_free(&imgs[i]);
+        cr_image_clear(&imgs[i]);
     free(imgs);
     free(plan);
     return st;
@@ -604,7 +604,7 @@ static cr_status print_json(const struct report *r)
     cr_status st = cr__jw_finish(w, &b);
     if (st == CR_OK)
         printf("%s\n", (const char *)b.data);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     return st;
 }
 
@@ -617,7 +617,7 @@ static cr_status pass_init(struct pass *p, const struct image_set *s, const stru
     return p->lat_us && p->got_class ? CR_OK : CR_ERR_NOMEM;
 }
 
-static void pass_free(struct pass *p)
+static void pass_clear(struct pass *p)
 {
     free(p->lat_us);
     free(p->got_class);
@@ -645,8 +645,8 @@ static int run_bench(const struct opts *o, struct image_set *s, struct cr_classi
                  r->batch.wrong + r->batch.failed;
     rc = bad ? EXIT_WRONG : 0;
 out:
-    pass_free(&single);
-    pass_free(&multi);
+    pass_clear(&single);
+    pass_clear(&multi);
     return rc;
 }
 

@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[0], err.message[0] ? err.message : cr_strerror(st));
     cr_s3_object_free(info);
     cr_aws_free(aws);
-    cr_buf_free(&back);
+    cr_buf_clear(&back);
     free(data);
     return st == CR_OK && same ? 0 : 1;
 }

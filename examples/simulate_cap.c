@@ -25,12 +25,12 @@ int main(int argc, char **argv)
         struct cr_sim_options o = {.arrivals = arrivals, .policy = {.max_instances = cap}};
         struct cr_sim_result r;
         struct cr_error err = {0};
-        if (cr_sim_run(&o, &r, &err) != CR_OK) {
+        if (cr__sim_run(&o, &r, &err) != CR_OK) {
             fprintf(stderr, "%s: %s\n", argv[0], err.message);
             return 1;
         }
         double p95 = r.fleet.latency_p95_s, cost = r.fleet.cost_usd;
-        cr_sim_result_free(&r);
+        cr__sim_result_clear(&r);
         if (p95 <= atof(argv[2])) {
             printf("cap %d: p95 %.1f s, $%.4f\n", cap, p95, cost);
             return 0;

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[0], err.message[0] ? err.message : cr_strerror(st));
     cr_sqs_messages_free(msgs);
     cr_aws_free(aws);
-    cr_buf_free(&id);
-    cr_buf_free(&url);
+    cr_buf_clear(&id);
+    cr_buf_clear(&url);
     return st == CR_OK ? 0 : 1;
 }

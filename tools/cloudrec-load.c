@@ -7,7 +7,7 @@
  *                 [--timeout-ms MS] [--quiet] [--json] [--progress]
  *                 [--report FILE.svg|FILE.html] [FILE...]
  *
- * Thin by design: list the images, read the expectations, call cr_load_run,
+ * Thin by design: list the images, read the expectations, call cr__load_run,
  * print what comes back. Exit status 0 all correct, 1 anything failed or
  * mismatched, 2 usage or setup error.
  */
@@ -180,7 +180,7 @@ static int list_push(struct image_list *l, const char *dir, const char *name)
 }
 
 /* Frees the paths and the array. */
-static void list_free(struct image_list *l)
+static void list_clear(struct image_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->paths[i]);
@@ -264,7 +264,7 @@ static struct cr_load_item *make_items(const struct image_list *l,
         const char *slash = strrchr(l->paths[i], '/');
         items[i].path = l->paths[i];
         items[i].name = slash ? slash + 1 : l->paths[i];
-        items[i].expected_label = labels ? cr_load_labels_find(labels, items[i].name) : NULL;
+        items[i].expected_label = labels ? cr__load_labels_find(labels, items[i].name) : NULL;
         missing += labels && !items[i].expected_label;
     }
     if (missing)
@@ -338,7 +338,7 @@ static void print_json(struct cr__jw *w)
     cr_buf_init(&b, 0);
     cr__jw_finish(w, &b);
     printf("%s\n", b.data ? (char *)b.data : "{}");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 /* One JSON object per answer. */
@@ -380,7 +380,7 @@ static void progress_text(const struct printer *p, char *out, size_t n)
  * unless forced. */
 static void draw_progress(struct printer *p, int force)
 {
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     if (p->progress != 1 || (!force && p->progress_drawn && now - p->last_draw_ms < 100))
         return;
     char line[256];
@@ -407,7 +407,7 @@ static void on_answer(void *userdata, const struct cr_load_result *r,
 {
     struct printer *p = userdata;
     p->counts = *so_far;
-    if (p->report && cr_load_report_add(p->report, r) != CR_OK)
+    if (p->report && cr__load_report_add(p->report, r) != CR_OK)
         fprintf(stderr, "%s: warning: out of memory for the report\n", prog);
     if (!p->quiet) {
         erase_progress(p);
@@ -489,12 +489,12 @@ static int start_report(const struct cli *cl, struct printer *p)
     char stats[2048];
     if (!cl->report)
         return 0;
-    if (cr_load_stats_url(cl->url, stats, sizeof(stats)) != CR_OK) {
+    if (cr__load_stats_url(cl->url, stats, sizeof(stats)) != CR_OK) {
         fprintf(stderr, "%s: --url %s: cannot derive its /v1/stats URL\n", prog, cl->url);
         return EXIT_USAGE;
     }
-    if (cr_load_report_new(&p->report, &err) != CR_OK ||
-        cr_load_report_watch(p->report, stats, &err) != CR_OK) {
+    if (cr__load_report_new(&p->report, &err) != CR_OK ||
+        cr__load_report_watch(p->report, stats, &err) != CR_OK) {
         fprintf(stderr, "%s: report: %s\n", prog, err.message);
         return EXIT_FAILED;
     }
@@ -507,15 +507,15 @@ static int write_report(const struct cli *cl, struct printer *p, const struct cr
     struct cr_buf svg;
     struct cr_error err = {0};
     cr_buf_init(&svg, 0);
-    cr_load_report_unwatch(p->report);
-    cr_status st = cr_load_report_render(p->report, t, has_suffix(cl->report, ".html"), &svg);
+    cr__load_report_unwatch(p->report);
+    cr_status st = cr__load_report_render(p->report, t, has_suffix(cl->report, ".html"), &svg);
     if (st == CR_OK)
-        st = cr_file_write_atomic(cl->report, svg.data, svg.len, &err);
+        st = cr__file_write_atomic(cl->report, svg.data, svg.len, &err);
     else
         snprintf(err.message, sizeof(err.message), "%s", cr_strerror(st));
     if (st != CR_OK)
         fprintf(stderr, "%s: --report %s: %s\n", prog, cl->report, err.message);
-    cr_buf_free(&svg);
+    cr_buf_clear(&svg);
     return st == CR_OK ? 0 : EXIT_FAILED;
 }
 
@@ -541,15 +541,15 @@ static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_
     struct cr_error err = {0};
     int rc = start_report(cl, &p);
     if (rc != 0) {
-        cr_load_report_free(p.report);
+        cr__load_report_free(p.report);
         return rc;
     }
     raise_fd_limit(cl->concurrency);
-    cr_status st = cr_load_run(&o, items, n_items, &t, &err);
+    cr_status st = cr__load_run(&o, items, n_items, &t, &err);
     erase_progress(&p);
     if (st == CR_OK && p.report)
         rc = write_report(cl, &p, &t);
-    cr_load_report_free(p.report);
+    cr__load_report_free(p.report);
     if (st != CR_OK) {
         tool_fail(prog, NULL, st, &err);
         return st == CR_ERR_INVALID || st == CR_ERR_NOT_FOUND || st == CR_ERR_IO ? EXIT_USAGE
@@ -577,7 +577,7 @@ int main(int argc, char **argv)
     rc = EXIT_USAGE;
     if (collect_images(&cl, &list) != 0)
         goto out;
-    if (cl.expect_csv && cr_load_labels_read(cl.expect_csv, &labels, &err) != CR_OK) {
+    if (cl.expect_csv && cr__load_labels_read(cl.expect_csv, &labels, &err) != CR_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.message);
         goto out;
     }
@@ -586,7 +586,7 @@ int main(int argc, char **argv)
     rc = run(&cl, items, list.n);
 out:
     free(items);
-    cr_load_labels_free(labels);
-    list_free(&list);
+    cr__load_labels_free(labels);
+    list_clear(&list);
     return rc;
 }

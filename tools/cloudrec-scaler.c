@@ -4,7 +4,7 @@
  * Its options are declared in libcloudrec/core/programs.c
  * (cr__scaler_program): that table is this parser, its --help and the
  * command line `cloudrec up` builds. The loop is cr_scaler_run
- * (include/cloudrec/service.h), the policy cr_scale_decide (scale.h), the
+ * (include/cloudrec/service.h), the policy cr__scale_decide (scale.h), the
  * worker command cr__scaler_worker_argv. SIGTERM or SIGINT: stop every
  * worker gracefully, exit 0.
  */
@@ -23,10 +23,10 @@ static cr_status print_user_data(const struct cr_scaler_options *o, struct cr_er
 {
     struct cr_buf out;
     cr_buf_init(&out, 0);
-    cr_status st = cr_scaler_user_data(o, &out, err);
+    cr_status st = cr__scaler_user_data(o, &out, err);
     if (st == CR_OK)
         fwrite(out.data, 1, out.len, stdout);
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
     return st;
 }
 

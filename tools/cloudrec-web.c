@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);
-    cr_log(CR_LOG_INFO, "msg=\"stopping\" signal=%d", sig);
+    cr__log(CR_LOG_INFO, "msg=\"stopping\" signal=%d", sig);
     cr_web_free(server); /* stops gracefully first */
     return 0;
 }

@@ -200,7 +200,7 @@ static void print_json(const char *file, const struct cr_prediction *p, size_t n
     cr__jw_end(w);
     cr__jw_finish(w, &out);
     printf("%s\n", out.data ? (char *)out.data : "");
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
 }
 
 static int cmd_classify(int argc, char **argv)
@@ -303,7 +303,7 @@ static int cmd_model_fetch(int argc, char **argv)
     const char *sha = m.sha256 ? m.sha256 : CR_TINY_WEIGHTS_SHA256, *dest = m.dest;
     unsigned char digest[CR_SHA256_LEN];
     if (strlen(sha) != 2 * CR_SHA256_LEN ||
-        cr_hex_decode(sha, strlen(sha), digest, sizeof(digest)) != CR_OK) {
+        cr__hex_decode(sha, strlen(sha), digest, sizeof(digest)) != CR_OK) {
         fprintf(stderr, "%s: --sha256 must be 64 hex digits, got '%s'\n", prog, sha);
         return EXIT_USAGE;
     }

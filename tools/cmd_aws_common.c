@@ -97,10 +97,10 @@ int aws_cli_open(const struct aws_cli *a, struct cr_aws **out)
     if (a->verbose) {
         struct cr_buf ep;
         cr_buf_init(&ep, 0);
-        cr_aws_endpoint(*out, a->service, &ep, NULL);
+        cr__aws_endpoint_url(*out, a->service, &ep, NULL);
         fprintf(stderr, "%s: region=%s endpoint=%s credentials=%s\n", a->prog, cr_aws_region(*out),
                 ep.data ? (const char *)ep.data : "?", cr_aws_credentials_source(*out));
-        cr_buf_free(&ep);
+        cr_buf_clear(&ep);
     }
     return AWS_EXIT_OK;
 }
@@ -146,7 +146,7 @@ int aws_cli_print_json(struct cr__jw *w)
     } else {
         printf("%s\n", (const char *)buf.data);
     }
-    cr_buf_free(&buf);
+    cr_buf_clear(&buf);
     return rc;
 }
 
@@ -167,7 +167,7 @@ int aws_cli_print_page_json(struct cr__jw *w, const char *next_token)
 void aws_cli_time(int64_t epoch_s, char out[21])
 {
     if (epoch_s > 0)
-        cr_time_format_iso8601(epoch_s, out);
+        cr__time_format_iso8601(epoch_s, out);
     else
         strcpy(out, "-");
 }

@@ -273,7 +273,7 @@ static int ec2_getopt(struct aws_cli *a, struct ec2_args *s, int argc, char **ar
 }
 
 /* Releases the copies the flags made. */
-static void ec2_args_free(struct ec2_args *s)
+static void ec2_args_clear(struct ec2_args *s)
 {
     for (size_t i = 0; i < MAX_ITEMS; i++) {
         free(s->tag_text[i]);
@@ -373,9 +373,9 @@ static int run_prepare(struct aws_cli *a, struct ec2_args *s, struct cr_buf *use
     struct cr_error err = {0};
     cr_status st = CR_OK;
     if (s->user_data_file)
-        st = cr_file_read(s->user_data_file, CR_EC2_MAX_USER_DATA_BYTES, user_data, &err);
+        st = cr__file_read(s->user_data_file, CR_EC2_MAX_USER_DATA_BYTES, user_data, &err);
     else if (s->user_data_text)
-        st = cr_buf_append_str(user_data, s->user_data_text);
+        st = cr__buf_append_str(user_data, s->user_data_text);
     if (st != CR_OK)
         return aws_cli_fail(a, st, &err);
     s->run.user_data = user_data->data;
@@ -418,7 +418,7 @@ static int ec2_run(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
     }
     cr_ec2_instances_free(set);
     cr_aws_free(aws);
-    cr_buf_free(&user_data);
+    cr_buf_clear(&user_data);
     return rc;
 }
 
@@ -547,7 +547,7 @@ int cloudrec_cmd_ec2(int argc, char **argv)
         int rc = ec2_getopt(&a, s, argc - 1, argv + 1);
         if (rc < 0)
             rc = cmds[i].fn(&a, s, argc - 1, argv + 1);
-        ec2_args_free(s);
+        ec2_args_clear(s);
         free(s);
         return rc;
     }

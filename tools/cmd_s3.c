@@ -190,7 +190,7 @@ static cr_status read_stdin(struct cr_buf *buf)
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
-        cr_status st = cr_buf_append(buf, chunk, n);
+        cr_status st = cr__buf_append(buf, chunk, n);
         if (st != CR_OK)
             return st;
     }
@@ -256,7 +256,7 @@ static int s3_put(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     struct cr_error err = {0};
     struct cr_aws *aws = NULL;
     struct cr_s3_object *info = NULL;
-    cr_status st = strcmp(file, "-") == 0 ? read_stdin(&data) : cr_file_read(file, 0, &data, &err);
+    cr_status st = strcmp(file, "-") == 0 ? read_stdin(&data) : cr__file_read(file, 0, &data, &err);
     int rc = st == CR_OK ? AWS_EXIT_OK : aws_cli_fail(a, st, &err);
     if (rc == AWS_EXIT_OK)
         rc = aws_cli_open(a, &aws);
@@ -268,7 +268,7 @@ static int s3_put(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     }
     cr_s3_object_free(info);
     cr_aws_free(aws);
-    cr_buf_free(&data);
+    cr_buf_clear(&data);
     free(key);
     return rc;
 }
@@ -288,7 +288,7 @@ static int get_output(const struct aws_cli *a, const char *dest, const struct s3
         return AWS_EXIT_OK;
     }
     cr_status st =
-        cr_file_write_atomic(dest, data->data ? (const void *)data->data : "", data->len, &err);
+        cr__file_write_atomic(dest, data->data ? (const void *)data->data : "", data->len, &err);
     if (st != CR_OK)
         return aws_cli_fail(a, st, &err);
     if (a->json)
@@ -320,7 +320,7 @@ static int s3_get(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     cr_status st = cr_s3_get_object(aws, u.bucket, u.key, NULL, &data, &info, &err);
     rc = st == CR_OK ? get_output(a, dest, &u, &data, info) : aws_cli_fail(a, st, &err);
     cr_s3_object_free(info);
-    cr_buf_free(&data);
+    cr_buf_clear(&data);
     cr_aws_free(aws);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * cmd_simulate.c - `cloudrec simulate`: flags for cr_sim_run
+ * cmd_simulate.c - `cloudrec simulate`: flags for cr__sim_run
  * (include/cloudrec/sim.h), the report, the CSV and SVG files, sweeps.
  *
  * Every flag is declared once, in flags[] below: the getopt table, the
@@ -302,10 +302,10 @@ static int write_file(const struct cr_sim_result *r, enum cr_sim_format fmt, con
     struct cr_buf b;
     struct cr_error err = {0};
     cr_buf_init(&b, 0);
-    cr_status st = cr_sim_write(r, fmt, &b);
+    cr_status st = cr__sim_write(r, fmt, &b);
     if (st == CR_OK)
-        st = cr_file_write_atomic(path, b.data, b.len, &err);
-    cr_buf_free(&b);
+        st = cr__file_write_atomic(path, b.data, b.len, &err);
+    cr_buf_clear(&b);
     if (st != CR_OK)
         tool_fail("cloudrec", NULL, st, &err);
     return st == CR_OK;
@@ -345,20 +345,20 @@ static int run_once(struct sim_args *a)
 {
     struct cr_sim_result r;
     struct cr_error err = {0};
-    cr_status st = cr_sim_run(&a->o, &r, &err);
+    cr_status st = cr__sim_run(&a->o, &r, &err);
     if (st != CR_OK) {
         tool_fail("cloudrec", "simulate", st, &err);
         return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
     }
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    int rc = cr_sim_write(&r, a->json ? CR_SIM_JSON : CR_SIM_TEXT, &b) == CR_OK ? 0 : SIM_EXIT_FAIL;
+    int rc = cr__sim_write(&r, a->json ? CR_SIM_JSON : CR_SIM_TEXT, &b) == CR_OK ? 0 : SIM_EXIT_FAIL;
     if (rc == 0)
         fwrite(b.data, 1, b.len, stdout);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     if (rc == 0 && !write_files(a, &r, NULL))
         rc = SIM_EXIT_FAIL;
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
     return rc;
 }
 
@@ -382,7 +382,7 @@ static int sweep_row(struct sim_args *a, const char *flag, const char *value)
 {
     struct cr_sim_result r;
     struct cr_error err = {0};
-    cr_status st = cr_sim_run(&a->o, &r, &err);
+    cr_status st = cr__sim_run(&a->o, &r, &err);
     if (st != CR_OK) {
         tool_fail("cloudrec", "simulate", st, &err);
         return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
@@ -400,7 +400,7 @@ static int sweep_row(struct sim_args *a, const char *flag, const char *value)
         st = cr__jw_finish(w, &b);
         if (st == CR_OK)
             printf("%s\n", (const char *)b.data);
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
     } else {
         printf("%-*s %9ld %10.3f %10.3f %10.3f %5d %9.3f %12.1f %10.4f %9ld\n",
                (int)(strlen(flag) > 12 ? strlen(flag) : 12), value, f->completed, f->latency_avg_s,
@@ -409,7 +409,7 @@ static int sweep_row(struct sim_args *a, const char *flag, const char *value)
     }
     if (st == CR_OK && !write_files(a, &r, value))
         st = CR_ERR_IO;
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
     return st == CR_OK ? 0 : SIM_EXIT_FAIL;
 }
 

@@ -138,7 +138,7 @@ static int sqs_getopt(struct aws_cli *a, struct sqs_args *s, int argc, char **ar
 }
 
 /* Releases the --attr copies. */
-static void sqs_args_free(struct sqs_args *s)
+static void sqs_args_clear(struct sqs_args *s)
 {
     for (size_t i = 0; i < MAX_ATTRS; i++)
         free(s->attr_text[i]);
@@ -154,7 +154,7 @@ static int open_queue(const struct aws_cli *a, const char *queue, struct cr_aws 
         return rc;
     struct cr_error err = {0};
     cr_status st = strncmp(queue, "http://", 7) == 0 || strncmp(queue, "https://", 8) == 0
-                       ? cr_buf_append_str(url, queue)
+                       ? cr__buf_append_str(url, queue)
                        : cr_sqs_get_queue_url(*aws, queue, url, &err);
     return st == CR_OK ? 0 : aws_cli_fail(a, st, &err);
 }
@@ -175,7 +175,7 @@ static int with_queue(const struct aws_cli *a, struct sqs_args *s, int argc, cha
     int rc = open_queue(a, argv[optind], &aws, &url);
     if (rc == 0)
         rc = fn(aws, a, (const char *)url.data, s, (size_t)(argc - optind - 1), argv + optind + 1);
-    cr_buf_free(&url);
+    cr_buf_clear(&url);
     cr_aws_free(aws);
     return rc;
 }
@@ -211,7 +211,7 @@ static int name_to_url(struct aws_cli *a, const struct cr_sqs_create_options *cr
     cr_status st = create ? cr_sqs_create_queue(aws, name, create, &url, &err)
                           : cr_sqs_get_queue_url(aws, name, &url, &err);
     rc = st == CR_OK ? print_url(a, (const char *)url.data) : aws_cli_fail(a, st, &err);
-    cr_buf_free(&url);
+    cr_buf_clear(&url);
     cr_aws_free(aws);
     return rc;
 }
@@ -319,11 +319,11 @@ static int run_chunks(struct batch_run *r, const char *list, char **items, size_
 static cr_status body_of(const char *arg, struct cr_buf *buf)
 {
     if (strcmp(arg, "-") != 0)
-        return cr_buf_append_str(buf, arg);
+        return cr__buf_append_str(buf, arg);
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
-        if (cr_buf_append(buf, chunk, n) != CR_OK)
+        if (cr__buf_append(buf, chunk, n) != CR_OK)
             return CR_ERR_NOMEM;
     return ferror(stdin) ? CR_ERR_IO : CR_OK;
 }
@@ -354,9 +354,9 @@ static void send_chunk(struct batch_run *r, char **bodies, size_t n, size_t firs
         st = cr_sqs_send_batch(r->aws, r->url, e, n, &b, &err);
     report_chunk(r, first, n, b, (const char *)id.data, st, &err);
     cr_sqs_batch_free(b);
-    cr_buf_free(&id);
+    cr_buf_clear(&id);
     for (size_t i = 0; i < n; i++)
-        cr_buf_free(&text[i]);
+        cr_buf_clear(&text[i]);
 }
 
 /* cloudrec sqs send QUEUE BODY...: sends every BODY (a queue_fn). */
@@ -569,7 +569,7 @@ int cloudrec_cmd_sqs(int argc, char **argv)
         int rc = sqs_getopt(&a, &s, argc - 1, argv + 1);
         if (rc < 0)
             rc = sqs_run(&cmds[i], &a, &s, argc - 1, argv + 1);
-        sqs_args_free(&s);
+        sqs_args_clear(&s);
         return rc;
     }
     fprintf(stderr,

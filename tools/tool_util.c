@@ -53,7 +53,7 @@ int tool_flag_int(const char *prog, const char *flag, const char *s, long long l
 
 int tool_flag_engine(const char *prog, const char *s, enum cr_engine *out)
 {
-    if (cr_engine_parse(s, out) == CR_OK)
+    if (cr__engine_parse(s, out) == CR_OK)
         return 1;
     fprintf(stderr, "%s: --engine must be auto, native or darknet, got '%s'\n", prog, s);
     return 0;
@@ -88,7 +88,7 @@ int tool_getopt(int argc, char **argv, const char *shortopts, const struct optio
 
 int tool_log_level(const char *prog, const char *val, int *level)
 {
-    int l = cr_log_level_parse(val);
+    int l = cr__log_level_parse(val);
     if (l < 0) {
         fprintf(stderr, "%s: unknown --log-level '%s'\n", prog, val);
         return 0;

@@ -96,7 +96,7 @@ CR_API void cr_error_clear(struct cr_error *err);
 /* ---- byte buffers --------------------------------------------------------
  * A growable byte buffer with a hard size limit, which calls such as
  * cr_s3_get_object fill. Zero-initialise it (or call cr_buf_init) before
- * use; release what it holds with cr_buf_free. The contents are always
+ * use; release what it holds with cr_buf_clear. The contents are always
  * followed by a NUL byte (not counted in len) so text can be used directly.
  */
 struct cr_buf {
@@ -109,7 +109,7 @@ struct cr_buf {
 /* Empties buf and sets its limit (0 = none beyond SIZE_MAX / 2). */
 CR_API void cr_buf_init(struct cr_buf *buf, size_t max_bytes);
 /* Releases the memory; the buffer is left empty and reusable. Accepts NULL. */
-CR_API void cr_buf_free(struct cr_buf *buf);
+CR_API void cr_buf_clear(struct cr_buf *buf);
 
 /* ---- logging -------------------------------------------------------------
  * The library is silent until a handler is installed. Lines are key=value

@@ -65,7 +65,7 @@ struct cr_instance {
     long pid;               /* local: the process id; 0 otherwise */
 };
 
-/* The result of cr_fleet_list; release with cr_fleet_list_free. */
+/* The result of cr_fleet_list; release with cr_fleet_list_clear. */
 struct cr_instance_list {
     struct cr_instance *items;
     size_t count;
@@ -100,7 +100,7 @@ CR_API cr_status cr_fleet_list(struct cr_fleet *f, struct cr_instance_list *out,
                                struct cr_error *err);
 
 /* Frees the items and zeroes *list. Accepts NULL. */
-CR_API void cr_fleet_list_free(struct cr_instance_list *list);
+CR_API void cr_fleet_list_clear(struct cr_instance_list *list);
 
 /* Starts count instances (they show as pending). *launched (optional) says
  * how many started before a failure. ec2: a launch past the fleet's cap

@@ -28,7 +28,7 @@ struct cr_image_limits {
 /*
  * A decoded image: 8-bit RGB, interleaved, rows top to bottom without
  * padding (pixels[(y * width + x) * 3 + c]). Owned by the caller; release the
- * pixels with cr_image_free.
+ * pixels with cr_image_clear.
  */
 struct cr_image {
     int width;
@@ -66,7 +66,7 @@ CR_API cr_status cr_image_probe(const void *data, size_t len, enum cr_image_form
                                 int *width, int *height, struct cr_error *err);
 
 /* Frees the pixels and zeroes the struct. Accepts NULL. */
-CR_API void cr_image_free(struct cr_image *img);
+CR_API void cr_image_clear(struct cr_image *img);
 
 #ifdef __cplusplus
 }

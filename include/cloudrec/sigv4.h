@@ -106,7 +106,7 @@ struct cr_sigv4_params {
 
 /*
  * What signing produced. Every string is owned by the result and released by
- * cr_sigv4_result_free; `headers` point into the result's own strings.
+ * cr_sigv4_result_clear; `headers` point into the result's own strings.
  */
 struct cr_sigv4_result {
     char *canonical_request;
@@ -134,7 +134,7 @@ struct cr_sigv4_result {
 
 /*
  * Signs req with p and fills *out, which the caller releases with
- * cr_sigv4_result_free (also after a failure, when it is left empty).
+ * cr_sigv4_result_clear (also after a failure, when it is left empty).
  * CR_ERR_INVALID for a missing credential, region, service, method or Host
  * header, a time outside years 1970-9999 or expires_s out of range;
  * CR_ERR_NOMEM on allocation failure. Detail goes to err when non-NULL.
@@ -143,7 +143,7 @@ CR_API cr_status cr_sigv4_sign(const struct cr_sigv4_request *req, const struct 
                                struct cr_sigv4_result *out, struct cr_error *err);
 
 /* Releases the strings of a result and empties it. Accepts NULL. */
-CR_API void cr_sigv4_result_free(struct cr_sigv4_result *res);
+CR_API void cr_sigv4_result_clear(struct cr_sigv4_result *res);
 
 #ifdef __cplusplus
 }

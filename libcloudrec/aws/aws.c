@@ -49,7 +49,7 @@ static uint64_t seed(void)
 {
     uint64_t v = 0;
     if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
-        v = (uint64_t)cr_time_mono_us() ^ ((uint64_t)cr_time_wall_ms() << 20);
+        v = (uint64_t)cr__time_mono_us() ^ ((uint64_t)cr__time_wall_ms() << 20);
     return v ? v : UINT64_C(0x9E3779B97F4A7C15);
 }
 
@@ -146,7 +146,7 @@ cr_status cr_aws_open(const struct cr_aws_options *opts, struct cr_aws **out, st
         cr_aws_free(aws);
         return st;
     }
-    cr_log(CR_LOG_DEBUG, "component=aws msg=\"context opened\" region=%s credentials=%s",
+    cr__log(CR_LOG_DEBUG, "component=aws msg=\"context opened\" region=%s credentials=%s",
            aws->region, cr_aws_credentials_source(aws));
     *out = aws;
     return CR_OK;
@@ -182,14 +182,14 @@ const char *cr_aws_credentials_source(const struct cr_aws *aws)
     return aws->kind == CR__CREDS_IMDS ? "imds" : "none";
 }
 
-cr_status cr_aws_endpoint(const struct cr_aws *aws, const char *service, struct cr_buf *out,
+cr_status cr__aws_endpoint_url(const struct cr_aws *aws, const char *service, struct cr_buf *out,
                           struct cr_error *err)
 {
     if (!aws || !out)
-        return cr__fail(err, CR_ERR_INVALID, "cr_aws_endpoint needs a context and a buffer");
+        return cr__fail(err, CR_ERR_INVALID, "cr__aws_endpoint_url needs a context and a buffer");
     struct cr__aws_endpoint ep;
     cr_status st = cr__aws_endpoint_resolve(service, aws->region, aws->endpoint_url, &ep, err);
-    if (st == CR_OK && (st = cr_buf_append_str(out, ep.base)) != CR_OK)
+    if (st == CR_OK && (st = cr__buf_append_str(out, ep.base)) != CR_OK)
         cr__fail(err, st, "out of memory for an endpoint");
     return st;
 }
@@ -210,7 +210,7 @@ static int creds_fresh(const struct cr_aws *aws, int64_t now_s)
  * have not actually expired yet. */
 static cr_status current_creds(struct cr_aws *aws, int force, struct cr_error *err)
 {
-    int64_t now_s = cr_time_wall_ms() / 1000;
+    int64_t now_s = cr__time_wall_ms() / 1000;
     if (aws->kind == CR__CREDS_STATIC || (!force && creds_fresh(aws, now_s)))
         return CR_OK;
     struct cr__aws_creds fresh = {0};
@@ -221,13 +221,13 @@ static cr_status current_creds(struct cr_aws *aws, int force, struct cr_error *e
         aws->creds = fresh;
         char exp[21] = "never";
         if (fresh.expiration_s)
-            cr_time_format_iso8601(fresh.expiration_s, exp);
-        cr_log(CR_LOG_INFO, "component=aws msg=\"credentials fetched\" source=%s expires=%s",
+            cr__time_format_iso8601(fresh.expiration_s, exp);
+        cr__log(CR_LOG_INFO, "component=aws msg=\"credentials fetched\" source=%s expires=%s",
                fresh.source, exp);
         return CR_OK;
     }
     int usable = aws->creds.access_key_id && !force && now_s < aws->creds.expiration_s;
-    cr_log(usable ? CR_LOG_WARN : CR_LOG_ERROR,
+    cr__log(usable ? CR_LOG_WARN : CR_LOG_ERROR,
            "component=aws msg=\"credentials refresh failed\" keep=%s reason=\"%s\"",
            usable ? "yes" : "no", e.message);
     if (usable)
@@ -237,7 +237,7 @@ static cr_status current_creds(struct cr_aws *aws, int force, struct cr_error *e
     return cr__fail_prefix(err, CR_ERR_AUTH, "no usable AWS credentials: ");
 }
 
-cr_status cr_aws_resolve_credentials(struct cr_aws *aws, struct cr_error *err)
+cr_status cr__aws_resolve_credentials(struct cr_aws *aws, struct cr_error *err)
 {
     if (!aws)
         return cr__fail(err, CR_ERR_INVALID, "no AWS context");
@@ -254,11 +254,11 @@ struct prepared {
 };
 
 /* Releases what prepare() built. */
-static void prepared_free(struct prepared *p)
+static void prepared_clear(struct prepared *p)
 {
-    cr_buf_free(&p->url);
-    cr_buf_free(&p->host);
-    cr_buf_free(&p->path);
+    cr_buf_clear(&p->url);
+    cr_buf_clear(&p->host);
+    cr_buf_clear(&p->path);
     free(p->headers);
 }
 
@@ -319,7 +319,7 @@ static cr_status send_once(struct cr_aws *aws, const struct cr__aws_request *req
                                  .secret_access_key = aws->creds.secret_access_key,
                                  .session_token = aws->creds.session_token,
                                  .region = aws->region, .service = req->service,
-                                 .time_s = cr_time_wall_ms() / 1000};
+                                 .time_s = cr__time_wall_ms() / 1000};
     struct cr_sigv4_result sig = {0};
     cr_status st = cr_sigv4_sign(&sreq, &sp, &sig, err);
     struct cr_http_header *all = NULL;
@@ -336,7 +336,7 @@ static cr_status send_once(struct cr_aws *aws, const struct cr__aws_request *req
         st = cr__http_send(aws->http, &hreq, &resp->http, err);
     }
     free(all);
-    cr_sigv4_result_free(&sig);
+    cr_sigv4_result_clear(&sig);
     return st;
 }
 
@@ -386,7 +386,7 @@ static void back_off(struct cr_aws *aws, const struct cr__aws_request *req, int 
 {
     uint64_t r = aws->random_fn(aws->random_userdata);
     int64_t delay = cr__aws_backoff_ms(retry, aws->base_backoff_ms, aws->max_backoff_ms, r);
-    cr_log(CR_LOG_INFO,
+    cr__log(CR_LOG_INFO,
            "component=aws msg=retrying service=%s method=%s attempt=%d max_attempts=%d "
            "delay_ms=%lld http_status=%ld code=%s reason=\"%s\"",
            req->service, req->method, retry + 2, aws->max_attempts, (long long)delay,
@@ -408,13 +408,13 @@ static cr_status send_loop(struct cr_aws *aws, const struct cr__aws_request *req
         if (st != CR_OK)
             return st;
         force_refresh = 0;
-        int64_t t0 = cr_time_mono_ms();
+        int64_t t0 = cr__time_mono_ms();
         cr_error_clear(e);
         struct outcome o = judge(send_once(aws, req, p, resp, e), resp, e);
-        cr_log(CR_LOG_DEBUG,
+        cr__log(CR_LOG_DEBUG,
                "component=aws service=%s method=%s path=\"%s\" status=%ld attempt=%d ms=%lld",
                req->service, req->method, (const char *)p->path.data, resp->http.status,
-               resp->attempts, (long long)(cr_time_mono_ms() - t0));
+               resp->attempts, (long long)(cr__time_mono_ms() - t0));
         if (o.st == CR_OK)
             return CR_OK;
         if (o.expired_token && aws->kind == CR__CREDS_IMDS && !refreshed) {
@@ -445,15 +445,15 @@ cr_status cr__aws_send(struct cr_aws *aws, const struct cr__aws_request *req,
         cr__fail_prefix(err, st, "%s %s %s: ", req->service, req->method,
                         p.path.data ? (const char *)p.path.data : "/");
     }
-    prepared_free(&p);
+    prepared_clear(&p);
     return st;
 }
 
-void cr__aws_response_free(struct cr__aws_response *resp)
+void cr__aws_response_clear(struct cr__aws_response *resp)
 {
     if (!resp)
         return;
-    cr__http_response_free(&resp->http);
+    cr__http_response_clear(&resp->http);
     resp->attempts = 0;
     resp->request_id[0] = '\0';
 }

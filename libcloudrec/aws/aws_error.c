@@ -180,12 +180,12 @@ cr_status cr__aws_parse_error(long http_status, const void *body, size_t len,
 
 cr_status cr__aws_query_add(struct cr_buf *out, const char *name, const char *value)
 {
-    cr_status st = out->len > 0 ? cr_buf_append(out, "&", 1) : CR_OK;
+    cr_status st = out->len > 0 ? cr__buf_append(out, "&", 1) : CR_OK;
     if (st == CR_OK)
-        st = cr_uri_encode(name, strlen(name), 0, out);
+        st = cr__uri_encode(name, strlen(name), 0, out);
     if (st == CR_OK)
-        st = cr_buf_append(out, "=", 1);
+        st = cr__buf_append(out, "=", 1);
     if (st == CR_OK && value)
-        st = cr_uri_encode(value, strlen(value), 0, out);
+        st = cr__uri_encode(value, strlen(value), 0, out);
     return st;
 }

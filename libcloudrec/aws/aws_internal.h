@@ -23,7 +23,7 @@
  *   struct cr__aws_response resp = {0};
  *   cr_status st = cr__aws_send(aws, &req, &resp, err);
  *   const char *etag = cr__aws_response_header(&resp, "ETag");
- *   cr__aws_response_free(&resp);
+ *   cr__aws_response_clear(&resp);
  *
  *   struct cr_buf form; cr_buf_init(&form, 0);
  *   cr__aws_query_add(&form, "Action", "GetQueueUrl");
@@ -88,7 +88,7 @@ struct cr__aws_request {
 
 /*
  * The final answer. Zero-initialise before the first cr__aws_send; each send
- * empties it first; release with cr__aws_response_free. http.status is 0 when
+ * empties it first; release with cr__aws_response_clear. http.status is 0 when
  * no answer arrived at all. On a non-2xx answer the body (the XML error) and
  * headers are still here, and err holds the parsed detail.
  */
@@ -122,7 +122,7 @@ cr_status cr__aws_send(struct cr_aws *aws, const struct cr__aws_request *req,
 
 /* Releases the response's memory; it is left empty and reusable. Accepts
  * NULL. */
-void cr__aws_response_free(struct cr__aws_response *resp);
+void cr__aws_response_clear(struct cr__aws_response *resp);
 
 /* The first response header named name (any case), or NULL. Valid until the
  * response is reused or freed. */
@@ -271,23 +271,23 @@ cr_status cr__imds_parse_credentials(const char *json, size_t len, const char *r
  * metadata when that is the source. Lets a program fail at start-up rather
  * than on its first request. CR_ERR_AUTH when there are none.
  */
-cr_status cr_aws_resolve_credentials(struct cr_aws *aws, struct cr_error *err);
+cr_status cr__aws_resolve_credentials(struct cr_aws *aws, struct cr_error *err);
 
 /*
  * Appends the endpoint used for service ("s3", "sqs", "ec2") to out, e.g.
  * "https://sqs.eu-west-1.amazonaws.com" or "http://127.0.0.1:5000".
  */
-cr_status cr_aws_endpoint(const struct cr_aws *aws, const char *service, struct cr_buf *out,
+cr_status cr__aws_endpoint_url(const struct cr_aws *aws, const char *service, struct cr_buf *out,
                           struct cr_error *err);
 
 /* ---- SQS result lookups (sqs.c) ---------------------------------------------*/
 
 /* The value of system attribute name of m ("SenderId"), or NULL. Valid
  * until the messages are freed. */
-const char *cr_sqs_message_attribute(const struct cr_sqs_message *m, const char *name);
+const char *cr__sqs_message_attribute(const struct cr_sqs_message *m, const char *name);
 
 /* The value of attribute name, or NULL. Valid until the set is freed. */
-const char *cr_sqs_queue_attribute(const struct cr_sqs_queue_attributes *attrs,
+const char *cr__sqs_queue_attribute(const struct cr_sqs_queue_attributes *attrs,
                                    const char *name);
 
 #endif

@@ -200,12 +200,12 @@ static cr_status home_dir(struct cr_buf *out)
 {
     const char *home = env("HOME");
     if (home)
-        return cr_buf_append_str(out, home);
+        return cr__buf_append_str(out, home);
     struct passwd pw, *res = NULL;
     char tmp[4096];
     if (getpwuid_r(getuid(), &pw, tmp, sizeof(tmp), &res) != 0 || !res)
         return CR_ERR_NOT_FOUND;
-    return cr_buf_append_str(out, pw.pw_dir);
+    return cr__buf_append_str(out, pw.pw_dir);
 }
 
 /* The path of a shared file: the variable's value (a leading "~/" means the
@@ -214,11 +214,11 @@ static cr_status shared_path(const char *var, const char *leaf, struct cr_buf *o
 {
     const char *v = env(var);
     if (v && strncmp(v, "~/", 2) != 0)
-        return cr_buf_append_str(out, v);
+        return cr__buf_append_str(out, v);
     cr_status st = home_dir(out);
     if (st != CR_OK)
         return st;
-    return v ? cr_buf_append_str(out, v + 1) : cr_buf_appendf(out, "/.aws/%s", leaf);
+    return v ? cr__buf_append_str(out, v + 1) : cr__buf_appendf(out, "/.aws/%s", leaf);
 }
 
 /* Reads one shared file and merges the profile's values from it. A missing
@@ -236,7 +236,7 @@ static cr_status load_file(const char *var, const char *leaf, int config_style, 
     }
     if (st != CR_OK)
         goto out;
-    st = cr_file_read((const char *)path.data, PROFILE_FILE_MAX_BYTES, &text, err);
+    st = cr__file_read((const char *)path.data, PROFILE_FILE_MAX_BYTES, &text, err);
     if (st == CR_ERR_NOT_FOUND) {
         st = CR_OK;
         goto out;
@@ -246,8 +246,8 @@ static cr_status load_file(const char *var, const char *leaf, int config_style, 
 out:
     if (text.data)
         explicit_bzero(text.data, text.cap);
-    cr_buf_free(&text);
-    cr_buf_free(&path);
+    cr_buf_clear(&text);
+    cr_buf_clear(&path);
     return st;
 }
 

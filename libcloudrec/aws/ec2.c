@@ -150,7 +150,7 @@ static cr_status parse_instance(const struct cr__xml_node *item, const char *res
         st = nested_text(item, "launchTime", NULL, &launch);
     i->state_code = (int)cr__svc_parse_int(code, -1);
     int64_t t = 0;
-    if (launch && cr_time_parse_iso8601(launch, &t) == CR_OK)
+    if (launch && cr__time_parse_iso8601(launch, &t) == CR_OK)
         i->launch_time_s = t;
     free(code);
     free(launch);
@@ -278,10 +278,10 @@ static cr_status add_user_data(struct cr_buf *form, const struct cr_ec2_run_opti
         return CR_OK;
     struct cr_buf b64;
     cr_buf_init(&b64, 0);
-    cr_status st = cr_base64_encode(o->user_data, o->user_data_len, &b64);
+    cr_status st = cr__base64_encode(o->user_data, o->user_data_len, &b64);
     if (st == CR_OK)
         st = cr__aws_query_add(form, "UserData", (const char *)b64.data);
-    cr_buf_free(&b64);
+    cr_buf_clear(&b64);
     return st;
 }
 
@@ -349,7 +349,7 @@ cr_status cr_ec2_run_instances(struct cr_aws *aws, const struct cr_ec2_run_optio
     struct cr_buf form;
     cr_buf_init(&form, 0);
     st = instances_call(aws, run_form(opts, &form), &form, 0, out, err);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     return st;
 }
 
@@ -421,7 +421,7 @@ cr_status cr_ec2_describe_instances(struct cr_aws *aws, const struct cr_ec2_desc
     struct cr_buf form;
     cr_buf_init(&form, 0);
     st = instances_call(aws, describe_form(o, &form), &form, 1, out, err);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     return st;
 }
 
@@ -476,7 +476,7 @@ cr_status cr_ec2_terminate_instances(struct cr_aws *aws, const char *const *inst
     if (st == CR_OK && (st = cr__ec2_parse_changes(doc, set)) != CR_OK)
         cr__fail(err, st, "ec2: out of memory for state changes");
     cr__xml_free(doc);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     if (st == CR_OK && out)
         *out = set;
     else

@@ -106,22 +106,22 @@ cr_status cr__aws_compose_url(const struct cr__aws_endpoint *ep, int force_path_
                        cr__aws_bucket_virtual_ok(bucket);
     cr_status st = CR_OK;
     if (virtual_host)
-        st = cr_buf_appendf(host, "%s.", bucket);
+        st = cr__buf_appendf(host, "%s.", bucket);
     if (st == CR_OK)
-        st = cr_buf_append(host, base + s, auth_len);
+        st = cr__buf_append(host, base + s, auth_len);
     if (st == CR_OK)
-        st = cr_buf_append_str(wire_path, prefix);
+        st = cr__buf_append_str(wire_path, prefix);
     if (st == CR_OK && has_bucket && !virtual_host) {
-        st = cr_buf_append_str(wire_path, "/");
+        st = cr__buf_append_str(wire_path, "/");
         if (st == CR_OK)
-            st = cr_uri_encode(bucket, strlen(bucket), 0, wire_path);
+            st = cr__uri_encode(bucket, strlen(bucket), 0, wire_path);
     }
     if (st == CR_OK && path && path[0])
-        st = cr_buf_append_str(wire_path, path);
+        st = cr__buf_append_str(wire_path, path);
     if (st == CR_OK && wire_path->len == 0)
-        st = cr_buf_append_str(wire_path, "/");
+        st = cr__buf_append_str(wire_path, "/");
     if (st == CR_OK)
-        st = cr_buf_appendf(url, "%.*s%s%s%s%s", (int)s, base, (const char *)host->data,
+        st = cr__buf_appendf(url, "%.*s%s%s%s%s", (int)s, base, (const char *)host->data,
                             (const char *)wire_path->data, query && query[0] ? "?" : "",
                             query ? query : "");
     return st;

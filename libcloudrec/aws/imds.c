@@ -59,7 +59,7 @@ static cr_status doc_to_creds(const struct cr__json *root, const char *role,
         return cr__fail(err, CR_ERR_FORMAT, "instance metadata: credentials document lacks "
                                             "AccessKeyId or SecretAccessKey");
     int64_t exp = 0;
-    if (*expiration && cr_time_parse_iso8601(expiration, &exp) != CR_OK)
+    if (*expiration && cr__time_parse_iso8601(expiration, &exp) != CR_OK)
         return cr__fail(err, CR_ERR_FORMAT, "instance metadata: bad Expiration '%.40s'",
                         expiration);
     char source[96];
@@ -137,15 +137,15 @@ static cr_status imds_request(struct cr__imds *m, const char *method, const char
 {
     struct cr_buf url;
     cr_buf_init(&url, 0);
-    cr_status st = cr_buf_appendf(&url, "%s%s", m->endpoint, path);
+    cr_status st = cr__buf_appendf(&url, "%s%s", m->endpoint, path);
     if (st != CR_OK) {
-        cr_buf_free(&url);
+        cr_buf_clear(&url);
         return cr__fail(err, st, "out of memory for a metadata URL");
     }
     struct cr__http_request req = {.method = method, .url = (const char *)url.data,
                                    .headers = h, .num_headers = nh};
     st = cr__http_send(m->http, &req, resp, err);
-    cr_buf_free(&url);
+    cr_buf_clear(&url);
     if (st != CR_OK)
         return cr__fail_prefix(err, st, "instance metadata: ");
     return CR_OK;
@@ -155,14 +155,14 @@ static cr_status imds_request(struct cr__imds *m, const char *method, const char
  * is near the end of its lifetime (a tenth of it, at most a minute, early). */
 static cr_status ensure_token(struct cr__imds *m, struct cr_error *err)
 {
-    if (m->token && cr_time_mono_ms() < m->token_renew_ms)
+    if (m->token && cr__time_mono_ms() < m->token_renew_ms)
         return CR_OK;
     drop_token(m);
     char ttl[16];
     snprintf(ttl, sizeof(ttl), "%d", m->token_ttl_s);
     struct cr_http_header h[] = {{TTL_HEADER, ttl}};
     struct cr__http_response resp = {0};
-    int64_t asked_ms = cr_time_mono_ms();
+    int64_t asked_ms = cr__time_mono_ms();
     cr_status st = imds_request(m, "PUT", TOKEN_PATH, h, 1, &resp, err);
     if (st == CR_OK && (resp.status != 200 || resp.body.len == 0))
         st = cr__fail(err, CR_ERR_AUTH, "instance metadata: token request answered HTTP %ld",
@@ -174,7 +174,7 @@ static cr_status ensure_token(struct cr__imds *m, struct cr_error *err)
         int64_t early = ttl_ms / 10 < 60000 ? ttl_ms / 10 : 60000;
         m->token_renew_ms = asked_ms + ttl_ms - early;
     }
-    cr__http_response_free(&resp);
+    cr__http_response_clear(&resp);
     return st;
 }
 
@@ -214,7 +214,7 @@ static cr_status role_name(struct cr__imds *m, char *role, size_t n, struct cr_e
         else
             memcpy(role, body, len), role[len] = '\0';
     }
-    cr__http_response_free(&resp);
+    cr__http_response_clear(&resp);
     return st;
 }
 
@@ -227,9 +227,9 @@ cr_status cr__imds_fetch(struct cr__imds *m, struct cr__aws_creds *out, struct c
     struct cr_buf path;
     cr_buf_init(&path, 0);
     struct cr__http_response resp = {0};
-    st = cr_buf_append_str(&path, ROLE_PATH);
+    st = cr__buf_append_str(&path, ROLE_PATH);
     if (st == CR_OK)
-        st = cr_uri_encode(role, strlen(role), 0, &path);
+        st = cr__uri_encode(role, strlen(role), 0, &path);
     if (st != CR_OK)
         st = cr__fail(err, st, "out of memory for a metadata path");
     if (st == CR_OK)
@@ -240,7 +240,7 @@ cr_status cr__imds_fetch(struct cr__imds *m, struct cr__aws_creds *out, struct c
     if (st == CR_OK)
         st = cr__imds_parse_credentials((const char *)resp.body.data, resp.body.len, role, out,
                                         err);
-    cr__http_response_free(&resp); /* wipes the body, which held the secret */
-    cr_buf_free(&path);
+    cr__http_response_clear(&resp); /* wipes the body, which held the secret */
+    cr_buf_clear(&path);
     return st;
 }

@@ -89,8 +89,8 @@ static cr_status check_object(const char *bucket, const char *key, struct cr_err
 /* "/" + the key percent-encoded for the path ('/' kept). */
 static cr_status key_path(const char *key, struct cr_buf *path)
 {
-    cr_status st = cr_buf_append_str(path, "/");
-    return st == CR_OK ? cr_uri_encode(key, strlen(key), 1, path) : st;
+    cr_status st = cr__buf_append_str(path, "/");
+    return st == CR_OK ? cr__uri_encode(key, strlen(key), 1, path) : st;
 }
 
 /* S3 codes that mean the caller asked for something impossible. */
@@ -121,7 +121,7 @@ static cr_status send_object(struct cr_aws *aws, const char *method, const char 
     cr_buf_init(&path, 0);
     cr_status st = key ? key_path(key, &path) : CR_OK;
     if (st != CR_OK) {
-        cr_buf_free(&path);
+        cr_buf_clear(&path);
         return cr__fail(err, st, "s3: out of memory for a request");
     }
     req->service = "s3";
@@ -129,7 +129,7 @@ static cr_status send_object(struct cr_aws *aws, const char *method, const char 
     req->bucket = bucket;
     req->path = key ? (const char *)path.data : NULL;
     st = remap_invalid(cr__aws_send(aws, req, resp, err), err);
-    cr_buf_free(&path);
+    cr_buf_clear(&path);
     return st;
 }
 
@@ -151,7 +151,7 @@ static int64_t parse_http_date(const char *s)
     snprintf(iso, sizeof(iso), "%04d-%02d-%02dT%02d:%02d:%02dZ", y, (int)(m - months) / 3 + 1, d, h,
              mi, sec);
     int64_t t = 0;
-    return cr_time_parse_iso8601(iso, &t) == CR_OK ? t : 0;
+    return cr__time_parse_iso8601(iso, &t) == CR_OK ? t : 0;
 }
 
 /* A copy of an ETag without its quotes. */
@@ -223,7 +223,7 @@ cr_status cr_s3_create_bucket(struct cr_aws *aws, const char *bucket,
                                   .body_len = strlen(body)};
     struct cr__aws_response resp = {0};
     st = send_object(aws, "PUT", bucket, NULL, &req, &resp, err);
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
     if (st == CR_ERR_EXISTS && err && strcmp(err->aws_code, "BucketAlreadyOwnedByYou") == 0) {
         cr_error_clear(err);
         st = CR_OK;
@@ -260,7 +260,7 @@ cr_status cr_s3_put_object(struct cr_aws *aws, const char *bucket, const char *k
             st = cr__fail(err, CR_ERR_NOMEM, "s3: out of memory for an object description");
         }
     }
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
     return st;
 }
 
@@ -281,7 +281,7 @@ cr_status cr_s3_get_object(struct cr_aws *aws, const char *bucket, const char *k
     if (st == CR_OK && info)
         st = object_from_headers(&resp, key, info, err);
     if (st == CR_OK &&
-        (st = cr_buf_append(out, resp.http.body.data, resp.http.body.len)) != CR_OK) {
+        (st = cr__buf_append(out, resp.http.body.data, resp.http.body.len)) != CR_OK) {
         cr__fail(err, st, "s3 GET %s/%s: %zu bytes do not fit the buffer", bucket, key,
                  resp.http.body.len);
         if (info) {
@@ -289,7 +289,7 @@ cr_status cr_s3_get_object(struct cr_aws *aws, const char *bucket, const char *k
             *info = NULL;
         }
     }
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
     return st;
 }
 
@@ -307,7 +307,7 @@ cr_status cr_s3_head_object(struct cr_aws *aws, const char *bucket, const char *
     st = send_object(aws, "HEAD", bucket, key, &req, &resp, err);
     if (st == CR_OK)
         st = object_from_headers(&resp, key, out, err);
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
     return st;
 }
 
@@ -320,7 +320,7 @@ cr_status cr_s3_delete_object(struct cr_aws *aws, const char *bucket, const char
     struct cr__aws_request req = {0};
     struct cr__aws_response resp = {0};
     st = send_object(aws, "DELETE", bucket, key, &req, &resp, err);
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
     return st;
 }
 
@@ -356,12 +356,12 @@ static cr_status url_decode_in_place(char **s)
             *p = ' ';
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    cr_status st = cr_uri_decode(*s, strlen(*s), &b);
+    cr_status st = cr__uri_decode(*s, strlen(*s), &b);
     if (st != CR_OK) {
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
         return st;
     }
-    char *d = cr_buf_steal(&b, NULL);
+    char *d = cr__buf_steal(&b, NULL);
     if (!d)
         return CR_ERR_NOMEM;
     free(*s);
@@ -394,7 +394,7 @@ static cr_status parse_contents(const struct cr__xml_node *c, int url_encoded,
         st = cr__svc_text(c, "LastModified", &mod);
     o->size_bytes = cr__svc_parse_int(size, -1);
     int64_t t = 0;
-    if (mod && cr_time_parse_iso8601(mod, &t) == CR_OK)
+    if (mod && cr__time_parse_iso8601(mod, &t) == CR_OK)
         o->last_modified_s = t;
     free(size);
     free(mod);
@@ -460,8 +460,8 @@ cr_status cr_s3_list_objects(struct cr_aws *aws, const char *bucket,
                  st == CR_ERR_NOMEM ? "out of memory" : "a <Contents> without <Key>");
 done:
     cr__xml_free(doc);
-    cr__aws_response_free(&resp);
-    cr_buf_free(&q);
+    cr__aws_response_clear(&resp);
+    cr_buf_clear(&q);
     if (st == CR_OK)
         *out = l;
     else

@@ -78,7 +78,7 @@ static int is_empty(const char *s)
  * lenient server reads it, rather than failing the whole signature. */
 static cr_status decode_lenient(const char *s, size_t len, struct cr_buf *out)
 {
-    cr_status st = cr_buf_reserve(out, len);
+    cr_status st = cr__buf_reserve(out, len);
     for (size_t i = 0; st == CR_OK && i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         int hi = c == '%' && i + 2 < len ? cr__hex_digit((unsigned char)s[i + 1]) : -1;
@@ -87,7 +87,7 @@ static cr_status decode_lenient(const char *s, size_t len, struct cr_buf *out)
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
         }
-        st = cr_buf_append(out, &c, 1);
+        st = cr__buf_append(out, &c, 1);
     }
     return st;
 }
@@ -112,13 +112,13 @@ static cr_status normalize_path(const char *path, struct cr_buf *out)
             if (out->len > start)
                 out->len--; /* the '/' before the dropped segment */
         } else if (seg > 0 && !(seg == 1 && path[i] == '.')) {
-            if ((st = cr_buf_append(out, "/", 1)) == CR_OK)
-                st = cr_buf_append(out, path + i, seg);
+            if ((st = cr__buf_append(out, "/", 1)) == CR_OK)
+                st = cr__buf_append(out, path + i, seg);
         }
         i = j + 1;
     }
     if (st == CR_OK && (out->len == start || path[len - 1] == '/'))
-        st = cr_buf_append(out, "/", 1);
+        st = cr__buf_append(out, "/", 1);
     if (st == CR_OK)
         out->data[out->len] = '\0';
     return st;
@@ -134,17 +134,17 @@ static cr_status encode_path_s3(const char *path, struct cr_buf *out)
     for (;;) {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        cr_buf_reset(&seg);
+        cr__buf_reset(&seg);
         if ((st = decode_lenient(p, n, &seg)) != CR_OK ||
-            (st = cr_uri_encode((const char *)seg.data, seg.len, 0, out)) != CR_OK)
+            (st = cr__uri_encode((const char *)seg.data, seg.len, 0, out)) != CR_OK)
             break;
         if (!slash)
             break;
-        if ((st = cr_buf_append(out, "/", 1)) != CR_OK)
+        if ((st = cr__buf_append(out, "/", 1)) != CR_OK)
             break;
         p = slash + 1;
     }
-    cr_buf_free(&seg);
+    cr_buf_clear(&seg);
     return st;
 }
 
@@ -159,21 +159,21 @@ static cr_status canonical_uri(const struct signer *s, struct cr_buf *out)
         st = encode_path_s3(path, out);
         break;
     case CR_SIGV4_PATH_AS_WRITTEN:
-        st = cr_uri_encode(path, strlen(path), 1, out);
+        st = cr__uri_encode(path, strlen(path), 1, out);
         break;
     default: /* CR_SIGV4_PATH_NORMALIZE; signer_init resolved AUTO */
         st = normalize_path(path, &tmp);
         if (st == CR_OK)
-            st = cr_uri_encode((const char *)tmp.data, tmp.len, 1, out);
+            st = cr__uri_encode((const char *)tmp.data, tmp.len, 1, out);
         break;
     }
-    cr_buf_free(&tmp);
+    cr_buf_clear(&tmp);
     return st;
 }
 
 /* ---- canonical query -----------------------------------------------------*/
 
-static void params_free(struct param_list *ps)
+static void params_clear(struct param_list *ps)
 {
     for (size_t i = 0; i < ps->n; i++) {
         free(ps->v[i].name);
@@ -189,13 +189,13 @@ static void params_free(struct param_list *ps)
 static cr_status canonical_component(const char *s, size_t len, int decode, char **out)
 {
     struct cr_buf raw = {0}, enc = {0};
-    cr_status st = decode ? decode_lenient(s, len, &raw) : cr_buf_append(&raw, s, len);
+    cr_status st = decode ? decode_lenient(s, len, &raw) : cr__buf_append(&raw, s, len);
     if (st == CR_OK)
-        st = cr_uri_encode((const char *)raw.data, raw.len, 0, &enc);
-    if (st == CR_OK && !(*out = cr_buf_steal(&enc, NULL)))
+        st = cr__uri_encode((const char *)raw.data, raw.len, 0, &enc);
+    if (st == CR_OK && !(*out = cr__buf_steal(&enc, NULL)))
         st = CR_ERR_NOMEM;
-    cr_buf_free(&raw);
-    cr_buf_free(&enc);
+    cr_buf_clear(&raw);
+    cr_buf_clear(&enc);
     return st;
 }
 
@@ -258,9 +258,9 @@ static cr_status parse_query(struct signer *s, struct param_list *ps)
                 free(ps->v[ps->n].value);
             } else {
                 if (s->kept_query.len > 0)
-                    st = cr_buf_append(&s->kept_query, "&", 1);
+                    st = cr__buf_append(&s->kept_query, "&", 1);
                 if (st == CR_OK)
-                    st = cr_buf_append(&s->kept_query, q, n);
+                    st = cr__buf_append(&s->kept_query, q, n);
             }
         }
         q += n + (q[n] == '&');
@@ -280,15 +280,15 @@ static cr_status write_query(struct signer *s, struct param_list *ps)
 {
     if (ps->n > 1)
         qsort(ps->v, ps->n, sizeof(*ps->v), param_cmp);
-    cr_status st = cr_buf_append(&s->query, "", 0);
+    cr_status st = cr__buf_append(&s->query, "", 0);
     for (size_t i = 0; st == CR_OK && i < ps->n; i++)
-        st = cr_buf_appendf(&s->query, "%s%s=%s", i ? "&" : "", ps->v[i].name, ps->v[i].value);
+        st = cr__buf_appendf(&s->query, "%s%s=%s", i ? "&" : "", ps->v[i].name, ps->v[i].value);
     return st;
 }
 
 /* ---- canonical headers ---------------------------------------------------*/
 
-static void headers_free(struct header_list *hs)
+static void headers_clear(struct header_list *hs)
 {
     for (size_t i = 0; i < hs->n; i++)
         free(hs->v[i].name);
@@ -370,10 +370,10 @@ static cr_status append_trimmed(struct cr_buf *out, const char *v)
             continue;
         }
         if (pending_space)
-            st = cr_buf_append(out, " ", 1);
+            st = cr__buf_append(out, " ", 1);
         pending_space = 0;
         if (st == CR_OK)
-            st = cr_buf_append(out, v, 1);
+            st = cr__buf_append(out, v, 1);
     }
     return st;
 }
@@ -387,20 +387,20 @@ static cr_status write_headers(struct signer *s, struct header_list *hs)
     for (size_t i = 0; st == CR_OK && i < hs->n; i++) {
         int repeat = i > 0 && strcmp(hs->v[i].name, hs->v[i - 1].name) == 0;
         if (repeat) {
-            st = cr_buf_append(&s->header_block, ",", 1);
+            st = cr__buf_append(&s->header_block, ",", 1);
         } else {
-            if (i > 0 && (st = cr_buf_append(&s->header_block, "\n", 1)) == CR_OK)
-                st = cr_buf_append(&s->signed_headers, ";", 1);
+            if (i > 0 && (st = cr__buf_append(&s->header_block, "\n", 1)) == CR_OK)
+                st = cr__buf_append(&s->signed_headers, ";", 1);
             if (st == CR_OK)
-                st = cr_buf_appendf(&s->header_block, "%s:", hs->v[i].name);
+                st = cr__buf_appendf(&s->header_block, "%s:", hs->v[i].name);
             if (st == CR_OK)
-                st = cr_buf_append_str(&s->signed_headers, hs->v[i].name);
+                st = cr__buf_append_str(&s->signed_headers, hs->v[i].name);
         }
         if (st == CR_OK)
             st = append_trimmed(&s->header_block, hs->v[i].value);
     }
     if (st == CR_OK)
-        st = cr_buf_append(&s->header_block, "\n", 1);
+        st = cr__buf_append(&s->header_block, "\n", 1);
     return st;
 }
 
@@ -411,7 +411,7 @@ static cr_status canonical_headers(struct signer *s)
     cr_status st = collect_headers(s, &hs);
     if (st == CR_OK)
         st = write_headers(s, &hs);
-    headers_free(&hs);
+    headers_clear(&hs);
     return st;
 }
 
@@ -430,7 +430,7 @@ static cr_status check_params(const struct cr_sigv4_params *p, char amz_date[17]
     if (p->time_s < 0 || p->time_s > MAX_TIME_S)
         return cr__fail(err, CR_ERR_INVALID, "sigv4: time %lld is out of range",
                         (long long)p->time_s);
-    cr_time_format_amz(p->time_s, amz_date);
+    cr__time_format_amz(p->time_s, amz_date);
     memcpy(date, amz_date, 8);
     date[8] = '\0';
     return CR_OK;
@@ -438,7 +438,7 @@ static cr_status check_params(const struct cr_sigv4_params *p, char amz_date[17]
 
 static cr_status write_scope(const struct cr_sigv4_params *p, const char *date, struct cr_buf *out)
 {
-    return cr_buf_appendf(out, "%s/%s/%s/" SCOPE_TERMINATOR, date, p->region, p->service);
+    return cr__buf_appendf(out, "%s/%s/%s/" SCOPE_TERMINATOR, date, p->region, p->service);
 }
 
 /* The HMAC chain from "AWS4" + secret down to the signing key. The first
@@ -447,20 +447,20 @@ static cr_status derive_key(const struct cr_sigv4_params *p, const char *date,
                             unsigned char key[CR_SHA256_LEN])
 {
     struct cr_buf k_secret = {0};
-    cr_status st = cr_buf_appendf(&k_secret, "AWS4%s", p->secret_access_key);
+    cr_status st = cr__buf_appendf(&k_secret, "AWS4%s", p->secret_access_key);
     if (st == CR_OK) {
         /* Two buffers, so no HMAC writes over the key it is reading. */
         unsigned char k_date[CR_SHA256_LEN], k_region[CR_SHA256_LEN];
-        cr_hmac_sha256(k_secret.data, k_secret.len, date, strlen(date), k_date);
-        cr_hmac_sha256(k_date, sizeof(k_date), p->region, strlen(p->region), k_region);
-        cr_hmac_sha256(k_region, sizeof(k_region), p->service, strlen(p->service), k_date);
-        cr_hmac_sha256(k_date, sizeof(k_date), SCOPE_TERMINATOR, strlen(SCOPE_TERMINATOR), key);
+        cr__hmac_sha256(k_secret.data, k_secret.len, date, strlen(date), k_date);
+        cr__hmac_sha256(k_date, sizeof(k_date), p->region, strlen(p->region), k_region);
+        cr__hmac_sha256(k_region, sizeof(k_region), p->service, strlen(p->service), k_date);
+        cr__hmac_sha256(k_date, sizeof(k_date), SCOPE_TERMINATOR, strlen(SCOPE_TERMINATOR), key);
         explicit_bzero(k_date, sizeof(k_date));
         explicit_bzero(k_region, sizeof(k_region));
     }
     if (k_secret.data)
         explicit_bzero(k_secret.data, k_secret.cap);
-    cr_buf_free(&k_secret);
+    cr_buf_clear(&k_secret);
     return st;
 }
 
@@ -472,13 +472,13 @@ static cr_status sign_text(const struct cr_sigv4_params *p, const char *date, co
     cr_status st = derive_key(p, date, key);
     if (st != CR_OK)
         return st;
-    cr_hmac_sha256(key, sizeof(key), text, len, mac);
+    cr__hmac_sha256(key, sizeof(key), text, len, mac);
     explicit_bzero(key, sizeof(key));
-    cr_hex_encode(mac, sizeof(mac), signature);
+    cr__hex_encode(mac, sizeof(mac), signature);
     return CR_OK;
 }
 
-cr_status cr_sigv4_signing_key(const struct cr_sigv4_params *p, unsigned char key[CR_SHA256_LEN],
+cr_status cr__sigv4_signing_key(const struct cr_sigv4_params *p, unsigned char key[CR_SHA256_LEN],
                                struct cr_error *err)
 {
     char amz_date[17], date[9];
@@ -488,7 +488,7 @@ cr_status cr_sigv4_signing_key(const struct cr_sigv4_params *p, unsigned char ke
     return st;
 }
 
-cr_status cr_sigv4_sign_string(const struct cr_sigv4_params *p, const char *string_to_sign,
+cr_status cr__sigv4_sign_string(const struct cr_sigv4_params *p, const char *string_to_sign,
                                size_t len, char signature[CR_SIGV4_SIGNATURE_LEN],
                                struct cr_error *err)
 {
@@ -502,7 +502,7 @@ cr_status cr_sigv4_sign_string(const struct cr_sigv4_params *p, const char *stri
     return st;
 }
 
-cr_status cr_sigv4_sign_chunk(const struct cr_sigv4_params *p, const char *prev_signature,
+cr_status cr__sigv4_sign_chunk(const struct cr_sigv4_params *p, const char *prev_signature,
                               const void *data, size_t len, char signature[CR_SIGV4_SIGNATURE_LEN],
                               struct cr_buf *string_to_sign, struct cr_error *err)
 {
@@ -514,20 +514,20 @@ cr_status cr_sigv4_sign_chunk(const struct cr_sigv4_params *p, const char *prev_
         return st;
     if (is_empty(prev_signature) || (!data && len > 0))
         return cr__fail(err, CR_ERR_INVALID, "sigv4: chunk without previous signature or data");
-    cr_sha256(data ? data : "", len, md);
-    cr_hex_encode(md, sizeof(md), data_hex);
-    st = cr_buf_appendf(&sts, CHUNK_ALGORITHM "\n%s\n", amz_date);
+    cr__sha256(data ? data : "", len, md);
+    cr__hex_encode(md, sizeof(md), data_hex);
+    st = cr__buf_appendf(&sts, CHUNK_ALGORITHM "\n%s\n", amz_date);
     if (st == CR_OK)
         st = write_scope(p, date, &sts);
     if (st == CR_OK)
-        st = cr_buf_appendf(&sts, "\n%s\n" EMPTY_SHA256 "\n%s", prev_signature, data_hex);
+        st = cr__buf_appendf(&sts, "\n%s\n" EMPTY_SHA256 "\n%s", prev_signature, data_hex);
     if (st == CR_OK)
         st = sign_text(p, date, (const char *)sts.data, sts.len, signature);
     if (st == CR_OK && string_to_sign)
-        st = cr_buf_append(string_to_sign, sts.data, sts.len);
+        st = cr__buf_append(string_to_sign, sts.data, sts.len);
     if (st != CR_OK)
         cr__fail(err, st, "sigv4: %s", cr_strerror(st));
-    cr_buf_free(&sts);
+    cr_buf_clear(&sts);
     return st;
 }
 
@@ -596,14 +596,14 @@ static cr_status signer_init(struct signer *s, const struct cr_sigv4_request *re
     return CR_OK;
 }
 
-static void signer_free(struct signer *s)
+static void signer_clear(struct signer *s)
 {
-    cr_buf_free(&s->scope);
-    cr_buf_free(&s->payload_hash);
-    cr_buf_free(&s->signed_headers);
-    cr_buf_free(&s->header_block);
-    cr_buf_free(&s->query);
-    cr_buf_free(&s->kept_query);
+    cr_buf_clear(&s->scope);
+    cr_buf_clear(&s->payload_hash);
+    cr_buf_clear(&s->signed_headers);
+    cr_buf_clear(&s->header_block);
+    cr_buf_clear(&s->query);
+    cr_buf_clear(&s->kept_query);
 }
 
 /* The payload line: given, UNSIGNED-PAYLOAD for S3 presigning, or hashed. */
@@ -611,14 +611,14 @@ static cr_status payload_hash(struct signer *s)
 {
     const struct cr_sigv4_request *req = s->req;
     if (req->payload_hash)
-        return cr_buf_append_str(&s->payload_hash, req->payload_hash);
+        return cr__buf_append_str(&s->payload_hash, req->payload_hash);
     if (s->query_mode && is_s3(s->p))
-        return cr_buf_append_str(&s->payload_hash, CR_SIGV4_UNSIGNED_PAYLOAD);
+        return cr__buf_append_str(&s->payload_hash, CR_SIGV4_UNSIGNED_PAYLOAD);
     unsigned char md[CR_SHA256_LEN];
     char hex[2 * CR_SHA256_LEN + 1];
-    cr_sha256(req->body ? req->body : "", req->body_len, md);
-    cr_hex_encode(md, sizeof(md), hex);
-    return cr_buf_append_str(&s->payload_hash, hex);
+    cr__sha256(req->body ? req->body : "", req->body_len, md);
+    cr__hex_encode(md, sizeof(md), hex);
+    return cr__buf_append_str(&s->payload_hash, hex);
 }
 
 /* One X-Amz-* query parameter of a presigned request. */
@@ -657,9 +657,9 @@ static cr_status build_query(struct signer *s, struct cr_buf *url_query)
     cr_status st = parse_query(s, &ps);
     if (st != CR_OK || !s->query_mode)
         goto out;
-    if ((st = cr_buf_appendf(&credential, "%s/%s", s->p->access_key_id,
+    if ((st = cr__buf_appendf(&credential, "%s/%s", s->p->access_key_id,
                              (const char *)s->scope.data)) != CR_OK ||
-        (st = cr_buf_append(url_query, s->kept_query.data, s->kept_query.len)) != CR_OK)
+        (st = cr__buf_append(url_query, s->kept_query.data, s->kept_query.len)) != CR_OK)
         goto out;
     size_t n = auth_params(s, &credential, expires, ap);
     for (size_t i = 0; st == CR_OK && i < n; i++) {
@@ -667,29 +667,29 @@ static cr_status build_query(struct signer *s, struct cr_buf *url_query)
         if (ap[i].signed_)
             st = params_add(&ps, ap[i].name, strlen(ap[i].name), v, strlen(v), 0);
         if (st == CR_OK && url_query->len > 0)
-            st = cr_buf_append(url_query, "&", 1);
+            st = cr__buf_append(url_query, "&", 1);
         if (st == CR_OK)
-            st = cr_buf_appendf(url_query, "%s=", ap[i].name);
+            st = cr__buf_appendf(url_query, "%s=", ap[i].name);
         if (st == CR_OK)
-            st = cr_uri_encode(v, strlen(v), 0, url_query);
+            st = cr__uri_encode(v, strlen(v), 0, url_query);
     }
 out:
     if (st == CR_OK)
         st = write_query(s, &ps);
-    params_free(&ps);
-    cr_buf_free(&credential);
+    params_clear(&ps);
+    cr_buf_clear(&credential);
     return st;
 }
 
 /* METHOD \n URI \n QUERY \n HEADERS \n SIGNED-HEADERS \n PAYLOAD-HASH */
 static cr_status build_canonical_request(const struct signer *s, struct cr_buf *out)
 {
-    cr_status st = cr_buf_appendf(out, "%s\n", s->req->method);
+    cr_status st = cr__buf_appendf(out, "%s\n", s->req->method);
     if (st == CR_OK)
         st = canonical_uri(s, out);
     if (st == CR_OK)
         st =
-            cr_buf_appendf(out, "\n%s\n%s\n%s\n%s", (const char *)s->query.data,
+            cr__buf_appendf(out, "\n%s\n%s\n%s\n%s", (const char *)s->query.data,
                            (const char *)s->header_block.data, (const char *)s->signed_headers.data,
                            (const char *)s->payload_hash.data);
     return st;
@@ -700,16 +700,16 @@ static cr_status build_string_to_sign(const struct signer *s, const struct cr_bu
 {
     unsigned char md[CR_SHA256_LEN];
     char hex[2 * CR_SHA256_LEN + 1];
-    cr_sha256(creq->data, creq->len, md);
-    cr_hex_encode(md, sizeof(md), hex);
-    return cr_buf_appendf(out, CR_SIGV4_ALGORITHM "\n%s\n%s\n%s", s->amz_date,
+    cr__sha256(creq->data, creq->len, md);
+    cr__hex_encode(md, sizeof(md), hex);
+    return cr__buf_appendf(out, CR_SIGV4_ALGORITHM "\n%s\n%s\n%s", s->amz_date,
                           (const char *)s->scope.data, hex);
 }
 
 /* Moves a buffer's text into *dst (NULL-safe: an unused buffer gives ""). */
 static cr_status take(struct cr_buf *buf, char **dst)
 {
-    *dst = cr_buf_steal(buf, NULL);
+    *dst = cr__buf_steal(buf, NULL);
     return *dst ? CR_OK : CR_ERR_NOMEM;
 }
 
@@ -717,14 +717,14 @@ static cr_status take(struct cr_buf *buf, char **dst)
 static cr_status finish_header_mode(const struct signer *s, struct cr_sigv4_result *out)
 {
     struct cr_buf auth = {0};
-    cr_status st = cr_buf_appendf(&auth,
+    cr_status st = cr__buf_appendf(&auth,
                                   CR_SIGV4_ALGORITHM " Credential=%s/%s, SignedHeaders=%s, "
                                                      "Signature=%s",
                                   s->p->access_key_id, out->credential_scope, out->signed_headers,
                                   out->signature);
     if (st == CR_OK)
         st = take(&auth, &out->authorization);
-    cr_buf_free(&auth);
+    cr_buf_clear(&auth);
     if (st != CR_OK)
         return st;
     if (s->has_token && !(out->session_token = strdup(s->p->session_token)))
@@ -747,7 +747,7 @@ static cr_status finish(struct signer *s, struct cr_buf *creq, struct cr_buf *st
     char sig[CR_SIGV4_SIGNATURE_LEN];
     cr_status st = sign_text(s->p, s->date, (const char *)sts->data, sts->len, sig);
     if (st == CR_OK && s->query_mode)
-        st = cr_buf_appendf(url_query, "%sX-Amz-Signature=%s", url_query->len ? "&" : "", sig);
+        st = cr__buf_appendf(url_query, "%sX-Amz-Signature=%s", url_query->len ? "&" : "", sig);
     if (st != CR_OK || (out->signature = strdup(sig)) == NULL ||
         (out->amz_date = strdup(s->amz_date)) == NULL)
         return st != CR_OK ? st : CR_ERR_NOMEM;
@@ -776,9 +776,9 @@ static cr_status sign_request(struct signer *s, struct cr_sigv4_result *out)
         goto out;
     st = finish(s, &creq, &sts, &url_query, out);
 out:
-    cr_buf_free(&url_query);
-    cr_buf_free(&sts);
-    cr_buf_free(&creq);
+    cr_buf_clear(&url_query);
+    cr_buf_clear(&sts);
+    cr_buf_clear(&creq);
     return st;
 }
 
@@ -793,12 +793,12 @@ cr_status cr_sigv4_sign(const struct cr_sigv4_request *req, const struct cr_sigv
     if (st == CR_OK && (st = sign_request(&s, out)) != CR_OK)
         cr__fail(err, st, "sigv4: %s", cr_strerror(st));
     if (st != CR_OK)
-        cr_sigv4_result_free(out);
-    signer_free(&s);
+        cr_sigv4_result_clear(out);
+    signer_clear(&s);
     return st;
 }
 
-void cr_sigv4_result_free(struct cr_sigv4_result *res)
+void cr_sigv4_result_clear(struct cr_sigv4_result *res)
 {
     if (!res)
         return;

@@ -15,14 +15,14 @@
  * region), service), "aws4_request") for the UTC date of p->time_s. Only the
  * secret, region, service and time of p are used.
  */
-cr_status cr_sigv4_signing_key(const struct cr_sigv4_params *p,
+cr_status cr__sigv4_signing_key(const struct cr_sigv4_params *p,
                                unsigned char key[CR_SHA256_LEN], struct cr_error *err);
 
 /*
  * Signs an arbitrary string to sign with the key of p (hex HMAC-SHA256), as
  * S3 browser POST uploads do with the base64 policy document.
  */
-cr_status cr_sigv4_sign_string(const struct cr_sigv4_params *p, const char *string_to_sign,
+cr_status cr__sigv4_sign_string(const struct cr_sigv4_params *p, const char *string_to_sign,
                                size_t len, char signature[CR_SIGV4_SIGNATURE_LEN],
                                struct cr_error *err);
 
@@ -32,7 +32,7 @@ cr_status cr_sigv4_sign_string(const struct cr_sigv4_params *p, const char *stri
  * first chunk, then each chunk's own; the final chunk is empty. When
  * string_to_sign is non-NULL the text signed is appended to it.
  */
-cr_status cr_sigv4_sign_chunk(const struct cr_sigv4_params *p, const char *prev_signature,
+cr_status cr__sigv4_sign_chunk(const struct cr_sigv4_params *p, const char *prev_signature,
                               const void *data, size_t len,
                               char signature[CR_SIGV4_SIGNATURE_LEN],
                               struct cr_buf *string_to_sign, struct cr_error *err);

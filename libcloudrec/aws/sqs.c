@@ -40,7 +40,7 @@ void cr_sqs_messages_free(struct cr_sqs_messages *msgs)
     free(msgs);
 }
 
-const char *cr_sqs_message_attribute(const struct cr_sqs_message *m, const char *name)
+const char *cr__sqs_message_attribute(const struct cr_sqs_message *m, const char *name)
 {
     return m ? cr__svc_pair_find(m->attribute_names, m->attribute_values, m->num_attributes, name)
              : NULL;
@@ -71,7 +71,7 @@ void cr_sqs_queue_attributes_free(struct cr_sqs_queue_attributes *attrs)
     free(attrs);
 }
 
-const char *cr_sqs_queue_attribute(const struct cr_sqs_queue_attributes *attrs, const char *name)
+const char *cr__sqs_queue_attribute(const struct cr_sqs_queue_attributes *attrs, const char *name)
 {
     return attrs ? cr__svc_pair_find(attrs->names, attrs->values, attrs->count, name) : NULL;
 }
@@ -200,7 +200,7 @@ static cr_status queue_action(struct cr_aws *aws, const char *action, const char
         st = cr__aws_query_add(&form, p[i].name, p[i].value);
     st = finish(aws, st, &form, 0, on_receipt, &doc, err);
     cr__xml_free(doc);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     return st;
 }
 
@@ -213,7 +213,7 @@ static cr_status take_queue_url(const struct cr__xml_doc *doc, struct cr_buf *ur
     char url[2048];
     if (!cr__xml_find_text_copy(cr__xml_root(doc), "QueueUrl", url, sizeof(url)) || !url[0])
         return cr__fail(err, CR_ERR_FORMAT, "sqs: the answer has no QueueUrl");
-    if (cr_buf_append_str(url_out, url) != CR_OK)
+    if (cr__buf_append_str(url_out, url) != CR_OK)
         return cr__fail(err, CR_ERR_NOMEM, "sqs: out of memory for a queue URL");
     return CR_OK;
 }
@@ -261,7 +261,7 @@ static cr_status create_attrs(const struct cr_sqs_create_options *o, struct cr_b
         cr_buf_init(&j, 0);
         if ((st = redrive_json(o, &j)) == CR_OK)
             st = add_attr(form, &n, "RedrivePolicy", (const char *)j.data);
-        cr_buf_free(&j);
+        cr_buf_clear(&j);
     }
     for (size_t i = 0; st == CR_OK && i < o->num_attributes; i++)
         st = add_attr(form, &n, o->attributes[i].name, o->attributes[i].value);
@@ -310,7 +310,7 @@ static cr_status queue_url_call(struct cr_aws *aws, const char *action, const ch
     if (st == CR_OK)
         st = take_queue_url(doc, url_out, err);
     cr__xml_free(doc);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     return st;
 }
 
@@ -379,10 +379,10 @@ cr_status cr_sqs_send(struct cr_aws *aws, const char *queue_url, const void *bod
     char id[256];
     if (st == CR_OK && message_id_out &&
         cr__xml_find_text_copy(cr__xml_root(doc), "MessageId", id, sizeof(id)) &&
-        cr_buf_append_str(message_id_out, id) != CR_OK)
+        cr__buf_append_str(message_id_out, id) != CR_OK)
         st = cr__fail(err, CR_ERR_NOMEM, "sqs: out of memory for a message id");
     cr__xml_free(doc);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     free(text);
     return st;
 }
@@ -533,7 +533,7 @@ cr_status cr_sqs_send_batch(struct cr_aws *aws, const char *queue_url,
     for (size_t i = 0; st == CR_OK && i < n; i++)
         st = add_send_entry(&form, i, &entries[i]);
     st = run_batch(aws, &form, n, "SendMessageBatch", "SendMessageBatchResultEntry", out, err);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     return st;
 }
 
@@ -558,7 +558,7 @@ cr_status cr_sqs_delete_batch(struct cr_aws *aws, const char *queue_url,
                                    "DeleteMessageBatchRequestEntry.%zu.ReceiptHandle", i + 1);
     }
     st = run_batch(aws, &form, n, "DeleteMessageBatch", "DeleteMessageBatchResultEntry", out, err);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     return st;
 }
 
@@ -614,10 +614,10 @@ static cr_status message_attrs(const struct cr__xml_node *msg, struct cr_sqs_mes
         free(value);
     }
     m->receive_count =
-        (int)cr__svc_parse_int(cr_sqs_message_attribute(m, "ApproximateReceiveCount"), 0);
-    m->sent_ms = cr__svc_parse_int(cr_sqs_message_attribute(m, "SentTimestamp"), 0);
+        (int)cr__svc_parse_int(cr__sqs_message_attribute(m, "ApproximateReceiveCount"), 0);
+    m->sent_ms = cr__svc_parse_int(cr__sqs_message_attribute(m, "SentTimestamp"), 0);
     m->first_receive_ms =
-        cr__svc_parse_int(cr_sqs_message_attribute(m, "ApproximateFirstReceiveTimestamp"), 0);
+        cr__svc_parse_int(cr__sqs_message_attribute(m, "ApproximateFirstReceiveTimestamp"), 0);
     return st;
 }
 
@@ -682,7 +682,7 @@ cr_status cr_sqs_receive(struct cr_aws *aws, const char *queue_url,
                  st == CR_ERR_NOMEM ? "out of memory for messages"
                                     : "a message without receipt or body");
     cr__xml_free(doc);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     if (st == CR_OK)
         *out = msgs;
     else
@@ -749,21 +749,21 @@ static cr_status parse_redrive(struct cr_sqs_queue_attributes *a)
 /* Fills the typed fields from the name/value pairs. */
 static cr_status attrs_typed(struct cr_sqs_queue_attributes *a)
 {
-    const char *arn = cr_sqs_queue_attribute(a, "QueueArn");
-    const char *rp = cr_sqs_queue_attribute(a, "RedrivePolicy");
+    const char *arn = cr__sqs_queue_attribute(a, "QueueArn");
+    const char *rp = cr__sqs_queue_attribute(a, "RedrivePolicy");
     a->approximate_messages =
-        (long)cr__svc_parse_int(cr_sqs_queue_attribute(a, "ApproximateNumberOfMessages"), -1);
+        (long)cr__svc_parse_int(cr__sqs_queue_attribute(a, "ApproximateNumberOfMessages"), -1);
     a->approximate_messages_not_visible = (long)cr__svc_parse_int(
-        cr_sqs_queue_attribute(a, "ApproximateNumberOfMessagesNotVisible"), -1);
+        cr__sqs_queue_attribute(a, "ApproximateNumberOfMessagesNotVisible"), -1);
     a->approximate_messages_delayed = (long)cr__svc_parse_int(
-        cr_sqs_queue_attribute(a, "ApproximateNumberOfMessagesDelayed"), -1);
+        cr__sqs_queue_attribute(a, "ApproximateNumberOfMessagesDelayed"), -1);
     a->visibility_timeout_s =
-        (int)cr__svc_parse_int(cr_sqs_queue_attribute(a, "VisibilityTimeout"), -1);
+        (int)cr__svc_parse_int(cr__sqs_queue_attribute(a, "VisibilityTimeout"), -1);
     a->message_retention_s =
-        (int)cr__svc_parse_int(cr_sqs_queue_attribute(a, "MessageRetentionPeriod"), -1);
+        (int)cr__svc_parse_int(cr__sqs_queue_attribute(a, "MessageRetentionPeriod"), -1);
     a->receive_wait_s =
-        (int)cr__svc_parse_int(cr_sqs_queue_attribute(a, "ReceiveMessageWaitTimeSeconds"), -1);
-    a->delay_s = (int)cr__svc_parse_int(cr_sqs_queue_attribute(a, "DelaySeconds"), -1);
+        (int)cr__svc_parse_int(cr__sqs_queue_attribute(a, "ReceiveMessageWaitTimeSeconds"), -1);
+    a->delay_s = (int)cr__svc_parse_int(cr__sqs_queue_attribute(a, "DelaySeconds"), -1);
     if ((arn && !(a->queue_arn = strdup(arn))) || (rp && !(a->redrive_policy = strdup(rp))))
         return CR_ERR_NOMEM;
     return a->redrive_policy ? parse_redrive(a) : CR_OK;
@@ -805,7 +805,7 @@ cr_status cr_sqs_get_attributes(struct cr_aws *aws, const char *queue_url,
     if (st == CR_OK && (st = cr__sqs_parse_queue_attributes(doc, a)) != CR_OK)
         cr__fail(err, st, "sqs GetQueueAttributes: out of memory for attributes");
     cr__xml_free(doc);
-    cr_buf_free(&form);
+    cr_buf_clear(&form);
     if (st == CR_OK)
         *out = a;
     else

@@ -98,7 +98,7 @@ cr_status cr__svc_query(struct cr_aws *aws, const char *service, struct cr_buf *
         snprintf(msg, sizeof(msg), "%s %s: %s", service, action, rest);
         cr__strlcpy(err->message, msg, sizeof(err->message));
     }
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
     return st;
 }
 

@@ -23,7 +23,7 @@
 #define CR__EC2_API_VERSION "2016-11-15"
 
 /* Starts a query form: "Action=<action>&Version=<version>". The buffer must
- * be empty (initialised); release it with cr_buf_free. */
+ * be empty (initialised); release it with cr_buf_clear. */
 cr_status cr__svc_form_begin(struct cr_buf *form, const char *action, const char *version);
 
 /* Appends one parameter whose name is formatted (printf-style, e.g.

@@ -33,7 +33,7 @@
 
 /* One store implementation. `impl` is whatever open() made; it is passed
  * back to every other call and released by close(). Keys given to put, get
- * and del are already known to be safe (cr_store_key_is_safe). */
+ * and del are already known to be safe (cr__store_key_is_safe). */
 struct cr__store_ops {
     const char *scheme; /* "file", "s3" */
     cr_status (*open)(const char *url, void **impl, struct cr_error *err);
@@ -157,6 +157,6 @@ void cr__queue_sqlite_set_poll_only(int on);
 /* ---- key rules (store.c) ----------------------------------------------------*/
 
 /* 1 when key is acceptable to every store (see above), else 0. */
-int cr_store_key_is_safe(const char *key);
+int cr__store_key_is_safe(const char *key);
 
 #endif

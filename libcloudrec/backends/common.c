@@ -15,23 +15,23 @@ static cr_status decode_path(const char *url, const char *rest, size_t path_len,
                              struct cr_error *err)
 {
     struct cr_buf b = {0};
-    cr_status st = cr_uri_decode(rest, path_len, &b);
+    cr_status st = cr__uri_decode(rest, path_len, &b);
     if (st == CR_ERR_NOMEM) {
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
         return cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", url);
     }
     if (st != CR_OK || !b.data || strlen((char *)b.data) != b.len) {
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
         return cr__fail(err, CR_ERR_INVALID, "%s: bad percent-escape in the path", url);
     }
     if (b.len > CR__URL_MAX_PATH) {
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
         return cr__fail(err, CR_ERR_INVALID, "%s: path longer than %d bytes", url,
                         CR__URL_MAX_PATH);
     }
     while (b.len > 1 && b.data[b.len - 1] == '/')
         b.data[--b.len] = '\0';
-    *path = cr_buf_steal(&b, NULL);
+    *path = cr__buf_steal(&b, NULL);
     return *path ? CR_OK : cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", url);
 }
 

@@ -83,7 +83,7 @@ cr_status cr_fleet_list(struct cr_fleet *f, struct cr_instance_list *out, struct
     return f->ops->list(f->impl, out, err);
 }
 
-void cr_fleet_list_free(struct cr_instance_list *list)
+void cr_fleet_list_clear(struct cr_instance_list *list)
 {
     if (!list)
         return;
@@ -124,10 +124,10 @@ void cr_fleet_free(struct cr_fleet *f)
     free(f);
 }
 
-cr_status cr_fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err)
+cr_status cr__fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err)
 {
     if (!f || !out)
-        return cr__fail(err, CR_ERR_INVALID, "cr_fleet_user_data: fleet and out are required");
+        return cr__fail(err, CR_ERR_INVALID, "cr__fleet_user_data: fleet and out are required");
     if (!f->ops->user_data)
         return cr__fail(err, CR_ERR_UNSUPPORTED,
                         "%s: fleets have no user data (only ec2: instances boot with one)",

@@ -56,6 +56,6 @@ int cr__fleet_max_instances(const struct cr_fleet *f);
  * worker's systemd unit). No network I/O. CR_ERR_UNSUPPORTED for local
  * fleets; CR_ERR_INVALID when the worker command lacks --requests or
  * --output or has unsafe characters. */
-cr_status cr_fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err);
+cr_status cr__fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err);
 
 #endif

@@ -130,7 +130,7 @@ struct pages {
 };
 
 /* Frees every page and the array; *p is left empty. */
-static void pages_free(struct pages *p)
+static void pages_clear(struct pages *p)
 {
     for (size_t i = 0; i < p->n; i++)
         cr_ec2_instances_free(p->v[i]);
@@ -139,7 +139,7 @@ static void pages_free(struct pages *p)
 }
 
 /* Describes every live member, page by page, into *p (owned by the caller,
- * release with pages_free). */
+ * release with pages_clear). */
 static cr_status describe_members(struct ec2_fleet *f, struct pages *p, struct cr_error *err)
 {
     const char *tag[] = {f->c.fleet};
@@ -167,7 +167,7 @@ static cr_status describe_members(struct ec2_fleet *f, struct pages *p, struct c
         token = page->next_token;
     } while (token && token[0]);
     if (st != CR_OK)
-        pages_free(p);
+        pages_clear(p);
     return st;
 }
 
@@ -204,7 +204,7 @@ static int queue_is_quiet(struct ec2_fleet *f)
     if (st == CR_OK)
         st = cr_queue_counts(f->requests, &visible, &in_flight, &err);
     if (st != CR_OK && st != f->queue_failure)
-        cr_log(CR_LOG_WARN, "msg=\"ec2 fleet: no idle information\" queue=\"%s\" error=\"%s\"",
+        cr__log(CR_LOG_WARN, "msg=\"ec2 fleet: no idle information\" queue=\"%s\" error=\"%s\"",
                f->requests_url, err.message);
     f->queue_failure = st;
     return st == CR_OK && in_flight == 0;
@@ -267,7 +267,7 @@ static cr_status ec2_list(void *impl, struct cr_instance_list *out, struct cr_er
         for_each_member(f, &p, add_listed, &a);
         qsort(out->items, out->count, sizeof(*out->items), by_launch);
     }
-    pages_free(&p);
+    pages_clear(&p);
     return st;
 }
 
@@ -340,7 +340,7 @@ static cr_status run_one(struct ec2_fleet *f, int number, const struct cr_buf *u
 {
     char name[64], token[CR_UUID_STR_LEN];
     snprintf(name, sizeof(name), "%s%d", CR__EC2_NAME_PREFIX, number);
-    if (cr_uuid_v4(token) != CR_OK)
+    if (cr__uuid_v4(token) != CR_OK)
         return cr__fail(err, CR_ERR_IO, "ec2 fleet: no randomness for a client token");
     struct cr_ec2_tag tags[] = {{"Name", name}, {CR__EC2_FLEET_TAG, f->c.fleet}};
     int arn = strncmp(f->c.profile, "arn:", 4) == 0;
@@ -365,7 +365,7 @@ static cr_status run_one(struct ec2_fleet *f, int number, const struct cr_buf *u
     struct cr_ec2_instances *got = NULL;
     cr_status st = cr_ec2_run_instances(f->aws, &ro, &got, err);
     if (st == CR_OK && got->count > 0)
-        cr_log(CR_LOG_INFO, "msg=\"instance launched\" id=%s name=%s fleet=%s ami=%s type=%s",
+        cr__log(CR_LOG_INFO, "msg=\"instance launched\" id=%s name=%s fleet=%s ami=%s type=%s",
                got->instances[0].instance_id, name, f->c.fleet, f->c.ami, f->c.type);
     cr_ec2_instances_free(got);
     return st;
@@ -383,14 +383,14 @@ static cr_status ec2_launch(void *impl, int count, int *launched, struct cr_erro
     cr_status st = ec2_user_data(f, &ud, err);
     if (st == CR_OK && (st = describe_members(f, &p, err)) == CR_OK) {
         for_each_member(f, &p, note_number, &nums);
-        pages_free(&p);
+        pages_clear(&p);
     }
     int room = f->c.max_instances - nums.live;
     int want = count < room ? count : room;
     for (int i = 0; st == CR_OK && i < want; i++)
         if ((st = run_one(f, take_number(&nums), &ud, err)) == CR_OK)
             (*launched)++;
-    cr_buf_free(&ud);
+    cr_buf_clear(&ud);
     if (st == CR_OK && want < count)
         st = cr__fail(err, CR_ERR_STATE,
                       "ec2 fleet %s: at its cap of %d instances (%d live); launched %d of %d",
@@ -448,7 +448,7 @@ static cr_status ec2_stop(void *impl, const char *id, struct cr_error *err)
     const char *ids[] = {id};
     if ((st = cr_ec2_terminate_instances(f->aws, ids, 1, NULL, err)) != CR_OK)
         return cr__fail_prefix(err, st, "ec2 fleet %s: ", f->c.fleet);
-    cr_log(CR_LOG_INFO, "msg=\"instance terminated\" id=%s fleet=%s", id, f->c.fleet);
+    cr__log(CR_LOG_INFO, "msg=\"instance terminated\" id=%s fleet=%s", id, f->c.fleet);
     return CR_OK;
 }
 
@@ -458,7 +458,7 @@ static void stop_listed(struct ec2_fleet *f, const struct cr_ec2_instance *inst,
     struct cr_error err = {0};
     if (ec2_stop(f, inst->instance_id, &err) != CR_OK) {
         (*(int *)arg)++;
-        cr_log(CR_LOG_WARN, "msg=\"cannot terminate\" id=%s error=\"%s\"", inst->instance_id,
+        cr__log(CR_LOG_WARN, "msg=\"cannot terminate\" id=%s error=\"%s\"", inst->instance_id,
                err.message);
     }
 }
@@ -470,7 +470,7 @@ static cr_status ec2_shutdown(void *impl, struct cr_error *err)
 {
     struct ec2_fleet *f = impl;
     if (!f->c.terminate_on_exit) {
-        cr_log(CR_LOG_INFO,
+        cr__log(CR_LOG_INFO,
                "msg=\"ec2 fleet: instances kept (on_exit=keep); they stop after "
                "--idle-exit-s without work\" fleet=%s",
                f->c.fleet);
@@ -482,7 +482,7 @@ static cr_status ec2_shutdown(void *impl, struct cr_error *err)
     if (st != CR_OK)
         return cr__fail_prefix(err, st, "ec2 fleet %s: ", f->c.fleet);
     for_each_member(f, &p, stop_listed, &failed);
-    pages_free(&p);
+    pages_clear(&p);
     return failed ? cr__fail(err, CR_ERR_AWS, "ec2 fleet %s: %d instances not terminated",
                              f->c.fleet, failed)
                   : CR_OK;

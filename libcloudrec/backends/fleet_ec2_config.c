@@ -101,7 +101,7 @@ static cr_status apply_pair(const struct ec2_field *f, size_t n, const char *key
             continue;
         struct cr_buf v;
         cr_buf_init(&v, 0);
-        cr_status st = cr_uri_decode(raw_value, strlen(raw_value), &v);
+        cr_status st = cr__uri_decode(raw_value, strlen(raw_value), &v);
         if (st == CR_OK) {
             char from[64];
             snprintf(from, sizeof(from), "%s=", key);
@@ -109,7 +109,7 @@ static cr_status apply_pair(const struct ec2_field *f, size_t n, const char *key
         } else {
             st = cr__fail(err, CR_ERR_INVALID, "ec2 fleet: bad percent-escape in %s=", key);
         }
-        cr_buf_free(&v);
+        cr_buf_clear(&v);
         return st;
     }
     return cr__fail(err, CR_ERR_INVALID,
@@ -239,9 +239,9 @@ static int arg_is_safe(const char *a)
  * Non-zero when an append failed. */
 static int append_arg(struct cr_buf *out, const char *arg)
 {
-    int bad = cr_buf_append_str(out, " ") != CR_OK;
+    int bad = cr__buf_append_str(out, " ") != CR_OK;
     for (; *arg; arg++)
-        bad |= cr_buf_append(out, *arg == '%' ? "%%" : arg, *arg == '%' ? 2 : 1) != CR_OK;
+        bad |= cr__buf_append(out, *arg == '%' ? "%%" : arg, *arg == '%' ? 2 : 1) != CR_OK;
     return bad;
 }
 
@@ -281,23 +281,23 @@ static cr_status check_worker_argv(const char *const *argv, struct cr_error *err
 static int append_exec_start(struct cr_buf *out, const struct cr__ec2_config *c,
                              const char *const *argv)
 {
-    int bad = cr_buf_appendf(out, "ExecStart=%s", c->worker) != CR_OK;
+    int bad = cr__buf_appendf(out, "ExecStart=%s", c->worker) != CR_OK;
     for (size_t i = 1; argv[i]; i++)
         bad |= append_arg(out, argv[i]);
     const char *id = CR__FLAG(worker, worker.worker_id);
     const char *idle = CR__FLAG(worker, worker.idle_exit_s);
     if (!has_flag(argv, id))
-        bad |= cr_buf_appendf(out, " --%s ${CLOUDREC_WORKER_ID}", id) != CR_OK;
+        bad |= cr__buf_appendf(out, " --%s ${CLOUDREC_WORKER_ID}", id) != CR_OK;
     if (c->idle_exit_s > 0 && !has_flag(argv, idle))
-        bad |= cr_buf_appendf(out, " --%s %d", idle, c->idle_exit_s) != CR_OK;
-    return bad | (cr_buf_append_str(out, "\n") != CR_OK);
+        bad |= cr__buf_appendf(out, " --%s %d", idle, c->idle_exit_s) != CR_OK;
+    return bad | (cr__buf_append_str(out, "\n") != CR_OK);
 }
 
 /* The systemd unit, as a here-document into /etc/systemd/system. Non-zero
  * when an append failed. */
 static int append_unit(struct cr_buf *out, const struct cr__ec2_config *c, const char *const *argv)
 {
-    int bad = cr_buf_appendf(out,
+    int bad = cr__buf_appendf(out,
                              "cat > /etc/systemd/system/cloudrec-worker.service <<'CLOUDREC_EOF'\n"
                              "[Unit]\n"
                              "Description=cloudrec worker (fleet %s)\n"
@@ -316,7 +316,7 @@ static int append_unit(struct cr_buf *out, const struct cr__ec2_config *c, const
                              "EnvironmentFile=/etc/cloudrec/worker.env\n",
                              c->fleet) != CR_OK;
     bad |= append_exec_start(out, c, argv);
-    return bad | (cr_buf_append_str(out, "Restart=on-failure\n"
+    return bad | (cr__buf_append_str(out, "Restart=on-failure\n"
                                          "RestartSec=10\n"
                                          "# SIGTERM (instance shutdown): finish the current image, "
                                          "then exit.\n"
@@ -333,9 +333,9 @@ static int append_unit(struct cr_buf *out, const struct cr__ec2_config *c, const
 static cr_status append_env(struct cr_buf *out, const char *region, const char *const *endpoints,
                             int *bad, struct cr_error *err)
 {
-    *bad |= cr_buf_append_str(out, "cat > /etc/cloudrec/worker.env <<'CLOUDREC_EOF'\n") != CR_OK;
+    *bad |= cr__buf_append_str(out, "cat > /etc/cloudrec/worker.env <<'CLOUDREC_EOF'\n") != CR_OK;
     if (region && region[0])
-        *bad |= cr_buf_appendf(out, "AWS_REGION=%s\n", region) != CR_OK;
+        *bad |= cr__buf_appendf(out, "AWS_REGION=%s\n", region) != CR_OK;
     for (size_t i = 0; endpoints && endpoints[i]; i++) {
         const char *eq = strchr(endpoints[i], '=');
         if (!eq || eq == endpoints[i] || !arg_is_safe(eq + 1) || strchr(eq + 1, '%'))
@@ -343,9 +343,9 @@ static cr_status append_env(struct cr_buf *out, const char *region, const char *
                             "ec2 fleet: endpoint setting \"%.64s\" is not NAME=URL of safe "
                             "characters",
                             endpoints[i]);
-        *bad |= cr_buf_appendf(out, "%s\n", endpoints[i]) != CR_OK;
+        *bad |= cr__buf_appendf(out, "%s\n", endpoints[i]) != CR_OK;
     }
-    *bad |= cr_buf_append_str(
+    *bad |= cr__buf_append_str(
                 out, "CLOUDREC_EOF\n"
                      "echo \"CLOUDREC_WORKER_ID=$id\" >> /etc/cloudrec/worker.env\n") != CR_OK;
     return CR_OK;
@@ -354,7 +354,7 @@ static cr_status append_env(struct cr_buf *out, const char *region, const char *
 /* The script's first lines: interpreter, what it is, the instance id. */
 static int append_head(struct cr_buf *out, const struct cr__ec2_config *c)
 {
-    return cr_buf_appendf(out,
+    return cr__buf_appendf(out,
                           "#!/bin/sh\n"
                           "# cloudrec app-tier instance of fleet \"%s\", generated by libcloudrec\n"
                           "# (docs/deploy/README.md). cloud-init runs it once at first boot. The\n"
@@ -380,15 +380,15 @@ cr_status cr__ec2_user_data(const struct cr__ec2_config *c, const char *const *w
     st = append_env(&b, region, endpoints, &bad, err);
     if (st == CR_OK) {
         bad |= append_unit(&b, c, worker_argv);
-        bad |= cr_buf_append_str(&b, "systemctl daemon-reload\n"
+        bad |= cr__buf_append_str(&b, "systemctl daemon-reload\n"
                                      "systemctl enable --now cloudrec-worker.service\n") != CR_OK;
         /* The buffer's limit is EC2's, so a failed append means too much. */
         if (bad)
             st = cr__fail(err, CR_ERR_TOO_LARGE, "ec2 fleet: user data over %d bytes",
                           CR_EC2_MAX_USER_DATA_BYTES);
     }
-    if (st == CR_OK && cr_buf_append(out, b.data, b.len) != CR_OK)
+    if (st == CR_OK && cr__buf_append(out, b.data, b.len) != CR_OK)
         st = cr__fail(err, CR_ERR_NOMEM, "ec2 fleet: out of memory");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     return st;
 }

@@ -54,7 +54,7 @@ struct lf_fleet {
     struct lf_child *kids;
     size_t n, cap;
     int failed_starts;      /* workers in a row that died before they were ready */
-    int64_t hold_until_ms;  /* no launch before this (cr_time_mono_ms) */
+    int64_t hold_until_ms;  /* no launch before this (cr__time_mono_ms) */
     char last_failure[CR_FLEET_ID_MAX + 64]; /* how the last of them ended */
 };
 
@@ -169,9 +169,9 @@ static cr_status spawn_one(struct lf_fleet *f, struct cr_error *err)
     if (st != CR_OK)
         return st;
     k->pid = pid;
-    k->launched_ms = cr_time_wall_ms();
+    k->launched_ms = cr__time_wall_ms();
     f->n++;
-    cr_log(CR_LOG_INFO, "msg=\"worker launched\" id=%s pid=%ld", k->id, (long)pid);
+    cr__log(CR_LOG_INFO, "msg=\"worker launched\" id=%s pid=%ld", k->id, (long)pid);
     return CR_OK;
 }
 
@@ -180,7 +180,7 @@ static cr_status spawn_one(struct lf_fleet *f, struct cr_error *err)
 static cr_status lf_launch(void *impl, int count, int *launched, struct cr_error *err)
 {
     struct lf_fleet *f = impl;
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     if (now < f->hold_until_ms)
         return cr__fail(err, CR_ERR_STATE,
                         "%d workers in a row exited before they were ready (last: %s); next "
@@ -211,8 +211,8 @@ static void note_start(struct lf_fleet *f, const struct lf_child *k, int clean, 
     for (int i = 1; i < f->failed_starts && hold < LF_HOLD_MAX_MS; i++)
         hold *= 2;
     hold = hold > LF_HOLD_MAX_MS ? LF_HOLD_MAX_MS : hold;
-    f->hold_until_ms = cr_time_mono_ms() + hold;
-    cr_log(CR_LOG_WARN, "msg=\"worker failed to start; launches held\" failed_in_a_row=%d hold_ms=%lld",
+    f->hold_until_ms = cr__time_mono_ms() + hold;
+    cr__log(CR_LOG_WARN, "msg=\"worker failed to start; launches held\" failed_in_a_row=%d hold_ms=%lld",
            f->failed_starts, (long long)hold);
 }
 
@@ -226,7 +226,7 @@ static void forget(struct lf_fleet *f, size_t i, int status)
         snprintf(how, sizeof(how), "exit=%d", WEXITSTATUS(status));
     else
         snprintf(how, sizeof(how), "signal=%d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    cr_log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"worker exited\" id=%s pid=%ld %s%s", k->id,
+    cr__log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"worker exited\" id=%s pid=%ld %s%s", k->id,
            (long)k->pid, how, k->stopping ? "" : " asked_to_stop=no");
     note_start(f, k, clean, how);
     char path[PATH_MAX];
@@ -302,7 +302,7 @@ static cr_status lf_stop(void *impl, const char *id, struct cr_error *err)
         if (!k->stopping && kill(k->pid, SIGTERM) != 0 && errno != ESRCH)
             return cr__fail(err, CR_ERR_IO, "local fleet: kill %s: %s", id, strerror(errno));
         if (!k->stopping)
-            cr_log(CR_LOG_INFO, "msg=\"worker asked to stop\" id=%s pid=%ld", id, (long)k->pid);
+            cr__log(CR_LOG_INFO, "msg=\"worker asked to stop\" id=%s pid=%ld", id, (long)k->pid);
         k->stopping = 1;
         return CR_OK;
     }
@@ -316,11 +316,11 @@ static cr_status lf_shutdown(void *impl, struct cr_error *err)
     struct lf_fleet *f = impl;
     for (size_t i = 0; i < f->n; i++)
         lf_stop(f, f->kids[i].id, NULL);
-    int64_t deadline = cr_time_mono_ms() + f->kill_after_ms;
-    for (reap(f, 0); f->n > 0 && cr_time_mono_ms() < deadline; reap(f, 0))
+    int64_t deadline = cr__time_mono_ms() + f->kill_after_ms;
+    for (reap(f, 0); f->n > 0 && cr__time_mono_ms() < deadline; reap(f, 0))
         lf_sleep_ms(20);
     if (f->n > 0)
-        cr_log(CR_LOG_WARN,
+        cr__log(CR_LOG_WARN,
                "msg=\"workers killed after the grace period\" count=%zu "
                "grace_ms=%d",
                f->n, f->kill_after_ms);

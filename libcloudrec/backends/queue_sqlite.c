@@ -29,7 +29,7 @@
  * cut short when an in-flight message becomes visible again, and lasts at
  * most 250 ms as a safety net for writers that do not touch the file.
  * Without inotify (limits, odd file systems) it polls with sleeps growing
- * from 5 to 50 ms. Visibility uses the wall clock (cr_time_wall_ms) because
+ * from 5 to 50 ms. Visibility uses the wall clock (cr__time_wall_ms) because
  * it is compared across processes.
  */
 #include "backends/backend.h"
@@ -219,7 +219,7 @@ typedef int (*sq_op_fn)(struct sq_queue *q, void *arg);
  * last code. */
 static int sq_run(struct sq_queue *q, sq_op_fn op, void *arg)
 {
-    int64_t give_up = cr_time_mono_ms() + SQ_RETRY_MS;
+    int64_t give_up = cr__time_mono_ms() + SQ_RETRY_MS;
     int64_t delay = 1;
     q->errmsg[0] = '\0';
     for (;;) {
@@ -227,7 +227,7 @@ static int sq_run(struct sq_queue *q, sq_op_fn op, void *arg)
         if (rc != SQLITE_OK) /* before the rollback overwrites it */
             cr__strlcpy(q->errmsg, sqlite3_errmsg(q->db), sizeof(q->errmsg));
         sq_rollback(q); /* a no-op after a commit */
-        if (!is_busy(rc) || cr_time_mono_ms() >= give_up)
+        if (!is_busy(rc) || cr__time_mono_ms() >= give_up)
             return rc;
         sleep_ms(delay);
         delay = delay < 50 ? delay * 2 : 50;
@@ -432,7 +432,7 @@ static int upsert_queue(struct sq_queue *q, const char *name, int visibility_s, 
     if (dead_letter)
         sqlite3_bind_text(s, 4, dead_letter, -1, SQLITE_STATIC);
     if (create)
-        sqlite3_bind_int64(s, 5, cr_time_wall_ms());
+        sqlite3_bind_int64(s, 5, cr__time_wall_ms());
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -511,7 +511,7 @@ static int setup_op(struct sq_queue *q, void *arg)
 static int busy_handler(void *arg, int count)
 {
     struct sq_queue *q = arg;
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     if (count == 0)
         q->busy_since_ms = now;
     else if (now - q->busy_since_ms > SQ_BUSY_TIMEOUT_MS)
@@ -531,7 +531,7 @@ static int busy_handler(void *arg, int count)
  * file (the setting then sticks to the file). */
 static int configure_connection(struct sq_queue *q)
 {
-    q->rng = ((uint32_t)getpid() * 2654435761u) ^ (uint32_t)cr_time_mono_us() ^ 1u;
+    q->rng = ((uint32_t)getpid() * 2654435761u) ^ (uint32_t)cr__time_mono_us() ^ 1u;
     if (!q->rng)
         q->rng = 1; /* xorshift must not start at 0 */
     sqlite3_busy_handler(q->db, busy_handler, q);
@@ -702,8 +702,8 @@ static cr_status sq_send(void *impl, const void *body, size_t body_len, char *id
     cr_status checked = check_file(q, err);
     if (checked != CR_OK)
         return checked;
-    struct sq_send a = {.body = body, .len = body_len, .now_ms = cr_time_wall_ms()};
-    if (cr_uuid_v4(a.id) != CR_OK)
+    struct sq_send a = {.body = body, .len = body_len, .now_ms = cr__time_wall_ms()};
+    if (cr__uuid_v4(a.id) != CR_OK)
         return cr__fail(err, CR_ERR_IO, "%s?name=%s: no randomness for a message id", q->path,
                         q->name);
     int rc = sq_run(q, send_op, &a);
@@ -780,7 +780,7 @@ static int mark_received(struct sq_queue *q, int64_t seq, struct cr_queue_messag
                          int64_t visible_ms)
 {
     char token[CR_UUID_STR_LEN];
-    if (cr_uuid_v4(token) != CR_OK || !(m->receipt = malloc(SQ_RECEIPT_LEN)))
+    if (cr__uuid_v4(token) != CR_OK || !(m->receipt = malloc(SQ_RECEIPT_LEN)))
         return SQLITE_NOMEM;
     snprintf(m->receipt, SQ_RECEIPT_LEN, "%s:%s", m->id, token);
     sqlite3_stmt *s = q->stmt[SQ_MARK];
@@ -843,7 +843,7 @@ static int receive_op(struct sq_queue *q, void *arg)
     recv_clear(a, a->n); /* a retry starts afresh */
     a->dead = 0;
     int rc = step_done(q->stmt[SQ_BEGIN]);
-    int64_t now = cr_time_wall_ms(), after = 0;
+    int64_t now = cr__time_wall_ms(), after = 0;
     while (rc == SQLITE_OK && a->n < (size_t)a->max) {
         size_t want = (size_t)a->max - a->n, got = 0;
         rc = select_batch(q, a, now, after, want, &got);
@@ -917,7 +917,7 @@ static void wait_for_change(struct sq_queue *q, int64_t left_ms, int64_t next_ms
 {
     int64_t ms = left_ms;
     if (next_ms != INT64_MAX) {
-        int64_t until = next_ms - cr_time_wall_ms() + 1;
+        int64_t until = next_ms - cr__time_wall_ms() + 1;
         if (until < ms)
             ms = until > 0 ? until : 1;
     }
@@ -936,12 +936,12 @@ static int receive_once(struct sq_queue *q, struct sq_recv *a, int64_t *next_ms)
 {
     a->dead = 0;
     int rc = sq_run(q, peek_op, next_ms);
-    if (rc == SQLITE_OK && *next_ms <= cr_time_wall_ms())
+    if (rc == SQLITE_OK && *next_ms <= cr__time_wall_ms())
         rc = sq_run(q, receive_op, a);
     if (rc == SQLITE_OK && a->dead > 0 && q->dead_letter)
         wake_others(q);
     if (rc == SQLITE_OK && a->dead > 0 && cr__log_enabled(CR_LOG_WARN))
-        cr_log(CR_LOG_WARN, "msg=\"dead-lettered\" queue=%s count=%d to=%s max_receive_count=%d",
+        cr__log(CR_LOG_WARN, "msg=\"dead-lettered\" queue=%s count=%d to=%s max_receive_count=%d",
                q->name, a->dead, q->dead_letter ? q->dead_letter : "(dropped)", q->max_receive);
     return rc;
 }
@@ -957,7 +957,7 @@ static cr_status sq_receive(void *impl, int max_messages, int wait_ms, int visib
         return checked;
     struct sq_recv a = {.max = max_messages, .out = out};
     a.visibility_s = visibility_s < 0 ? q->visibility_s : visibility_s;
-    int64_t deadline = cr_time_mono_ms() + wait_ms, backoff = SQ_POLL_MIN_MS;
+    int64_t deadline = cr__time_mono_ms() + wait_ms, backoff = SQ_POLL_MIN_MS;
     if (wait_ms > 0)
         wake_setup(q);
     for (;;) {
@@ -966,7 +966,7 @@ static cr_status sq_receive(void *impl, int max_messages, int wait_ms, int visib
         int rc = receive_once(q, &a, &next_ms);
         if (rc != SQLITE_OK)
             return sq_fail(q, rc, "receiving", err);
-        int64_t left = deadline - cr_time_mono_ms();
+        int64_t left = deadline - cr__time_mono_ms();
         if (a.n > 0 || left <= 0) {
             *n = a.n;
             return CR_OK;
@@ -1079,7 +1079,7 @@ static cr_status sq_change_visibility(void *impl, const char *receipt, int visib
     cr_status st = parse_receipt(q, receipt, &r, err);
     if (st != CR_OK)
         return st;
-    r.visible_ms = cr_time_wall_ms() + (int64_t)visibility_s * 1000;
+    r.visible_ms = cr__time_wall_ms() + (int64_t)visibility_s * 1000;
     st = run_by_receipt(q, chvis_op, &r, "changing visibility", err);
     if (st == CR_OK)
         wake_others(q); /* waiters recompute when to look next */
@@ -1098,7 +1098,7 @@ static int counts_op(struct sq_queue *q, void *arg)
     struct sq_counts *c = arg;
     sqlite3_stmt *s = q->stmt[SQ_COUNTS];
     bind_queue(s, q);
-    sqlite3_bind_int64(s, 2, cr_time_wall_ms());
+    sqlite3_bind_int64(s, 2, cr__time_wall_ms());
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         c->visible = (long)sqlite3_column_int64(s, 0);

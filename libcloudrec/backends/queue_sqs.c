@@ -80,9 +80,9 @@ static cr_status lookup_url(struct cr_aws *aws, const char *name, char **url, st
     struct cr_buf b;
     cr_buf_init(&b, 0);
     cr_status st = cr_sqs_get_queue_url(aws, name, &b, err);
-    if (st == CR_OK && !(*url = cr_buf_steal(&b, NULL)))
+    if (st == CR_OK && !(*url = cr__buf_steal(&b, NULL)))
         st = cr__fail(err, CR_ERR_NOMEM, "sqs://%s: out of memory", name);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     return st;
 }
 
@@ -114,10 +114,10 @@ static cr_status create_queue(struct cr_aws *aws, const char *name, const char *
         st = attributes_of(aws, dlq, &dl, err);
         if (st == CR_ERR_NOT_FOUND &&
             (st = cr_sqs_create_queue(aws, dlq, NULL, &b, err)) == CR_OK) {
-            cr_log(CR_LOG_INFO, "msg=\"queue created\" queue=sqs://%s role=dead-letter", dlq);
+            cr__log(CR_LOG_INFO, "msg=\"queue created\" queue=sqs://%s role=dead-letter", dlq);
             st = attributes_of(aws, dlq, &dl, err);
         }
-        cr_buf_reset(&b);
+        cr__buf_reset(&b);
         if (st == CR_OK && !dl->queue_arn)
             st = cr__fail(err, CR_ERR_FORMAT, "sqs://%s: SQS sent no QueueArn", dlq);
         if (st != CR_OK)
@@ -126,14 +126,14 @@ static cr_status create_queue(struct cr_aws *aws, const char *name, const char *
         co.max_receive_count = o->max_receive_count;
     }
     if ((st = cr_sqs_create_queue(aws, name, &co, &b, err)) == CR_OK &&
-        !(*url = cr_buf_steal(&b, NULL)))
+        !(*url = cr__buf_steal(&b, NULL)))
         st = cr__fail(err, CR_ERR_NOMEM, "sqs://%s: out of memory", name);
     if (st == CR_OK)
-        cr_log(CR_LOG_INFO, "msg=\"queue created\" queue=sqs://%s visibility_s=%d dead_letter=%s%s",
+        cr__log(CR_LOG_INFO, "msg=\"queue created\" queue=sqs://%s visibility_s=%d dead_letter=%s%s",
                name, o->visibility_timeout_s, dlq ? "sqs://" : "", dlq ? dlq : "none");
 out:
     cr_sqs_queue_attributes_free(dl);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     return st;
 }
 
@@ -192,7 +192,7 @@ static cr_status ensure_queue(struct cr_aws *aws, const char *name, const char *
                         "sqs://%s exists but %s; change it (SQS console, `aws sqs "
                         "set-queue-attributes`) or pick another name",
                         name, why);
-    cr_log(CR_LOG_WARN, "msg=\"existing queue kept as it is\" queue=sqs://%s reason=\"%s\"", name,
+    cr__log(CR_LOG_WARN, "msg=\"existing queue kept as it is\" queue=sqs://%s reason=\"%s\"", name,
            why);
     return CR_OK;
 }
@@ -282,7 +282,7 @@ static cr_status sqs_send(void *impl, const void *body, size_t body_len, char *i
             st = cr__fail(err, CR_ERR_TOO_LARGE, "sqs://%s: message id \"%s\" needs %zu bytes",
                           q->name, id.data ? (char *)id.data : "", id.len + 1);
     }
-    cr_buf_free(&id);
+    cr_buf_clear(&id);
     return st == CR_OK ? st : cr__fail_prefix(err, st, "sqs://%s: ", q->name);
 }
 

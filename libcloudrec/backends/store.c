@@ -20,7 +20,7 @@ static const struct {
 
 #define CR__STORE_URL_FORMS "file:///abs/dir or s3://bucket[/prefix]"
 
-int cr_store_key_is_safe(const char *key)
+int cr__store_key_is_safe(const char *key)
 {
     if (!key || key[0] == '\0' || key[0] == '.')
         return 0;
@@ -53,7 +53,7 @@ static cr_status check_key(const struct cr_store *s, const char *key, struct cr_
 {
     if (!s || !key)
         return cr__fail(err, CR_ERR_INVALID, "store and key must not be NULL");
-    if (cr_store_key_is_safe(key))
+    if (cr__store_key_is_safe(key))
         return CR_OK;
     char shown[80];
     key_for_message(key, shown, sizeof(shown));

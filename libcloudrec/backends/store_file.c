@@ -31,7 +31,7 @@ struct file_store {
 static cr_status path_of(const struct file_store *fs, const char *key, char *out,
                          struct cr_error *err)
 {
-    if (!cr_store_key_is_safe(key))
+    if (!cr__store_key_is_safe(key))
         return cr__fail(err, CR_ERR_INVALID, "unsafe object key");
     const char *sep = strcmp(fs->dir, "/") == 0 ? "" : "/";
     if ((size_t)snprintf(out, PATH_MAX, "%s%s%s", fs->dir, sep, key) >= PATH_MAX)
@@ -70,7 +70,7 @@ static cr_status file_put(void *impl, const char *key, const void *data, size_t 
     cr_status st = path_of(fs, key, path, err);
     if (st != CR_OK)
         return st;
-    if (cr_uuid_v4(uuid) != CR_OK)
+    if (cr__uuid_v4(uuid) != CR_OK)
         return cr__fail(err, CR_ERR_IO, "%s: no randomness for a temporary name", key);
     const char *sep = strcmp(fs->dir, "/") == 0 ? "" : "/";
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s.tmp-%s", fs->dir, sep, uuid) >= sizeof(tmp))
@@ -87,7 +87,7 @@ static cr_status file_get(void *impl, const char *key, size_t max_bytes, struct 
     cr_status st = path_of(fs, key, path, err);
     if (st != CR_OK)
         return st;
-    st = cr_file_read(path, max_bytes, out, err);
+    st = cr__file_read(path, max_bytes, out, err);
     if (st == CR_ERR_NOT_FOUND)
         return cr__fail(err, st, "%s: no such object in file://%s", key, fs->dir);
     return st;
@@ -120,7 +120,7 @@ static cr_status file_list_older(void *impl, int64_t before_wall_ms,
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         struct stat sb;
-        if (!cr_store_key_is_safe(e->d_name) ||
+        if (!cr__store_key_is_safe(e->d_name) ||
             fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
             continue;
         int64_t mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;

@@ -214,7 +214,7 @@ static cr_status s3_setup(const char *url, int *created, struct cr_error *err)
     if (st == CR_ERR_NOT_FOUND) {
         if ((st = cr_s3_create_bucket(s->aws, s->bucket, NULL, err)) == CR_OK) {
             *created = 1;
-            cr_log(CR_LOG_INFO, "msg=\"bucket created\" bucket=%s region=%s", s->bucket,
+            cr__log(CR_LOG_INFO, "msg=\"bucket created\" bucket=%s region=%s", s->bucket,
                    cr_aws_region(s->aws));
         }
     }

@@ -29,7 +29,7 @@ cr_status cr__worker_state_write(const char *path, const struct cr__worker_state
     char line[128];
     int len = snprintf(line, sizeof(line), "%s %lld %ld %lld\n", word, (long long)st->since_ms,
                        st->pid, (long long)st->ready_ms);
-    return cr_file_write_atomic(path, line, (size_t)len, err);
+    return cr__file_write_atomic(path, line, (size_t)len, err);
 }
 
 cr_status cr__worker_state_read(const char *path, struct cr__worker_state *st)

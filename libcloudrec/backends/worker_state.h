@@ -28,7 +28,7 @@ struct cr__worker_state {
 };
 
 /* Writes st to path atomically. The state must be IDLE, RUNNING or
- * STOPPING; CR_ERR_INVALID otherwise; the errors of cr_file_write_atomic. */
+ * STOPPING; CR_ERR_INVALID otherwise; the errors of cr__file_write_atomic. */
 cr_status cr__worker_state_write(const char *path, const struct cr__worker_state *st,
                                  struct cr_error *err);
 

@@ -24,7 +24,7 @@ static size_t buf_limit(const struct cr_buf *buf)
     return buf->max_bytes ? buf->max_bytes : CR__BUF_HARD_MAX;
 }
 
-cr_status cr_buf_reserve(struct cr_buf *buf, size_t extra)
+cr_status cr__buf_reserve(struct cr_buf *buf, size_t extra)
 {
     if (extra > buf_limit(buf) || buf->len > buf_limit(buf) - extra)
         return CR_ERR_TOO_LARGE;
@@ -42,9 +42,9 @@ cr_status cr_buf_reserve(struct cr_buf *buf, size_t extra)
     return CR_OK;
 }
 
-cr_status cr_buf_append(struct cr_buf *buf, const void *data, size_t n)
+cr_status cr__buf_append(struct cr_buf *buf, const void *data, size_t n)
 {
-    cr_status st = cr_buf_reserve(buf, n);
+    cr_status st = cr__buf_reserve(buf, n);
     if (st != CR_OK)
         return st;
     if (n)
@@ -54,12 +54,12 @@ cr_status cr_buf_append(struct cr_buf *buf, const void *data, size_t n)
     return CR_OK;
 }
 
-cr_status cr_buf_append_str(struct cr_buf *buf, const char *s)
+cr_status cr__buf_append_str(struct cr_buf *buf, const char *s)
 {
-    return cr_buf_append(buf, s, strlen(s));
+    return cr__buf_append(buf, s, strlen(s));
 }
 
-cr_status cr_buf_vappendf(struct cr_buf *buf, const char *fmt, va_list ap)
+cr_status cr__buf_vappendf(struct cr_buf *buf, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
@@ -67,7 +67,7 @@ cr_status cr_buf_vappendf(struct cr_buf *buf, const char *fmt, va_list ap)
     va_end(ap2);
     if (n < 0)
         return CR_ERR_INVALID;
-    cr_status st = cr_buf_reserve(buf, (size_t)n);
+    cr_status st = cr__buf_reserve(buf, (size_t)n);
     if (st != CR_OK)
         return st;
     vsnprintf((char *)buf->data + buf->len, (size_t)n + 1, fmt, ap);
@@ -75,23 +75,23 @@ cr_status cr_buf_vappendf(struct cr_buf *buf, const char *fmt, va_list ap)
     return CR_OK;
 }
 
-cr_status cr_buf_appendf(struct cr_buf *buf, const char *fmt, ...)
+cr_status cr__buf_appendf(struct cr_buf *buf, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cr_status st = cr_buf_vappendf(buf, fmt, ap);
+    cr_status st = cr__buf_vappendf(buf, fmt, ap);
     va_end(ap);
     return st;
 }
 
-void cr_buf_reset(struct cr_buf *buf)
+void cr__buf_reset(struct cr_buf *buf)
 {
     buf->len = 0;
     if (buf->data)
         buf->data[0] = '\0';
 }
 
-void cr_buf_free(struct cr_buf *buf)
+void cr_buf_clear(struct cr_buf *buf)
 {
     if (!buf)
         return;
@@ -100,7 +100,7 @@ void cr_buf_free(struct cr_buf *buf)
     buf->len = buf->cap = 0;
 }
 
-char *cr_buf_steal(struct cr_buf *buf, size_t *len)
+char *cr__buf_steal(struct cr_buf *buf, size_t *len)
 {
     char *p = (char *)buf->data;
     if (!p)
@@ -112,7 +112,7 @@ char *cr_buf_steal(struct cr_buf *buf, size_t *len)
     return p;
 }
 
-cr_status cr_file_read(const char *path, size_t max_bytes, struct cr_buf *buf,
+cr_status cr__file_read(const char *path, size_t max_bytes, struct cr_buf *buf,
                        struct cr_error *err)
 {
     cr_status st = CR_OK;
@@ -137,8 +137,8 @@ cr_status cr_file_read(const char *path, size_t max_bytes, struct cr_buf *buf,
         goto out;
     }
     for (;;) {
-        if ((st = cr_buf_reserve(buf, 65536)) != CR_OK &&
-            (st = cr_buf_reserve(buf, 1)) != CR_OK) {
+        if ((st = cr__buf_reserve(buf, 65536)) != CR_OK &&
+            (st = cr__buf_reserve(buf, 1)) != CR_OK) {
             cr__fail(err, st, "%s: %s", path, cr_strerror(st));
             goto out;
         }
@@ -228,12 +228,12 @@ cr_status cr__file_write_atomic_tmp(const char *path, const char *tmp, const voi
     return CR_OK;
 }
 
-cr_status cr_file_write_atomic(const char *path, const void *data, size_t len,
+cr_status cr__file_write_atomic(const char *path, const void *data, size_t len,
                                struct cr_error *err)
 {
     char tmp[4096];
     char uuid[CR_UUID_STR_LEN];
-    if (cr_uuid_v4(uuid) != CR_OK)
+    if (cr__uuid_v4(uuid) != CR_OK)
         return cr__fail(err, CR_ERR_IO, "%s: no randomness for a temporary name", path);
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, uuid) >= sizeof(tmp))
         return cr__fail(err, CR_ERR_INVALID, "%s: path too long", path);
@@ -246,6 +246,6 @@ void cr__text_put(struct cr__text *t, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    t->st = cr_buf_vappendf(t->out, fmt, ap);
+    t->st = cr__buf_vappendf(t->out, fmt, ap);
     va_end(ap);
 }

@@ -9,19 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
-void cr_sha256(const void *data, size_t len, unsigned char out[CR_SHA256_LEN])
+void cr__sha256(const void *data, size_t len, unsigned char out[CR_SHA256_LEN])
 {
     SHA256(data, len, out);
 }
 
-void cr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+void cr__hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                     unsigned char out[CR_SHA256_LEN])
 {
     unsigned int out_len = CR_SHA256_LEN;
     HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len);
 }
 
-cr_status cr_sha256_file_hex(const char *path, char out[2 * CR_SHA256_LEN + 1],
+cr_status cr__sha256_file_hex(const char *path, char out[2 * CR_SHA256_LEN + 1],
                              struct cr_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -50,7 +50,7 @@ cr_status cr_sha256_file_hex(const char *path, char out[2 * CR_SHA256_LEN + 1],
     unsigned char md[CR_SHA256_LEN];
     unsigned int md_len = 0;
     EVP_DigestFinal_ex(ctx, md, &md_len);
-    cr_hex_encode(md, CR_SHA256_LEN, out);
+    cr__hex_encode(md, CR_SHA256_LEN, out);
 out:
     EVP_MD_CTX_free(ctx);
     close(fd);

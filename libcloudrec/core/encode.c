@@ -6,12 +6,12 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-cr_status cr_base64_encode(const void *data, size_t len, struct cr_buf *out)
+cr_status cr__base64_encode(const void *data, size_t len, struct cr_buf *out)
 {
     const unsigned char *p = data;
     if (len > (SIZE_MAX / 4) * 3 - 3)
         return CR_ERR_TOO_LARGE;
-    cr_status st = cr_buf_reserve(out, (len + 2) / 3 * 4);
+    cr_status st = cr__buf_reserve(out, (len + 2) / 3 * 4);
     if (st != CR_OK)
         return st;
     char *o = (char *)out->data + out->len;
@@ -50,7 +50,7 @@ static int b64_value(unsigned char c)
     return -1;
 }
 
-cr_status cr_base64_decode(const char *text, size_t len, struct cr_buf *out)
+cr_status cr__base64_decode(const char *text, size_t len, struct cr_buf *out)
 {
     /* Strip up to two '=' of padding; what remains must be a valid length. */
     if (len % 4 == 0 && len >= 1 && text[len - 1] == '=')
@@ -62,7 +62,7 @@ cr_status cr_base64_decode(const char *text, size_t len, struct cr_buf *out)
                     (b64_value((unsigned char)text[len - 1]) & (len % 4 == 2 ? 15 : 3))))
         return CR_ERR_FORMAT;
     size_t start = out->len;
-    cr_status st = cr_buf_reserve(out, len / 4 * 3 + 3);
+    cr_status st = cr__buf_reserve(out, len / 4 * 3 + 3);
     if (st != CR_OK)
         return st;
     uint32_t acc = 0;
@@ -85,7 +85,7 @@ cr_status cr_base64_decode(const char *text, size_t len, struct cr_buf *out)
     return CR_OK;
 }
 
-void cr_hex_encode(const void *data, size_t len, char *out)
+void cr__hex_encode(const void *data, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     const unsigned char *p = data;
@@ -107,7 +107,7 @@ int cr__hex_digit(unsigned char c)
     return -1;
 }
 
-cr_status cr_hex_decode(const char *hex, size_t hex_len, void *out, size_t out_len)
+cr_status cr__hex_decode(const char *hex, size_t hex_len, void *out, size_t out_len)
 {
     if (hex_len != 2 * out_len)
         return CR_ERR_FORMAT;
@@ -138,7 +138,7 @@ static cr_status rollback(struct cr_buf *out, size_t start, cr_status st)
     return st;
 }
 
-cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf *out)
+cr_status cr__uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf *out)
 {
     static const char digits[] = "0123456789ABCDEF";
     size_t start = out->len;
@@ -146,18 +146,18 @@ cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf
         unsigned char c = (unsigned char)s[i];
         cr_status st;
         if (is_unreserved(c) || (keep_slash && c == '/')) {
-            st = cr_buf_append(out, &c, 1);
+            st = cr__buf_append(out, &c, 1);
         } else {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            st = cr_buf_append(out, esc, 3);
+            st = cr__buf_append(out, esc, 3);
         }
         if (st != CR_OK)
             return rollback(out, start, st);
     }
-    return cr_buf_append(out, "", 0);
+    return cr__buf_append(out, "", 0);
 }
 
-cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out)
+cr_status cr__uri_decode(const char *s, size_t len, struct cr_buf *out)
 {
     size_t start = out->len;
     for (size_t i = 0; i < len; i++) {
@@ -170,9 +170,9 @@ cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out)
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
         }
-        cr_status st = cr_buf_append(out, &c, 1);
+        cr_status st = cr__buf_append(out, &c, 1);
         if (st != CR_OK)
             return rollback(out, start, st);
     }
-    return cr_buf_append(out, "", 0);
+    return cr__buf_append(out, "", 0);
 }

@@ -556,7 +556,7 @@ struct dump_sink {
 static int dump_append(const char *text, size_t len, void *data)
 {
     struct dump_sink *sink = data;
-    sink->st = cr_buf_append(sink->out, text, len);
+    sink->st = cr__buf_append(sink->out, text, len);
     return sink->st == CR_OK ? 0 : -1;
 }
 
@@ -573,7 +573,7 @@ cr_status cr__jw_finish(struct cr__jw *w, struct cr_buf *out)
         if (json_dump_callback(w->root, dump_append, &sink, flags) != 0)
             st = sink.st != CR_OK ? sink.st : CR_ERR_NOMEM;
         if (st == CR_OK)
-            st = cr_buf_append(out, "", 0); /* a terminating NUL, even for "" */
+            st = cr__buf_append(out, "", 0); /* a terminating NUL, even for "" */
         if (st != CR_OK && out->data) {
             out->len = start;
             out->data[start] = '\0';

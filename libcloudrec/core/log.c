@@ -22,7 +22,7 @@ int cr__log_enabled(enum cr_log_level level)
     return g_handler != NULL && level >= g_min_level && level < CR_LOG_OFF;
 }
 
-void cr_log(enum cr_log_level level, const char *fmt, ...)
+void cr__log(enum cr_log_level level, const char *fmt, ...)
 {
     /* Check the level first so a filtered line costs no formatting. */
     if (!cr__log_enabled(level))
@@ -52,7 +52,7 @@ const char *cr_log_level_name(enum cr_log_level level)
     return "unknown";
 }
 
-int cr_log_level_parse(const char *name)
+int cr__log_level_parse(const char *name)
 {
     static const enum cr_log_level levels[] = {CR_LOG_DEBUG, CR_LOG_INFO, CR_LOG_WARN,
                                                CR_LOG_ERROR, CR_LOG_OFF};
@@ -65,9 +65,9 @@ int cr_log_level_parse(const char *name)
 void cr_log_stderr(void *userdata, enum cr_log_level level, const char *line)
 {
     (void)userdata;
-    int64_t ms = cr_time_wall_ms();
+    int64_t ms = cr__time_wall_ms();
     char ts[21];
-    cr_time_format_iso8601(ms / 1000, ts);
+    cr__time_format_iso8601(ms / 1000, ts);
     /* One fprintf per line: stdio locks the stream, so concurrent lines from
      * several threads do not interleave. */
     fprintf(stderr, "%.19s.%03dZ %s %s\n", ts, (int)(ms % 1000), cr_log_level_name(level), line);

@@ -65,12 +65,12 @@ cr_status cr__spawn(char *const argv[], int flags, pid_t *pid, struct cr_error *
 
 int cr__wait_exit(pid_t pid, int timeout_ms, int *status)
 {
-    int64_t deadline = cr_time_mono_ms() + timeout_ms;
+    int64_t deadline = cr__time_mono_ms() + timeout_ms;
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno == ECHILD))
             return 1;
-        if (cr_time_mono_ms() >= deadline)
+        if (cr__time_mono_ms() >= deadline)
             return 0;
         cr__sleep_unless(20, NULL);
     }
@@ -138,7 +138,7 @@ static int search_path(const char *name, char *out, size_t n)
     return 0;
 }
 
-cr_status cr_find_program(const char *name, const char *dir, char *out, size_t n,
+cr_status cr__find_program(const char *name, const char *dir, char *out, size_t n,
                           struct cr_error *err)
 {
     if (!name || !out || n == 0 || strchr(name, '/'))

@@ -7,21 +7,21 @@
 #include <sys/random.h>
 #include <time.h>
 
-int64_t cr_time_mono_ms(void)
+int64_t cr__time_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t cr_time_mono_us(void)
+int64_t cr__time_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t cr_time_wall_ms(void)
+int64_t cr__time_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -34,14 +34,14 @@ static void to_tm(int64_t epoch_s, struct tm *tm)
     gmtime_r(&t, tm);
 }
 
-void cr_time_format_amz(int64_t epoch_s, char out[17])
+void cr__time_format_amz(int64_t epoch_s, char out[17])
 {
     struct tm tm;
     to_tm(epoch_s, &tm);
     strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-void cr_time_format_iso8601(int64_t epoch_s, char out[21])
+void cr__time_format_iso8601(int64_t epoch_s, char out[21])
 {
     struct tm tm;
     to_tm(epoch_s, &tm);
@@ -60,7 +60,7 @@ static int digits(const char *s, int n, int *v)
     return 1;
 }
 
-cr_status cr_time_parse_iso8601(const char *s, int64_t *epoch_s)
+cr_status cr__time_parse_iso8601(const char *s, int64_t *epoch_s)
 {
     /* "YYYY-MM-DDTHH:MM:SS": fixed positions, so no sign, space or short
      * field can slip through as it would with sscanf. */
@@ -90,7 +90,7 @@ cr_status cr_time_parse_iso8601(const char *s, int64_t *epoch_s)
     return CR_OK;
 }
 
-cr_status cr_uuid_v4(char out[CR_UUID_STR_LEN])
+cr_status cr__uuid_v4(char out[CR_UUID_STR_LEN])
 {
     unsigned char b[16];
     size_t got = 0;
@@ -104,7 +104,7 @@ cr_status cr_uuid_v4(char out[CR_UUID_STR_LEN])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    /* Formatted here rather than with cr_hex_encode, so that time.c needs
+    /* Formatted here rather than with cr__hex_encode, so that time.c needs
      * nothing from encode.c (which needs buf.c, which needs UUIDs). */
     static const char digits[] = "0123456789abcdef";
     char *p = out;

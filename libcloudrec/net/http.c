@@ -45,7 +45,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     struct sink *s = userdata;
     size_t n = size * nmemb;
     if (s->buf->len - s->start + n > s->max_bytes ||
-        cr_buf_append(s->buf, data, n) != CR_OK) {
+        cr__buf_append(s->buf, data, n) != CR_OK) {
         s->too_large = 1;
         return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
     }
@@ -162,9 +162,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
     struct header_sink *hs = userdata;
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
-        cr_buf_reset(hs->block);
+        cr__buf_reset(hs->block);
     if (hs->block->len + n > CR__HTTP_MAX_HEADER_BYTES ||
-        cr_buf_append(hs->block, data, n) != CR_OK) {
+        cr__buf_append(hs->block, data, n) != CR_OK) {
         hs->too_large = 1;
         return 0;
     }
@@ -214,8 +214,8 @@ static void response_reset(struct cr__http_response *resp)
 {
     if (resp->body.data)
         explicit_bzero(resp->body.data, resp->body.len);
-    cr_buf_reset(&resp->body);
-    cr_buf_reset(&resp->header_block);
+    cr__buf_reset(&resp->body);
+    cr__buf_reset(&resp->header_block);
     free(resp->headers);
     resp->headers = NULL;
     resp->num_headers = 0;
@@ -223,13 +223,13 @@ static void response_reset(struct cr__http_response *resp)
     resp->retryable = 0;
 }
 
-void cr__http_response_free(struct cr__http_response *resp)
+void cr__http_response_clear(struct cr__http_response *resp)
 {
     if (!resp)
         return;
     response_reset(resp);
-    cr_buf_free(&resp->body);
-    cr_buf_free(&resp->header_block);
+    cr_buf_clear(&resp->body);
+    cr_buf_clear(&resp->header_block);
 }
 
 const char *cr__http_response_header(const struct cr__http_response *resp, const char *name)
@@ -255,8 +255,8 @@ static cr_status add_header(struct curl_slist **list, const char *name, const ch
 {
     struct cr_buf line;
     cr_buf_init(&line, 0);
-    cr_status st = value[0] ? cr_buf_appendf(&line, "%s: %s", name, value)
-                            : cr_buf_appendf(&line, "%s;", name);
+    cr_status st = value[0] ? cr__buf_appendf(&line, "%s: %s", name, value)
+                            : cr__buf_appendf(&line, "%s;", name);
     if (st == CR_OK) {
         struct curl_slist *n = curl_slist_append(*list, (const char *)line.data);
         if (n)
@@ -264,7 +264,7 @@ static cr_status add_header(struct curl_slist **list, const char *name, const ch
         else
             st = CR_ERR_NOMEM;
     }
-    cr_buf_free(&line);
+    cr_buf_clear(&line);
     return st;
 }
 
@@ -282,10 +282,10 @@ static cr_status build_headers(const struct cr__http_request *req, struct curl_s
             continue;
         struct cr_buf line;
         cr_buf_init(&line, 0);
-        cr_status st = cr_buf_appendf(&line, "%s:", suppressed[i]);
+        cr_status st = cr__buf_appendf(&line, "%s:", suppressed[i]);
         struct curl_slist *n = st == CR_OK ? curl_slist_append(*list, (const char *)line.data)
                                            : NULL;
-        cr_buf_free(&line);
+        cr_buf_clear(&line);
         if (!n)
             return CR_ERR_NOMEM;
         *list = n;

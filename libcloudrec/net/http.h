@@ -63,7 +63,7 @@ struct cr__http_request {
 
 /*
  * What came back. Zero-initialise before the first use; each send empties it
- * first; release with cr__http_response_free. Headers are those of the final
+ * first; release with cr__http_response_clear. Headers are those of the final
  * answer (after any 100 Continue), names as received, values trimmed; they
  * point into storage owned by the response.
  */
@@ -94,6 +94,6 @@ const char *cr__http_response_header(const struct cr__http_response *resp, const
 
 /* Releases the response's memory, wiping the body first (it may hold
  * credentials); the response is left empty and reusable. Accepts NULL. */
-void cr__http_response_free(struct cr__http_response *resp);
+void cr__http_response_clear(struct cr__http_response *resp);
 
 #endif

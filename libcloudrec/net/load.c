@@ -31,7 +31,7 @@ struct slot {
     char curl_msg[CURL_ERROR_SIZE];
 };
 
-/* Everything one cr_load_run() call owns. */
+/* Everything one cr__load_run() call owns. */
 struct run {
     const struct cr_load_item *items;
     size_t n_items;
@@ -128,7 +128,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb, room = s->max_body - s->body.len;
     if (n > room)
         s->truncated = 1;
-    if (cr_buf_append(&s->body, data, n < room ? n : room) != CR_OK)
+    if (cr__buf_append(&s->body, data, n < room ? n : room) != CR_OK)
         s->truncated = 1;
     return n;
 }
@@ -167,7 +167,7 @@ static cr_status slot_start(struct run *r, struct slot *s)
     s->item = r->next % r->n_items;
     s->truncated = 0;
     s->curl_msg[0] = '\0';
-    cr_buf_reset(&s->body);
+    cr__buf_reset(&s->body);
     const struct cr_load_item *it = &r->items[s->item];
     const char *name = item_name(it);
     curl_mimepart *part = NULL;
@@ -249,11 +249,11 @@ static void slot_finish(struct run *r, struct slot *s, CURLcode rc)
     res.body_len = s->body.len;
     res.body_truncated = s->truncated;
     res.latency_us = (int64_t)total_us;
-    res.end_us = cr_time_mono_us() - r->start_us;
+    res.end_us = cr__time_mono_us() - r->start_us;
     /* A cut answer is not the one-line `<stem>:<label>` the web tier owes us. */
     res.verdict = res.status != CR_OK ? CR_LOAD_ERROR
                   : s->truncated      ? CR_LOAD_WRONG
-                                      : cr_load_judge(res.name, res.body, res.expected_label);
+                                      : cr__load_judge(res.name, res.body, res.expected_label);
     tally(r, &res);
     if (r->on_answer)
         r->on_answer(r->userdata, &res, r->totals);
@@ -305,7 +305,7 @@ static void push_mark(struct run *r, int64_t now_us, size_t answered)
  * CR_LOAD_PROGRESS_WINDOW_MS. */
 static void maybe_progress(struct run *r, int force)
 {
-    int64_t now = cr_time_mono_us();
+    int64_t now = cr__time_mono_us();
     if (!r->on_progress || (!force && now < r->next_progress_us))
         return;
     r->next_progress_us = now + r->progress_every_ms * 1000;
@@ -333,7 +333,7 @@ static void maybe_progress(struct run *r, int force)
     if (n > 0 && n <= r->window_cap) { /* else out of memory: no p50 this time */
         memcpy(r->window, r->latencies + from, n * sizeof(*r->window));
         qsort(r->window, n, sizeof(*r->window), cmp_i64);
-        p.recent_p50_us = cr_load_percentile(r->window, n, 50);
+        p.recent_p50_us = cr__load_percentile(r->window, n, 50);
     }
     r->on_progress(r->userdata, &p);
 }
@@ -363,7 +363,7 @@ static cr_status run_loop(struct run *r, size_t num, struct cr_error *err)
 }
 
 /* Releases handles and memory; safe on a partly built run. */
-static void run_free(struct run *r)
+static void run_clear(struct run *r)
 {
     for (size_t i = 0; r->slots && i < r->n_slots; i++) {
         struct slot *s = &r->slots[i];
@@ -372,7 +372,7 @@ static void run_free(struct run *r)
         if (s->easy)
             curl_easy_cleanup(s->easy);
         curl_mime_free(s->mime);
-        cr_buf_free(&s->body);
+        cr_buf_clear(&s->body);
     }
     free(r->slots);
     if (r->multi)
@@ -393,17 +393,17 @@ static int cmp_i64(const void *a, const void *b)
 static void finish_totals(struct run *r)
 {
     struct cr_load_totals *t = r->totals;
-    t->wall_us = cr_time_mono_us() - r->start_us;
+    t->wall_us = cr__time_mono_us() - r->start_us;
     if (t->wall_us > 0)
         t->answers_per_s = (double)t->answered * 1e6 / (double)t->wall_us;
     int64_t *v = r->latencies;
     size_t n = t->answered;
     if (n > 1)
         qsort(v, n, sizeof(*v), cmp_i64);
-    t->latency_p50_us = cr_load_percentile(v, n, 50);
-    t->latency_p90_us = cr_load_percentile(v, n, 90);
-    t->latency_p99_us = cr_load_percentile(v, n, 99);
-    t->latency_max_us = cr_load_percentile(v, n, 100);
+    t->latency_p50_us = cr__load_percentile(v, n, 50);
+    t->latency_p90_us = cr__load_percentile(v, n, 90);
+    t->latency_p99_us = cr__load_percentile(v, n, 99);
+    t->latency_max_us = cr__load_percentile(v, n, 100);
 }
 
 /* Creates the multi handle, the shared header list and the slots. */
@@ -428,7 +428,7 @@ static cr_status run_setup(struct run *r, size_t num, size_t concurrency, size_t
 
 /* Public contract in cloudrec/load.h: validate, set up, run, total, tear down.
  * Totals are always filled, even when the run fails midway. */
-cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
+cr_status cr__load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
                       size_t n_items, struct cr_load_totals *totals, struct cr_error *err)
 {
     if (!totals)
@@ -456,11 +456,11 @@ cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_i
     st = run_setup(&r, num, opts->concurrency ? opts->concurrency : CR_LOAD_DEFAULT_CONCURRENCY,
                    opts->max_body_bytes ? opts->max_body_bytes : CR_LOAD_DEFAULT_MAX_BODY_BYTES,
                    err);
-    r.start_us = cr_time_mono_us();
+    r.start_us = cr__time_mono_us();
     r.next_progress_us = r.start_us + r.progress_every_ms * 1000;
     if (st == CR_OK)
         st = run_loop(&r, num, err);
     finish_totals(&r);
-    run_free(&r);
+    run_clear(&r);
     return st;
 }

@@ -6,7 +6,7 @@
  * flight at once, one image each, no client-side timeout unless asked for,
  * and an answer is `<stem>:<label>` (e.g. `test_0:bathtub`). See docs/load.md.
  *
- * Thread safety: cr_load_run() may run in several threads at once (each run
+ * Thread safety: cr__load_run() may run in several threads at once (each run
  * has its own connections); one labels table may be shared by readers.
  *
  * Internal since 0.2 (docs/api.md): not installed, not exported; the
@@ -28,7 +28,7 @@ extern "C" {
 #define CR_LOAD_DEFAULT_FIELD "inputFile"
 #define CR_LOAD_DEFAULT_MAX_BODY_BYTES 4096
 
-/* One image the run may upload. Borrowed for the length of cr_load_run(). */
+/* One image the run may upload. Borrowed for the length of cr__load_run(). */
 struct cr_load_item {
     const char *path;           /* file to upload (required) */
     const char *name;           /* file name sent in the part; NULL = basename of path */
@@ -64,7 +64,7 @@ struct cr_load_result {
 };
 
 /* Counts and timings of a run. The latency fields and throughput are only
- * filled in by cr_load_run's final result (0 in callback snapshots). */
+ * filled in by cr__load_run's final result (0 in callback snapshots). */
 struct cr_load_totals {
     size_t requests; /* planned uploads (num_requests) */
     size_t sent;     /* uploads started */
@@ -81,7 +81,7 @@ struct cr_load_totals {
     int64_t latency_max_us;
 };
 
-/* Called once per finished upload, on the thread running cr_load_run(), in
+/* Called once per finished upload, on the thread running cr__load_run(), in
  * completion order. `so_far` holds the counts including this answer. */
 typedef void (*cr_load_answer_fn)(void *userdata, const struct cr_load_result *result,
                                   const struct cr_load_totals *so_far);
@@ -101,10 +101,10 @@ struct cr_load_progress {
 #define CR_LOAD_PROGRESS_WINDOW_MS 5000
 
 /* Called every progress_every_ms while the run goes on (also while nothing
- * is answered), on the thread running cr_load_run(). */
+ * is answered), on the thread running cr__load_run(). */
 typedef void (*cr_load_progress_fn)(void *userdata, const struct cr_load_progress *progress);
 
-/* Options for cr_load_run(); zero means the default. Strings are borrowed. */
+/* Options for cr__load_run(); zero means the default. Strings are borrowed. */
 struct cr_load_options {
     const char *url;             /* required: http:// or https:// URL to POST to */
     const char *field_name;      /* form field of the file part; NULL = "inputFile" */
@@ -130,7 +130,7 @@ struct cr_load_options {
  * file that cannot be read, detail naming it) or when memory or libcurl give
  * out (CR_ERR_NOMEM, CR_ERR_NETWORK); *totals then holds what was done.
  */
-cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
+cr_status cr__load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
                       size_t n_items, struct cr_load_totals *totals, struct cr_error *err);
 
 /*
@@ -139,13 +139,13 @@ cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_i
  * extension), a non-empty label, and (when expected_label is non-NULL) a label
  * equal to it after trimming surrounding whitespace; CR_LOAD_WRONG otherwise.
  */
-enum cr_load_verdict cr_load_judge(const char *name, const char *body,
+enum cr_load_verdict cr__load_judge(const char *name, const char *body,
                                    const char *expected_label);
 
 /* The nearest-rank p-th percentile (0 < p <= 100) of n values sorted in
  * ascending order: sorted[ceil(p / 100 * n) - 1]. 0 when n is 0; p <= 0 gives
  * the minimum and p > 100 the maximum. */
-int64_t cr_load_percentile(const int64_t *sorted, size_t n, double p);
+int64_t cr__load_percentile(const int64_t *sorted, size_t n, double p);
 
 /* ---- a picture of a run ---------------------------------------------------
  * A report collects every answer of a run (when it finished, how long it
@@ -158,41 +158,41 @@ int64_t cr_load_percentile(const int64_t *sorted, size_t n, double p);
 struct cr_load_report;
 
 /* A new, empty report; the run is taken to start now (wall clock). *out is
- * owned by the caller (cr_load_report_free). */
-cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err);
+ * owned by the caller (cr__load_report_free). */
+cr_status cr__load_report_new(struct cr_load_report **out, struct cr_error *err);
 
 /* Records one answer (call it from the answer callback). Thread-safe. */
-cr_status cr_load_report_add(struct cr_load_report *report,
+cr_status cr__load_report_add(struct cr_load_report *report,
                              const struct cr_load_result *result);
 
 /* Starts a thread that reads stats_url (the web tier's /v1/stats) every few
- * seconds until cr_load_report_unwatch, keeping the fleet samples that fall
+ * seconds until cr__load_report_unwatch, keeping the fleet samples that fall
  * in the run. An unreachable URL is not an error: the picture then says the
  * fleet is unknown, and why. */
-cr_status cr_load_report_watch(struct cr_load_report *report, const char *stats_url,
+cr_status cr__load_report_watch(struct cr_load_report *report, const char *stats_url,
                                struct cr_error *err);
 
 /* Reads stats_url one last time and stops the watching thread. Harmless
  * when not watching. */
-void cr_load_report_unwatch(struct cr_load_report *report);
+void cr__load_report_unwatch(struct cr_load_report *report);
 
 /* Merges a /v1/stats document (JSON text) into the fleet samples, as the
  * watching thread does. CR_ERR_FORMAT when it is not one. Thread-safe. */
-cr_status cr_load_report_add_stats(struct cr_load_report *report, const char *json,
+cr_status cr__load_report_add_stats(struct cr_load_report *report, const char *json,
                                    size_t len, struct cr_error *err);
 
 /* Appends the SVG picture to out (`html` non-zero: an HTML page holding it).
  * totals (may be NULL) go into its title. */
-cr_status cr_load_report_render(struct cr_load_report *report,
+cr_status cr__load_report_render(struct cr_load_report *report,
                                 const struct cr_load_totals *totals, int html,
                                 struct cr_buf *out);
 
 /* The /v1/stats URL of the web tier that url (an upload URL such as
  * http://host:8000/ or http://host:8000/upload) belongs to, into out (size n). */
-cr_status cr_load_stats_url(const char *url, char *out, size_t n);
+cr_status cr__load_stats_url(const char *url, char *out, size_t n);
 
 /* Stops watching and releases the report. Accepts NULL. */
-void cr_load_report_free(struct cr_load_report *report);
+void cr__load_report_free(struct cr_load_report *report);
 
 /* ---- expected labels -----------------------------------------------------
  * A table name -> label read from CSV text, one `name,label` per line:
@@ -209,23 +209,23 @@ void cr_load_report_free(struct cr_load_report *report);
 struct cr_load_labels;
 
 /* Parses CSV text of len bytes into a new table (*out, free with
- * cr_load_labels_free). */
-cr_status cr_load_labels_parse(const char *text, size_t len, struct cr_load_labels **out,
+ * cr__load_labels_free). */
+cr_status cr__load_labels_parse(const char *text, size_t len, struct cr_load_labels **out,
                                struct cr_error *err);
 
 /* Reads and parses a CSV file (at most 64 MiB); detail names the path. */
-cr_status cr_load_labels_read(const char *path, struct cr_load_labels **out,
+cr_status cr__load_labels_read(const char *path, struct cr_load_labels **out,
                               struct cr_error *err);
 
 /* The expected label for a file name (matched by stem), or NULL. The string
- * belongs to the table and is valid until cr_load_labels_free(). */
-const char *cr_load_labels_find(const struct cr_load_labels *labels, const char *name);
+ * belongs to the table and is valid until cr__load_labels_free(). */
+const char *cr__load_labels_find(const struct cr_load_labels *labels, const char *name);
 
 /* Number of distinct names in the table. */
-size_t cr_load_labels_count(const struct cr_load_labels *labels);
+size_t cr__load_labels_count(const struct cr_load_labels *labels);
 
 /* Releases the table. Accepts NULL. */
-void cr_load_labels_free(struct cr_load_labels *labels);
+void cr__load_labels_free(struct cr_load_labels *labels);
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,7 @@ static void trim_span(const char **s, const char **e)
 }
 
 /* The judging rule of cloudrec/load.h; borrows its arguments, allocates nothing. */
-enum cr_load_verdict cr_load_judge(const char *name, const char *body, const char *expected_label)
+enum cr_load_verdict cr__load_judge(const char *name, const char *body, const char *expected_label)
 {
     if (!name || !body)
         return CR_LOAD_WRONG;
@@ -64,7 +64,7 @@ enum cr_load_verdict cr_load_judge(const char *name, const char *body, const cha
 }
 
 /* Nearest-rank percentile over a caller-sorted array (cloudrec/load.h). */
-int64_t cr_load_percentile(const int64_t *sorted, size_t n, double p)
+int64_t cr__load_percentile(const int64_t *sorted, size_t n, double p)
 {
     if (!sorted || n == 0)
         return 0;
@@ -93,20 +93,20 @@ static char *read_field(const char **pp, const char *end, int stop, int *bad)
         for (p++;; p++) {
             if (p >= end) {
                 *bad = 1;
-                cr_buf_free(&b);
+                cr_buf_clear(&b);
                 return NULL;
             }
             if (*p == '"' && !(p + 1 < end && p[1] == '"'))
                 break;
             if (*p == '"')
                 p++; /* "" stands for one quote */
-            if (cr_buf_append(&b, p, 1) != CR_OK) {
-                cr_buf_free(&b);
+            if (cr__buf_append(&b, p, 1) != CR_OK) {
+                cr_buf_clear(&b);
                 return NULL;
             }
         }
         *pp = p + 1;
-        return cr_buf_steal(&b, NULL);
+        return cr__buf_steal(&b, NULL);
     }
     const char *s = p, *e = stop ? memchr(p, stop, (size_t)(end - p)) : NULL;
     if (!e)
@@ -203,11 +203,11 @@ static void labels_finish(struct cr_load_labels *t)
 
 /* Builds a table line by line; on any failure nothing is returned and all
  * partial entries are freed. */
-cr_status cr_load_labels_parse(const char *text, size_t len, struct cr_load_labels **out,
+cr_status cr__load_labels_parse(const char *text, size_t len, struct cr_load_labels **out,
                                struct cr_error *err)
 {
     if (!out || (!text && len))
-        return cr__fail(err, CR_ERR_INVALID, "cr_load_labels_parse: NULL argument");
+        return cr__fail(err, CR_ERR_INVALID, "cr__load_labels_parse: NULL argument");
     *out = NULL;
     struct cr_load_labels *t = calloc(1, sizeof(*t));
     if (!t)
@@ -227,7 +227,7 @@ cr_status cr_load_labels_parse(const char *text, size_t len, struct cr_load_labe
         st = parse_line(t, s, le, line, err);
     }
     if (st != CR_OK) {
-        cr_load_labels_free(t);
+        cr__load_labels_free(t);
         return st;
     }
     labels_finish(t);
@@ -236,19 +236,19 @@ cr_status cr_load_labels_parse(const char *text, size_t len, struct cr_load_labe
 }
 
 /* Reads the file (bounded) and parses it; parse errors get the path prefixed. */
-cr_status cr_load_labels_read(const char *path, struct cr_load_labels **out, struct cr_error *err)
+cr_status cr__load_labels_read(const char *path, struct cr_load_labels **out, struct cr_error *err)
 {
     struct cr_buf b;
     cr_buf_init(&b, LABELS_MAX_BYTES);
-    cr_status st = cr_file_read(path, 0, &b, err);
-    if (st == CR_OK && (st = cr_load_labels_parse((const char *)b.data, b.len, out, err)) != CR_OK)
+    cr_status st = cr__file_read(path, 0, &b, err);
+    if (st == CR_OK && (st = cr__load_labels_parse((const char *)b.data, b.len, out, err)) != CR_OK)
         cr__fail_prefix(err, st, "%s: ", path);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     return st;
 }
 
 /* Binary search by stem; the label returned belongs to the table. */
-const char *cr_load_labels_find(const struct cr_load_labels *labels, const char *name)
+const char *cr__load_labels_find(const struct cr_load_labels *labels, const char *name)
 {
     if (!labels || !name || labels->n == 0)
         return NULL;
@@ -270,13 +270,13 @@ const char *cr_load_labels_find(const struct cr_load_labels *labels, const char 
 }
 
 /* Distinct names after duplicates were folded; 0 for NULL. */
-size_t cr_load_labels_count(const struct cr_load_labels *labels)
+size_t cr__load_labels_count(const struct cr_load_labels *labels)
 {
     return labels ? labels->n : 0;
 }
 
 /* Frees every entry and the table; accepts NULL. */
-void cr_load_labels_free(struct cr_load_labels *labels)
+void cr__load_labels_free(struct cr_load_labels *labels)
 {
     if (!labels)
         return;

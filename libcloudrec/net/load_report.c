@@ -62,10 +62,10 @@ struct cr_load_report {
     pthread_cond_t wake;
 };
 
-cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err)
+cr_status cr__load_report_new(struct cr_load_report **out, struct cr_error *err)
 {
     if (!out)
-        return cr__fail(err, CR_ERR_INVALID, "cr_load_report_new: out is NULL");
+        return cr__fail(err, CR_ERR_INVALID, "cr__load_report_new: out is NULL");
     struct cr_load_report *r = calloc(1, sizeof(*r));
     if (!(*out = r))
         return cr__fail(err, CR_ERR_NOMEM, "out of memory");
@@ -75,7 +75,7 @@ cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->wake, &ca);
     pthread_condattr_destroy(&ca);
-    r->start_wall_ms = cr_time_wall_ms();
+    r->start_wall_ms = cr__time_wall_ms();
     cr__strlcpy(r->stats_error, "not watched", sizeof(r->stats_error));
     return CR_OK;
 }
@@ -94,7 +94,7 @@ static int grow(void **items, size_t n, size_t *cap, size_t size)
     return 1;
 }
 
-cr_status cr_load_report_add(struct cr_load_report *r, const struct cr_load_result *res)
+cr_status cr__load_report_add(struct cr_load_report *r, const struct cr_load_result *res)
 {
     if (!r || !res)
         return CR_ERR_INVALID;
@@ -141,13 +141,13 @@ static cr_status merge_samples(struct cr_load_report *r, const struct cr__json *
     return CR_OK;
 }
 
-cr_status cr_load_report_add_stats(struct cr_load_report *r, const char *json, size_t len,
+cr_status cr__load_report_add_stats(struct cr_load_report *r, const char *json, size_t len,
                                    struct cr_error *err)
 {
     struct cr__json_doc *doc = NULL;
     struct cr__json_limits lim = {.max_bytes = STATS_MAX_BYTES};
     if (!r || !json)
-        return cr__fail(err, CR_ERR_INVALID, "cr_load_report_add_stats: NULL argument");
+        return cr__fail(err, CR_ERR_INVALID, "cr__load_report_add_stats: NULL argument");
     cr_status st = cr__json_parse(json, len, &lim, &doc, err);
     if (st != CR_OK)
         return cr__fail_prefix(err, st, "/v1/stats: ");
@@ -173,7 +173,7 @@ static void fetch_stats(struct cr_load_report *r)
     cr_buf_init(&body, STATS_MAX_BYTES);
     cr_status st = cr__http_get(r->stats_url, STATS_MAX_BYTES, STATS_TIMEOUT_MS, &body, &err);
     if (st == CR_OK)
-        st = cr_load_report_add_stats(r, (const char *)body.data, body.len, &err);
+        st = cr__load_report_add_stats(r, (const char *)body.data, body.len, &err);
     if (st != CR_OK) {
         pthread_mutex_lock(&r->lock);
         if (r->n_fleet == 0)
@@ -181,7 +181,7 @@ static void fetch_stats(struct cr_load_report *r)
                      err.message);
         pthread_mutex_unlock(&r->lock);
     }
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
 }
 
 static void *watch_main(void *arg)
@@ -202,11 +202,11 @@ static void *watch_main(void *arg)
     }
 }
 
-cr_status cr_load_report_watch(struct cr_load_report *r, const char *stats_url,
+cr_status cr__load_report_watch(struct cr_load_report *r, const char *stats_url,
                                struct cr_error *err)
 {
     if (!r || !stats_url)
-        return cr__fail(err, CR_ERR_INVALID, "cr_load_report_watch: NULL argument");
+        return cr__fail(err, CR_ERR_INVALID, "cr__load_report_watch: NULL argument");
     if (r->watching)
         return cr__fail(err, CR_ERR_STATE, "the report is already watching");
     free(r->stats_url);
@@ -219,7 +219,7 @@ cr_status cr_load_report_watch(struct cr_load_report *r, const char *stats_url,
     return CR_OK;
 }
 
-void cr_load_report_unwatch(struct cr_load_report *r)
+void cr__load_report_unwatch(struct cr_load_report *r)
 {
     if (!r || !r->watching)
         return;
@@ -232,7 +232,7 @@ void cr_load_report_unwatch(struct cr_load_report *r)
     /* The samples up to the end of the run: the web tier samples once a
      * second, so a short burst may end before a sample shows its fleet;
      * wait (a little) for one taken after the end. */
-    int64_t end_ms = cr_time_wall_ms();
+    int64_t end_ms = cr__time_wall_ms();
     for (int i = 0; i < FINAL_TRIES; i++) {
         fetch_stats(r);
         pthread_mutex_lock(&r->lock);
@@ -245,7 +245,7 @@ void cr_load_report_unwatch(struct cr_load_report *r)
     }
 }
 
-cr_status cr_load_stats_url(const char *url, char *out, size_t n)
+cr_status cr__load_stats_url(const char *url, char *out, size_t n)
 {
     const char *host = url ? strstr(url, "://") : NULL;
     if (!host || !out)
@@ -255,7 +255,7 @@ cr_status cr_load_stats_url(const char *url, char *out, size_t n)
     return len > 0 && (size_t)len < n ? CR_OK : CR_ERR_TOO_LARGE;
 }
 
-void cr_load_report_free(struct cr_load_report *r)
+void cr__load_report_free(struct cr_load_report *r)
 {
     if (!r)
         return;
@@ -454,7 +454,7 @@ static double run_seconds(const struct cr_load_report *r)
     return end > 1000000 ? ceil(end / 1e6) : 1;
 }
 
-cr_status cr_load_report_render(struct cr_load_report *r, const struct cr_load_totals *totals,
+cr_status cr__load_report_render(struct cr_load_report *r, const struct cr_load_totals *totals,
                                 int html, struct cr_buf *out)
 {
     if (!r || !out)

@@ -42,7 +42,7 @@ static int request_ok(const struct cr_request_msg *m)
            field_ok(m->reply, sizeof(m->reply), 1) && m->enqueued_ms >= 0;
 }
 
-cr_status cr_request_msg_encode(const struct cr_request_msg *m, struct cr_buf *out)
+cr_status cr__request_msg_encode(const struct cr_request_msg *m, struct cr_buf *out)
 {
     if (!m || !out || !request_ok(m))
         return CR_ERR_INVALID;
@@ -95,7 +95,7 @@ static void put_top(struct cr__jw *w, const struct cr_response_msg *m)
     cr__jw_end(w);
 }
 
-cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out)
+cr_status cr__response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out)
 {
     if (!m || !out || !response_ok(m))
         return CR_ERR_INVALID;
@@ -213,7 +213,7 @@ static cr_status read_request(const struct cr__json *o, struct cr_request_msg *m
     return st;
 }
 
-cr_status cr_request_msg_decode(const char *json, size_t len, struct cr_request_msg *m,
+cr_status cr__request_msg_decode(const char *json, size_t len, struct cr_request_msg *m,
                                 struct cr_error *err)
 {
     if (!m)
@@ -305,7 +305,7 @@ static cr_status read_response(const struct cr__json *o, struct cr_response_msg 
     return st == CR_OK ? check_outcome(m, err) : st;
 }
 
-cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
+cr_status cr__response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
                                  struct cr_error *err)
 {
     if (!m)
@@ -325,7 +325,7 @@ cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_respons
 
 /* ---- store keys ------------------------------------------------------------*/
 
-int cr_uuid_is_valid(const char *s)
+int cr__uuid_is_valid(const char *s)
 {
     if (!s)
         return 0;
@@ -338,9 +338,9 @@ int cr_uuid_is_valid(const char *s)
     return s[CR_UUID_STR_LEN - 1] == '\0';
 }
 
-cr_status cr_result_key(const char *id, char *out, size_t n)
+cr_status cr__result_key(const char *id, char *out, size_t n)
 {
-    if (!cr_uuid_is_valid(id) || !out || n < CR_UUID_STR_LEN + 5)
+    if (!cr__uuid_is_valid(id) || !out || n < CR_UUID_STR_LEN + 5)
         return CR_ERR_INVALID;
     snprintf(out, n, "%s.json", id);
     return CR_OK;

@@ -78,8 +78,8 @@ struct cr_response_msg {
  * The one exception is error, free text for people: bytes in it that are not
  * valid UTF-8 (say, a message cut inside a character) are sent as '?' so a
  * failure answer always goes out. */
-cr_status cr_request_msg_encode(const struct cr_request_msg *m, struct cr_buf *out);
-cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out);
+cr_status cr__request_msg_encode(const struct cr_request_msg *m, struct cr_buf *out);
+cr_status cr__response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out);
 
 /* Parses a message of at most CR_MSG_MAX_BYTES. CR_ERR_FORMAT (not strict
  * JSON, not an object, missing or mistyped field, a field too long, rules
@@ -87,9 +87,9 @@ cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf 
  * err; CR_ERR_NOMEM. The version is checked first, so a future version is
  * UNSUPPORTED whatever its other fields. Unknown fields are ignored; null
  * counts as absent for optional fields. *m is zeroed first. */
-cr_status cr_request_msg_decode(const char *json, size_t len, struct cr_request_msg *m,
+cr_status cr__request_msg_decode(const char *json, size_t len, struct cr_request_msg *m,
                                 struct cr_error *err);
-cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
+cr_status cr__response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
                                  struct cr_error *err);
 
 /*
@@ -98,25 +98,25 @@ cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_respons
  * uploads of IMG_0001.jpg never meet:
  *  - input store:  "<id>.jpg" or "<id>.png" (by the sniffed format, never
  *                  the user's name): the uploaded bytes
- *  - output store: "<id>.json"  the response message (cr_response_msg_encode),
+ *  - output store: "<id>.json"  the response message (cr__response_msg_encode),
  *                               success or failure; GET /v1/results/<id>
  *  - output store: "<stem>"     the label alone, for the course's view; last
  *                               writer wins and the service never reads it
  *                               (written only when the stem is a safe key,
- *                               see cr_output_key below)
- * cr_result_key writes "<id>.json" into out (size n); CR_ERR_INVALID when id
+ *                               see cr__output_key below)
+ * cr__result_key writes "<id>.json" into out (size n); CR_ERR_INVALID when id
  * is not a canonical lower-case UUID or out is too small.
  */
-cr_status cr_result_key(const char *id, char *out, size_t n);
+cr_status cr__result_key(const char *id, char *out, size_t n);
 
 /* 1 when s is a canonical lower-case UUID string (8-4-4-4-12 hex digits). */
-int cr_uuid_is_valid(const char *s);
+int cr__uuid_is_valid(const char *s);
 
 /* The course's output key of an uploaded name: the name without its last
  * extension ("test_0.JPEG" -> "test_0"; a name without a dot is kept).
  * CR_ERR_INVALID when the result is empty, does not fit in out (size n) or is
  * not a safe store key (the worker then writes no such object). */
-cr_status cr_output_key(const char *name, char *out, size_t n);
+cr_status cr__output_key(const char *name, char *out, size_t n);
 
 #ifdef __cplusplus
 }

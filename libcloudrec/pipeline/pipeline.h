@@ -13,7 +13,7 @@
 #include "internal.h"
 
 /* ---- the scaling policy (scale.c) -------------------------------------------
- * cr_scale_decide() reads the queue depth, the fleet by state, the config and
+ * cr__scale_decide() reads the queue depth, the fleet by state, the config and
  * a clock the caller supplies, and says how many workers to launch or stop.
  * It does no I/O and reads no clock, so a recorded run can be replayed tick by
  * tick. The only memory between calls is a small struct cr_scale_state the
@@ -71,21 +71,21 @@ struct cr_scale_decision {
 
 /* Copies *cfg (NULL = all defaults) into *out with every default filled in.
  * CR_ERR_INVALID for a negative field or min_instances > max_instances. */
-cr_status cr_scale_config_resolve(const struct cr_scale_config *cfg,
+cr_status cr__scale_config_resolve(const struct cr_scale_config *cfg,
                                   struct cr_scale_config *out);
 
 /* Decides one tick: see docs/scaling.md for the rules. cfg may be NULL (all
  * defaults); in and state are required and state is updated. CR_ERR_INVALID
  * for a bad config, a negative count or idle > running; *out is then zeroed
  * and state is left unchanged. */
-cr_status cr_scale_decide(const struct cr_scale_config *cfg, const struct cr_scale_input *in,
+cr_status cr__scale_decide(const struct cr_scale_config *cfg, const struct cr_scale_input *in,
                           struct cr_scale_state *state, struct cr_scale_decision *out);
 
 /* Appends the one-line key=value record of a decision to out, e.g.
  * `backlog=12 visible=10 in_flight=2 pending=1 running=3 idle=0 stopping=0
  * desired=12 action=launch:8 reason="scale out"` (action is launch:N, stop:N
  * or none). On failure out is left as it was. */
-cr_status cr_scale_format(const struct cr_scale_input *in, const struct cr_scale_decision *d,
+cr_status cr__scale_format(const struct cr_scale_input *in, const struct cr_scale_decision *d,
                           struct cr_buf *out);
 
 /* ---- the scaler and `cloudrec up` (scaler.c, up.c) -------------------------*/
@@ -95,20 +95,20 @@ cr_status cr_scale_format(const struct cr_scale_input *in, const struct cr_scale
  * cr_scaler_run with these options would launch: the fleet's settings and
  * the worker command with --requests appended, exactly as the scaler builds
  * it. No network I/O. CR_ERR_UNSUPPORTED for fleets without one (local:),
- * plus the errors of cr_fleet_open and cr_fleet_user_data.
+ * plus the errors of cr_fleet_open and cr__fleet_user_data.
  */
-cr_status cr_scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
+cr_status cr__scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
                               struct cr_error *err);
 
 /* The absolute data directory. Valid until cr_up_free. */
-const char *cr_up_data_dir(const struct cr_up *up);
+const char *cr__up_data_dir(const struct cr_up *up);
 
 /* The most workers the fleet will run (after the local fleet's per-CPU cap). */
-int cr_up_max_workers(const struct cr_up *up);
+int cr__up_max_workers(const struct cr_up *up);
 
 /* ---- the worker (worker.c) ---------------------------------------------------*/
 
 /* "idle", "busy", "stopping"; "unknown" for other values. Static storage. */
-const char *cr_worker_state_name(enum cr_worker_state state);
+const char *cr__worker_state_name(enum cr_worker_state state);
 
 #endif

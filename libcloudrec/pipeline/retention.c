@@ -73,12 +73,12 @@ static int answered(struct cr_store *output, const char *key)
         return 0; /* not one of ours: only the age limit applies */
     memcpy(id, key, n);
     id[n] = '\0';
-    if (cr_result_key(id, rkey, sizeof(rkey)) != CR_OK)
+    if (cr__result_key(id, rkey, sizeof(rkey)) != CR_OK)
         return 0; /* not one of ours: only the age limit applies */
     struct cr_buf b;
     cr_buf_init(&b, 1);
     cr_status st = cr_store_get(output, rkey, 1, &b, NULL);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     return st == CR_OK || st == CR_ERR_TOO_LARGE;
 }
 

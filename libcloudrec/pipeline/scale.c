@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-cr_status cr_scale_config_resolve(const struct cr_scale_config *cfg, struct cr_scale_config *out)
+cr_status cr__scale_config_resolve(const struct cr_scale_config *cfg, struct cr_scale_config *out)
 {
     struct cr_scale_config c = {0};
     if (cfg)
@@ -180,14 +180,14 @@ static void steady(const struct tick *t, struct cr_scale_decision *d)
         snprintf(d->reason, sizeof(d->reason), "steady");
 }
 
-cr_status cr_scale_decide(const struct cr_scale_config *cfg, const struct cr_scale_input *in,
+cr_status cr__scale_decide(const struct cr_scale_config *cfg, const struct cr_scale_input *in,
                           struct cr_scale_state *state, struct cr_scale_decision *out)
 {
     struct tick t;
     if (!out)
         return CR_ERR_INVALID;
     memset(out, 0, sizeof(*out));
-    if (!in || !state || cr_scale_config_resolve(cfg, &t.c) != CR_OK || !input_ok(in))
+    if (!in || !state || cr__scale_config_resolve(cfg, &t.c) != CR_OK || !input_ok(in))
         return CR_ERR_INVALID;
     t.backlog = backlog_of(in);
     t.need = t.backlog / t.c.per_instance_target + (t.backlog % t.c.per_instance_target != 0);
@@ -212,7 +212,7 @@ cr_status cr_scale_decide(const struct cr_scale_config *cfg, const struct cr_sca
     return CR_OK;
 }
 
-cr_status cr_scale_format(const struct cr_scale_input *in, const struct cr_scale_decision *d,
+cr_status cr__scale_format(const struct cr_scale_input *in, const struct cr_scale_decision *d,
                           struct cr_buf *out)
 {
     if (!in || !d || !out)
@@ -223,7 +223,7 @@ cr_status cr_scale_format(const struct cr_scale_input *in, const struct cr_scale
     else if (d->stop > 0)
         snprintf(action, sizeof(action), "stop:%d", d->stop);
     size_t start = out->len;
-    cr_status st = cr_buf_appendf(
+    cr_status st = cr__buf_appendf(
         out,
         "backlog=%lld visible=%ld in_flight=%ld pending=%d running=%d idle=%d stopping=%d "
         "desired=%d action=%s reason=",

@@ -59,7 +59,7 @@ static cr_status check_options(const struct cr_scaler_options *in, struct scaler
     if (s->o.interval_ms < 10 || s->o.log_every_ms < 0 || s->o.kill_after_ms < 0)
         return cr__fail(err, CR_ERR_INVALID,
                         "scaler: interval must be >= 10 ms, log and kill delays >= 0");
-    if (cr_scale_config_resolve(&in->policy, &s->policy) != CR_OK)
+    if (cr__scale_config_resolve(&in->policy, &s->policy) != CR_OK)
         return cr__fail(err, CR_ERR_INVALID,
                         "scaler: min, max, per-instance target and window must be >= 0 "
                         "and min <= max");
@@ -95,7 +95,7 @@ static void clamp_to_fleet(struct scaler *s)
     int cap = cr__fleet_max_instances(s->fleet);
     if (cap <= 0 || s->policy.max_instances <= cap)
         return;
-    cr_log(CR_LOG_WARN, "msg=\"max lowered to the fleet's cap\" max=%d cap=%d",
+    cr__log(CR_LOG_WARN, "msg=\"max lowered to the fleet's cap\" max=%d cap=%d",
            s->policy.max_instances, cap);
     s->policy.max_instances = cap;
     if (s->policy.min_instances > cap)
@@ -129,7 +129,7 @@ static void tick_failed(struct scaler *s, const char *what, cr_status st,
     if (st == s->last_failure)
         return;
     s->last_failure = st;
-    cr_log(CR_LOG_WARN, "msg=\"%s failed; no decision this tick\" status=%s error=\"%s\"", what,
+    cr__log(CR_LOG_WARN, "msg=\"%s failed; no decision this tick\" status=%s error=\"%s\"", what,
            cr_status_name(st), err->message);
 }
 
@@ -170,7 +170,7 @@ static void stop_idle(struct scaler *s, struct cr_instance_list *l, int count)
             return;
         struct cr_error err = {0};
         if (cr_fleet_stop(s->fleet, best->id, &err) != CR_OK)
-            cr_log(CR_LOG_WARN, "msg=\"cannot stop a worker\" id=%s error=\"%s\"", best->id,
+            cr__log(CR_LOG_WARN, "msg=\"cannot stop a worker\" id=%s error=\"%s\"", best->id,
                    err.message);
         best->state = CR_INSTANCE_STOPPING;
     }
@@ -189,9 +189,9 @@ static void log_decision(struct scaler *s, const struct cr_scale_input *in,
         return;
     struct cr_buf line;
     cr_buf_init(&line, 0);
-    if (cr_scale_format(in, d, &line) == CR_OK)
-        cr_log(CR_LOG_INFO, "msg=scale %s", (const char *)line.data);
-    cr_buf_free(&line);
+    if (cr__scale_format(in, d, &line) == CR_OK)
+        cr__log(CR_LOG_INFO, "msg=scale %s", (const char *)line.data);
+    cr_buf_clear(&line);
     memcpy(s->last_key, key, sizeof(key));
     s->last_log_ms = in->now_ms;
 }
@@ -200,7 +200,7 @@ static void log_decision(struct scaler *s, const struct cr_scale_input *in,
  * fleet that holds launches back says so on every tick. */
 static void launch_failed(struct scaler *s, const struct cr_error *err)
 {
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     s->status.launch_failures++;
     cr__strlcpy(s->status.launch_error, err->message[0] ? err->message : "launch failed",
                 sizeof(s->status.launch_error));
@@ -208,7 +208,7 @@ static void launch_failed(struct scaler *s, const struct cr_error *err)
         return;
     cr__strlcpy(s->last_launch_error, err->message, sizeof(s->last_launch_error));
     s->last_launch_log_ms = now;
-    cr_log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err->message);
+    cr__log(CR_LOG_WARN, "msg=\"launch failed\" error=\"%s\"", err->message);
 }
 
 /* Publishes the tick to the status file (when there is one); a failing
@@ -219,10 +219,10 @@ static void publish(struct scaler *s, const struct cr_scale_input *in,
     if (!s->o.status_path)
         return;
     struct cr_error err = {0};
-    cr__scaler_status_record(&s->status, in, d, cr_time_wall_ms());
+    cr__scaler_status_record(&s->status, in, d, cr__time_wall_ms());
     cr_status st = cr__scaler_status_write(s->o.status_path, &s->status, &err);
     if (st != CR_OK && !s->status_failing)
-        cr_log(CR_LOG_WARN, "msg=\"cannot write the status file\" error=\"%s\"", err.message);
+        cr__log(CR_LOG_WARN, "msg=\"cannot write the status file\" error=\"%s\"", err.message);
     s->status_failing = st != CR_OK;
 }
 
@@ -291,22 +291,22 @@ static void tick(struct scaler *s, int woken)
     count_states(&l, &in);
     count_starts(s, &l);
     s->fleet_size = in.pending + in.running;
-    in.now_ms = cr_time_mono_ms();
+    in.now_ms = cr__time_mono_ms();
     struct cr_scale_decision d;
-    if (cr_scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
+    if (cr__scale_decide(&s->policy, &in, &s->state, &d) == CR_OK) {
         log_decision(s, &in, &d);
         if (d.launch > 0 && (st = cr_fleet_launch(s->fleet, d.launch, NULL, &err)) != CR_OK)
             launch_failed(s, &err);
         else if (d.launch > 0)
             s->status.launch_error[0] = '\0';
         if (d.launch > 0 && st == CR_OK && woken)
-            cr_log(CR_LOG_INFO, "msg=\"launched without waiting for the tick\" count=%d backlog=%ld",
+            cr__log(CR_LOG_INFO, "msg=\"launched without waiting for the tick\" count=%d backlog=%ld",
                    d.launch, in.visible + in.in_flight);
         if (d.stop > 0)
             stop_idle(s, &l, d.stop);
         publish(s, &in, &d); /* after acting, so a failed launch shows at once */
     }
-    cr_fleet_list_free(&l);
+    cr_fleet_list_clear(&l);
 }
 
 /* Waits for the next tick. While the fleet could still grow it waits on the
@@ -316,17 +316,17 @@ static void tick(struct scaler *s, int woken)
  * waits the interval. Returns 1 when the queue ended the wait early. */
 static int wait_next(struct scaler *s)
 {
-    int64_t start = cr_time_mono_ms(), due = start + s->o.interval_ms;
+    int64_t start = cr__time_mono_ms(), due = start + s->o.interval_ms;
     if (!s->requests || s->fleet_size >= s->policy.max_instances) {
         cr__sleep_unless(s->o.interval_ms, s->o.stop);
         return 0;
     }
     for (int64_t now = start; now < due && !(s->o.stop && *s->o.stop);
-         now = cr_time_mono_ms()) {
+         now = cr__time_mono_ms()) {
         int64_t left = due - now;
         if (cr__queue_wait_change(s->requests,
                                   (int)(left < SCALER_STOP_CHECK_MS ? left : SCALER_STOP_CHECK_MS))) {
-            int64_t since = cr_time_mono_ms() - start;
+            int64_t since = cr__time_mono_ms() - start;
             if (since < SCALER_MIN_SPACING_MS)
                 cr__sleep_unless((int)(SCALER_MIN_SPACING_MS - since), s->o.stop);
             return 1;
@@ -342,7 +342,7 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
     s.last_log_ms = INT64_MIN / 2; /* the first decision is always logged */
     cr_status st = scaler_open(&s, opts, err);
     if (st == CR_OK) {
-        cr_log(CR_LOG_INFO,
+        cr__log(CR_LOG_INFO,
                "msg=\"scaler ready\" requests=\"%s\" fleet=\"%s\" min=%d max=%d "
                "per_instance=%d scale_in_window_ms=%lld",
                s.o.requests_url, s.o.fleet_url, s.policy.min_instances, s.policy.max_instances,
@@ -352,7 +352,7 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
             tick(&s, woken);
             woken = wait_next(&s);
         }
-        cr_log(CR_LOG_INFO, "msg=\"scaler stopping; stopping every worker\"");
+        cr__log(CR_LOG_INFO, "msg=\"scaler stopping; stopping every worker\"");
         cr_fleet_shutdown(s.fleet, NULL);
     }
     cr_fleet_free(s.fleet);
@@ -362,19 +362,19 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
     return st;
 }
 
-cr_status cr_scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
+cr_status cr__scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
                               struct cr_error *err)
 {
     struct scaler s;
     memset(&s, 0, sizeof(s));
     cr_status st = out ? check_options(opts, &s, err)
-                       : cr__fail(err, CR_ERR_INVALID, "cr_scaler_user_data: out is required");
+                       : cr__fail(err, CR_ERR_INVALID, "cr__scaler_user_data: out is required");
     if (st == CR_OK)
         st = build_worker_argv(&s, err);
     if (st == CR_OK)
         st = open_fleet(&s, err);
     if (st == CR_OK)
-        st = cr_fleet_user_data(s.fleet, out, err);
+        st = cr__fleet_user_data(s.fleet, out, err);
     cr_fleet_free(s.fleet);
     cr__argv_clear(&s.worker_argv);
     return st;
@@ -394,7 +394,7 @@ static cr_status worker_program(const struct cr__scaler_cmd *cmd, char *path, si
         return CR_OK;
     }
     if (!cmd->worker_path)
-        return cr_find_program("cloudrec-worker", NULL, path, n, err);
+        return cr__find_program("cloudrec-worker", NULL, path, n, err);
     char real[PATH_MAX];
     if (!realpath(cmd->worker_path, real))
         return cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "--worker %s: %s",

@@ -10,7 +10,7 @@
 /*
  * Appends to out the worker command of a scaler run with cmd: the worker
  * program (ec2: fleets: "cloudrec-worker", their AMI's; local: cmd's
- * worker_path made absolute, else cr_find_program's cloudrec-worker), the
+ * worker_path made absolute, else cr__find_program's cloudrec-worker), the
  * worker options cmd passes on (--output, --model, as cr__worker_program
  * declares them), then extra (the flags after "--"; may be NULL).
  * cr_scaler_run appends --requests. CR_ERR_INVALID for a worker path with

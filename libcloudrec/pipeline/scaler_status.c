@@ -103,7 +103,7 @@ cr_status cr__scaler_status_encode(const struct cr__scaler_status *s, struct cr_
     cr__jw_end(w);
     size_t start = out->len;
     cr_status st = cr__jw_finish(w, out);
-    if (st == CR_OK && (st = cr_buf_append_str(out, "\n")) != CR_OK) {
+    if (st == CR_OK && (st = cr__buf_append_str(out, "\n")) != CR_OK) {
         out->len = start;
         out->data[start] = '\0';
     }
@@ -257,7 +257,7 @@ cr_status cr__scaler_status_write(const char *path, const struct cr__scaler_stat
         st = cr__fail(err, CR_ERR_IO, "%s: %s", path, strerror(errno));
     if (st != CR_OK)
         unlink(tmp);
-    cr_buf_free(&doc);
+    cr_buf_clear(&doc);
     return st;
 }
 
@@ -267,9 +267,9 @@ cr_status cr__scaler_status_read(const char *path, struct cr__scaler_status *out
     struct cr_buf text;
     cr_buf_init(&text, CR__SCALER_STATUS_MAX_BYTES);
     memset(out, 0, sizeof(*out));
-    cr_status st = cr_file_read(path, CR__SCALER_STATUS_MAX_BYTES, &text, err);
+    cr_status st = cr__file_read(path, CR__SCALER_STATUS_MAX_BYTES, &text, err);
     if (st == CR_OK)
         st = cr__scaler_status_decode((const char *)text.data, text.len, out, err);
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     return st;
 }

@@ -87,7 +87,7 @@ cr_status cr__scaler_status_write(const char *path, const struct cr__scaler_stat
                                   struct cr_error *err);
 
 /* Reads and decodes path. CR_ERR_NOT_FOUND when the scaler has not written
- * it (yet), the errors of cr_file_read and cr__scaler_status_decode. */
+ * it (yet), the errors of cr__file_read and cr__scaler_status_decode. */
 cr_status cr__scaler_status_read(const char *path, struct cr__scaler_status *out,
                                  struct cr_error *err);
 

@@ -82,7 +82,7 @@ static void fit_local_fleet(struct cr_up_options *o)
     if (asked == 0 || asked > cap)
         o->policy.max_instances = (int)cap;
     if (asked > cap)
-        cr_log(CR_LOG_INFO,
+        cr__log(CR_LOG_INFO,
                "msg=\"max workers capped to the CPUs\" asked=%d cpus=%ld workers_per_cpu=%d "
                "max=%ld",
                asked, cpus, o->workers_per_cpu > 0 ? o->workers_per_cpu : 1, cap);
@@ -114,7 +114,7 @@ static cr_status check_options(const struct cr_up_options *in, struct cr_up_opti
     if (o->max_receives < 1 || o->ready_timeout_ms < 0 || o->stop_timeout_ms < 0 ||
         o->interval_ms < 0 || o->visibility_s < 0)
         return cr__fail(err, CR_ERR_INVALID, "up: counts and delays must be positive");
-    if (cr_scale_config_resolve(&o->policy, &c) != CR_OK)
+    if (cr__scale_config_resolve(&o->policy, &c) != CR_OK)
         return cr__fail(err, CR_ERR_INVALID, "up: bad scaling limits (min <= max, all >= 0)");
     return CR_OK;
 }
@@ -142,13 +142,13 @@ static cr_status data_url(const struct cr_up *u, const char *scheme, const char 
 {
     struct cr_buf path;
     cr_buf_init(&path, 0);
-    cr_status st = cr_uri_encode(u->data_dir, strlen(u->data_dir), 1, &path);
+    cr_status st = cr__uri_encode(u->data_dir, strlen(u->data_dir), 1, &path);
     if (st == CR_OK) {
         int len = snprintf(out, n, "%s://%s/%s%s%s", scheme, (const char *)path.data, leaf,
                            queue ? "?name=" : "", queue ? queue : "");
         st = len > 0 && (size_t)len < n ? CR_OK : CR_ERR_TOO_LARGE;
     }
-    cr_buf_free(&path);
+    cr_buf_clear(&path);
     return st;
 }
 
@@ -238,9 +238,9 @@ static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, str
                              struct cr_error *err)
 {
     char prog[PATH_MAX], worker[PATH_MAX], model[PATH_MAX], status[PATH_MAX + 32];
-    cr_status st = cr_find_program("cloudrec-scaler", u->o.bin_dir, prog, sizeof(prog), err);
+    cr_status st = cr__find_program("cloudrec-scaler", u->o.bin_dir, prog, sizeof(prog), err);
     if (st == CR_OK)
-        st = cr_find_program("cloudrec-worker", u->o.bin_dir, worker, sizeof(worker), err);
+        st = cr__find_program("cloudrec-worker", u->o.bin_dir, worker, sizeof(worker), err);
     if (st == CR_OK)
         st = model_dir(u, model, err);
     if (st != CR_OK)
@@ -250,7 +250,7 @@ static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, str
     cr__opts_defaults(&cr__scaler_program, &sc);
     sc.scaler.requests_url = x->requests;
     sc.scaler.fleet_url = x->fleet;
-    cr_scale_config_resolve(&u->o.policy, &sc.scaler.policy);
+    cr__scale_config_resolve(&u->o.policy, &sc.scaler.policy);
     if (u->o.interval_ms)
         sc.scaler.interval_ms = u->o.interval_ms;
     sc.scaler.kill_after_ms = u->o.stop_timeout_ms;
@@ -277,7 +277,7 @@ static cr_status web_argv(const struct cr_up *u, const struct up_urls *x, struct
                           struct cr_error *err)
 {
     char prog[PATH_MAX], status[PATH_MAX + 32];
-    cr_status st = cr_find_program("cloudrec-web", u->o.bin_dir, prog, sizeof(prog), err);
+    cr_status st = cr__find_program("cloudrec-web", u->o.bin_dir, prog, sizeof(prog), err);
     if (st != CR_OK)
         return st;
     snprintf(status, sizeof(status), "%s/" UP_SCALER_STATUS, u->data_dir);
@@ -343,7 +343,7 @@ static cr_status check_child(pid_t *pid, const char *name, struct cr_error *err)
 static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
 {
     const char *host = reachable_host(u->o.bind);
-    int64_t deadline = cr_time_mono_ms() + u->o.ready_timeout_ms;
+    int64_t deadline = cr__time_mono_ms() + u->o.ready_timeout_ms;
     for (;;) {
         cr_status st = check_child(&u->web.pid, "cloudrec-web", err);
         if (st == CR_OK)
@@ -352,7 +352,7 @@ static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
             return st;
         if (port_accepts(host, u->o.port))
             return CR_OK;
-        if (cr_time_mono_ms() >= deadline)
+        if (cr__time_mono_ms() >= deadline)
             return cr__fail(err, CR_ERR_TIMEOUT, "cloudrec-web did not accept on %s:%d in %d ms",
                             host, u->o.port, u->o.ready_timeout_ms);
         cr__sleep_unless(50, NULL);
@@ -365,11 +365,11 @@ static cr_status wait_ready(struct cr_up *u, struct cr_error *err)
 static void open_stores(struct cr_up *u, const struct up_urls *x)
 {
     struct cr_error err = {0};
-    u->next_sweep_ms = cr_time_mono_ms() + UP_SWEEP_EVERY_MS;
+    u->next_sweep_ms = cr__time_mono_ms() + UP_SWEEP_EVERY_MS;
     if (cr_store_open(x->input, &u->input, &err) == CR_OK &&
         cr_store_open(x->output, &u->output, &err) == CR_OK)
         return;
-    cr_log(CR_LOG_WARN, "msg=\"no retention sweep\" error=\"%s\"", err.message);
+    cr__log(CR_LOG_WARN, "msg=\"no retention sweep\" error=\"%s\"", err.message);
     cr_store_free(u->input);
     u->input = NULL;
 }
@@ -385,18 +385,18 @@ static void sweep(struct cr_up *u, int64_t now)
                               .keep_outputs_s = u->o.keep_outputs_s};
     struct cr__retention_stats stats;
     struct cr_error err = {0};
-    cr_status st = cr__retention_sweep(u->input, u->output, &r, cr_time_wall_ms(), &stats, &err);
+    cr_status st = cr__retention_sweep(u->input, u->output, &r, cr__time_wall_ms(), &stats, &err);
     if (st == CR_ERR_UNSUPPORTED) {
-        cr_log(CR_LOG_INFO, "msg=\"no retention sweep\" reason=\"%s\"", err.message);
+        cr__log(CR_LOG_INFO, "msg=\"no retention sweep\" reason=\"%s\"", err.message);
         cr_store_free(u->input);
         cr_store_free(u->output);
         u->input = u->output = NULL;
         return;
     }
     if (st != CR_OK)
-        cr_log(CR_LOG_WARN, "msg=\"retention sweep failed\" error=\"%s\"", err.message);
+        cr__log(CR_LOG_WARN, "msg=\"retention sweep failed\" error=\"%s\"", err.message);
     if (stats.inputs_removed || stats.outputs_removed)
-        cr_log(CR_LOG_INFO, "msg=\"retention sweep\" inputs_removed=%ld outputs_removed=%ld",
+        cr__log(CR_LOG_INFO, "msg=\"retention sweep\" inputs_removed=%ld outputs_removed=%ld",
                stats.inputs_removed, stats.outputs_removed);
 }
 
@@ -406,7 +406,7 @@ static cr_status spawn_child(struct up_child *c, struct cr_error *err)
     cr_status st =
         cr__spawn(c->argv.v, CR__SPAWN_NEW_GROUP | CR__SPAWN_STDOUT_TO_STDERR, &c->pid, err);
     if (st == CR_OK)
-        c->started_ms = cr_time_mono_ms();
+        c->started_ms = cr__time_mono_ms();
     return st;
 }
 
@@ -478,15 +478,15 @@ const char *cr_up_url(const struct cr_up *up)
     return up ? up->url : "";
 }
 
-const char *cr_up_data_dir(const struct cr_up *up)
+const char *cr__up_data_dir(const struct cr_up *up)
 {
     return up ? up->data_dir : "";
 }
 
-int cr_up_max_workers(const struct cr_up *up)
+int cr__up_max_workers(const struct cr_up *up)
 {
     struct cr_scale_config c;
-    return up && cr_scale_config_resolve(&up->o.policy, &c) == CR_OK ? c.max_instances : 0;
+    return up && cr__scale_config_resolve(&up->o.policy, &c) == CR_OK ? c.max_instances : 0;
 }
 
 /* Notices a child that exited: logs how and schedules its restart. */
@@ -501,7 +501,7 @@ static void reap_child(struct up_child *c, int64_t now)
         c->backoff_ms = UP_BACKOFF_MIN_MS;
     else
         c->backoff_ms = c->backoff_ms * 2 > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : c->backoff_ms * 2;
-    cr_log(CR_LOG_WARN, "msg=\"%s exited on its own; restarting\" pid=%ld %s ran_ms=%lld delay_ms=%d",
+    cr__log(CR_LOG_WARN, "msg=\"%s exited on its own; restarting\" pid=%ld %s ran_ms=%lld delay_ms=%d",
            c->name, (long)c->pid, how, (long long)(now - c->started_ms), c->backoff_ms);
     c->pid = 0;
     c->restart_at_ms = now + c->backoff_ms;
@@ -516,13 +516,13 @@ static void restart_child(struct up_child *c, int64_t now)
     struct cr_error err = {0};
     if (spawn_child(c, &err) == CR_OK) {
         c->restarts++;
-        cr_log(CR_LOG_INFO, "msg=\"%s restarted\" pid=%ld restarts=%d", c->name, (long)c->pid,
+        cr__log(CR_LOG_INFO, "msg=\"%s restarted\" pid=%ld restarts=%d", c->name, (long)c->pid,
                c->restarts);
         return;
     }
     c->backoff_ms = c->backoff_ms * 2 > UP_BACKOFF_MAX_MS ? UP_BACKOFF_MAX_MS : c->backoff_ms * 2;
     c->restart_at_ms = now + c->backoff_ms;
-    cr_log(CR_LOG_ERROR, "msg=\"cannot restart %s\" error=\"%s\" delay_ms=%d", c->name,
+    cr__log(CR_LOG_ERROR, "msg=\"cannot restart %s\" error=\"%s\" delay_ms=%d", c->name,
            err.message, c->backoff_ms);
 }
 
@@ -531,7 +531,7 @@ cr_status cr_up_wait(struct cr_up *up, const volatile sig_atomic_t *stop, struct
     if (!up)
         return cr__fail(err, CR_ERR_INVALID, "cr_up_wait: up is required");
     while (!(stop && *stop)) {
-        int64_t now = cr_time_mono_ms();
+        int64_t now = cr__time_mono_ms();
         reap_child(&up->web, now);
         reap_child(&up->scaler, now);
         restart_child(&up->scaler, now);
@@ -553,7 +553,7 @@ static int stop_child(pid_t *pid, const char *name, int timeout_ms)
     char how[32];
     cr__describe_status(status, how, sizeof(how));
     int clean = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    cr_log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"%s stopped\" %s%s", name, how,
+    cr__log(clean ? CR_LOG_INFO : CR_LOG_WARN, "msg=\"%s stopped\" %s%s", name, how,
            killed ? " killed_after_timeout=yes" : "");
     return clean;
 }

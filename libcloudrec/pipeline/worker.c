@@ -45,7 +45,7 @@ struct worker {
     struct cr_worker_stats stats;
 };
 
-const char *cr_worker_state_name(enum cr_worker_state state)
+const char *cr__worker_state_name(enum cr_worker_state state)
 {
     switch (state) {
     case CR_WORKER_IDLE:
@@ -71,10 +71,10 @@ cr_status cr__name_stem(const char *name, char *out, size_t n)
     return CR_OK;
 }
 
-cr_status cr_output_key(const char *name, char *out, size_t n)
+cr_status cr__output_key(const char *name, char *out, size_t n)
 {
     cr_status st = cr__name_stem(name, out, n);
-    if (st == CR_OK && !cr_store_key_is_safe(out))
+    if (st == CR_OK && !cr__store_key_is_safe(out))
         st = CR_ERR_INVALID;
     return st;
 }
@@ -102,13 +102,13 @@ static void sleep_ms(const struct worker *w, int ms)
 static void set_state(struct worker *w, enum cr_worker_state state)
 {
     if (state == CR_WORKER_IDLE && w->state != CR_WORKER_IDLE)
-        w->idle_since_ms = cr_time_mono_ms();
+        w->idle_since_ms = cr__time_mono_ms();
     if (w->state_written && state == w->state)
         return;
     w->state = state;
     if (!w->o.state_path)
         return;
-    int64_t now = cr_time_wall_ms();
+    int64_t now = cr__time_wall_ms();
     if (w->ready_wall_ms == 0)
         w->ready_wall_ms = now; /* the first state written: the model is loaded */
     struct cr__worker_state st = {
@@ -120,7 +120,7 @@ static void set_state(struct worker *w, enum cr_worker_state state)
         .ready_ms = w->ready_wall_ms};
     struct cr_error err = {0};
     if (cr__worker_state_write(w->o.state_path, &st, &err) != CR_OK)
-        cr_log(CR_LOG_WARN, "msg=\"cannot write the state file\" worker=%s error=\"%s\"", w->id,
+        cr__log(CR_LOG_WARN, "msg=\"cannot write the state file\" worker=%s error=\"%s\"", w->id,
                err.message);
     else
         w->state_written = 1;
@@ -171,7 +171,7 @@ static cr_status worker_open(struct worker *w, const struct cr_worker_options *o
     if ((st = cr_classifier_open(w->o.classifier, &w->cl, err)) != CR_OK)
         return cr__fail_prefix(err, st, "model: ");
     w->state = CR_WORKER_IDLE;
-    w->idle_since_ms = cr_time_mono_ms();
+    w->idle_since_ms = cr__time_mono_ms();
     return CR_OK;
 }
 
@@ -231,7 +231,7 @@ static cr_status send_reply(struct worker *w, const struct cr_request_msg *req,
     struct cr_buf body;
     cr_buf_init(&body, CR_QUEUE_MAX_BODY);
     struct cr_queue *q = NULL;
-    cr_status st = cr_response_msg_encode(resp, &body);
+    cr_status st = cr__response_msg_encode(resp, &body);
     if (st != CR_OK) {
         cr__fail(err, st, "%s: cannot encode the answer", req->id);
         goto done;
@@ -247,7 +247,7 @@ static cr_status send_reply(struct worker *w, const struct cr_request_msg *req,
         w->reply = NULL;
     }
 done:
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return st;
 }
 
@@ -259,14 +259,14 @@ static cr_status put_result(struct worker *w, const struct cr_response_msg *resp
     char key[CR_UUID_STR_LEN + 8];
     struct cr_buf body;
     cr_buf_init(&body, CR_MSG_MAX_BYTES);
-    cr_status st = cr_result_key(resp->id, key, sizeof(key));
+    cr_status st = cr__result_key(resp->id, key, sizeof(key));
     if (st != CR_OK)
         cr__fail(err, st, "request id \"%.40s\" is not a UUID", resp->id);
-    else if ((st = cr_response_msg_encode(resp, &body)) != CR_OK)
+    else if ((st = cr__response_msg_encode(resp, &body)) != CR_OK)
         cr__fail(err, st, "%s: cannot encode the result", resp->id);
     else
         st = cr_store_put(w->output, key, body.data, body.len, err);
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return st;
 }
 
@@ -283,17 +283,17 @@ static enum outcome reject(struct worker *w, const struct cr_request_msg *req, c
     /* The failure is kept like a label, so /v1/results/<id> can tell it; a
      * failed write only costs that view, the answer still goes out. */
     if (put_result(w, &resp, &err) != CR_OK)
-        cr_log(CR_LOG_WARN, "msg=\"cannot store the error result\" id=%s error=\"%s\"", req->id,
+        cr__log(CR_LOG_WARN, "msg=\"cannot store the error result\" id=%s error=\"%s\"", req->id,
                err.message);
     cr_error_clear(&err);
     if (send_reply(w, req, &resp, &err) != CR_OK) {
-        cr_log(CR_LOG_WARN,
+        cr__log(CR_LOG_WARN,
                "msg=\"cannot send the error answer; left for redelivery\" id=%s "
                "error=\"%s\"",
                req->id, err.message);
         return OUTCOME_LEAVE;
     }
-    cr_log(CR_LOG_INFO, "msg=rejected worker=%s id=%s name=\"%s\" error=\"%s\"", w->id, req->id,
+    cr__log(CR_LOG_INFO, "msg=rejected worker=%s id=%s name=\"%s\" error=\"%s\"", w->id, req->id,
            req->name, resp.error);
     w->stats.rejected++;
     return OUTCOME_DELETE;
@@ -303,7 +303,7 @@ static enum outcome reject(struct worker *w, const struct cr_request_msg *req, c
 static enum outcome leave(struct worker *w, const struct cr_request_msg *req, const char *step,
                           const struct cr_error *err)
 {
-    cr_log(CR_LOG_WARN, "msg=\"%s failed; left for redelivery\" worker=%s id=%s error=\"%s\"", step,
+    cr__log(CR_LOG_WARN, "msg=\"%s failed; left for redelivery\" worker=%s id=%s error=\"%s\"", step,
            w->id, req->id, err->message[0] ? err->message : cr_strerror(err->status));
     w->stats.left++;
     return OUTCOME_LEAVE;
@@ -324,8 +324,8 @@ static cr_status put_mirror(struct worker *w, const char *name, const char *labe
                             struct cr_error *err)
 {
     char stem[CR_MSG_NAME_MAX];
-    if (cr_output_key(name, stem, sizeof(stem)) != CR_OK) {
-        cr_log(CR_LOG_DEBUG, "msg=\"no course output object for this name\" worker=%s", w->id);
+    if (cr__output_key(name, stem, sizeof(stem)) != CR_OK) {
+        cr__log(CR_LOG_DEBUG, "msg=\"no course output object for this name\" worker=%s", w->id);
         return CR_OK;
     }
     char value[CR_LABEL_MAX + CR_MSG_NAME_MAX + 8];
@@ -369,13 +369,13 @@ static enum outcome classify_and_answer(struct worker *w, const struct cr_reques
     if (n == 0)
         return reject(w, req, "the model gave no label");
     struct cr_response_msg resp;
-    int64_t ms = cr_time_mono_ms() - start_ms;
+    int64_t ms = cr__time_mono_ms() - start_ms;
     fill_answer(w, req, pred, n, ms, &resp);
     if (put_result(w, &resp, &err) != CR_OK || put_mirror(w, req->name, resp.label, &err) != CR_OK)
         return leave(w, req, "storing the label", &err);
     if (send_reply(w, req, &resp, &err) != CR_OK)
         return leave(w, req, "sending the answer", &err);
-    cr_log(CR_LOG_INFO, "msg=answered worker=%s id=%s name=\"%s\" label=\"%s\" ms=%lld", w->id,
+    cr__log(CR_LOG_INFO, "msg=answered worker=%s id=%s name=\"%s\" label=\"%s\" ms=%lld", w->id,
            req->id, req->name, resp.label, (long long)ms);
     w->stats.answered++;
     return OUTCOME_DELETE;
@@ -384,7 +384,7 @@ static enum outcome classify_and_answer(struct worker *w, const struct cr_reques
 /* Fetches the image a decoded request names and answers it. */
 static enum outcome handle_request(struct worker *w, const struct cr_request_msg *req)
 {
-    int64_t start_ms = cr_time_mono_ms();
+    int64_t start_ms = cr__time_mono_ms();
     struct cr_error err = {0};
     struct cr_store *in = NULL;
     cr_status st = input_store(w, req->input, &in, &err);
@@ -402,7 +402,7 @@ static enum outcome handle_request(struct worker *w, const struct cr_request_msg
         out = reject(w, req, err.message);
     else
         out = leave(w, req, "fetching the image", &err);
-    cr_buf_free(&image);
+    cr_buf_clear(&image);
     return out;
 }
 
@@ -411,10 +411,10 @@ static enum outcome handle_message(struct worker *w, const struct cr_queue_messa
 {
     struct cr_request_msg req;
     struct cr_error err = {0};
-    cr_status st = cr_request_msg_decode(m->body, m->body_len, &req, &err);
+    cr_status st = cr__request_msg_decode(m->body, m->body_len, &req, &err);
     if (st == CR_ERR_UNSUPPORTED) {
         /* A newer producer: a newer worker may understand it. */
-        cr_log(CR_LOG_WARN,
+        cr__log(CR_LOG_WARN,
                "msg=\"request of an unknown version; left\" worker=%s qid=%s "
                "error=\"%s\"",
                w->id, m->id, err.message);
@@ -422,7 +422,7 @@ static enum outcome handle_message(struct worker *w, const struct cr_queue_messa
         return OUTCOME_LEAVE;
     }
     if (st != CR_OK) {
-        cr_log(CR_LOG_ERROR, "msg=\"malformed request deleted\" worker=%s qid=%s error=\"%s\"",
+        cr__log(CR_LOG_ERROR, "msg=\"malformed request deleted\" worker=%s qid=%s error=\"%s\"",
                w->id, m->id, err.message);
         w->stats.dropped++;
         return OUTCOME_DELETE;
@@ -438,7 +438,7 @@ static void delete_request(struct worker *w, const struct cr_queue_message *m)
     struct cr_error err = {0};
     cr_status st = cr_queue_delete(w->requests, m->receipt, &err);
     if (st != CR_OK)
-        cr_log(CR_LOG_WARN,
+        cr__log(CR_LOG_WARN,
                "msg=\"cannot delete a finished request\" worker=%s qid=%s "
                "status=%s error=\"%s\"",
                w->id, m->id, cr_status_name(st), err.message);
@@ -449,7 +449,7 @@ static void delete_request(struct worker *w, const struct cr_queue_message *m)
 static void keep_invisible(struct worker *w, struct cr_queue_message *msgs, size_t first, size_t n,
                            int64_t *renewed_ms)
 {
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     if (now - *renewed_ms < (int64_t)w->o.visibility_s * 1000 / 3)
         return;
     *renewed_ms = now;
@@ -457,7 +457,7 @@ static void keep_invisible(struct worker *w, struct cr_queue_message *msgs, size
         struct cr_error err = {0};
         if (cr_queue_change_visibility(w->requests, msgs[i].receipt, w->o.visibility_s, &err) !=
             CR_OK)
-            cr_log(CR_LOG_WARN, "msg=\"cannot extend visibility\" worker=%s qid=%s error=\"%s\"",
+            cr__log(CR_LOG_WARN, "msg=\"cannot extend visibility\" worker=%s qid=%s error=\"%s\"",
                    w->id, msgs[i].id, err.message);
     }
 }
@@ -495,7 +495,7 @@ static cr_status reopen_requests(struct worker *w, struct cr_error *err)
     struct cr_queue_options qo = {0};
     cr_status st = cr_queue_open(w->o.requests_url, &qo, &w->requests, err);
     if (st == CR_OK)
-        cr_log(CR_LOG_INFO, "msg=\"requests queue reopened\" worker=%s", w->id);
+        cr__log(CR_LOG_INFO, "msg=\"requests queue reopened\" worker=%s", w->id);
     return st;
 }
 
@@ -515,9 +515,9 @@ static int step(struct worker *w)
         cr_queue_free(w->requests); /* reopened on the next step */
         w->requests = NULL;
     }
-    int64_t received_ms = cr_time_mono_ms();
+    int64_t received_ms = cr__time_mono_ms();
     if (st != CR_OK) {
-        cr_log(CR_LOG_WARN, "msg=\"receive failed\" worker=%s status=%s error=\"%s\"", w->id,
+        cr__log(CR_LOG_WARN, "msg=\"receive failed\" worker=%s status=%s error=\"%s\"", w->id,
                cr_status_name(st), err.message);
         w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 250;
         if (w->backoff_ms > WORKER_MAX_BACKOFF_MS)
@@ -538,7 +538,7 @@ static int step(struct worker *w)
 /* The receive loop proper; returns when stopped or idle for long enough. */
 static void run_loop(struct worker *w)
 {
-    cr_log(CR_LOG_INFO, "msg=\"worker ready\" worker=%s requests=\"%s\" batch=%d", w->id,
+    cr__log(CR_LOG_INFO, "msg=\"worker ready\" worker=%s requests=\"%s\" batch=%d", w->id,
            w->o.requests_url, w->o.batch);
     set_state(w, CR_WORKER_IDLE);
     while (!stop_requested(w)) {
@@ -548,12 +548,12 @@ static void run_loop(struct worker *w)
             break;
         if (step(w)) {
             w->stats.idle_exit = 1;
-            cr_log(CR_LOG_INFO, "msg=\"idle exit\" worker=%s idle_s=%d", w->id, w->o.idle_exit_s);
+            cr__log(CR_LOG_INFO, "msg=\"idle exit\" worker=%s idle_s=%d", w->id, w->o.idle_exit_s);
             break;
         }
     }
     set_state(w, CR_WORKER_STOPPING);
-    cr_log(CR_LOG_INFO, "msg=\"worker stopped\" worker=%s answered=%ld rejected=%ld left=%ld",
+    cr__log(CR_LOG_INFO, "msg=\"worker stopped\" worker=%s answered=%ld rejected=%ld left=%ld",
            w->id, w->stats.answered, w->stats.rejected, w->stats.left);
 }
 

@@ -115,7 +115,7 @@ int cr__sim_heap_pop(struct cr__sim_heap *h, struct cr__sim_event *out)
     return 1;
 }
 
-void cr__sim_heap_free(struct cr__sim_heap *h)
+void cr__sim_heap_clear(struct cr__sim_heap *h)
 {
     free(h->ev);
     memset(h, 0, sizeof(*h));

@@ -1,4 +1,4 @@
-/* report.c - cr_sim_write: a simulation's result as text, JSON, CSV or an SVG chart. */
+/* report.c - cr__sim_write: a simulation's result as text, JSON, CSV or an SVG chart. */
 #include "sim/sim_internal.h"
 
 #include <math.h>
@@ -20,19 +20,19 @@ static cr_status text_pair(struct cr_buf *b, const char *name, const char *fmt, 
     char f[32], i[32];
     snprintf(f, sizeof(f), fmt, fleet);
     snprintf(i, sizeof(i), fmt, ideal);
-    return cr_buf_appendf(b, "%-18s %14s %14s\n", name, f, i);
+    return cr__buf_appendf(b, "%-18s %14s %14s\n", name, f, i);
 }
 
 /* The report for people: the run, then fleet and ideal side by side. */
 static cr_status write_text(const struct cr_sim_result *r, struct cr_buf *b)
 {
     const struct cr_sim_figures *f = &r->fleet, *i = &r->ideal;
-    cr_buf_appendf(b,
+    cr__buf_appendf(b,
                    "requests %ld, dead letters %ld, unfinished %ld, redeliveries %ld\n"
                    "simulated %.1f s (%.2f h), %ld scaler ticks, %ld launched, %ld died\n\n",
                    r->requests, r->dead_letters, r->unfinished, r->redeliveries, r->duration_s,
                    r->duration_s / 3600.0, r->ticks, r->launched, r->deaths);
-    cr_buf_appendf(b, "%-18s %14s %14s\n", "", "fleet", "ideal");
+    cr__buf_appendf(b, "%-18s %14s %14s\n", "", "fleet", "ideal");
     text_pair(b, "completed", "%.0f", (double)f->completed, (double)i->completed);
     text_pair(b, "latency avg s", "%.3f", f->latency_avg_s, i->latency_avg_s);
     text_pair(b, "latency p50 s", "%.3f", f->latency_p50_s, i->latency_p50_s);
@@ -84,18 +84,18 @@ static cr_status write_json(const struct cr_sim_result *r, struct cr_buf *b)
     struct cr__jw *w = cr__jw_new();
     cr__sim_json(w, NULL, r);
     cr_status st = cr__jw_finish(w, b);
-    return st == CR_OK ? cr_buf_append_str(b, "\n") : st;
+    return st == CR_OK ? cr__buf_append_str(b, "\n") : st;
 }
 
 /* ---- CSV -------------------------------------------------------------------------- */
 
 cr_status cr__sim_write_csv(const struct cr__sim_series *s, struct cr_buf *out)
 {
-    cr_status st = cr_buf_append_str(out, "t_s,arrivals,completed,visible,in_flight,backlog,"
+    cr_status st = cr__buf_append_str(out, "t_s,arrivals,completed,visible,in_flight,backlog,"
                                           "pending,busy,idle,stopping,instances,desired\n");
     for (size_t i = 0; i < s->n && st == CR_OK; i++) {
         const struct cr__sim_row *w = &s->rows[i];
-        st = cr_buf_appendf(out, "%.3f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", (double)w->t_ms / 1e3,
+        st = cr__buf_appendf(out, "%.3f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", (double)w->t_ms / 1e3,
                             w->arrivals, w->completed, w->visible, w->in_flight,
                             w->visible + w->in_flight, w->pending, w->busy, w->idle, w->stopping,
                             w->pending + w->busy + w->idle, w->desired);
@@ -168,10 +168,10 @@ static void svg_axes(struct cr_buf *b, const struct panel *p, const char *title,
 {
     double right = SVG_W - SVG_RIGHT, step = nice_step(p->ymax, 4);
     if (title[0])
-        cr_buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">%s</text>\n", SVG_LEFT, p->top - 8,
+        cr__buf_appendf(b, "<text x=\"%d\" y=\"%.1f\" class=\"t\">%s</text>\n", SVG_LEFT, p->top - 8,
                        title);
     for (double v = 0; v <= p->ymax + 1e-9; v += step)
-        cr_buf_appendf(b,
+        cr__buf_appendf(b,
                        "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
                        "<text x=\"%d\" y=\"%.1f\" class=\"yl\">%g</text>\n",
                        SVG_LEFT, px_y(p, v), right, px_y(p, v), SVG_LEFT - 6, px_y(p, v) + 4, v);
@@ -181,13 +181,13 @@ static void svg_axes(struct cr_buf *b, const struct panel *p, const char *title,
     double xstep = nice_step(p->xmax_s / div, 8);
     for (double v = 0; v <= p->xmax_s / div + 1e-9; v += xstep) {
         double x = px_x(p, v * div);
-        cr_buf_appendf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>\n",
+        cr__buf_appendf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>\n",
                        x, p->top, x, p->top + p->height);
         if (x_labels)
-            cr_buf_appendf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"xl\">%g %s</text>\n", x,
+            cr__buf_appendf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"xl\">%g %s</text>\n", x,
                            p->top + p->height + 16, v, unit);
     }
-    cr_buf_appendf(b, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"f\"/>\n",
+    cr__buf_appendf(b, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"f\"/>\n",
                    SVG_LEFT, p->top, right - SVG_LEFT, p->height);
 }
 
@@ -205,7 +205,7 @@ static void svg_line(struct cr_buf *b, const struct cr__sim_series *s, const str
                      enum line l, int max, const char *cls)
 {
     size_t buckets = bucket_count(s);
-    cr_buf_appendf(b, "<polyline class=\"%s\" points=\"", cls);
+    cr__buf_appendf(b, "<polyline class=\"%s\" points=\"", cls);
     for (size_t k = 0; k < buckets; k++) {
         size_t lo = k * s->n / buckets, hi = (k + 1) * s->n / buckets;
         double v = 0;
@@ -215,10 +215,10 @@ static void svg_line(struct cr_buf *b, const struct cr__sim_series *s, const str
         }
         if (!max)
             v /= (double)(hi - lo);
-        cr_buf_appendf(b, "%s%.1f,%.1f", k ? " " : "", px_x(p, (double)s->rows[lo].t_ms / 1e3),
+        cr__buf_appendf(b, "%s%.1f,%.1f", k ? " " : "", px_x(p, (double)s->rows[lo].t_ms / 1e3),
                        px_y(p, v));
     }
-    cr_buf_append_str(b, "\"/>\n");
+    cr__buf_append_str(b, "\"/>\n");
 }
 
 /* The largest value of a line over the whole series. */
@@ -251,17 +251,17 @@ static const char svg_style[] =
 /* The <svg> element, its style and the two headline lines. */
 static void svg_header(struct cr_buf *b, const struct cr_sim_result *r)
 {
-    cr_buf_appendf(b,
+    cr__buf_appendf(b,
                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                    "viewBox=\"0 0 %d %d\">\n%s<rect width=\"100%%\" height=\"100%%\" "
                    "fill=\"white\"/>\n",
                    SVG_W, SVG_H, SVG_W, SVG_H, svg_style);
-    cr_buf_appendf(b,
+    cr__buf_appendf(b,
                    "<text x=\"%d\" y=\"20\" class=\"t\">%ld uploads: latency avg %.1f s, p95 %.1f "
                    "s; peak %d instances; %.0f instance-s; $%.4f</text>\n",
                    SVG_LEFT, r->requests, r->fleet.latency_avg_s, r->fleet.latency_p95_s,
                    r->fleet.peak_instances, r->fleet.instance_seconds, r->fleet.cost_usd);
-    cr_buf_appendf(b,
+    cr__buf_appendf(b,
                    "<text x=\"%d\" y=\"38\">ideal fleet: latency avg %.1f s, %.0f instance-s, "
                    "$%.4f</text>\n",
                    SVG_LEFT, r->ideal.latency_avg_s, r->ideal.instance_seconds, r->ideal.cost_usd);
@@ -284,7 +284,7 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
     if (per > 1)
         snprintf(note, sizeof(note), ": each point the mean of ~%zu ticks, faint: their maximum",
                  per);
-    cr_buf_appendf(b,
+    cr__buf_appendf(b,
                    "<text x=\"%d\" y=\"%.1f\" class=\"t\">backlog (visible + in flight)%s</text>\n",
                    SVG_LEFT, top.top - 8, note);
     svg_axes(b, &top, "", 0);
@@ -296,19 +296,19 @@ cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *b)
              1);
     double cap_y = px_y(&bottom, s->max_instances);
     if (s->max_instances <= bottom.ymax)
-        cr_buf_appendf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"cap\"/>\n",
+        cr__buf_appendf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"cap\"/>\n",
                        SVG_LEFT, cap_y, SVG_W - SVG_RIGHT, cap_y);
     if (per > 1)
         svg_line(b, s, &bottom, L_INSTANCES, 1, "inst peak");
     svg_line(b, s, &bottom, L_DESIRED, 0, "desired");
     svg_line(b, s, &bottom, L_BUSY, 0, "busy");
     svg_line(b, s, &bottom, L_INSTANCES, 0, "inst");
-    return cr_buf_append_str(b, "</svg>\n");
+    return cr__buf_append_str(b, "</svg>\n");
 }
 
 /* ---- the entry point -------------------------------------------------------------- */
 
-cr_status cr_sim_write(const struct cr_sim_result *r, enum cr_sim_format format, struct cr_buf *out)
+cr_status cr__sim_write(const struct cr_sim_result *r, enum cr_sim_format format, struct cr_buf *out)
 {
     if (!r || !out)
         return CR_ERR_INVALID;

@@ -1,5 +1,5 @@
 /*
- * sim.c - cr_sim_run: the real scaling policy on a simulated queue and fleet.
+ * sim.c - cr__sim_run: the real scaling policy on a simulated queue and fleet.
  *
  * Everything happens in events taken from one heap in time order; nothing
  * loops over wall-clock ticks. Uploads wait in a FIFO of visible messages;
@@ -11,7 +11,7 @@
  * an answer becomes a dead letter, as SQS with a redrive policy does. The
  * scaler tick observes the queue and the fleet exactly as cloudrec-scaler
  * does (visible, in flight, pending, running, idle, stopping) and hands
- * them to cr_scale_decide.
+ * them to cr__scale_decide.
  */
 #include "net/load.h"
 #include "sim/sim_internal.h"
@@ -164,7 +164,7 @@ static int64_t ring_at(const struct ring *q, size_t i)
 }
 
 /* Releases the ring's memory and zeroes it. */
-static void ring_free(struct ring *q)
+static void ring_clear(struct ring *q)
 {
     free(q->v);
     memset(q, 0, sizeof(*q));
@@ -198,7 +198,7 @@ static cr_status push_event(struct sim *s, int type, int64_t t_us, int64_t a, in
 static cr_status resolve_numbers(struct sim *s, struct cr_error *err)
 {
     struct cr_sim_options *o = &s->o;
-    if (cr_scale_config_resolve(&o->policy, &o->policy) != CR_OK)
+    if (cr__scale_config_resolve(&o->policy, &o->policy) != CR_OK)
         return cr__fail(
             err, CR_ERR_INVALID,
             "policy: --min-instances must be <= --max-instances, and no field negative");
@@ -678,10 +678,10 @@ static void log_decision(struct sim *s, const struct cr_scale_input *in,
     s->logged = 1;
     struct cr_buf line;
     cr_buf_init(&line, 0);
-    if (cr_scale_format(in, d, &line) == CR_OK)
-        cr_log(CR_LOG_DEBUG, "msg=scale %s sim_s=%.3f", (const char *)line.data,
+    if (cr__scale_format(in, d, &line) == CR_OK)
+        cr__log(CR_LOG_DEBUG, "msg=scale %s sim_s=%.3f", (const char *)line.data,
                (double)in->now_ms / 1e3);
-    cr_buf_free(&line);
+    cr_buf_clear(&line);
 }
 
 /* One decision of the real policy, applied to the simulated fleet; a tick
@@ -694,7 +694,7 @@ static cr_status on_tick(struct sim *s, int64_t gen)
     struct cr_scale_input in;
     struct cr_scale_decision d;
     observe(s, &in);
-    if (cr_scale_decide(&s->o.policy, &in, &s->policy_state, &d) != CR_OK)
+    if (cr__scale_decide(&s->o.policy, &in, &s->policy_state, &d) != CR_OK)
         return CR_ERR_INTERNAL;
     s->r->ticks++;
     log_decision(s, &in, &d);
@@ -784,10 +784,10 @@ static void latency_figures(int64_t *v, size_t n, struct cr_sim_figures *f)
     for (size_t i = 0; i < n; i++)
         sum += (double)v[i];
     f->latency_avg_s = sum / (double)n / 1e6;
-    f->latency_p50_s = (double)cr_load_percentile(v, n, 50) / 1e6;
-    f->latency_p95_s = (double)cr_load_percentile(v, n, 95) / 1e6;
-    f->latency_p99_s = (double)cr_load_percentile(v, n, 99) / 1e6;
-    f->latency_max_s = (double)cr_load_percentile(v, n, 100) / 1e6;
+    f->latency_p50_s = (double)cr__load_percentile(v, n, 50) / 1e6;
+    f->latency_p95_s = (double)cr__load_percentile(v, n, 95) / 1e6;
+    f->latency_p99_s = (double)cr__load_percentile(v, n, 99) / 1e6;
+    f->latency_max_s = (double)cr__load_percentile(v, n, 100) / 1e6;
 }
 
 /* Bills what still runs at the end and fills the figures. */
@@ -814,23 +814,23 @@ static void finish(struct sim *s)
 }
 
 /* Releases what a run owns (not the result). */
-static void sim_free(struct sim *s)
+static void sim_clear(struct sim *s)
 {
     for (int i = 0; i < s->n_src; i++)
-        cr__sim_source_free(&s->src[i]);
-    cr__sim_heap_free(&s->heap);
+        cr__sim_source_clear(&s->src[i]);
+    cr__sim_heap_clear(&s->heap);
     free(s->msgs);
-    ring_free(&s->free_msgs);
-    ring_free(&s->visible);
-    ring_free(&s->free_slots);
-    ring_free(&s->live);
+    ring_clear(&s->free_msgs);
+    ring_clear(&s->visible);
+    ring_clear(&s->free_slots);
+    ring_clear(&s->live);
     free(s->inst);
     free(s->slots);
     free(s->lat_us);
     free(s->ideal_lat_us);
 }
 
-cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_result *out,
+cr_status cr__sim_run(const struct cr_sim_options *opts, struct cr_sim_result *out,
                      struct cr_error *err)
 {
     if (!out)
@@ -849,13 +849,13 @@ cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_result *ou
     if (st == CR_OK)
         finish(s);
     else
-        cr_sim_result_free(out);
-    sim_free(s);
+        cr__sim_result_clear(out);
+    sim_clear(s);
     free(s);
     return st;
 }
 
-void cr_sim_result_free(struct cr_sim_result *r)
+void cr__sim_result_clear(struct cr_sim_result *r)
 {
     if (!r)
         return;

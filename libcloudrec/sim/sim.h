@@ -1,11 +1,11 @@
 /*
  * sim/sim.h - the real scaling policy on a simulated queue and fleet.
  *
- * cr_sim_run() is a discrete-event simulation: uploads arrive (bursts,
+ * cr__sim_run() is a discrete-event simulation: uploads arrive (bursts,
  * constant or Poisson rates, a trace file), wait in a queue with SQS
  * semantics (visibility timeout, redelivery, dead letters), and are served
  * by instances that boot, work, die and stop. Every scaler tick calls the
- * real cr_scale_decide() (cloudrec/scale.h) with what the real scaler would
+ * real cr__scale_decide() (cloudrec/scale.h) with what the real scaler would
  * observe, and the simulated fleet does what it decided. The run reports
  * latency, instances and cost, and the same figures for an ideal fleet
  * (unlimited instances, ready at once, billed only while working).
@@ -72,9 +72,9 @@ struct cr_sim_figures {
     double cost_usd;         /* per-second billing with the minimum */
 };
 
-struct cr__sim_series; /* the per-tick rows; read through cr_sim_write */
+struct cr__sim_series; /* the per-tick rows; read through cr__sim_write */
 
-/* The outcome of a run. Release with cr_sim_result_free. */
+/* The outcome of a run. Release with cr__sim_result_clear. */
 struct cr_sim_result {
     long requests;                 /* uploads that arrived */
     long dead_letters;             /* received max_receives times without an answer */
@@ -82,14 +82,14 @@ struct cr_sim_result {
     long redeliveries;             /* receives after the first */
     long launched;                 /* instances launched */
     long deaths;                   /* instances that died */
-    long ticks;                    /* calls of cr_scale_decide */
+    long ticks;                    /* calls of cr__scale_decide */
     double duration_s;             /* simulated time: 0 to the end of the run */
     struct cr_sim_figures fleet;   /* the simulated fleet under the real policy */
     struct cr_sim_figures ideal;   /* unlimited instances, ready at once */
     struct cr__sim_series *series; /* NULL unless keep_series */
 };
 
-/* What cr_sim_write produces. */
+/* What cr__sim_write produces. */
 enum cr_sim_format {
     CR_SIM_TEXT = 0, /* a short report for people */
     CR_SIM_JSON = 1, /* one object on one line, newline-terminated */
@@ -99,12 +99,12 @@ enum cr_sim_format {
 
 /*
  * Runs one simulation. *out is filled on success (release it with
- * cr_sim_result_free) and zeroed on failure. CR_ERR_INVALID with a message
+ * cr__sim_result_clear) and zeroed on failure. CR_ERR_INVALID with a message
  * naming the option for a bad option or spec, CR_ERR_NOT_FOUND / CR_ERR_IO /
  * CR_ERR_FORMAT for a trace or classify_bench file that cannot be used,
  * CR_ERR_NOMEM.
  */
-cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_result *out,
+cr_status cr__sim_run(const struct cr_sim_options *opts, struct cr_sim_result *out,
                      struct cr_error *err);
 
 /*
@@ -113,11 +113,11 @@ cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_result *ou
  * CR_ERR_STATE for CSV or SVG of a result run without keep_series. On
  * failure out is left as it was.
  */
-cr_status cr_sim_write(const struct cr_sim_result *r, enum cr_sim_format format,
+cr_status cr__sim_write(const struct cr_sim_result *r, enum cr_sim_format format,
                        struct cr_buf *out);
 
 /* Releases what a result owns and zeroes it. Accepts NULL. */
-void cr_sim_result_free(struct cr_sim_result *r);
+void cr__sim_result_clear(struct cr_sim_result *r);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,7 @@ cr_status cr__sim_heap_push(struct cr__sim_heap *h, struct cr__sim_event e);
 int cr__sim_heap_pop(struct cr__sim_heap *h, struct cr__sim_event *out);
 
 /* Releases the heap's memory and zeroes it. */
-void cr__sim_heap_free(struct cr__sim_heap *h);
+void cr__sim_heap_clear(struct cr__sim_heap *h);
 
 /* ---- distributions -----------------------------------------------------------
  * A non-negative random duration in seconds, from a spec string:
@@ -87,7 +87,7 @@ struct cr__sim_dist {
 };
 
 /* Parses a spec; what names the option in messages ("--service").
- * CR_ERR_INVALID for a bad spec, the file errors of cr_file_read and
+ * CR_ERR_INVALID for a bad spec, the file errors of cr__file_read and
  * CR_ERR_FORMAT for a bench file without the latency figures. */
 cr_status cr__sim_dist_parse(const char *spec, const char *what, struct cr__sim_dist *d,
                              struct cr_error *err);
@@ -115,7 +115,7 @@ struct cr__sim_source {
  * end in /s, /m, /h or /d, durations and T in s, m, h or d). A trace holds
  * one time per line, seconds or ISO-8601 UTC (as log lines start), made
  * relative to its earliest; blank lines and # comments are skipped.
- * Release with cr__sim_source_free. */
+ * Release with cr__sim_source_clear. */
 cr_status cr__sim_source_parse(const char *spec, struct cr__sim_source *s, struct cr_error *err);
 
 /* The time of the source's next upload in microseconds, or -1 when it has no
@@ -125,7 +125,7 @@ int64_t cr__sim_source_next(struct cr__sim_source *s, struct cr__sim_rng *r);
 /* The time after which the source sends nothing, in seconds. */
 double cr__sim_source_end_s(const struct cr__sim_source *s);
 
-void cr__sim_source_free(struct cr__sim_source *s);
+void cr__sim_source_clear(struct cr__sim_source *s);
 
 /* Parses a duration ("90", "1.5m", "2h", "1d") into seconds >= 0; 0 on error. */
 int cr__sim_parse_duration(const char *s, double *out_s);
@@ -155,7 +155,7 @@ struct cr__sim_series {
 cr_status cr__sim_series_add(struct cr__sim_series *s, const struct cr__sim_row *row);
 
 /* The writers (sim_report.c). */
-/* Writes r as the JSON object cr_sim_write's CR_SIM_JSON prints, as
+/* Writes r as the JSON object cr__sim_write's CR_SIM_JSON prints, as
  * member key of the object w has open (NULL: an array element or the
  * top-level value), so a tool can put it inside a larger document. */
 void cr__sim_json(struct cr__jw *w, const char *key, const struct cr_sim_result *r);

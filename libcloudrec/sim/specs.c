@@ -119,7 +119,7 @@ static cr_status bench_read(const char *path, const char *pass, struct cr__sim_d
     struct cr_buf text;
     struct cr__json_doc *doc = NULL;
     cr_buf_init(&text, 0);
-    cr_status st = cr_file_read(path, BENCH_MAX_BYTES, &text, err);
+    cr_status st = cr__file_read(path, BENCH_MAX_BYTES, &text, err);
     if (st != CR_OK) { /* the message names the file */
         st = cr__fail_prefix(err, st, "%s: ", what);
         goto out;
@@ -145,7 +145,7 @@ static cr_status bench_read(const char *path, const char *pass, struct cr__sim_d
     st = quantiles_set(d, v, what, err);
 out:
     cr__json_free(doc);
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     return st;
 }
 
@@ -297,7 +297,7 @@ static int trace_time(const char *tok, int64_t *out_us)
         return 1;
     }
     int64_t epoch;
-    if (cr_time_parse_iso8601(tok, &epoch) != CR_OK)
+    if (cr__time_parse_iso8601(tok, &epoch) != CR_OK)
         return 0;
     double frac = 0;
     const char *dot = tok[19] == '.' ? tok + 19 : NULL;
@@ -373,12 +373,12 @@ static cr_status trace_read(struct cr__sim_source *s, const char *path, struct c
 {
     struct cr_buf text;
     cr_buf_init(&text, 0);
-    cr_status st = cr_file_read(path, TRACE_MAX_BYTES, &text, err);
+    cr_status st = cr__file_read(path, TRACE_MAX_BYTES, &text, err);
     if (st != CR_OK)
         st = cr__fail_prefix(err, st, "trace: ");
     else
         st = trace_parse(s, text.len ? (char *)text.data : (char[]){""}, path, err);
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     return st;
 }
 
@@ -473,7 +473,7 @@ double cr__sim_source_end_s(const struct cr__sim_source *s)
     return 0;
 }
 
-void cr__sim_source_free(struct cr__sim_source *s)
+void cr__sim_source_clear(struct cr__sim_source *s)
 {
     if (!s)
         return;

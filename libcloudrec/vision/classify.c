@@ -39,7 +39,7 @@ const char *cr_engine_name(enum cr_engine engine)
     return "unknown";
 }
 
-cr_status cr_engine_parse(const char *name, enum cr_engine *out)
+cr_status cr__engine_parse(const char *name, enum cr_engine *out)
 {
     static const enum cr_engine all[] = {CR_ENGINE_AUTO, CR_ENGINE_NATIVE, CR_ENGINE_DARKNET};
     for (size_t i = 0; name && out && i < CR__ARRAY_LEN(all); i++)
@@ -75,7 +75,7 @@ static cr_status read_names(const char *path, int n, char ***names_out, struct c
 {
     struct cr_buf text;
     cr_buf_init(&text, NAMES_MAX_BYTES);
-    cr_status st = cr_file_read(path, 0, &text, err);
+    cr_status st = cr__file_read(path, 0, &text, err);
     if (st != CR_OK)
         return st;
     char **names = calloc((size_t)n, sizeof(*names));
@@ -98,7 +98,7 @@ static cr_status read_names(const char *path, int n, char ***names_out, struct c
         free_names(names, count);
         names = NULL;
     }
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     *names_out = names;
     return st;
 }
@@ -114,9 +114,9 @@ static void log_fallback(const char *reason)
     struct cr_buf q;
     cr_buf_init(&q, 0);
     if (cr__json_quote(&q, reason) == CR_OK)
-        cr_log(CR_LOG_INFO, "msg=\"native engine cannot run this model, using Darknet\" reason=%s",
+        cr__log(CR_LOG_INFO, "msg=\"native engine cannot run this model, using Darknet\" reason=%s",
                (char *)q.data);
-    cr_buf_free(&q);
+    cr_buf_clear(&q);
 }
 
 /* Opens the native engine; for AUTO, an unsupported cfg falls back to
@@ -171,7 +171,7 @@ cr_status cr_classifier_open(const struct cr_classifier_options *opts,
         cr_classifier_free(cl);
         return st;
     }
-    cr_log(CR_LOG_INFO,
+    cr__log(CR_LOG_INFO,
            "msg=\"classifier loaded\" engine=%s cfg=%s weights=%s classes=%d input=%dx%d",
            cr_engine_name(cl->engine), opts->cfg_path, opts->weights_path, cl->classes, cl->w,
            cl->h);
@@ -199,7 +199,7 @@ int cr_classifier_num_classes(const struct cr_classifier *cl)
     return cl ? cl->classes : 0;
 }
 
-void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height)
+void cr__classifier_input_size(const struct cr_classifier *cl, int *width, int *height)
 {
     if (width)
         *width = cl ? cl->w : 0;
@@ -314,7 +314,7 @@ cr_status cr_classify_bytes(struct cr_classifier *cl, const void *data, size_t l
     if (st != CR_OK)
         return st;
     st = cr_classify_image(cl, &img, out, top, n_out, err);
-    cr_image_free(&img);
+    cr_image_clear(&img);
     return st;
 }
 
@@ -327,12 +327,12 @@ cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
     size_t max = cl->limits.max_bytes ? cl->limits.max_bytes : CR_IMAGE_DEFAULT_MAX_BYTES;
     struct cr_buf data;
     cr_buf_init(&data, max);
-    cr_status st = cr_file_read(path, 0, &data, err);
+    cr_status st = cr__file_read(path, 0, &data, err);
     if (st == CR_OK) {
         st = cr_classify_bytes(cl, data.data, data.len, out, top, n_out, err);
         if (st != CR_OK)
             cr__fail_prefix(err, st, "%s: ", path);
     }
-    cr_buf_free(&data);
+    cr_buf_clear(&data);
     return st;
 }

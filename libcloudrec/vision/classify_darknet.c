@@ -122,7 +122,7 @@ static void log_captured(int fd)
     ssize_t n;
     off_t off = 0;
     while ((n = pread(fd, chunk, sizeof(chunk), off)) > 0 &&
-           cr_buf_append(&text, chunk, (size_t)n) == CR_OK)
+           cr__buf_append(&text, chunk, (size_t)n) == CR_OK)
         off += n;
     char *next = text.data ? (char *)text.data : NULL;
     while (next && *next) {
@@ -130,12 +130,12 @@ static void log_captured(int fd)
         next = strchr(l, '\n');
         if (next)
             *next++ = '\0';
-        cr_buf_reset(&line);
+        cr__buf_reset(&line);
         if (*l && cr__json_quote(&line, l) == CR_OK)
-            cr_log(CR_LOG_DEBUG, "component=darknet line=%s", (char *)line.data);
+            cr__log(CR_LOG_DEBUG, "component=darknet line=%s", (char *)line.data);
     }
-    cr_buf_free(&line);
-    cr_buf_free(&text);
+    cr_buf_clear(&line);
+    cr_buf_clear(&text);
 }
 
 /* Restores fd 2 and forwards each captured line to the logger at debug. */
@@ -219,7 +219,7 @@ static cr_status check_option(struct cfg_scan *sc, char *line, struct cr_error *
      * make Darknet allocate every layer's output 128 times. */
     if (sc->in_net && (strcmp(key, "batch") == 0 || strcmp(key, "subdivisions") == 0))
         value = "1";
-    cr_status st = cr_buf_appendf(sc->out, "%s=%s\n", key, value);
+    cr_status st = cr__buf_appendf(sc->out, "%s=%s\n", key, value);
     return st == CR_OK ? CR_OK : cr__fail(err, st, "%s: %s", sc->path, cr_strerror(st));
 }
 
@@ -233,7 +233,7 @@ static cr_status check_section(struct cfg_scan *sc, const char *line, struct cr_
     sc->in_net = strcmp(line, "[net]") == 0 || strcmp(line, "[network]") == 0;
     if (sc->sections++ == 0 && !sc->in_net)
         return cr__fail(err, CR_ERR_MODEL, "%s: first section must be [net]", sc->path);
-    cr_status st = cr_buf_appendf(sc->out, "%s\n", line);
+    cr_status st = cr__buf_appendf(sc->out, "%s\n", line);
     return st == CR_OK ? CR_OK : cr__fail(err, st, "%s: %s", sc->path, cr_strerror(st));
 }
 
@@ -242,7 +242,7 @@ static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, struct cr_erro
 {
     struct cr_buf text;
     cr_buf_init(&text, CFG_MAX_BYTES);
-    cr_status st = cr_file_read(cfg, 0, &text, err);
+    cr_status st = cr__file_read(cfg, 0, &text, err);
     if (st != CR_OK)
         goto out;
     if (memchr(text.data, '\0', text.len)) {
@@ -273,7 +273,7 @@ static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, struct cr_erro
     else if (st == CR_OK && (sc.net_w <= 0 || sc.net_h <= 0))
         st = cr__fail(err, CR_ERR_MODEL, "%s: [net] needs width and height", cfg);
 out:
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     return st;
 }
 
@@ -415,7 +415,7 @@ cr_status cr__darknet_open(const struct cr_classifier_options *opts, struct cr__
             st = load_network_checked(opts, &cfg_text, &dn->net, err);
         pthread_mutex_unlock(&g_dn_lock);
     }
-    cr_buf_free(&cfg_text);
+    cr_buf_clear(&cfg_text);
     if (st != CR_OK) {
         cr__darknet_free(dn);
         return st;

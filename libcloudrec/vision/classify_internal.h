@@ -10,9 +10,9 @@
 #include "internal.h"
 
 /* Parses "auto", "native" or "darknet". CR_ERR_INVALID for anything else. */
-cr_status cr_engine_parse(const char *name, enum cr_engine *out);
+cr_status cr__engine_parse(const char *name, enum cr_engine *out);
 
 /* The network's input width and height in pixels. */
-void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height);
+void cr__classifier_input_size(const struct cr_classifier *cl, int *width, int *height);
 
 #endif

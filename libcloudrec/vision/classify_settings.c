@@ -37,7 +37,7 @@ cr_status cr_classifier_open_settings(const char *const *settings, struct cr_cla
     struct open_settings s = {0};
     cr_status st = cr__settings_apply(classifier_settings, CR__ARRAY_LEN(classifier_settings), &s,
                                       settings, err);
-    if (st == CR_OK && s.engine && cr_engine_parse(s.engine, &s.o.engine) != CR_OK)
+    if (st == CR_OK && s.engine && cr__engine_parse(s.engine, &s.o.engine) != CR_OK)
         st = cr__fail(err, CR_ERR_INVALID,
                       "setting engine: \"%s\" is not auto, native or darknet", s.engine);
     if (st != CR_OK)

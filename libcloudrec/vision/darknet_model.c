@@ -547,7 +547,7 @@ cr_status cr__net_parse(const char *path, const char *text, size_t len, struct c
     free(secs);
     free(copy);
     if (st != CR_OK)
-        cr__net_free(net);
+        cr__net_clear(net);
     return st;
 }
 
@@ -628,7 +628,7 @@ static void transpose(const float *in, size_t rows, size_t cols, float *out)
 
 /* Fills one layer's weights from the file. Layers without batch norm point
  * into the mapping; folded (or transposed) ones get their own array, which
- * is recorded in owned[] so that cr__net_free releases it. */
+ * is recorded in owned[] so that cr__net_clear releases it. */
 static cr_status load_layer(struct cr__layer *l, struct reader *r, int transposed,
                             float **owned, size_t *n_owned)
 {
@@ -735,7 +735,7 @@ cr_status cr__net_load_weights(struct cr__net *net, const char *path, struct cr_
     return st;
 }
 
-void cr__net_free(struct cr__net *net)
+void cr__net_clear(struct cr__net *net)
 {
     if (!net)
         return;

@@ -134,7 +134,7 @@ static cr_status finish_image(struct cr_image *out, unsigned char *pixels, uint3
     out->pixels = pixels;
     cr_status st = cr__orient_apply(out, orientation, err);
     if (st != CR_OK)
-        cr_image_free(out);
+        cr_image_clear(out);
     return st;
 }
 
@@ -202,7 +202,7 @@ static void jpeg_on_message(j_common_ptr cinfo, int msg_level)
     if (cr__log_enabled(CR_LOG_DEBUG)) {
         char text[JMSG_LENGTH_MAX];
         cinfo->err->format_message(cinfo, text);
-        cr_log(CR_LOG_DEBUG, "msg=\"jpeg warning\" detail=\"%s\"", text);
+        cr__log(CR_LOG_DEBUG, "msg=\"jpeg warning\" detail=\"%s\"", text);
     }
 }
 
@@ -431,7 +431,7 @@ static void png_on_error(png_structp png, png_const_charp msg)
 static void png_on_warning(png_structp png, png_const_charp msg)
 {
     (void)png;
-    cr_log(CR_LOG_DEBUG, "msg=\"png warning\" detail=\"%s\"", msg);
+    cr__log(CR_LOG_DEBUG, "msg=\"png warning\" detail=\"%s\"", msg);
 }
 
 /* libpng's allocator: plain malloc that remembers a failure, so the error
@@ -686,7 +686,7 @@ cr_status cr_image_probe(const void *data, size_t len, enum cr_image_format *for
     return st;
 }
 
-void cr_image_free(struct cr_image *img)
+void cr_image_clear(struct cr_image *img)
 {
     if (!img)
         return;

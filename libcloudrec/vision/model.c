@@ -79,7 +79,7 @@ static int valid_sha256_hex(const char *s)
 {
     unsigned char tmp[CR_SHA256_LEN];
     return s && strlen(s) == 2 * CR_SHA256_LEN &&
-           cr_hex_decode(s, strlen(s), tmp, sizeof(tmp)) == CR_OK;
+           cr__hex_decode(s, strlen(s), tmp, sizeof(tmp)) == CR_OK;
 }
 
 cr_status cr_model_fetch(const struct cr_fetch_options *opts, struct cr_error *err)
@@ -95,15 +95,15 @@ cr_status cr_model_fetch(const struct cr_fetch_options *opts, struct cr_error *e
         goto out;
     unsigned char md[CR_SHA256_LEN];
     char hex[2 * CR_SHA256_LEN + 1];
-    cr_sha256(body.data, body.len, md);
-    cr_hex_encode(md, sizeof(md), hex);
+    cr__sha256(body.data, body.len, md);
+    cr__hex_encode(md, sizeof(md), hex);
     if (strcasecmp(hex, opts->sha256_hex) != 0) {
         st = cr__fail(err, CR_ERR_CHECKSUM, "%s: SHA-256 is %s, expected %s; nothing written",
                       opts->url, hex, opts->sha256_hex);
         goto out;
     }
-    st = cr_file_write_atomic(opts->dest_path, body.data, body.len, err);
+    st = cr__file_write_atomic(opts->dest_path, body.data, body.len, err);
 out:
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return st;
 }

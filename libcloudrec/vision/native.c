@@ -166,15 +166,15 @@ struct cr__native {
     struct lent *idle; /* workspaces not in use */
 };
 
-/* Reads and parses the cfg at path into *net (cr__net_free it). */
+/* Reads and parses the cfg at path into *net (cr__net_clear it). */
 static cr_status read_cfg(const char *path, struct cr__net *net, struct cr_error *err)
 {
     struct cr_buf text;
     cr_buf_init(&text, 1u << 20);
-    cr_status st = cr_file_read(path, 0, &text, err);
+    cr_status st = cr__file_read(path, 0, &text, err);
     if (st == CR_OK)
         st = cr__net_parse(path, text.data ? (const char *)text.data : "", text.len, net, err);
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     return st;
 }
 
@@ -188,7 +188,7 @@ cr_status cr__native_open(const char *cfg_path, const char *weights_path, int th
         return st;
     struct cr__native *nat = calloc(1, sizeof(*nat));
     if (!nat) {
-        cr__net_free(&net);
+        cr__net_clear(&net);
         return cr__fail(err, CR_ERR_NOMEM, "out of memory");
     }
     st = cr__net_load_weights(&net, weights_path, err);
@@ -203,7 +203,7 @@ cr_status cr__native_open(const char *cfg_path, const char *weights_path, int th
     nat->softmax_last = net.layers[net.out_layer].type == CR__LAYER_SOFTMAX;
     nat->threads = threads > 0 ? threads : 1;
     pthread_mutex_init(&nat->lock, NULL);
-    cr__net_free(&net);
+    cr__net_clear(&net);
     if (st != CR_OK) {
         cr__native_free(nat);
         return st;

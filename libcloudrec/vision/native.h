@@ -77,7 +77,7 @@ struct cr__net {
  * implement (a layer type, an option that changes the result, a shape it
  * cannot follow) is CR_ERR_UNSUPPORTED, whose message names the layer and
  * the reason; a malformed cfg is CR_ERR_MODEL. path only names the file in
- * messages. On success free *net with cr__net_free.
+ * messages. On success free *net with cr__net_clear.
  */
 cr_status cr__net_parse(const char *path, const char *text, size_t len, struct cr__net *net,
                         struct cr_error *err);
@@ -99,7 +99,7 @@ typedef void (*cr__weights_visit)(void *ctx, char role, size_t count, size_t fan
 size_t cr__net_weights_layout(const struct cr__net *net, cr__weights_visit visit, void *ctx);
 
 /* Frees what cr__net_parse and cr__net_load_weights allocated. Accepts NULL. */
-void cr__net_free(struct cr__net *net);
+void cr__net_clear(struct cr__net *net);
 
 /* ---- native.c ------------------------------------------------------------*/
 

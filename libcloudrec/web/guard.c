@@ -40,7 +40,7 @@ void cr__web_on_connection(void *cls, struct MHD_Connection *c, void **socket_co
         if (!k || !info) /* unguarded, which only costs the deadline */
             return;
         k->fd = info->connect_fd;
-        k->since_ms = cr_time_mono_ms();
+        k->since_ms = cr__time_mono_ms();
         k->linked = 1;
         pthread_mutex_lock(&g->lock);
         k->limit_ms = g->header_timeout_ms;
@@ -84,7 +84,7 @@ void cr__web_guard_phase(struct cr__web_guard *g, struct cr__web_conn *k,
         return;
     pthread_mutex_lock(&g->lock);
     k->phase = phase;
-    k->since_ms = cr_time_mono_ms();
+    k->since_ms = cr__time_mono_ms();
     k->body_bytes = 0;
     if (phase == CR__WEB_CONN_HEADERS)
         k->limit_ms = g->next_request_ms;
@@ -126,7 +126,7 @@ static const char *overdue(const struct cr__web_guard *g, const struct cr__web_c
 /* One pass over the connections: shuts down those past their deadline. */
 static void sweep(struct cr__web_guard *g)
 {
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     pthread_mutex_lock(&g->lock);
     for (struct cr__web_conn *k = g->head; k; k = k->next) {
         const char *why = k->dropped ? NULL : overdue(g, k, now);
@@ -135,7 +135,7 @@ static void sweep(struct cr__web_guard *g)
         k->dropped = 1;
         shutdown(k->fd, SHUT_RDWR);
         atomic_fetch_add(why[0] == 'h' ? &g->metrics->slow_headers : &g->metrics->slow_body, 1);
-        cr_log(CR_LOG_INFO, "msg=\"slow client dropped\" phase=%s ms=%lld bytes=%llu", why,
+        cr__log(CR_LOG_INFO, "msg=\"slow client dropped\" phase=%s ms=%lld bytes=%llu", why,
                (long long)(now - k->since_ms), (unsigned long long)k->body_bytes);
     }
     pthread_mutex_unlock(&g->lock);

@@ -23,7 +23,7 @@ cr_status cr__web_pending_init(struct cr__web_pending_map *m)
     return m->recent ? CR_OK : CR_ERR_NOMEM;
 }
 
-void cr__web_pending_free(struct cr__web_pending_map *m)
+void cr__web_pending_clear(struct cr__web_pending_map *m)
 {
     free(m->recent);
     memset(m, 0, sizeof(*m));

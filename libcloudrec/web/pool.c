@@ -84,7 +84,7 @@ void cr__web_pool_release(struct cr__web_pool *p, struct cr__web_backends *b, in
     pthread_mutex_unlock(&p->lock);
 }
 
-void cr__web_pool_free(struct cr__web_pool *p)
+void cr__web_pool_clear(struct cr__web_pool *p)
 {
     while (p->idle) {
         struct cr__web_backends *b = p->idle;

@@ -52,7 +52,7 @@ static void dispatch(struct cr_web_server *s, const struct cr_response_msg *repl
         return;
     }
     atomic_fetch_add(seen ? &s->metrics.duplicates : &s->metrics.unknown, 1);
-    cr_log(CR_LOG_DEBUG, "msg=\"reply ignored\" id=%s reason=%s", reply->id,
+    cr__log(CR_LOG_DEBUG, "msg=\"reply ignored\" id=%s reason=%s", reply->id,
            seen ? "duplicate" : "unknown");
 }
 
@@ -63,19 +63,19 @@ static void handle(struct cr_web_server *s, const struct cr_queue_message *m)
 {
     struct cr_response_msg reply;
     struct cr_error err = {0};
-    cr_status st = cr_response_msg_decode(m->body, m->body_len, &reply, &err);
+    cr_status st = cr__response_msg_decode(m->body, m->body_len, &reply, &err);
     if (st == CR_OK) {
         dispatch(s, &reply);
     } else {
         atomic_fetch_add(&s->metrics.malformed, 1);
-        cr_log(CR_LOG_WARN, "msg=\"malformed reply deleted\" qid=%s error=\"%s\"", m->id,
+        cr__log(CR_LOG_WARN, "msg=\"malformed reply deleted\" qid=%s error=\"%s\"", m->id,
                err.message);
     }
     cr_error_clear(&err);
     st = cr_queue_delete(s->replies, m->receipt, &err);
     /* A failed delete brings the reply back later, as a duplicate. */
     if (st != CR_OK)
-        cr_log(CR_LOG_DEBUG, "msg=\"cannot delete a reply\" qid=%s error=\"%s\"", m->id,
+        cr__log(CR_LOG_DEBUG, "msg=\"cannot delete a reply\" qid=%s error=\"%s\"", m->id,
                err.message);
 }
 
@@ -84,7 +84,7 @@ static void sweep_deadlines(struct cr_web_server *s)
 {
     struct cr__web_pending *expired[EXPIRED_BATCH];
     size_t n;
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     pthread_mutex_lock(&s->lock);
     do {
         n = cr__web_pending_take_expired(&s->pending, now, expired, EXPIRED_BATCH);
@@ -112,7 +112,7 @@ static cr_status reopen_replies(struct cr_web_server *s, struct cr_error *err)
     struct cr_queue_options qo = {0};
     cr_status st = cr_queue_open(s->replies_url, &qo, &s->replies, err);
     if (st == CR_OK)
-        cr_log(CR_LOG_INFO, "msg=\"reply queue reopened\" queue=\"%s\"", s->replies_url);
+        cr__log(CR_LOG_INFO, "msg=\"reply queue reopened\" queue=\"%s\"", s->replies_url);
     return st;
 }
 
@@ -133,9 +133,9 @@ static void receive_once(struct cr_web_server *s, int64_t *last_warn_ms)
     }
     set_replies_error(s, st == CR_OK ? "" : err.message[0] ? err.message : cr_strerror(st));
     if (st != CR_OK) {
-        int64_t now = cr_time_mono_ms();
+        int64_t now = cr__time_mono_ms();
         if (*last_warn_ms == 0 || now - *last_warn_ms >= WARN_EVERY_MS) {
-            cr_log(CR_LOG_WARN, "msg=\"cannot receive replies\" queue=\"%s\" error=\"%s\"",
+            cr__log(CR_LOG_WARN, "msg=\"cannot receive replies\" queue=\"%s\" error=\"%s\"",
                    s->replies_url, err.message[0] ? err.message : cr_strerror(st));
             *last_warn_ms = now;
         }

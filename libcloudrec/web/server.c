@@ -52,8 +52,8 @@ static void log_answer(const struct cr__web_request *r, unsigned code, const cha
         return;
     char why[160];
     cr__web_printable(reason ? reason : "", 150, why, sizeof(why));
-    cr_log(level, "msg=http method=%s path=\"%s\" status=%u ms=%lld name=\"%s\" id=%s%s%s%s",
-           r->method, r->path, code, (long long)((cr_time_mono_us() - r->start_us) / 1000), r->name,
+    cr__log(level, "msg=http method=%s path=\"%s\" status=%u ms=%lld name=\"%s\" id=%s%s%s%s",
+           r->method, r->path, code, (long long)((cr__time_mono_us() - r->start_us) / 1000), r->name,
            r->pending.id[0] ? r->pending.id : "-", reason ? " reason=\"" : "", why,
            reason ? "\"" : "");
 }
@@ -87,7 +87,7 @@ static enum MHD_Result respond_why(struct cr__web_request *r, unsigned code, con
     MHD_destroy_response(resp);
     cr__web_metrics_response(&s->metrics, code);
     if (r->route == ROUTE_UPLOAD) {
-        cr__web_metrics_upload(&s->metrics, code, cr_time_mono_us() - r->start_us);
+        cr__web_metrics_upload(&s->metrics, code, cr__time_mono_us() - r->start_us);
         if (code >= 400 && code < 500 && !r->registered)
             atomic_fetch_add(&s->metrics.rejected, 1);
     }
@@ -121,12 +121,12 @@ static enum MHD_Result respond_error(struct cr__web_request *r, unsigned code, c
         cr__jw_end(w);
         cr__jw_finish(w, &body);
     } else {
-        cr_buf_appendf(&body, "%s\n", msg);
+        cr__buf_appendf(&body, "%s\n", msg);
     }
     enum MHD_Result ret = body.data ? respond_why(r, code, r->want_json ? json_type : text_type,
                                                   body.data, body.len, allow, msg)
                                     : MHD_NO;
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return ret;
 }
 
@@ -149,7 +149,7 @@ static enum MHD_Result respond_text(struct cr__web_request *r, unsigned code, co
 static void queue_counts(struct cr_web_server *s, struct cr__web_gauges *g)
 {
     pthread_mutex_lock(&s->counts_lock);
-    int64_t now = cr_time_mono_ms();
+    int64_t now = cr__time_mono_ms();
     if (s->counts_ms == 0 || now - s->counts_ms >= COUNTS_TTL_MS) {
         struct cr__web_backends *b = NULL;
         struct cr_error err = {0};
@@ -174,7 +174,7 @@ static void gauges(struct cr_web_server *s, struct cr__web_gauges *g)
     pthread_mutex_lock(&s->lock);
     g->pending = (long)s->pending.count;
     pthread_mutex_unlock(&s->lock);
-    g->uptime_s = (double)(cr_time_mono_ms() - s->started_ms) / 1000.0;
+    g->uptime_s = (double)(cr__time_mono_ms() - s->started_ms) / 1000.0;
     char ignored[8];
     cr__web_stats_launches(s, &g->launch_failures, ignored, sizeof(ignored));
     g->starts_known = cr__web_stats_starts(s, g->start_counts, &g->start_sum_ms);
@@ -214,7 +214,7 @@ static enum MHD_Result serve_metrics(struct cr__web_request *r)
         cr__web_metrics_render(&r->server->metrics, &g, &body) == CR_OK
             ? respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", body.data, body.len, NULL)
             : respond_error(r, 500, "out of memory", NULL);
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return ret;
 }
 
@@ -240,10 +240,10 @@ static enum MHD_Result serve_status(struct cr__web_request *r)
     cr__jw_fixed(w, "uptime_s", g.uptime_s, 0);
     cr__jw_end(w);
     if (cr__jw_finish(w, &body) == CR_OK)
-        cr_buf_append_str(&body, "\n");
+        cr__buf_append_str(&body, "\n");
     enum MHD_Result ret = body.data ? respond(r, 200, json_type, body.data, body.len, NULL)
                                     : respond_error(r, 500, "out of memory", NULL);
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return ret;
 }
 
@@ -255,7 +255,7 @@ static enum MHD_Result serve_stats(struct cr__web_request *r)
     enum MHD_Result ret = cr__web_stats_render(r->server, &body) == CR_OK
                               ? respond(r, 200, json_type, body.data, body.len, NULL)
                               : respond_error(r, 500, "out of memory", NULL);
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return ret;
 }
 
@@ -264,9 +264,9 @@ static void answer_text(const struct cr_web_server *s, const char *stem, const c
                         struct cr_buf *out)
 {
     if (s->opts.label_only)
-        cr_buf_append_str(out, label);
+        cr__buf_append_str(out, label);
     else
-        cr_buf_appendf(out, "%s:%s", stem, label);
+        cr__buf_appendf(out, "%s:%s", stem, label);
 }
 
 /* Reads the result stored for request id into *m. CR_ERR_NOT_FOUND until
@@ -278,18 +278,18 @@ static cr_status read_result(struct cr_web_server *s, const char *id, struct cr_
     struct cr_buf value;
     cr_buf_init(&value, CR_MSG_MAX_BYTES);
     struct cr__web_backends *b = NULL;
-    cr_status st = cr_result_key(id, key, sizeof(key));
+    cr_status st = cr__result_key(id, key, sizeof(key));
     if (st == CR_OK)
         st = cr__web_pool_acquire(&s->pool, &b, err);
     if (st == CR_OK) {
         st = cr_store_get(b->output, key, CR_MSG_MAX_BYTES, &value, err);
         cr__web_pool_release(&s->pool, b, st != CR_OK && st != CR_ERR_NOT_FOUND);
     }
-    if (st == CR_OK && cr_response_msg_decode((char *)value.data, value.len, m, err) != CR_OK)
+    if (st == CR_OK && cr__response_msg_decode((char *)value.data, value.len, m, err) != CR_OK)
         st = cr__fail(err, CR_ERR_FORMAT, "the stored result is not a result");
     if (st == CR_OK && strcmp(m->id, id) != 0)
         st = cr__fail(err, CR_ERR_FORMAT, "the stored result belongs to another request");
-    cr_buf_free(&value);
+    cr_buf_clear(&value);
     return st;
 }
 
@@ -320,17 +320,17 @@ static unsigned result_body(struct cr__web_request *r, const char *id,
 {
     char stem[CR_MSG_NAME_MAX] = "";
     if (st == CR_ERR_NOT_FOUND) {
-        cr_buf_appendf(body, "no result for %s yet", id);
+        cr__buf_appendf(body, "no result for %s yet", id);
         return 404;
     }
     if (st != CR_OK) {
-        cr_buf_appendf(body, "cannot read the result: %s", err->message);
+        cr__buf_appendf(body, "cannot read the result: %s", err->message);
         return st == CR_ERR_FORMAT ? 500 : 503;
     }
     char shown[80];
     cr__web_printable(m->name, 60, shown, sizeof(shown));
     if (m->error[0]) {
-        cr_buf_appendf(body, "cannot classify %s: %s", shown, m->error);
+        cr__buf_appendf(body, "cannot classify %s: %s", shown, m->error);
         return 422;
     }
     if (cr__name_stem(m->name, stem, sizeof(stem)) != CR_OK)
@@ -355,7 +355,7 @@ static enum MHD_Result serve_result(struct cr__web_request *r, const char *id)
     struct cr_error err = {0};
     if (!m)
         return respond_error(r, 500, "out of memory", NULL);
-    if (!cr_uuid_is_valid(id)) {
+    if (!cr__uuid_is_valid(id)) {
         free(m);
         char shown[80], msg[160];
         cr__web_printable(id, 60, shown, sizeof(shown));
@@ -372,7 +372,7 @@ static enum MHD_Result serve_result(struct cr__web_request *r, const char *id)
         ret = respond(r, 200, r->want_json ? json_type : text_type, body.data, body.len, NULL);
     else if (body.data)
         ret = respond_error(r, code, (char *)body.data, NULL);
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     free(m);
     return ret;
 }
@@ -387,7 +387,7 @@ static void answer_json(const struct cr__web_request *r, struct cr_buf *out)
     cr__jw_object(w, NULL);
     result_json(w, r->pending.id, r->name, r->stem, m);
     cr__jw_object(w, "timing");
-    cr__jw_int(w, "total_ms", (cr_time_mono_us() - r->start_us) / 1000);
+    cr__jw_int(w, "total_ms", (cr__time_mono_us() - r->start_us) / 1000);
     cr__jw_int(w, "processing_ms", m->processing_ms);
     cr__jw_end(w);
     cr__jw_end(w);
@@ -407,7 +407,7 @@ static enum MHD_Result answer_upload(struct cr__web_request *r)
     cr_buf_init(&body, 0);
     enum MHD_Result ret;
     if (outcome == CR__WEB_REPLIED && r->reply.error[0]) {
-        cr_buf_appendf(&body, "cannot classify %s: %s", r->name, r->reply.error);
+        cr__buf_appendf(&body, "cannot classify %s: %s", r->name, r->reply.error);
         ret = respond_error(r, 422, (char *)body.data, NULL);
     } else if (outcome == CR__WEB_REPLIED) {
         if (r->want_json)
@@ -418,19 +418,19 @@ static enum MHD_Result answer_upload(struct cr__web_request *r)
                   ? respond(r, 200, r->want_json ? json_type : text_type, body.data, body.len, NULL)
                   : MHD_NO;
     } else if (outcome == CR__WEB_EXPIRED) {
-        cr_buf_appendf(&body, "no answer within %ld ms; the result will be at " RESULTS_PREFIX "%s",
+        cr__buf_appendf(&body, "no answer within %ld ms; the result will be at " RESULTS_PREFIX "%s",
                        s->opts.deadline_ms, r->pending.id);
         ret = respond_error(r, 504, (char *)body.data, NULL);
     } else if (outcome == CR__WEB_SHUTDOWN) {
-        cr_buf_appendf(&body, "server shutting down; the result will be at " RESULTS_PREFIX "%s",
+        cr__buf_appendf(&body, "server shutting down; the result will be at " RESULTS_PREFIX "%s",
                        r->pending.id);
         ret = respond_error(r, 503, (char *)body.data, NULL);
     } else {
         /* Unreachable: a waiting connection is only resumed once resolved. */
-        cr_log(CR_LOG_ERROR, "msg=\"answer without an outcome\" id=%s", r->pending.id);
+        cr__log(CR_LOG_ERROR, "msg=\"answer without an outcome\" id=%s", r->pending.id);
         ret = respond_error(r, 500, "internal error: no outcome", NULL);
     }
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
     return ret;
 }
 
@@ -442,7 +442,7 @@ static int register_request(struct cr__web_request *r)
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&s->stopping)) {
         if (s->opts.deadline_ms > 0)
-            r->pending.deadline_ms = cr_time_mono_ms() + s->opts.deadline_ms;
+            r->pending.deadline_ms = cr__time_mono_ms() + s->opts.deadline_ms;
         cr__web_pending_add(&s->pending, &r->pending);
         r->registered = 1;
         atomic_fetch_add(&s->inflight, 1);
@@ -474,8 +474,8 @@ static cr_status encode_request(const struct cr__web_request *r, struct cr_buf *
     cr__strlcpy(m.key, r->key, sizeof(m.key));
     cr__strlcpy(m.input, s->input_url, sizeof(m.input));
     cr__strlcpy(m.reply, s->replies_url, sizeof(m.reply));
-    m.enqueued_ms = cr_time_wall_ms();
-    return cr_request_msg_encode(&m, out);
+    m.enqueued_ms = cr__time_wall_ms();
+    return cr__request_msg_encode(&m, out);
 }
 
 /* Stores the image and sends the request message with backends b. On
@@ -488,7 +488,7 @@ static cr_status store_and_send(struct cr__web_request *r, struct cr__web_backen
     cr_buf_init(&msg, CR_QUEUE_MAX_BODY);
     /* The id comes first: it is the image's key, so two uploads of the same
      * file name never touch each other's bytes. */
-    if (cr_uuid_v4(r->pending.id) != CR_OK)
+    if (cr__uuid_v4(r->pending.id) != CR_OK)
         return cr__web_http_fail(err, 500, "cannot make a request id");
     enum cr_image_format format = cr_image_sniff(r->up.data.data, r->up.data.len);
     snprintf(r->key, sizeof(r->key), "%s.%s", r->pending.id,
@@ -499,7 +499,7 @@ static cr_status store_and_send(struct cr__web_request *r, struct cr__web_backen
         cr__web_http_fail(err, 503, "cannot store the image: %s", err->message);
         goto done;
     }
-    cr_buf_free(&r->up.data); /* stored; no need to hold it while waiting */
+    cr_buf_clear(&r->up.data); /* stored; no need to hold it while waiting */
     if (encode_request(r, &msg) != CR_OK) {
         st = cr__web_http_fail(err, 500, "cannot make the request message");
         goto done;
@@ -515,7 +515,7 @@ static cr_status store_and_send(struct cr__web_request *r, struct cr__web_backen
         cr__web_http_fail(err, 503, "cannot send the request: %s", err->message);
     }
 done:
-    cr_buf_free(&msg);
+    cr_buf_clear(&msg);
     return st;
 }
 
@@ -535,7 +535,7 @@ static enum MHD_Result submit(struct cr__web_request *r)
     st = store_and_send(r, b, &broken, &err);
     cr__web_pool_release(&s->pool, b, broken);
     if (st != CR_OK) {
-        cr_log(CR_LOG_WARN, "msg=\"upload not sent\" name=\"%s\" error=\"%s\"", r->name,
+        cr__log(CR_LOG_WARN, "msg=\"upload not sent\" name=\"%s\" error=\"%s\"", r->name,
                err.message);
         return respond_failure(r, &err);
     }
@@ -685,7 +685,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     r->server = cls;
     r->conn = c;
-    r->start_us = cr_time_mono_us();
+    r->start_us = cr__time_mono_us();
     cr__web_printable(method, 12, r->method, sizeof(r->method));
     cr__web_printable(url, 80, r->path, sizeof(r->path));
     r->want_json = cr__web_accepts_json(
@@ -732,7 +732,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     *req_cls = NULL;
 }
 
-/* MHD's error log, passed on to cr_log; the last line is kept so that
+/* MHD's error log, passed on to cr__log; the last line is kept so that
  * cr_web_start can say why the daemon did not start. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -745,7 +745,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     pthread_mutex_lock(&s->log_lock);
     cr__strlcpy(s->start_error, line, sizeof(s->start_error));
     pthread_mutex_unlock(&s->log_lock);
-    cr_log(CR_LOG_WARN, "msg=\"http server\" detail=\"%s\"", line);
+    cr__log(CR_LOG_WARN, "msg=\"http server\" detail=\"%s\"", line);
 }
 
 /* ---- start and stop -------------------------------------------------------- */
@@ -879,7 +879,7 @@ static cr_status server_new(struct cr_web_server **out)
     pthread_mutex_init(&s->log_lock, NULL);
     cr__web_metrics_init(&s->metrics);
     cr__web_guard_init(&s->guard, &s->metrics);
-    s->started_ms = cr_time_mono_ms();
+    s->started_ms = cr__time_mono_ms();
     return cr__web_pending_init(&s->pending);
 }
 
@@ -902,7 +902,7 @@ cr_status cr_web_start(const struct cr_web_options *opts, struct cr_web_server *
         (st = start_daemon(s, err)) != CR_OK || (st = cr__web_receiver_start(s, err)) != CR_OK ||
         (st = start_guard(s, err)) != CR_OK)
         goto fail;
-    cr_log(CR_LOG_INFO, "msg=\"web tier listening\" addr=%s port=%d threads=%d deadline_ms=%ld",
+    cr__log(CR_LOG_INFO, "msg=\"web tier listening\" addr=%s port=%d threads=%d deadline_ms=%ld",
            s->bind_addr, s->port, s->opts.threads, s->opts.deadline_ms);
     *out = s;
     return CR_OK;
@@ -939,8 +939,8 @@ void cr_web_stats(const struct cr_web_server *server, struct cr_web_stats *stats
 /* Sleeps in 20 ms steps until done(s) or ms have passed (ms < 0: no wait). */
 static void wait_until(struct cr_web_server *s, int (*done)(struct cr_web_server *), long ms)
 {
-    int64_t end = cr_time_mono_ms() + (ms > 0 ? ms : 0);
-    while (!done(s) && cr_time_mono_ms() < end) {
+    int64_t end = cr__time_mono_ms() + (ms > 0 ? ms : 0);
+    while (!done(s) && cr__time_mono_ms() < end) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 20L * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -997,7 +997,7 @@ void cr_web_stop(struct cr_web_server *s)
     s->stopped = 1;
     struct cr_web_stats st;
     cr_web_stats(s, &st);
-    cr_log(CR_LOG_INFO,
+    cr__log(CR_LOG_INFO,
            "msg=\"web tier stopped\" uploads=%llu answered=%llu timeouts=%llu replies=%llu "
            "duplicates=%llu",
            (unsigned long long)st.uploads, (unsigned long long)st.answered,
@@ -1012,8 +1012,8 @@ void cr_web_free(struct cr_web_server *s)
     cr_web_stop(s);
     cr_queue_free(s->replies);
     if (s->pool.input_url)
-        cr__web_pool_free(&s->pool);
-    cr__web_pending_free(&s->pending);
+        cr__web_pool_clear(&s->pool);
+    cr__web_pending_clear(&s->pending);
     cr__web_guard_clear(&s->guard);
     pthread_mutex_destroy(&s->log_lock);
     pthread_mutex_destroy(&s->counts_lock);

@@ -77,7 +77,7 @@ static long quantile(const uint32_t *v, size_t n, double q)
 static void sample_answers(struct cr_web_server *s, struct sample *x)
 {
     struct cr__web_stats *st = s->stats;
-    int64_t now_us = cr_time_mono_us();
+    int64_t now_us = cr__time_mono_us();
     uint64_t answered = atomic_load(&s->metrics.answered);
     double elapsed_s = (double)(now_us - st->sampled_us) / 1e6;
     x->answers_per_s = elapsed_s > 0 ? (double)(answered - st->answered_before) / elapsed_s : 0;
@@ -152,7 +152,7 @@ static void sample_fleet(struct cr__web_stats *st, struct sample *x)
 static void take_sample(struct cr_web_server *s)
 {
     struct cr__web_stats *st = s->stats;
-    struct sample x = {.time_ms = cr_time_wall_ms()};
+    struct sample x = {.time_ms = cr__time_wall_ms()};
     sample_answers(s, &x);
     sample_queue(s, &x);
     sample_fleet(st, &x);
@@ -214,7 +214,7 @@ static cr_status stats_new(const struct cr_web_options *o, struct cr__web_stats 
     pthread_cond_init(&st->wake, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&st->lock, NULL);
-    st->sampled_us = cr_time_mono_us();
+    st->sampled_us = cr__time_mono_us();
     st->launch_failures = -1;
     if (o && o->scaler_status_path && !(st->status_path = cr__strdup(o->scaler_status_path)))
         return CR_ERR_NOMEM;
@@ -363,7 +363,7 @@ cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *buf)
     struct cr__jw *w = cr__jw_new();
     cr__jw_object(w, NULL);
     cr__jw_int(w, "interval_ms", SAMPLE_EVERY_MS);
-    cr__jw_int(w, "now_ms", cr_time_wall_ms());
+    cr__jw_int(w, "now_ms", cr__time_wall_ms());
     cr__jw_int(w, "uploads", (int64_t)atomic_load(&s->metrics.uploads));
     cr__jw_int(w, "answered", (int64_t)atomic_load(&s->metrics.answered));
     pthread_mutex_lock(&st->lock);
@@ -380,5 +380,5 @@ cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *buf)
     cr__jw_end(w);
     cr__jw_end(w);
     cr_status rc = cr__jw_finish(w, buf);
-    return rc == CR_OK ? cr_buf_append_str(buf, "\n") : rc;
+    return rc == CR_OK ? cr__buf_append_str(buf, "\n") : rc;
 }

@@ -44,7 +44,7 @@ static void part_start(struct cr__web_upload *up, const char *key, const char *f
     if (!up->reading)
         return;
     up->rank = rank;
-    cr_buf_reset(&up->data);
+    cr__buf_reset(&up->data);
     up->file_missing = filename == NULL || filename[0] == '\0';
     up->file_too_long = filename && strlen(filename) >= sizeof(up->file);
     cr__strlcpy(up->file, filename ? filename : "", sizeof(up->file));
@@ -79,7 +79,7 @@ static enum MHD_Result on_part_data(void *cls, enum MHD_ValueKind kind, const ch
     up->part_bytes += size;
     if (!up->reading || size == 0)
         return MHD_YES;
-    cr_status st = cr_buf_append(&up->data, data, size);
+    cr_status st = cr__buf_append(&up->data, data, size);
     if (st == CR_ERR_TOO_LARGE)
         up->too_large = 1;
     return st == CR_OK ? MHD_YES : MHD_NO;
@@ -218,5 +218,5 @@ void cr__web_upload_clear(struct cr__web_upload *up)
     if (up->pp)
         MHD_destroy_post_processor(up->pp);
     up->pp = NULL;
-    cr_buf_free(&up->data);
+    cr_buf_clear(&up->data);
 }

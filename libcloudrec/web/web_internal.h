@@ -61,7 +61,7 @@ int cr__web_accepts_json(const char *accept);
 /* One waiting request, embedded in the request that waits. */
 struct cr__web_pending {
     char id[CR_UUID_STR_LEN];
-    int64_t deadline_ms; /* cr_time_mono_ms() value; 0 = none */
+    int64_t deadline_ms; /* cr__time_mono_ms() value; 0 = none */
     int suspended;       /* its connection is suspended */
     struct cr__web_pending *next;
 };
@@ -78,7 +78,7 @@ struct cr__web_pending_map {
 };
 
 cr_status cr__web_pending_init(struct cr__web_pending_map *m);
-void cr__web_pending_free(struct cr__web_pending_map *m);
+void cr__web_pending_clear(struct cr__web_pending_map *m);
 void cr__web_pending_add(struct cr__web_pending_map *m, struct cr__web_pending *p);
 /* Removes and returns the entry with this id, NULL if none. */
 struct cr__web_pending *cr__web_pending_take(struct cr__web_pending_map *m, const char *id);
@@ -177,7 +177,7 @@ cr_status cr__web_pool_acquire(struct cr__web_pool *p, struct cr__web_backends *
 /* Returns b to the pool, or closes it when `broken` (a call on it failed, so
  * the next user gets fresh handles). Accepts NULL. */
 void cr__web_pool_release(struct cr__web_pool *p, struct cr__web_backends *b, int broken);
-void cr__web_pool_free(struct cr__web_pool *p);
+void cr__web_pool_clear(struct cr__web_pool *p);
 
 /* ---- guard.c ----------------------------------------------------------- */
 
@@ -192,7 +192,7 @@ enum cr__web_conn_phase {
 struct cr__web_conn {
     int fd;
     enum cr__web_conn_phase phase;
-    int64_t since_ms;    /* cr_time_mono_ms() when the phase began */
+    int64_t since_ms;    /* cr__time_mono_ms() when the phase began */
     int64_t limit_ms;    /* how long the headers phase may last */
     uint64_t body_bytes; /* body bytes in the body phase */
     int dropped;         /* shut down already */

@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != CR_OK)
         return 0;
     if (!nul) {
-        cr__net_free(&net);
+        cr__net_clear(&net);
         return 0;
     }
     const uint8_t *w = nul + 1;
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(st == CR_OK || err.message[0], "refused weights say why");
     if (getenv("CLOUDREC_FUZZ_VERBOSE"))
         fprintf(stderr, "model: %s %s\n", cr_status_name(st), err.message);
-    cr__net_free(&net);
+    cr__net_clear(&net);
     unlink(weights_path());
     return 0;
 }

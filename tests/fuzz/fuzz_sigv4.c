@@ -151,19 +151,19 @@ static void check_same(const struct cr_sigv4_result *a, const struct cr_sigv4_re
 static void sign_extras(const struct parsed *p, const char *seed)
 {
     char sig1[CR_SIGV4_SIGNATURE_LEN], sig2[CR_SIGV4_SIGNATURE_LEN];
-    if (cr_sigv4_sign_string(&p->params, p->req.body, p->req.body_len, sig1, NULL) == CR_OK) {
+    if (cr__sigv4_sign_string(&p->params, p->req.body, p->req.body_len, sig1, NULL) == CR_OK) {
         FUZZ_REQUIRE(is_signature(sig1), "a string signature is 64 hex digits");
     }
     struct cr_buf sts;
     cr_buf_init(&sts, 0);
-    if (cr_sigv4_sign_chunk(&p->params, seed, p->req.body, p->req.body_len, sig1, &sts, NULL) ==
+    if (cr__sigv4_sign_chunk(&p->params, seed, p->req.body, p->req.body_len, sig1, &sts, NULL) ==
         CR_OK) {
-        FUZZ_REQUIRE(cr_sigv4_sign_chunk(&p->params, seed, p->req.body, p->req.body_len, sig2,
+        FUZZ_REQUIRE(cr__sigv4_sign_chunk(&p->params, seed, p->req.body, p->req.body_len, sig2,
                                          NULL, NULL) == CR_OK &&
                          strcmp(sig1, sig2) == 0,
                      "a chunk signs the same twice");
     }
-    cr_buf_free(&sts);
+    cr_buf_clear(&sts);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -194,8 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_REQUIRE(!a.canonical_request && !a.signature && !a.authorization && !a.query,
                      "a failed signing leaves the result empty");
     }
-    cr_sigv4_result_free(&a);
-    cr_sigv4_result_free(&b);
+    cr_sigv4_result_clear(&a);
+    cr_sigv4_result_clear(&b);
     free(p.text);
     return 0;
 }

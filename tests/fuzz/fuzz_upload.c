@@ -53,7 +53,7 @@ static volatile int worker_stop;
 static void answer(struct cr_queue *replies, const struct cr_queue_message *m)
 {
     struct cr_request_msg req;
-    if (cr_request_msg_decode(m->body, m->body_len, &req, NULL) != CR_OK)
+    if (cr__request_msg_decode(m->body, m->body_len, &req, NULL) != CR_OK)
         return;
     struct cr_response_msg resp = {0};
     memcpy(resp.id, req.id, sizeof(resp.id));
@@ -64,9 +64,9 @@ static void answer(struct cr_queue *replies, const struct cr_queue_message *m)
         snprintf(resp.label, sizeof(resp.label), "fuzz");
     struct cr_buf out;
     cr_buf_init(&out, 0);
-    if (cr_response_msg_encode(&resp, &out) == CR_OK)
+    if (cr__response_msg_encode(&resp, &out) == CR_OK)
         cr_queue_send(replies, out.data, out.len, NULL, 0, NULL);
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
 }
 
 /* The stand-in worker: requests in, replies out, until worker_stop. */

@@ -100,7 +100,7 @@ static void emit(struct cr__jw *w)
     else
         fprintf(stderr, "aws_probe: cannot write the event as JSON\n");
     fflush(stdout);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 /* Prints a failure of open or whoami. */
@@ -141,22 +141,22 @@ static void send_one(struct cr_aws *aws, struct probe *p, const char *service, c
         cr__jw_int(w, NULL, p->delays[i]);
     cr__jw_end(w);
     emit(w);
-    cr__aws_response_free(&resp);
+    cr__aws_response_clear(&resp);
 }
 
 /* Resolves credentials and prints where they came from. */
 static int whoami(struct cr_aws *aws)
 {
     struct cr_error err = {0};
-    cr_status st = cr_aws_resolve_credentials(aws, &err);
+    cr_status st = cr__aws_resolve_credentials(aws, &err);
     if (st != CR_OK) {
         emit_error("whoami", st, &err);
         return 1;
     }
     unsigned char md[CR_SHA256_LEN];
     char hex[2 * CR_SHA256_LEN + 1];
-    cr_sha256(aws->creds.secret_access_key, strlen(aws->creds.secret_access_key), md);
-    cr_hex_encode(md, sizeof(md), hex);
+    cr__sha256(aws->creds.secret_access_key, strlen(aws->creds.secret_access_key), md);
+    cr__hex_encode(md, sizeof(md), hex);
     struct cr__jw *w = event("whoami");
     json_str(w, "status", "OK");
     json_str(w, "source", cr_aws_credentials_source(aws));

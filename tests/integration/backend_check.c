@@ -55,7 +55,7 @@ static void round_trip(struct cr_store *s, const char *key, const void *data, si
     check_status(cr_store_put(s, key, data, len, &err), CR_OK, &err, what);
     check_status(cr_store_get(s, key, 0, &b, &err), CR_OK, &err, what);
     CHECK_MSG(b.len == len && (len == 0 || memcmp(b.data, data, len) == 0), what);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 /* s3:// through cr_setup and cr_store_*: bytes, prefixes, limits, errors. */
@@ -98,7 +98,7 @@ static void check_store(void)
     check_status(cr_store_put(a, "k", "v", 1, &err), CR_ERR_NOT_FOUND, &err,
                  "put into a missing bucket");
     cr_store_free(a);
-    cr_buf_free(&got);
+    cr_buf_clear(&got);
 }
 
 /* ---- queue ---------------------------------------------------------------------- */
@@ -250,7 +250,7 @@ static int count_state(struct cr_fleet *f, int state, int *total)
     for (size_t i = 0; i < l.count; i++)
         n += (int)l.items[i].state == state;
     *total = (int)l.count;
-    cr_fleet_list_free(&l);
+    cr_fleet_list_clear(&l);
     return n;
 }
 
@@ -309,7 +309,7 @@ static void fleet_stops(struct cr_fleet *f, const char *terminate_url, const cha
         return;
     char id[CR_FLEET_ID_MAX];
     memcpy(id, l.items[0].id, sizeof(id));
-    cr_fleet_list_free(&l);
+    cr_fleet_list_clear(&l);
     check_status(cr_fleet_stop(f, id, &err), CR_OK, &err, "stop a member");
     check_status(cr_fleet_stop(f, id, &err), CR_OK, &err, "stop it again");
     count_state(f, CR_INSTANCE_IDLE, &total);

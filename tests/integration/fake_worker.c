@@ -96,7 +96,7 @@ static void make_answer(struct fake *f, const struct cr_request_msg *req,
         resp->top[0].probability = 0.5f;
         resp->processing_ms = 1;
     }
-    cr_buf_free(&image);
+    cr_buf_clear(&image);
 }
 
 /* Stores the result (when there is an output store) and sends the answer
@@ -108,17 +108,17 @@ static void answer(struct fake *f, const struct cr_request_msg *req)
     char stem[256], key[64];
     cr_buf_init(&body, 0);
     make_answer(f, req, &resp);
-    if (cr_response_msg_encode(&resp, &body) == CR_OK && f->output &&
-        cr_result_key(req->id, key, sizeof(key)) == CR_OK)
+    if (cr__response_msg_encode(&resp, &body) == CR_OK && f->output &&
+        cr__result_key(req->id, key, sizeof(key)) == CR_OK)
         cr_store_put(f->output, key, body.data, body.len, NULL);
-    if (f->output && !resp.error[0] && cr_output_key(req->name, stem, sizeof(stem)) == CR_OK)
+    if (f->output && !resp.error[0] && cr__output_key(req->name, stem, sizeof(stem)) == CR_OK)
         cr_store_put(f->output, stem, resp.label, strlen(resp.label), NULL);
     if (f->delay_ms > 0)
         sleep_ms(f->delay_ms);
     if (body.len > 0)
         for (int i = 0; i < f->dup; i++)
             cr_queue_send(f->reply, body.data, body.len, NULL, 0, NULL);
-    cr_buf_free(&body);
+    cr_buf_clear(&body);
 }
 
 /* Handles one received message; it is deleted whatever happens. */
@@ -126,7 +126,7 @@ static void handle(struct fake *f, const struct cr_queue_message *m)
 {
     struct cr_request_msg req;
     struct cr_error err = {0};
-    if (cr_request_msg_decode(m->body, m->body_len, &req, &err) == CR_OK &&
+    if (cr__request_msg_decode(m->body, m->body_len, &req, &err) == CR_OK &&
         open_targets(f, &req, &err) == CR_OK)
         answer(f, &req);
     else

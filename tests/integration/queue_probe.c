@@ -37,7 +37,7 @@ static int print_json(struct cr__jw *w)
         printf("%s\n", (const char *)out.data);
     else
         fprintf(stderr, "queue_probe: cannot write JSON: %s\n", cr_strerror(st));
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
     return st == CR_OK ? 0 : 1;
 }
 

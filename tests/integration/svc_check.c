@@ -109,7 +109,7 @@ static void s3_objects(struct cr_aws *aws, const char *bucket)
 
     struct cr_buf got;
     cr_buf_init(&got, 0);
-    cr_buf_append_str(&got, "prefix:");
+    cr__buf_append_str(&got, "prefix:");
     struct cr_s3_object *gi = NULL;
     CHECK(cr_s3_get_object(aws, bucket, "bin/all bytes+%.jpg", NULL, &got, &gi, &err) == CR_OK);
     CHECK_MSG(got.len == 7 + 512 && memcmp(got.data + 7, bin, 512) == 0,
@@ -123,7 +123,7 @@ static void s3_objects(struct cr_aws *aws, const char *bucket)
     cr_status st = cr_s3_get_object(aws, bucket, "bin/all bytes+%.jpg", &small, &got, NULL, &err);
     check_fail(st, CR_ERR_TOO_LARGE, &err, NULL, "get over max_bytes");
     CHECK_MSG(got.len == before, "a failed get leaves the buffer as it was");
-    cr_buf_free(&got);
+    cr_buf_clear(&got);
 
     CHECK(cr_s3_put_object(aws, bucket, "empty", NULL, 0, NULL, NULL, &err) == CR_OK);
     struct cr_buf e;
@@ -132,7 +132,7 @@ static void s3_objects(struct cr_aws *aws, const char *bucket)
     CHECK(cr_s3_head_object(aws, bucket, "empty", &h, &err) == CR_OK && h->size_bytes == 0);
     CHECK_EQ_STR(h ? h->content_type : NULL, "application/octet-stream");
     cr_s3_object_free(h);
-    cr_buf_free(&e);
+    cr_buf_clear(&e);
 }
 
 /* Collects every key of a listing, page by page of max_keys. */
@@ -224,7 +224,7 @@ static void s3_errors(struct cr_aws *aws, const char *bucket)
     CHECK(cr_s3_put_object(aws, bucket, "", "x", 1, NULL, NULL, &err) == CR_ERR_INVALID);
     CHECK(cr_s3_get_object(aws, bucket, NULL, NULL, &b, NULL, &err) == CR_ERR_INVALID);
     CHECK(b.len == 0);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 static void check_s3(struct cr_aws *aws)
@@ -281,7 +281,7 @@ static void sqs_queues(struct cr_aws *aws, struct cr_buf *dlq, struct cr_buf *wo
           wa->receive_wait_s == 1 && wa->delay_s == 0 && wa->max_receive_count == 2);
     CHECK(wa && da && wa->dead_letter_target_arn &&
           strcmp(wa->dead_letter_target_arn, da->queue_arn) == 0);
-    CHECK(wa && cr_sqs_queue_attribute(wa, "RedrivePolicy") && wa->approximate_messages == 0);
+    CHECK(wa && cr__sqs_queue_attribute(wa, "RedrivePolicy") && wa->approximate_messages == 0);
 
     struct cr_buf again, url;
     cr_buf_init(&again, 0);
@@ -299,8 +299,8 @@ static void sqs_queues(struct cr_aws *aws, struct cr_buf *dlq, struct cr_buf *wo
     check_fail(st, CR_ERR_NOT_FOUND, &err, NULL, "URL of a missing queue");
     struct cr_sqs_create_options half = {.max_receive_count = 3};
     CHECK(cr_sqs_create_queue(aws, "x", &half, &url, &err) == CR_ERR_INVALID);
-    cr_buf_free(&again);
-    cr_buf_free(&url);
+    cr_buf_clear(&again);
+    cr_buf_clear(&url);
     cr_sqs_queue_attributes_free(wa);
     cr_sqs_queue_attributes_free(da);
 }
@@ -350,7 +350,7 @@ static void sqs_send_receive(struct cr_aws *aws, const char *url)
         const struct cr_sqs_message *x = &m->messages[i];
         CHECK(x->receive_count == 1 && x->sent_ms > 1500000000000LL && x->receipt_handle &&
               x->message_id && x->md5_of_body && x->first_receive_ms >= x->sent_ms);
-        CHECK(cr_sqs_message_attribute(x, "SenderId") != NULL);
+        CHECK(cr__sqs_message_attribute(x, "SenderId") != NULL);
     }
     for (size_t i = 0; m && i < m->count; i++)
         CHECK(cr_sqs_change_visibility(aws, url, m->messages[i].receipt_handle, 0, &err) == CR_OK);
@@ -360,7 +360,7 @@ static void sqs_send_receive(struct cr_aws *aws, const char *url)
     DIAG("first receive took %zu messages; the XML-escaped body %s among them", m ? m->count : 0,
          saw_first ? "is" : "is not");
     cr_sqs_messages_free(m);
-    cr_buf_free(&id);
+    cr_buf_clear(&id);
 }
 
 /* Drains the queue (visibility 30 s) into receipts; returns how many. */
@@ -441,17 +441,17 @@ static void *late_sender(void *url)
  * thread wakes it early. */
 static void sqs_long_poll(struct cr_aws *aws, const char *url)
 {
-    int64_t t0 = cr_time_mono_ms();
+    int64_t t0 = cr__time_mono_ms();
     struct cr_sqs_messages *m = receive(aws, url, 1, 2, 0);
-    int64_t waited = cr_time_mono_ms() - t0;
+    int64_t waited = cr__time_mono_ms() - t0;
     CHECK(m && m->count == 0);
     CHECK_MSG(waited >= 1500 && waited < 10000, "an empty long poll of 2 s waits about 2 s");
     cr_sqs_messages_free(m);
     pthread_t sender;
     CHECK(pthread_create(&sender, NULL, late_sender, (void *)url) == 0);
-    t0 = cr_time_mono_ms();
+    t0 = cr__time_mono_ms();
     m = receive(aws, url, 1, 20, 0);
-    waited = cr_time_mono_ms() - t0;
+    waited = cr__time_mono_ms() - t0;
     void *sent = NULL;
     pthread_join(sender, &sent);
     CHECK_MSG(sent != NULL, "the other thread sent its message");
@@ -532,9 +532,9 @@ static void check_sqs(struct cr_aws *aws)
         sqs_redrive(aws, (const char *)work.data, (const char *)dlq.data);
         sqs_purge_errors(aws, (const char *)plain.data);
     }
-    cr_buf_free(&dlq);
-    cr_buf_free(&work);
-    cr_buf_free(&plain);
+    cr_buf_clear(&dlq);
+    cr_buf_clear(&work);
+    cr_buf_clear(&plain);
 }
 
 /* ---- EC2 -------------------------------------------------------------------------- */

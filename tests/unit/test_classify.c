@@ -67,7 +67,7 @@ static void test_bad_models(void)
     struct cr_classifier *cl = (struct cr_classifier *)&err; /* must be reset to NULL */
     struct cr_buf w;
     cr_buf_init(&w, 0);
-    cr_file_read(paths.weights, 0, &w, NULL);
+    cr__file_read(paths.weights, 0, &w, NULL);
 
     CHECK_EQ_INT(open_with(paths.cfg, "/nonexistent/tiny.weights", paths.names, &cl, &err),
                  CR_ERR_NOT_FOUND);
@@ -99,7 +99,7 @@ static void test_bad_models(void)
     CHECK_EQ_INT(open_with(paths.cfg, paths.weights, names, &cl, &err), CR_ERR_MODEL);
     CHECK_MSG(strstr(err.message, "3 names") != NULL, "too few names are counted");
     CHECK(cl == NULL);
-    cr_buf_free(&w);
+    cr_buf_clear(&w);
 }
 
 static void test_classify(struct cr_classifier *cl)
@@ -109,7 +109,7 @@ static void test_classify(struct cr_classifier *cl)
     size_t n = 0, n2 = 0;
     CHECK_EQ_INT(cr_classifier_num_classes(cl), 1000);
     int w = 0, h = 0;
-    cr_classifier_input_size(cl, &w, &h);
+    cr__classifier_input_size(cl, &w, &h);
     CHECK_MSG(w == 224 && h == 224, "tiny darknet takes 224x224");
 
     CHECK_EQ_INT(cr_classify_file(cl, DOG, top, 10, &n, &err), CR_OK);

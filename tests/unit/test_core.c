@@ -34,26 +34,26 @@ static void test_buf(void)
 {
     struct cr_buf b;
     cr_buf_init(&b, 8);
-    CHECK_EQ_INT(cr_buf_append(&b, "12345", 5), CR_OK);
-    CHECK_EQ_INT(cr_buf_append(&b, "6789", 4), CR_ERR_TOO_LARGE);
+    CHECK_EQ_INT(cr__buf_append(&b, "12345", 5), CR_OK);
+    CHECK_EQ_INT(cr__buf_append(&b, "6789", 4), CR_ERR_TOO_LARGE);
     CHECK_MSG(b.len == 5 && strcmp((char *)b.data, "12345") == 0,
               "a refused append leaves the buffer unchanged");
-    CHECK_EQ_INT(cr_buf_appendf(&b, "%d", 678), CR_OK);
+    CHECK_EQ_INT(cr__buf_appendf(&b, "%d", 678), CR_OK);
     CHECK_EQ_STR((char *)b.data, "12345678");
-    CHECK_EQ_INT(cr_buf_appendf(&b, "x"), CR_ERR_TOO_LARGE);
-    cr_buf_reset(&b);
+    CHECK_EQ_INT(cr__buf_appendf(&b, "x"), CR_ERR_TOO_LARGE);
+    cr__buf_reset(&b);
     CHECK_EQ_INT(b.len, 0);
     CHECK_EQ_STR((char *)b.data, "");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     CHECK(b.data == NULL);
-    cr_buf_free(NULL);
+    cr_buf_clear(NULL);
 
     cr_buf_init(&b, 0);
     for (int i = 0; i < 10000; i++)
-        cr_buf_append(&b, "abcdefghij", 10);
+        cr__buf_append(&b, "abcdefghij", 10);
     CHECK_EQ_INT(b.len, 100000);
     size_t len = 0;
-    char *s = cr_buf_steal(&b, &len);
+    char *s = cr__buf_steal(&b, &len);
     CHECK_MSG(s && len == 100000 && s[99999] == 'j' && s[100000] == '\0', "steal hands over");
     CHECK(b.data == NULL && b.len == 0);
     free(s);
@@ -66,26 +66,26 @@ static void test_files(void)
     char path[256];
     snprintf(path, sizeof(path), "%s/a.bin", dir);
     struct cr_error err = {0};
-    CHECK_EQ_INT(cr_file_write_atomic(path, "hello", 5, &err), CR_OK);
-    CHECK_EQ_INT(cr_file_write_atomic(path, "world!", 6, &err), CR_OK);
+    CHECK_EQ_INT(cr__file_write_atomic(path, "hello", 5, &err), CR_OK);
+    CHECK_EQ_INT(cr__file_write_atomic(path, "world!", 6, &err), CR_OK);
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    CHECK_EQ_INT(cr_file_read(path, 0, &b, &err), CR_OK);
+    CHECK_EQ_INT(cr__file_read(path, 0, &b, &err), CR_OK);
     CHECK_EQ_STR((char *)b.data, "world!");
-    cr_buf_reset(&b);
-    CHECK_EQ_INT(cr_file_read(path, 3, &b, &err), CR_ERR_TOO_LARGE);
+    cr__buf_reset(&b);
+    CHECK_EQ_INT(cr__file_read(path, 3, &b, &err), CR_ERR_TOO_LARGE);
     CHECK_MSG(strstr(err.message, "a.bin") != NULL, "too-large message names the file");
     CHECK_EQ_INT(b.len, 0);
     char missing[300];
     snprintf(missing, sizeof(missing), "%s/missing", dir);
-    CHECK_EQ_INT(cr_file_read(missing, 0, &b, &err), CR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(cr__file_read(missing, 0, &b, &err), CR_ERR_NOT_FOUND);
     CHECK_MSG(strstr(err.message, "missing") != NULL, "not-found message names the file");
-    CHECK_EQ_INT(cr_file_read(dir, 0, &b, &err), CR_ERR_IO);
+    CHECK_EQ_INT(cr__file_read(dir, 0, &b, &err), CR_ERR_IO);
     char sum[65];
-    CHECK_EQ_INT(cr_sha256_file_hex(path, sum, &err), CR_OK);
+    CHECK_EQ_INT(cr__sha256_file_hex(path, sum, &err), CR_OK);
     /* sha256("world!") */
     CHECK_EQ_STR(sum, "711e9609339e92b03ddc0a211827dba421f38f9ed8b9d806e1ffdd8c15ffa03d");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     unlink(path);
     rmdir(dir);
 }
@@ -94,12 +94,12 @@ static void b64_roundtrip(const char *plain, const char *encoded)
 {
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    cr_base64_encode(plain, strlen(plain), &b);
+    cr__base64_encode(plain, strlen(plain), &b);
     CHECK_EQ_STR((char *)b.data, encoded);
-    cr_buf_reset(&b);
-    CHECK_EQ_INT(cr_base64_decode(encoded, strlen(encoded), &b), CR_OK);
+    cr__buf_reset(&b);
+    CHECK_EQ_INT(cr__base64_decode(encoded, strlen(encoded), &b), CR_OK);
     CHECK_MSG(b.len == strlen(plain) && memcmp(b.data, plain, b.len) == 0, encoded);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 static void test_encodings(void)
@@ -113,77 +113,77 @@ static void test_encodings(void)
     b64_roundtrip("foobar", "Zm9vYmFy");
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    CHECK_EQ_INT(cr_base64_encode("", 0, &b), CR_OK);
-    CHECK_EQ_INT(cr_base64_decode("Zm9v!mFy", 8, &b), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_base64_decode("Z", 1, &b), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_base64_decode("QR==", 4, &b), CR_ERR_FORMAT); /* non-canonical "A" */
+    CHECK_EQ_INT(cr__base64_encode("", 0, &b), CR_OK);
+    CHECK_EQ_INT(cr__base64_decode("Zm9v!mFy", 8, &b), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__base64_decode("Z", 1, &b), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__base64_decode("QR==", 4, &b), CR_ERR_FORMAT); /* non-canonical "A" */
     CHECK_EQ_INT(b.len, 0);
 
     char hex[9];
-    cr_hex_encode("\x01\xab\xff\x00", 4, hex);
+    cr__hex_encode("\x01\xab\xff\x00", 4, hex);
     CHECK_EQ_STR(hex, "01abff00");
     unsigned char raw[4];
-    CHECK_EQ_INT(cr_hex_decode("01ABff00", 8, raw, 4), CR_OK);
+    CHECK_EQ_INT(cr__hex_decode("01ABff00", 8, raw, 4), CR_OK);
     CHECK(memcmp(raw, "\x01\xab\xff\x00", 4) == 0);
-    CHECK_EQ_INT(cr_hex_decode("0g", 2, raw, 1), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_hex_decode("012", 3, raw, 1), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__hex_decode("0g", 2, raw, 1), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__hex_decode("012", 3, raw, 1), CR_ERR_FORMAT);
 
-    cr_buf_reset(&b);
+    cr__buf_reset(&b);
     const char *in = "a b/c~d-e_f.g*é";
-    cr_uri_encode(in, strlen(in), 0, &b);
+    cr__uri_encode(in, strlen(in), 0, &b);
     CHECK_EQ_STR((char *)b.data, "a%20b%2Fc~d-e_f.g%2A%C3%A9");
-    cr_buf_reset(&b);
-    cr_uri_encode(in, strlen(in), 1, &b);
+    cr__buf_reset(&b);
+    cr__uri_encode(in, strlen(in), 1, &b);
     CHECK_EQ_STR((char *)b.data, "a%20b/c~d-e_f.g%2A%C3%A9");
-    cr_buf_reset(&b);
-    CHECK_EQ_INT(cr_uri_decode("a%20b%2Fc", 9, &b), CR_OK);
+    cr__buf_reset(&b);
+    CHECK_EQ_INT(cr__uri_decode("a%20b%2Fc", 9, &b), CR_OK);
     CHECK_EQ_STR((char *)b.data, "a b/c");
-    CHECK_EQ_INT(cr_uri_decode("bad%2", 5, &b), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_uri_decode("bad%zz", 6, &b), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__uri_decode("bad%2", 5, &b), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__uri_decode("bad%zz", 6, &b), CR_ERR_FORMAT);
     CHECK_EQ_STR((char *)b.data, "a b/c"); /* a failed decode appends nothing */
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 static void test_hashing(void)
 {
     unsigned char md[32];
     char hex[65];
-    cr_sha256("abc", 3, md);
-    cr_hex_encode(md, 32, hex);
+    cr__sha256("abc", 3, md);
+    cr__hex_encode(md, 32, hex);
     CHECK_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     /* RFC 4231 test case 2. */
-    cr_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, md);
-    cr_hex_encode(md, 32, hex);
+    cr__hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, md);
+    cr__hex_encode(md, 32, hex);
     CHECK_EQ_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 static void test_time_uuid(void)
 {
     char amz[17], iso[21];
-    cr_time_format_amz(1440938160, amz);
+    cr__time_format_amz(1440938160, amz);
     CHECK_EQ_STR(amz, "20150830T123600Z");
-    cr_time_format_iso8601(1440938160, iso);
+    cr__time_format_iso8601(1440938160, iso);
     CHECK_EQ_STR(iso, "2015-08-30T12:36:00Z");
     int64_t t = 0;
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T12:36:00Z", &t), CR_OK);
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-08-30T12:36:00Z", &t), CR_OK);
     CHECK_EQ_INT(t, 1440938160);
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T12:36:00.123Z", &t), CR_OK);
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-08-30T12:36:00.123Z", &t), CR_OK);
     CHECK_EQ_INT(t, 1440938160);
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-13-30T12:36:00Z", &t), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_time_parse_iso8601("yesterday", &t), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-02-31T12:36:00Z", &t), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T-1:36:00Z", &t), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_time_parse_iso8601(" 2015-08-30T12:36:00Z", &t), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T12:36:00.Z", &t), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_time_parse_iso8601("2015-08-30T12:36:00+00:00", &t), CR_OK);
-    int64_t a = cr_time_mono_ms();
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-13-30T12:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__time_parse_iso8601("yesterday", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-02-31T12:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-08-30T-1:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__time_parse_iso8601(" 2015-08-30T12:36:00Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-08-30T12:36:00.Z", &t), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__time_parse_iso8601("2015-08-30T12:36:00+00:00", &t), CR_OK);
+    int64_t a = cr__time_mono_ms();
     usleep(20000);
-    CHECK_MSG(cr_time_mono_ms() - a >= 19, "monotonic clock advances");
-    CHECK_MSG(cr_time_wall_ms() > 1600000000000LL, "wall clock is in ms since the epoch");
+    CHECK_MSG(cr__time_mono_ms() - a >= 19, "monotonic clock advances");
+    CHECK_MSG(cr__time_wall_ms() > 1600000000000LL, "wall clock is in ms since the epoch");
 
     char u1[CR_UUID_STR_LEN], u2[CR_UUID_STR_LEN];
-    CHECK_EQ_INT(cr_uuid_v4(u1), CR_OK);
-    cr_uuid_v4(u2);
+    CHECK_EQ_INT(cr__uuid_v4(u1), CR_OK);
+    cr__uuid_v4(u2);
     CHECK_EQ_INT(strlen(u1), 36);
     CHECK_MSG(u1[8] == '-' && u1[13] == '-' && u1[14] == '4' && u1[18] == '-' && u1[23] == '-',
               "uuid has the v4 layout");
@@ -210,17 +210,17 @@ static void test_log(void)
     struct captured c = {0};
     CHECK_MSG(!cr__log_enabled(CR_LOG_ERROR), "silent by default");
     cr_log_set_handler(capture, &c, CR_LOG_INFO);
-    cr_log(CR_LOG_DEBUG, "msg=hidden");
+    cr__log(CR_LOG_DEBUG, "msg=hidden");
     CHECK_EQ_INT(c.count, 0);
-    cr_log(CR_LOG_WARN, "msg=%s n=%d", "shown", 3);
+    cr__log(CR_LOG_WARN, "msg=%s n=%d", "shown", 3);
     CHECK_EQ_INT(c.count, 1);
     CHECK_EQ_STR(c.line, "msg=shown n=3");
     CHECK_EQ_INT(c.level, CR_LOG_WARN);
     cr_log_set_handler(NULL, NULL, CR_LOG_DEBUG);
-    cr_log(CR_LOG_ERROR, "msg=dropped");
+    cr__log(CR_LOG_ERROR, "msg=dropped");
     CHECK_EQ_INT(c.count, 1);
-    CHECK_EQ_INT(cr_log_level_parse("WARN"), CR_LOG_WARN);
-    CHECK_EQ_INT(cr_log_level_parse("loud"), -1);
+    CHECK_EQ_INT(cr__log_level_parse("WARN"), CR_LOG_WARN);
+    CHECK_EQ_INT(cr__log_level_parse("loud"), -1);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 /*
  * test_fleet.c - the fleet dispatch and the local fleet, with /bin/sh scripts
  * standing in for workers (they write the same state file a worker writes),
- * plus cr_find_program and cr_output_key.
+ * plus cr__find_program and cr__output_key.
  */
 #include "cloudrec/fleet.h"
 #include "cloudrec/service.h"
@@ -54,7 +54,7 @@ static int wait_all(struct cr_fleet *f, size_t n, enum cr_instance_state state)
         int ok = l.count == n;
         for (size_t k = 0; k < l.count; k++)
             ok = ok && l.items[k].state == state;
-        cr_fleet_list_free(&l);
+        cr_fleet_list_clear(&l);
         if (ok)
             return 1;
         sleep_ms(20);
@@ -111,9 +111,9 @@ static char *user_data_of(const char *url, const char *const *w, cr_status *st,
     cr_buf_init(&b, 0);
     *st = cr_fleet_open(url, &o, &f, err);
     if (*st == CR_OK)
-        *st = cr_fleet_user_data(f, &b, err);
+        *st = cr__fleet_user_data(f, &b, err);
     cr_fleet_free(f);
-    char *text = cr_buf_steal(&b, NULL);
+    char *text = cr__buf_steal(&b, NULL);
     return text ? text : strdup("");
 }
 
@@ -219,8 +219,8 @@ static void test_launch_list_stop(void)
         CHECK_EQ_STR(l.items[1].id, "w-2");
         CHECK(l.items[0].pid > 0 && l.items[0].state_since_ms == 1);
     }
-    cr_fleet_list_free(&l);
-    cr_fleet_list_free(NULL);
+    cr_fleet_list_clear(&l);
+    cr_fleet_list_clear(NULL);
 
     CHECK_EQ_INT(cr_fleet_stop(f, "w-1", &err), CR_OK);
     CHECK_EQ_INT(cr_fleet_stop(f, "w-1", &err), CR_OK); /* again: harmless */
@@ -249,11 +249,11 @@ static void test_shutdown_kills_after_grace(void)
     struct cr_instance_list l = {0};
     CHECK_EQ_INT(cr_fleet_list(f, &l, &err), CR_OK);
     CHECK_MSG(l.count == 1 && l.items[0].state == CR_INSTANCE_PENDING, "no state file: pending");
-    cr_fleet_list_free(&l);
+    cr_fleet_list_clear(&l);
     CHECK_MSG(wait_all(f, 1, CR_INSTANCE_RUNNING), "busy: running");
-    int64_t start = cr_time_mono_ms();
+    int64_t start = cr__time_mono_ms();
     CHECK_EQ_INT(cr_fleet_shutdown(f, &err), CR_OK);
-    int64_t took = cr_time_mono_ms() - start;
+    int64_t took = cr__time_mono_ms() - start;
     CHECK_MSG(took >= 250 && took < 5000, "SIGKILL after the grace period");
     CHECK(wait_all(f, 0, CR_INSTANCE_IDLE));
     cr_fleet_free(f);
@@ -263,33 +263,33 @@ static void test_find_program(void)
 {
     char out[4096];
     struct cr_error err = {0};
-    CHECK_EQ_INT(cr_find_program("sh", NULL, out, sizeof(out), &err), CR_OK);
+    CHECK_EQ_INT(cr__find_program("sh", NULL, out, sizeof(out), &err), CR_OK);
     CHECK(out[0] == '/' && strstr(out, "/sh"));
-    CHECK_EQ_INT(cr_find_program("sh", "/bin", out, sizeof(out), &err), CR_OK);
+    CHECK_EQ_INT(cr__find_program("sh", "/bin", out, sizeof(out), &err), CR_OK);
     CHECK_EQ_STR(out, "/bin/sh");
-    CHECK_EQ_INT(cr_find_program("no-such-program-xyz", NULL, out, sizeof(out), &err),
+    CHECK_EQ_INT(cr__find_program("no-such-program-xyz", NULL, out, sizeof(out), &err),
                  CR_ERR_NOT_FOUND);
     CHECK(strstr(err.message, "no-such-program-xyz") != NULL);
-    CHECK_EQ_INT(cr_find_program("bin/sh", NULL, out, sizeof(out), &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__find_program("bin/sh", NULL, out, sizeof(out), &err), CR_ERR_INVALID);
     /* test_fleet itself lives next to itself. */
-    CHECK_EQ_INT(cr_find_program("test_fleet", NULL, out, sizeof(out), &err), CR_OK);
+    CHECK_EQ_INT(cr__find_program("test_fleet", NULL, out, sizeof(out), &err), CR_OK);
 }
 
 static void test_output_key(void)
 {
     char k[32];
-    CHECK_EQ_INT(cr_output_key("test_0.JPEG", k, sizeof(k)), CR_OK);
+    CHECK_EQ_INT(cr__output_key("test_0.JPEG", k, sizeof(k)), CR_OK);
     CHECK_EQ_STR(k, "test_0");
-    CHECK_EQ_INT(cr_output_key("a.b.png", k, sizeof(k)), CR_OK);
+    CHECK_EQ_INT(cr__output_key("a.b.png", k, sizeof(k)), CR_OK);
     CHECK_EQ_STR(k, "a.b");
-    CHECK_EQ_INT(cr_output_key("noext", k, sizeof(k)), CR_OK);
+    CHECK_EQ_INT(cr__output_key("noext", k, sizeof(k)), CR_OK);
     CHECK_EQ_STR(k, "noext");
-    CHECK_EQ_INT(cr_output_key(".jpg", k, sizeof(k)), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_output_key("a/b.jpg", k, sizeof(k)), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_output_key("", k, sizeof(k)), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_output_key("abcdefghijklmnopqrstuvwxyz0123456789.jpg", k, sizeof(k)),
+    CHECK_EQ_INT(cr__output_key(".jpg", k, sizeof(k)), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__output_key("a/b.jpg", k, sizeof(k)), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__output_key("", k, sizeof(k)), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__output_key("abcdefghijklmnopqrstuvwxyz0123456789.jpg", k, sizeof(k)),
                  CR_ERR_INVALID);
-    CHECK_EQ_STR(cr_worker_state_name(CR_WORKER_BUSY), "busy");
+    CHECK_EQ_STR(cr__worker_state_name(CR_WORKER_BUSY), "busy");
 }
 
 static void test_worker_options(void)

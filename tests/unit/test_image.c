@@ -29,7 +29,7 @@ struct blob {
     size_t len;
 };
 
-static void blob_free(struct blob *b)
+static void blob_clear(struct blob *b)
 {
     free(b->data);
     b->data = NULL;
@@ -172,7 +172,7 @@ struct png_opts {
 /* libpng write hook appending to a cr_buf. */
 static void png_append(png_structp png, png_bytep data, size_t n)
 {
-    cr_buf_append(png_get_io_ptr(png), data, n);
+    cr__buf_append(png_get_io_ptr(png), data, n);
 }
 
 static void png_flush_nothing(png_structp png)
@@ -215,7 +215,7 @@ static struct blob encode_png(const unsigned char *samples, int w, int h, const 
     png_destroy_write_struct(&png, &info);
     free(rows);
     size_t len = 0;
-    unsigned char *data = (unsigned char *)cr_buf_steal(&buf, &len);
+    unsigned char *data = (unsigned char *)cr__buf_steal(&buf, &len);
     return (struct blob){data, len};
 }
 
@@ -293,7 +293,7 @@ static void expect_failure(const struct blob *b, const struct cr_image_limits *l
     snprintf(line, sizeof(line), "%s: output left zeroed", what);
     CHECK_MSG(is_zeroed(&img), line);
     if (st == CR_OK)
-        cr_image_free(&img);
+        cr_image_clear(&img);
 }
 
 /* ---- the specification ---------------------------------------------------*/
@@ -327,12 +327,12 @@ static void test_jpeg_baseline(void)
         DIAG("mean absolute difference %.2f", diff);
     CHECK_MSG(rc == 3 && same_pixels(&img, ref, rw, rh),
               "baseline JPEG: pixels equal a plain libjpeg JCS_RGB decode");
-    cr_image_free(&img);
-    CHECK_MSG(is_zeroed(&img), "cr_image_free zeroes the image");
-    cr_image_free(NULL);
+    cr_image_clear(&img);
+    CHECK_MSG(is_zeroed(&img), "cr_image_clear zeroes the image");
+    cr_image_clear(NULL);
     free(ref);
     free(src);
-    blob_free(&jpg);
+    blob_clear(&jpg);
 }
 
 static void test_jpeg_progressive(void)
@@ -348,10 +348,10 @@ static void test_jpeg_progressive(void)
               "progressive JPEG: pixels equal a plain libjpeg JCS_RGB decode");
     double diff = img.pixels ? mean_abs_diff(img.pixels, src, (size_t)w * h * 3) : 999;
     CHECK_MSG(diff < 3.0, "progressive JPEG: pixels close to the source");
-    cr_image_free(&img);
+    cr_image_clear(&img);
     free(ref);
     free(src);
-    blob_free(&jpg);
+    blob_clear(&jpg);
 }
 
 static void test_jpeg_gray(void)
@@ -373,9 +373,9 @@ static void test_jpeg_gray(void)
     }
     CHECK_MSG(equal, "grayscale JPEG: expanded to R = G = B");
     CHECK_MSG(exact, "grayscale JPEG: the gray value is libjpeg's");
-    cr_image_free(&img);
+    cr_image_clear(&img);
     free(ref);
-    blob_free(&jpg);
+    blob_clear(&jpg);
 }
 
 /* CMYK rule restated from docs/image.md: Adobe files are inverted (255 = no
@@ -420,10 +420,10 @@ static void check_cmyk(J_COLOR_SPACE file_space, int no_adobe, const char *what)
     double diff = img.pixels ? mean_abs_diff(img.pixels, rgb, (size_t)w * h * 3) : 999;
     snprintf(line, sizeof(line), "%s: colors close to the source (mean diff %.2f)", what, diff);
     CHECK_MSG(diff < 4.0, line);
-    cr_image_free(&img);
+    cr_image_clear(&img);
     free(want);
     free(ref);
-    blob_free(&jpg);
+    blob_clear(&jpg);
     free(cmyk);
     free(rgb);
 }
@@ -452,10 +452,10 @@ static void test_jpeg_tolerated_warning(void)
     CHECK_MSG(dqt > 0 && decode(&junk, &b, NULL) == CR_OK,
               "JPEG with extraneous bytes before a marker still decodes");
     CHECK_MSG(a.pixels && same_pixels(&b, a.pixels, w, h), "... with the same pixels");
-    cr_image_free(&a);
-    cr_image_free(&b);
-    blob_free(&junk);
-    blob_free(&jpg);
+    cr_image_clear(&a);
+    cr_image_clear(&b);
+    blob_clear(&junk);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -467,8 +467,8 @@ static void test_png_rgb(void)
     struct cr_image img;
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, src, w, h), "RGB PNG: exact pixels");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
     free(src);
 }
 
@@ -488,24 +488,24 @@ static void test_png_palette(void)
     struct cr_image img;
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "palette PNG: exact pixels");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 
     o.trans = alpha;
     o.trans_len = 4;
     png = encode_png(idx, w, h, &o);
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "palette PNG with tRNS: alpha dropped, no blending");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 
     o.bit_depth = 2; /* four entries fit in two bits */
     o.trans = NULL;
     png = encode_png(idx, w, h, &o);
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "2-bit palette PNG: exact pixels");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 }
 
 static void test_png_gray(void)
@@ -521,16 +521,16 @@ static void test_png_gray(void)
     struct cr_image img;
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "gray PNG: R = G = B = the gray value");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 
     png_color_16 transparent = {.gray = 8};
     o.trans_color = &transparent;
     png = encode_png(gray, w, h, &o);
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "gray PNG with tRNS: transparency ignored");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 
     /* 2-bit gray: levels 0..3 scale to 0, 85, 170, 255. */
     for (int i = 0; i < w * h; i++) {
@@ -541,8 +541,8 @@ static void test_png_gray(void)
     png = encode_png(gray, w, h, &o);
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "2-bit gray PNG: levels scaled to 0..255");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 }
 
 static void test_png_alpha(void)
@@ -562,15 +562,15 @@ static void test_png_alpha(void)
     struct cr_image img;
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want_ga, w, h), "gray+alpha PNG: gray kept, alpha dropped");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 
     o.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
     png = encode_png(rgba, w, h, &o);
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want_rgba, w, h), "RGBA PNG: alpha dropped without blending");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 }
 
 static void test_png_16bit(void)
@@ -592,15 +592,15 @@ static void test_png_16bit(void)
     struct cr_image img;
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want, w, h), "16-bit RGB PNG: each sample's high byte");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 
     o.color_type = PNG_COLOR_TYPE_GRAY;
     png = encode_png(gray16, w, h, &o);
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, want_gray, w, h), "16-bit gray PNG: high byte, R = G = B");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 }
 
 static void test_png_interlaced(void)
@@ -612,8 +612,8 @@ static void test_png_interlaced(void)
     CHECK_MSG(png.len > 29 && png.data[28] == 1, "test PNG is Adam7-interlaced");
     CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
     CHECK_MSG(same_pixels(&img, src, w, h), "interlaced PNG: exact pixels");
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
     free(src);
 }
 
@@ -635,8 +635,8 @@ static void test_probe(void)
               "probe of text: unknown, 0x0, with a message");
     CHECK_EQ_INT(cr_image_probe(jpg.data, 40, &f, &w, &h, &err), CR_ERR_FORMAT);
     CHECK_EQ_INT(cr_image_probe(png.data, 20, &f, &w, &h, &err), CR_ERR_FORMAT);
-    blob_free(&jpg);
-    blob_free(&png);
+    blob_clear(&jpg);
+    blob_clear(&png);
     free(src);
 }
 
@@ -672,7 +672,7 @@ static void test_bad_inputs(void)
     expect_failure(&noise, NULL, CR_ERR_FORMAT, "JPEG magic then random bytes");
     memcpy(noise.data, "\x89PNG\r\n\x1a\n", 8);
     expect_failure(&noise, NULL, CR_ERR_FORMAT, "PNG signature then random bytes");
-    blob_free(&noise);
+    blob_clear(&noise);
 }
 
 /* Every cut must fail as truncated; none may hand back a gray-padded image. */
@@ -693,9 +693,9 @@ static void test_truncated_jpeg(int progressive)
         if (!CHECK_MSG(strstr(err.message, "truncated JPEG") == err.message,
                        "... reported as \"truncated JPEG\""))
             DIAG("message: %s", err.message);
-        blob_free(&cut);
+        blob_clear(&cut);
     }
-    blob_free(&jpg);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -715,9 +715,9 @@ static void test_truncated_png(void)
         if (!CHECK_MSG(strstr(err.message, "truncated PNG") == err.message,
                        "... reported as \"truncated PNG\""))
             DIAG("message: %s", err.message);
-        blob_free(&cut);
+        blob_clear(&cut);
     }
-    blob_free(&png);
+    blob_clear(&png);
     free(src);
 }
 
@@ -761,7 +761,7 @@ static void test_png_bad_crc(void)
     struct cr_image img;
     cr_image_decode(png.data, png.len, NULL, &img, &err);
     CHECK_EQ_STR(err.message, "corrupt PNG: IHDR: CRC error");
-    blob_free(&png);
+    blob_clear(&png);
     free(src);
 }
 
@@ -777,7 +777,7 @@ static void test_huge_jpeg(void)
         p[0] = 0xea, p[1] = 0x60, p[2] = 0xea, p[3] = 0x60;
         expect_failure(&jpg, NULL, CR_ERR_TOO_LARGE, "JPEG claiming 60000x60000");
     }
-    blob_free(&jpg);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -798,7 +798,7 @@ static void test_corrupt_huffman(void)
                        "... reported as \"corrupt JPEG: <libjpeg's reason>\""))
             DIAG("message: %s", err.message);
     }
-    blob_free(&jpg);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -818,8 +818,8 @@ static void test_too_many_scans(void)
         memcpy(big.data + eoi + i * seg, jpg.data + last, seg);
     memcpy(big.data + eoi + reps * seg, "\xff\xd9", 2);
     expect_failure(&big, NULL, CR_ERR_FORMAT, "progressive JPEG with 600 extra scans");
-    blob_free(&big);
-    blob_free(&jpg);
+    blob_clear(&big);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -835,23 +835,23 @@ static void test_limits(void)
     expect_failure(&jpg, &lim, CR_ERR_TOO_LARGE, "JPEG one byte over max_bytes");
     lim.max_bytes = jpg.len;
     CHECK_EQ_INT(cr_image_decode(jpg.data, jpg.len, &lim, &img, NULL), CR_OK);
-    cr_image_free(&img);
+    cr_image_clear(&img);
 
     lim = (struct cr_image_limits){.max_pixels = (uint64_t)w * h - 1};
     expect_failure(&jpg, &lim, CR_ERR_TOO_LARGE, "JPEG one pixel over max_pixels");
     expect_failure(&png, &lim, CR_ERR_TOO_LARGE, "PNG one pixel over max_pixels");
     lim.max_pixels = (uint64_t)w * h;
     CHECK_EQ_INT(cr_image_decode(jpg.data, jpg.len, &lim, &img, NULL), CR_OK);
-    cr_image_free(&img);
+    cr_image_clear(&img);
     CHECK_EQ_INT(cr_image_decode(png.data, png.len, &lim, &img, NULL), CR_OK);
-    cr_image_free(&img);
+    cr_image_clear(&img);
 
     struct cr_error err;
     lim = (struct cr_image_limits){.max_pixels = 10};
     cr_image_decode(png.data, png.len, &lim, &img, &err);
     CHECK_EQ_STR(err.message, "image is 20x10 pixels, limit 10");
-    blob_free(&jpg);
-    blob_free(&png);
+    blob_clear(&jpg);
+    blob_clear(&png);
     free(src);
 }
 
@@ -869,7 +869,7 @@ static void test_darknet_samples(void)
         cr_buf_init(&buf, 0);
         struct cr_error err;
         struct cr_image img = {0};
-        cr_status st = cr_file_read(g.gl_pathv[i], 0, &buf, &err);
+        cr_status st = cr__file_read(g.gl_pathv[i], 0, &buf, &err);
         if (st == CR_OK)
             st = cr_image_decode(buf.data, buf.len, NULL, &img, &err);
         struct blob b = {buf.data, buf.len};
@@ -883,8 +883,8 @@ static void test_darknet_samples(void)
         if (strcmp(strrchr(g.gl_pathv[i], '/'), "/dog.jpg") == 0)
             CHECK_MSG(img.width == 768 && img.height == 576, "dog.jpg is 768x576");
         free(ref);
-        cr_image_free(&img);
-        cr_buf_free(&buf);
+        cr_image_clear(&img);
+        cr_buf_clear(&buf);
     }
     globfree(&g);
 }
@@ -1067,7 +1067,7 @@ static void test_orient_apply(void)
                      o >= 2 && o <= 8 ? "the specification's mapping" : "left as stored");
             CHECK_MSG(cr__orient_apply(&img, o, NULL) == CR_OK && is_upright(&img, src, w, h, o),
                       line);
-            cr_image_free(&img);
+            cr_image_clear(&img);
         }
         free(src);
     }
@@ -1101,12 +1101,12 @@ static void test_exif_jpeg(void)
                 DIAG("got %s", corners);
             CHECK_MSG(is_upright(&img, plain.pixels, QUAD_W, QUAD_H, o),
                       "... pixels: the untagged decode turned upright");
-            cr_image_free(&img);
-            blob_free(&tagged);
+            cr_image_clear(&img);
+            blob_clear(&tagged);
         }
     }
-    cr_image_free(&plain);
-    blob_free(&jpg);
+    cr_image_clear(&plain);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -1129,9 +1129,9 @@ static void test_exif_jpeg_gray_and_probe(void)
     int w = 0, h = 0;
     CHECK_EQ_INT(cr_image_probe(tagged.data, tagged.len, NULL, &w, &h, NULL), CR_OK);
     CHECK_MSG(w == 16 && h == 8, "probe reports the stored size, 16x8, not the upright one");
-    cr_image_free(&img);
-    blob_free(&tagged);
-    blob_free(&jpg);
+    cr_image_clear(&img);
+    blob_clear(&tagged);
+    blob_clear(&jpg);
 }
 
 /* Encodes the quadrant picture as a PNG with eXIf chunks (either may be
@@ -1149,8 +1149,8 @@ static void check_png_exif(const unsigned char *src, const struct blob *before,
     snprintf(line, sizeof(line), "%s: decodes, %s", what,
              want == 1 ? "as stored" : upright_corners[want]);
     CHECK_MSG(st == CR_OK && is_upright(&img, src, QUAD_W, QUAD_H, want), line);
-    cr_image_free(&img);
-    blob_free(&png);
+    cr_image_clear(&img);
+    blob_clear(&png);
 }
 
 /* PNG carries EXIF as a bare TIFF block in an eXIf chunk; OpenCV 4.6 reads
@@ -1198,8 +1198,8 @@ static void check_jpeg_exif(const struct blob *jpg, const struct cr_image *plain
         snprintf(line, sizeof(line), "EXIF %s: decodes, orientation %d applied", what, want);
     if (!CHECK_MSG(st == CR_OK && is_upright(&img, plain->pixels, QUAD_W, QUAD_H, want), line))
         DIAG("%s, %dx%d: %s", cr_status_name(st), img.width, img.height, err.message);
-    cr_image_free(&img);
-    blob_free(&tagged);
+    cr_image_clear(&img);
+    blob_clear(&tagged);
 }
 
 /* Well-formed TIFF with one Orientation 6 entry in byte order big; the
@@ -1300,8 +1300,8 @@ static void test_exif_malformed(void)
     check_exif_broken(&jpg, &plain);
     check_exif_loops(&jpg, &plain);
     check_exif_opencv_quirks(&jpg, &plain);
-    cr_image_free(&plain);
-    blob_free(&jpg);
+    cr_image_clear(&plain);
+    blob_clear(&jpg);
     free(src);
 }
 
@@ -1349,16 +1349,16 @@ static void fuzz_exif_segment(void)
                 tagged.data[at] = with[k];
                 struct cr_image img;
                 bad += decode(&tagged, &img, NULL) != CR_OK || img.width * img.height != 512;
-                cr_image_free(&img);
+                cr_image_clear(&img);
             }
             tagged.data[at] = keep;
         }
-        blob_free(&tagged);
+        blob_clear(&tagged);
     }
     char line[96];
     snprintf(line, sizeof(line), "%d single-byte corruptions of an Exif segment all decode", cases);
     CHECK_MSG(bad == 0, line);
-    blob_free(&jpg);
+    blob_clear(&jpg);
     free(src);
 }
 

@@ -73,7 +73,7 @@ static struct blob encode_jpeg(void)
 
 static void png_append(png_structp png, png_bytep data, size_t n)
 {
-    cr_buf_append(png_get_io_ptr(png), data, n);
+    cr__buf_append(png_get_io_ptr(png), data, n);
 }
 
 static void png_flush_nothing(png_structp png)
@@ -103,7 +103,7 @@ static struct blob encode_png(const struct blob *before, const struct blob *afte
     png_destroy_info_struct(png, &end);
     png_destroy_write_struct(&png, &info);
     size_t len = 0;
-    unsigned char *data = (unsigned char *)cr_buf_steal(&buf, &len);
+    unsigned char *data = (unsigned char *)cr__buf_steal(&buf, &len);
     return (struct blob){data, len};
 }
 
@@ -212,7 +212,7 @@ static void compare(const struct blob *b, const char *name, int want_w, int want
              err.message, dn.w, dn.h);
     if (dn.data)
         dn_free_image(dn);
-    cr_image_free(&img);
+    cr_image_clear(&img);
     unlink(path);
 }
 

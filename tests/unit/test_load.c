@@ -1,5 +1,5 @@
 /* test_load.c - the load generator: percentiles, judging answers, the
- * expected-labels CSV, and cr_load_run's argument checks and refused
+ * expected-labels CSV, and cr__load_run's argument checks and refused
  * connections (the HTTP side is tested end to end in test_load.py). */
 #include "cloudrec.h"
 #include "internal.h"
@@ -17,29 +17,29 @@
 static void test_percentile(void)
 {
     int64_t ten[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 50), 5);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 90), 9);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 99), 10);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 100), 10);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 10), 1);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 10.5), 2);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 0), 1);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, -3), 1);
-    CHECK_EQ_INT(cr_load_percentile(ten, 10, 250), 10);
-    CHECK_EQ_INT(cr_load_percentile(ten, 0, 50), 0);
-    CHECK_EQ_INT(cr_load_percentile(NULL, 5, 50), 0);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 50), 5);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 90), 9);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 99), 10);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 100), 10);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 10), 1);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 10.5), 2);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 0), 1);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, -3), 1);
+    CHECK_EQ_INT(cr__load_percentile(ten, 10, 250), 10);
+    CHECK_EQ_INT(cr__load_percentile(ten, 0, 50), 0);
+    CHECK_EQ_INT(cr__load_percentile(NULL, 5, 50), 0);
 
     int64_t one[] = {42};
-    CHECK_EQ_INT(cr_load_percentile(one, 1, 1), 42);
-    CHECK_EQ_INT(cr_load_percentile(one, 1, 99.9), 42);
+    CHECK_EQ_INT(cr__load_percentile(one, 1, 1), 42);
+    CHECK_EQ_INT(cr__load_percentile(one, 1, 99.9), 42);
 
     /* 1000 values: p99 is the 990th, p99.9 the 999th (nearest rank). */
     int64_t *v = malloc(1000 * sizeof(*v));
     for (int i = 0; i < 1000; i++)
         v[i] = (i + 1) * 10;
-    CHECK_EQ_INT(cr_load_percentile(v, 1000, 50), 5000);
-    CHECK_EQ_INT(cr_load_percentile(v, 1000, 99), 9900);
-    CHECK_EQ_INT(cr_load_percentile(v, 1000, 99.9), 9990);
+    CHECK_EQ_INT(cr__load_percentile(v, 1000, 50), 5000);
+    CHECK_EQ_INT(cr__load_percentile(v, 1000, 99), 9900);
+    CHECK_EQ_INT(cr__load_percentile(v, 1000, 99.9), 9990);
     free(v);
 }
 
@@ -54,25 +54,25 @@ static void test_stem(void)
 
 static void test_judge(void)
 {
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:bathtub", NULL), CR_LOAD_CORRECT);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:bathtub", "bathtub"), CR_LOAD_CORRECT);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:tiger cat", " tiger cat "), CR_LOAD_CORRECT);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0: bathtub ", "bathtub"), CR_LOAD_CORRECT);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:bathtub", "tub"), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:bathtub", "Bathtub"), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:bath", "bathtub"), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_1:bathtub", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_00:bathtub", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_10.JPEG", "test_1:bathtub", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0:  ", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "bathtub", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("test_0.JPEG", "test_0.JPEG:bathtub", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:bathtub", NULL), CR_LOAD_CORRECT);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:bathtub", "bathtub"), CR_LOAD_CORRECT);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:tiger cat", " tiger cat "), CR_LOAD_CORRECT);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0: bathtub ", "bathtub"), CR_LOAD_CORRECT);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:bathtub", "tub"), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:bathtub", "Bathtub"), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:bath", "bathtub"), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_1:bathtub", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_00:bathtub", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_10.JPEG", "test_1:bathtub", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0:  ", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "bathtub", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("test_0.JPEG", "test_0.JPEG:bathtub", NULL), CR_LOAD_WRONG);
     /* A colon inside the label is part of the label. */
-    CHECK_EQ_INT(cr_load_judge("a.png", "a:x:y", "x:y"), CR_LOAD_CORRECT);
-    CHECK_EQ_INT(cr_load_judge(NULL, "a:x", NULL), CR_LOAD_WRONG);
-    CHECK_EQ_INT(cr_load_judge("a.png", NULL, NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("a.png", "a:x:y", "x:y"), CR_LOAD_CORRECT);
+    CHECK_EQ_INT(cr__load_judge(NULL, "a:x", NULL), CR_LOAD_WRONG);
+    CHECK_EQ_INT(cr__load_judge("a.png", NULL, NULL), CR_LOAD_WRONG);
 }
 
 /* Parses text, checking the status; returns the table (or NULL). */
@@ -80,7 +80,7 @@ static struct cr_load_labels *parse(const char *text, cr_status want, struct cr_
 {
     struct cr_load_labels *t = NULL;
     cr_error_clear(err);
-    cr_status st = cr_load_labels_parse(text, strlen(text), &t, err);
+    cr_status st = cr__load_labels_parse(text, strlen(text), &t, err);
     CHECK_EQ_INT(st, want);
     return t;
 }
@@ -99,28 +99,28 @@ static void test_labels(void)
                       "test_0.JPEG,tub\n" /* repeated: the last one wins */
                       "test_5,last line without newline";
     struct cr_load_labels *t = parse(csv, CR_OK, &err);
-    CHECK_EQ_INT(cr_load_labels_count(t), 7);
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_0.JPEG"), "tub");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_0"), "tub");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_1.JPEG"), "tiger cat");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_1.png"), "tiger cat");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_2.JPEG"), "tiger cat, large");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_3.JPEG"), "say \"hi\", ok");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_4.JPEG"), "quoted");
-    CHECK_EQ_STR(cr_load_labels_find(t, "test_5.JPEG"), "last line without newline");
-    CHECK_EQ_STR(cr_load_labels_find(t, "Image"), "Results");
-    CHECK(cr_load_labels_find(t, "test_6.JPEG") == NULL);
-    CHECK(cr_load_labels_find(t, "test_.JPEG") == NULL);
-    CHECK(cr_load_labels_find(t, "test_00.JPEG") == NULL);
-    CHECK(cr_load_labels_find(t, "") == NULL);
-    CHECK(cr_load_labels_find(NULL, "test_0") == NULL);
-    cr_load_labels_free(t);
+    CHECK_EQ_INT(cr__load_labels_count(t), 7);
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_0.JPEG"), "tub");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_0"), "tub");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_1.JPEG"), "tiger cat");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_1.png"), "tiger cat");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_2.JPEG"), "tiger cat, large");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_3.JPEG"), "say \"hi\", ok");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_4.JPEG"), "quoted");
+    CHECK_EQ_STR(cr__load_labels_find(t, "test_5.JPEG"), "last line without newline");
+    CHECK_EQ_STR(cr__load_labels_find(t, "Image"), "Results");
+    CHECK(cr__load_labels_find(t, "test_6.JPEG") == NULL);
+    CHECK(cr__load_labels_find(t, "test_.JPEG") == NULL);
+    CHECK(cr__load_labels_find(t, "test_00.JPEG") == NULL);
+    CHECK(cr__load_labels_find(t, "") == NULL);
+    CHECK(cr__load_labels_find(NULL, "test_0") == NULL);
+    cr__load_labels_free(t);
 
     t = parse("", CR_OK, &err);
-    CHECK_EQ_INT(cr_load_labels_count(t), 0);
-    CHECK(cr_load_labels_find(t, "x") == NULL);
-    cr_load_labels_free(t);
-    cr_load_labels_free(NULL);
+    CHECK_EQ_INT(cr__load_labels_count(t), 0);
+    CHECK(cr__load_labels_find(t, "x") == NULL);
+    cr__load_labels_free(t);
+    cr__load_labels_free(NULL);
 }
 
 static void test_labels_malformed(void)
@@ -153,11 +153,11 @@ static void test_labels_read(void)
     close(fd);
     struct cr_error err = {0};
     struct cr_load_labels *t = NULL;
-    CHECK_EQ_INT(cr_load_labels_read(path, &t, &err), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__load_labels_read(path, &t, &err), CR_ERR_FORMAT);
     CHECK_MSG(strncmp(err.message, path, strlen(path)) == 0 && strstr(err.message, "line 2"),
               "a CSV error names the file and the line");
     unlink(path);
-    CHECK_EQ_INT(cr_load_labels_read(path, &t, &err), CR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(cr__load_labels_read(path, &t, &err), CR_ERR_NOT_FOUND);
     CHECK(t == NULL);
 }
 
@@ -199,17 +199,17 @@ static void test_run(void)
                                    {.path = "/usr/share/darknet/data/eagle.jpg", .name = "x.jpg"}};
     struct cr_load_options o = {.url = "http://127.0.0.1:1/"};
 
-    CHECK_EQ_INT(cr_load_run(&o, items, 2, NULL, &err), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_load_run(NULL, items, 2, &t, &err), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_load_run(&o, items, 0, &t, &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__load_run(&o, items, 2, NULL, &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__load_run(NULL, items, 2, &t, &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__load_run(&o, items, 0, &t, &err), CR_ERR_INVALID);
     o.url = "ftp://x/";
-    CHECK_EQ_INT(cr_load_run(&o, items, 2, &t, &err), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__load_run(&o, items, 2, &t, &err), CR_ERR_INVALID);
     o.url = "http://127.0.0.1:1/";
     struct cr_load_item missing = {.path = "/nonexistent/x.jpg"};
-    CHECK_EQ_INT(cr_load_run(&o, &missing, 1, &t, &err), CR_ERR_NOT_FOUND);
+    CHECK_EQ_INT(cr__load_run(&o, &missing, 1, &t, &err), CR_ERR_NOT_FOUND);
     CHECK(strstr(err.message, "/nonexistent/x.jpg") != NULL);
     struct cr_load_item dir = {.path = "/tmp"};
-    CHECK_EQ_INT(cr_load_run(&o, &dir, 1, &t, &err), CR_ERR_IO);
+    CHECK_EQ_INT(cr__load_run(&o, &dir, 1, &t, &err), CR_ERR_IO);
     CHECK_EQ_INT(t.sent, 0);
 
     /* Refused connections are answers (errors), not a failed run. */
@@ -218,7 +218,7 @@ static void test_run(void)
     struct seen s = {0};
     o = (struct cr_load_options){
         .url = url, .num_requests = 7, .concurrency = 3, .on_answer = count_answer, .userdata = &s};
-    CHECK_EQ_INT(cr_load_run(&o, items, 2, &t, &err), CR_OK);
+    CHECK_EQ_INT(cr__load_run(&o, items, 2, &t, &err), CR_OK);
     CHECK_EQ_INT(s.calls, 7);
     CHECK_EQ_INT(s.errors, 7);
     CHECK_EQ_INT(s.last_sent, 7);
@@ -230,14 +230,14 @@ static void test_run(void)
 static void test_stats_url(void)
 {
     char out[128];
-    CHECK_EQ_INT(cr_load_stats_url("http://127.0.0.1:8000/", out, sizeof(out)), CR_OK);
+    CHECK_EQ_INT(cr__load_stats_url("http://127.0.0.1:8000/", out, sizeof(out)), CR_OK);
     CHECK_EQ_STR(out, "http://127.0.0.1:8000/v1/stats");
-    CHECK_EQ_INT(cr_load_stats_url("https://h.example/upload?x=1", out, sizeof(out)), CR_OK);
+    CHECK_EQ_INT(cr__load_stats_url("https://h.example/upload?x=1", out, sizeof(out)), CR_OK);
     CHECK_EQ_STR(out, "https://h.example/v1/stats");
-    CHECK_EQ_INT(cr_load_stats_url("http://[::1]:80", out, sizeof(out)), CR_OK);
+    CHECK_EQ_INT(cr__load_stats_url("http://[::1]:80", out, sizeof(out)), CR_OK);
     CHECK_EQ_STR(out, "http://[::1]:80/v1/stats");
-    CHECK_EQ_INT(cr_load_stats_url("no-scheme", out, sizeof(out)), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_load_stats_url("http://a-long-host-name/", out, 10), CR_ERR_TOO_LARGE);
+    CHECK_EQ_INT(cr__load_stats_url("no-scheme", out, sizeof(out)), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__load_stats_url("http://a-long-host-name/", out, 10), CR_ERR_TOO_LARGE);
 }
 
 /* The fleet samples of /v1/stats documents reach the picture: merged in
@@ -246,22 +246,22 @@ static void test_report_stats(void)
 {
     struct cr_load_report *r = NULL;
     struct cr_error err = {0};
-    CHECK_EQ_INT(cr_load_report_new(&r, &err), CR_OK);
-    int64_t t0 = cr_time_wall_ms();
+    CHECK_EQ_INT(cr__load_report_new(&r, &err), CR_OK);
+    int64_t t0 = cr__time_wall_ms();
     char doc[512];
     snprintf(doc, sizeof(doc),
              "{\"series\":{\"time_ms\":[%lld,%lld],\"starting\":[1,0],\"busy\":[0,2],"
              "\"idle\":[0,1],\"desired\":[null,2]}}",
              (long long)t0, (long long)t0 + 1000);
-    CHECK_EQ_INT(cr_load_report_add_stats(r, doc, strlen(doc), &err), CR_OK);
-    CHECK_EQ_INT(cr_load_report_add_stats(r, doc, strlen(doc), &err), CR_OK); /* no repeats */
-    CHECK_EQ_INT(cr_load_report_add_stats(r, "{\"series\":{}}", 13, &err), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_load_report_add_stats(r, "[", 1, &err), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__load_report_add_stats(r, doc, strlen(doc), &err), CR_OK);
+    CHECK_EQ_INT(cr__load_report_add_stats(r, doc, strlen(doc), &err), CR_OK); /* no repeats */
+    CHECK_EQ_INT(cr__load_report_add_stats(r, "{\"series\":{}}", 13, &err), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__load_report_add_stats(r, "[", 1, &err), CR_ERR_FORMAT);
     struct cr_load_result res = {.end_us = 1500000, .latency_us = 800000};
-    CHECK_EQ_INT(cr_load_report_add(r, &res), CR_OK);
+    CHECK_EQ_INT(cr__load_report_add(r, &res), CR_OK);
     struct cr_buf svg;
     cr_buf_init(&svg, 0);
-    CHECK_EQ_INT(cr_load_report_render(r, NULL, 0, &svg), CR_OK);
+    CHECK_EQ_INT(cr__load_report_render(r, NULL, 0, &svg), CR_OK);
     const char *text = svg.data ? (const char *)svg.data : "";
     CHECK(strstr(text, "data-series=\"workers\"") != NULL);
     const char *workers = strstr(text, "data-series=\"workers\"");
@@ -270,8 +270,8 @@ static void test_report_stats(void)
     CHECK(desired && strstr(desired, "data-values=\"2\"") != NULL);
     CHECK(strstr(text, "data-count=\"1\"") != NULL);
     CHECK(strstr(text, "<script") == NULL);
-    cr_buf_free(&svg);
-    cr_load_report_free(r);
+    cr_buf_clear(&svg);
+    cr__load_report_free(r);
 }
 
 int main(void)

@@ -64,59 +64,59 @@ static int same_response(const struct cr_response_msg *a, const struct cr_respon
 
 static cr_status decode_req(const char *json, struct cr_request_msg *m, struct cr_error *err)
 {
-    return cr_request_msg_decode(json, strlen(json), m, err);
+    return cr__request_msg_decode(json, strlen(json), m, err);
 }
 
 static cr_status decode_resp(const char *json, struct cr_response_msg *m, struct cr_error *err)
 {
-    return cr_response_msg_decode(json, strlen(json), m, err);
+    return cr__response_msg_decode(json, strlen(json), m, err);
 }
 
 static void test_request_round_trip(void)
 {
     struct cr_request_msg in = sample_request(), out;
     struct cr_buf b = {0};
-    CHECK_EQ_INT(cr_request_msg_encode(&in, &b), CR_OK);
+    CHECK_EQ_INT(cr__request_msg_encode(&in, &b), CR_OK);
     CHECK_EQ_STR(
         (char *)b.data,
         "{\"v\":1,\"id\":\"0b7e5f2a-3c1d-4e5f-8a9b-0c1d2e3f4a5b\",\"name\":\"test_0.JPEG\","
         "\"input\":\"file:///var/lib/cloudrec/input\",\"key\":\"test_0.JPEG\","
         "\"reply\":\"sqlite:///var/lib/cloudrec/q.db?name=replies\","
         "\"enqueued_ms\":1700000000123}");
-    CHECK_EQ_INT(cr_request_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__request_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
     CHECK_MSG(same_request(&in, &out), "request decodes to what was encoded");
     /* Encoding appends: a second message after the first in one buffer. */
     size_t first = b.len;
-    CHECK_EQ_INT(cr_request_msg_encode(&in, &b), CR_OK);
+    CHECK_EQ_INT(cr__request_msg_encode(&in, &b), CR_OK);
     CHECK_EQ_INT(b.len, 2 * first);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 static void test_response_round_trip(void)
 {
     struct cr_response_msg in = sample_response(), out;
     struct cr_buf b = {0};
-    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_encode(&in, &b), CR_OK);
     CHECK_EQ_STR(
         (char *)b.data,
         "{\"v\":1,\"id\":\"0b7e5f2a-3c1d-4e5f-8a9b-0c1d2e3f4a5b\",\"name\":\"test_0.JPEG\","
         "\"label\":\"bathtub\",\"top\":[{\"label\":\"bathtub\",\"p\":0.61},"
         "{\"label\":\"tub\",\"p\":0.2},{\"label\":\"washbasin\",\"p\":0.0125}],"
         "\"worker\":\"w-1\",\"ms\":42}");
-    CHECK_EQ_INT(cr_response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
     CHECK_MSG(same_response(&in, &out), "response decodes to what was encoded");
     CHECK(out.top[0].probability == 0.61f);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 
     /* The smallest success: id and label only. */
     struct cr_response_msg small = {0};
     snprintf(small.id, sizeof(small.id), "x");
     snprintf(small.label, sizeof(small.label), "cat");
-    CHECK_EQ_INT(cr_response_msg_encode(&small, &b), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_encode(&small, &b), CR_OK);
     CHECK_EQ_STR((char *)b.data, "{\"v\":1,\"id\":\"x\",\"label\":\"cat\",\"top\":[],\"ms\":0}");
-    CHECK_EQ_INT(cr_response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
     CHECK_MSG(same_response(&small, &out), "minimal response round trip");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 }
 
 static void test_error_response(void)
@@ -128,14 +128,14 @@ static void test_error_response(void)
     snprintf(in.worker, sizeof(in.worker), "w-2");
     in.processing_ms = 3;
     struct cr_buf b = {0};
-    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_encode(&in, &b), CR_OK);
     CHECK_EQ_STR((char *)b.data, "{\"v\":1,\"id\":\"0b7e5f2a-3c1d-4e5f-8a9b-0c1d2e3f4a5b\","
                                  "\"name\":\"notes.txt\",\"error\":\"not a JPEG or PNG image\","
                                  "\"worker\":\"w-2\",\"ms\":3}");
-    CHECK_EQ_INT(cr_response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
     CHECK_MSG(same_response(&in, &out), "failure response round trip");
     CHECK_EQ_STR(out.label, "");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 
     /* The DESIGN's minimum: id + error text. */
     CHECK_EQ_INT(decode_resp("{\"v\":1,\"id\":\"a\",\"error\":\"boom\"}", &out, NULL), CR_OK);
@@ -145,21 +145,21 @@ static void test_error_response(void)
     /* Encoding refuses what decoding would refuse. */
     struct cr_response_msg both = sample_response();
     snprintf(both.error, sizeof(both.error), "x");
-    CHECK_EQ_INT(cr_response_msg_encode(&both, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&both, &b), CR_ERR_INVALID);
     both.label[0] = '\0';
-    CHECK_EQ_INT(cr_response_msg_encode(&both, &b), CR_ERR_INVALID); /* error + top */
+    CHECK_EQ_INT(cr__response_msg_encode(&both, &b), CR_ERR_INVALID); /* error + top */
     both.num_top = 0;
-    CHECK_EQ_INT(cr_response_msg_encode(&both, &b), CR_OK);
-    cr_buf_free(&b);
+    CHECK_EQ_INT(cr__response_msg_encode(&both, &b), CR_OK);
+    cr_buf_clear(&b);
 
     /* Error text cut inside a character still goes out, scrubbed. */
     struct cr_response_msg cut = {0};
     snprintf(cut.id, sizeof(cut.id), "a");
     snprintf(cut.error, sizeof(cut.error), "caf\xc3: bad \xff image \xe2\x82\xac");
-    CHECK_EQ_INT(cr_response_msg_encode(&cut, &b), CR_OK);
-    CHECK_EQ_INT(cr_response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_encode(&cut, &b), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
     CHECK_EQ_STR(out.error, "caf?: bad ? image \xe2\x82\xac");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 
     struct cr_error err = {0};
     CHECK_EQ_INT(decode_resp("{\"v\":1,\"id\":\"a\",\"label\":\"x\",\"error\":\"y\"}", &out, &err),
@@ -282,8 +282,8 @@ static void test_missing_and_mistyped(void)
                  CR_ERR_FORMAT);
     CHECK_EQ_INT(decode_resp("{\"v\":1,\"id\":\"a\",\"label\":\"x\",\"ms\":-1}", &r, NULL),
                  CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_request_msg_decode(NULL, 0, &m, NULL), CR_ERR_FORMAT);
-    CHECK_EQ_INT(cr_request_msg_decode("{}", 2, NULL, NULL), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__request_msg_decode(NULL, 0, &m, NULL), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__request_msg_decode("{}", 2, NULL, NULL), CR_ERR_INVALID);
 }
 
 /* A field of exactly its limit passes; one byte more is FORMAT. */
@@ -343,47 +343,47 @@ static void test_field_limits(void)
 static void test_encode_refusals(void)
 {
     struct cr_buf b = {0};
-    cr_buf_append_str(&b, "keep");
+    cr__buf_append_str(&b, "keep");
     struct cr_request_msg m = sample_request();
     m.id[0] = '\0';
-    CHECK_EQ_INT(cr_request_msg_encode(&m, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__request_msg_encode(&m, &b), CR_ERR_INVALID);
     m = sample_request();
     m.reply[0] = '\0';
-    CHECK_EQ_INT(cr_request_msg_encode(&m, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__request_msg_encode(&m, &b), CR_ERR_INVALID);
     m = sample_request();
     memset(m.name, 'x', sizeof(m.name)); /* no NUL inside the array */
-    CHECK_EQ_INT(cr_request_msg_encode(&m, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__request_msg_encode(&m, &b), CR_ERR_INVALID);
     m = sample_request();
     snprintf(m.name, sizeof(m.name), "bad\xff.jpg");
-    CHECK_EQ_INT(cr_request_msg_encode(&m, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__request_msg_encode(&m, &b), CR_ERR_INVALID);
     m = sample_request();
     m.enqueued_ms = -1;
-    CHECK_EQ_INT(cr_request_msg_encode(&m, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__request_msg_encode(&m, &b), CR_ERR_INVALID);
     CHECK_EQ_STR((char *)b.data, "keep");
 
     struct cr_response_msg r = sample_response();
     r.num_top = CR_MSG_MAX_TOP + 1;
-    CHECK_EQ_INT(cr_response_msg_encode(&r, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&r, &b), CR_ERR_INVALID);
     r = sample_response();
     r.top[1].probability = NAN;
-    CHECK_EQ_INT(cr_response_msg_encode(&r, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&r, &b), CR_ERR_INVALID);
     r = sample_response();
     r.top[1].label[0] = '\0';
-    CHECK_EQ_INT(cr_response_msg_encode(&r, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&r, &b), CR_ERR_INVALID);
     r = sample_response();
     r.label[0] = '\0';
-    CHECK_EQ_INT(cr_response_msg_encode(&r, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&r, &b), CR_ERR_INVALID);
     CHECK_EQ_STR((char *)b.data, "keep");
 
     /* A buffer limit hit half-way leaves the buffer as it was. */
     struct cr_buf small;
     cr_buf_init(&small, 60);
-    cr_buf_append_str(&small, "prefix");
+    cr__buf_append_str(&small, "prefix");
     m = sample_request();
-    CHECK_EQ_INT(cr_request_msg_encode(&m, &small), CR_ERR_TOO_LARGE);
+    CHECK_EQ_INT(cr__request_msg_encode(&m, &small), CR_ERR_TOO_LARGE);
     CHECK_EQ_STR((char *)small.data, "prefix");
-    cr_buf_free(&small);
-    cr_buf_free(&b);
+    cr_buf_clear(&small);
+    cr_buf_clear(&b);
 }
 
 static void test_odd_names(void)
@@ -407,31 +407,31 @@ static void test_odd_names(void)
         snprintf(in.name, sizeof(in.name), "%s", names[i]);
         snprintf(in.key, sizeof(in.key), "%s", names[i]);
         struct cr_buf b = {0};
-        cr_status st = cr_request_msg_encode(&in, &b);
+        cr_status st = cr__request_msg_encode(&in, &b);
         if (st == CR_OK)
-            st = cr_request_msg_decode((char *)b.data, b.len, &out, NULL);
+            st = cr__request_msg_decode((char *)b.data, b.len, &out, NULL);
         int same = st == CR_OK && strcmp(out.name, names[i]) == 0 && strcmp(out.key, names[i]) == 0;
         if (!CHECK_MSG(same, "an odd name survives encode + decode"))
             DIAG("entry %zu: %s, %s", i, cr_status_name(st), b.data ? (char *)b.data : "");
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
 
         struct cr_response_msg r = sample_response(), rout;
         snprintf(r.label, sizeof(r.label), "%s", names[i]);
         snprintf(r.top[0].label, sizeof(r.top[0].label), "%s", names[i]);
-        st = cr_response_msg_encode(&r, &b);
+        st = cr__response_msg_encode(&r, &b);
         if (st == CR_OK)
-            st = cr_response_msg_decode((char *)b.data, b.len, &rout, NULL);
+            st = cr__response_msg_decode((char *)b.data, b.len, &rout, NULL);
         CHECK_MSG(st == CR_OK && same_response(&r, &rout), "an odd label survives encode + decode");
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
     }
     /* What the escaping looks like on the wire. */
     struct cr_request_msg in = sample_request();
     snprintf(in.name, sizeof(in.name), "a\"b\\c\n\x01");
     struct cr_buf b = {0};
-    cr_request_msg_encode(&in, &b);
+    cr__request_msg_encode(&in, &b);
     CHECK_MSG(strstr((char *)b.data, "\"name\":\"a\\\"b\\\\c\\n\\u0001\"") != NULL,
               "quotes, backslashes and control characters are escaped");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     /* Escaped forms from another encoder decode to the same bytes. */
     struct cr_request_msg out;
     CHECK_EQ_INT(decode_req("{\"v\":1,\"id\":\"a\",\"name\":\"caf\\u00E9\\ud83d\\ude00.jpg\","
@@ -454,22 +454,22 @@ static void test_batch_field(void)
     snprintf(in.id, sizeof(in.id), "x");
     snprintf(in.label, sizeof(in.label), "cat");
     in.batch = 7;
-    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_encode(&in, &b), CR_OK);
     CHECK_EQ_STR((char *)b.data,
                  "{\"v\":1,\"id\":\"x\",\"label\":\"cat\",\"top\":[],\"ms\":0,\"batch\":7}");
-    CHECK_EQ_INT(cr_response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_decode((char *)b.data, b.len, &out, NULL), CR_OK);
     CHECK_EQ_INT(out.batch, 7);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
     in.batch = 11;
-    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&in, &b), CR_ERR_INVALID);
     in.batch = -1;
-    CHECK_EQ_INT(cr_response_msg_encode(&in, &b), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__response_msg_encode(&in, &b), CR_ERR_INVALID);
     static const char too_big[] = "{\"v\":1,\"id\":\"x\",\"label\":\"cat\",\"batch\":11}";
     struct cr_error err = {0};
-    CHECK_EQ_INT(cr_response_msg_decode(too_big, strlen(too_big), &out, &err), CR_ERR_FORMAT);
+    CHECK_EQ_INT(cr__response_msg_decode(too_big, strlen(too_big), &out, &err), CR_ERR_FORMAT);
     CHECK(strstr(err.message, "batch") != NULL);
     static const char none[] = "{\"v\":1,\"id\":\"x\",\"label\":\"cat\"}";
-    CHECK_EQ_INT(cr_response_msg_decode(none, strlen(none), &out, NULL), CR_OK);
+    CHECK_EQ_INT(cr__response_msg_decode(none, strlen(none), &out, NULL), CR_OK);
     CHECK_EQ_INT(out.batch, 0);
 }
 

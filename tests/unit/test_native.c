@@ -178,14 +178,14 @@ static struct cr_buf encode_jpeg(const unsigned char *px, int w, int h, int comp
     jpeg_destroy_compress(&c);
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    cr_buf_append(&b, mem, size);
+    cr__buf_append(&b, mem, size);
     free(mem);
     return b;
 }
 
 static void png_append(png_structp png, png_bytep data, size_t n)
 {
-    cr_buf_append(png_get_io_ptr(png), data, n);
+    cr__buf_append(png_get_io_ptr(png), data, n);
 }
 
 static void png_flush_nothing(png_structp png)
@@ -273,7 +273,7 @@ static void test_generated(struct cr_classifier *nat, struct cr_classifier *dn)
             DIAG("%s: native %s %s %.6f, Darknet %s %.6f", what, cr_status_name(sa), a[0].label,
                  a[0].probability, b[0].label, b[0].probability);
         }
-        cr_buf_free(&img);
+        cr_buf_clear(&img);
     }
     CHECKF(agree == N_GENERATED, "%d of %d generated images: same top-5, within 1e-4", agree,
            N_GENERATED);
@@ -325,9 +325,9 @@ static void test_batch(struct cr_classifier *cl)
     for (size_t i = 0; i < N_SAMPLES; i++) {
         struct cr_buf b;
         cr_buf_init(&b, 0);
-        decoded &= cr_file_read(samples[i], 0, &b, NULL) == CR_OK &&
+        decoded &= cr__file_read(samples[i], 0, &b, NULL) == CR_OK &&
                    cr_image_decode(b.data, b.len, NULL, &imgs[i], NULL) == CR_OK;
-        cr_buf_free(&b);
+        cr_buf_clear(&b);
     }
     size_t n = 0;
     CHECK(decoded);
@@ -348,7 +348,7 @@ static void test_batch(struct cr_classifier *cl)
     imgs[1].channels = 3;
     CHECK_EQ_INT(cr_classify_batch(cl, imgs, 0, batch, 3, &n, NULL), CR_OK);
     for (size_t i = 0; i < N_SAMPLES; i++)
-        cr_image_free(&imgs[i]);
+        cr_image_clear(&imgs[i]);
 }
 
 /* threads = 2 splits each forward pass over two OpenMP threads: the same
@@ -402,14 +402,14 @@ static void test_bad_weights(void)
 {
     struct cr_buf w;
     cr_buf_init(&w, 0);
-    cr_file_read(paths.weights, 0, &w, NULL);
+    cr__file_read(paths.weights, 0, &w, NULL);
     struct cr_classifier *cl = NULL;
     struct cr_error err = {0};
     const char *t = write_tmp("short.weights", w.data, w.len - 4);
     CHECK_EQ_INT(open_engine(CR_ENGINE_NATIVE, paths.cfg, t, &cl, &err), CR_ERR_MODEL);
     CHECK_MSG(strstr(err.message, "truncated") && strstr(err.message, "short.weights"),
               "native: a truncated weights file is named so");
-    cr_buf_append(&w, "\0\0\0\0", 4);
+    cr__buf_append(&w, "\0\0\0\0", 4);
     t = write_tmp("long.weights", w.data, w.len);
     CHECK_EQ_INT(open_engine(CR_ENGINE_NATIVE, paths.cfg, t, &cl, &err), CR_ERR_MODEL);
     CHECK_MSG(strstr(err.message, "oversized") != NULL, "native: an oversized file is named so");
@@ -429,10 +429,10 @@ static void test_bad_weights(void)
     uint64_t seen = 0;
     struct cr_buf old;
     cr_buf_init(&old, 0);
-    cr_buf_append(&old, other, sizeof(other));
-    cr_buf_append(&old, &seen, wide ? 4 : 8);
+    cr__buf_append(&old, other, sizeof(other));
+    cr__buf_append(&old, &seen, wide ? 4 : 8);
     size_t floats_at = wide ? 20 : 16;
-    cr_buf_append(&old, (const char *)w.data + floats_at, w.len - 4 - floats_at);
+    cr__buf_append(&old, (const char *)w.data + floats_at, w.len - 4 - floats_at);
     t = write_tmp("other-header.weights", old.data, old.len);
     CHECK_EQ_INT(open_engine(CR_ENGINE_NATIVE, paths.cfg, t, &cl, &err), CR_OK);
     struct cr_classifier *ref = NULL;
@@ -446,8 +446,8 @@ static void test_bad_weights(void)
     CHECK_MSG(cl && ref && memcmp(a, b, sizeof(a)) == 0, "the other header version reads the same");
     cr_classifier_free(ref);
     cr_classifier_free(cl);
-    cr_buf_free(&old);
-    cr_buf_free(&w);
+    cr_buf_clear(&old);
+    cr_buf_clear(&w);
 }
 
 /* Replaces the first occurrence of from in text by to (into a static buffer). */
@@ -517,7 +517,7 @@ static void test_mangled_cfgs(const char *tiny)
             cr_status st = cr__net_parse("mangled.cfg", text, strlen(text), &net, &err);
             statuses &= st == CR_OK || st == CR_ERR_MODEL || st == CR_ERR_UNSUPPORTED;
             if (st == CR_OK)
-                cr__net_free(&net);
+                cr__net_clear(&net);
         }
     CHECK_MSG(statuses, "mangled cfgs give OK, CR_ERR_MODEL or CR_ERR_UNSUPPORTED");
 }
@@ -533,8 +533,8 @@ int main(void)
     }
     struct cr_buf tiny;
     cr_buf_init(&tiny, 0);
-    CHECK(cr_file_read(paths.cfg, 0, &tiny, NULL) == CR_OK);
-    cr_buf_append(&tiny, "", 1);
+    CHECK(cr__file_read(paths.cfg, 0, &tiny, NULL) == CR_OK);
+    cr__buf_append(&tiny, "", 1);
     struct cr_classifier *nat = NULL, *dn = NULL;
     CHECK_EQ_INT(open_engine(CR_ENGINE_NATIVE, paths.cfg, paths.weights, &nat, &err), CR_OK);
     void *lib = dlopen(DARKNET_LIB, RTLD_NOW | RTLD_LOCAL);
@@ -556,7 +556,7 @@ int main(void)
     test_mangled_cfgs((const char *)tiny.data);
     cr_classifier_free(dn);
     cr_classifier_free(nat);
-    cr_buf_free(&tiny);
+    cr_buf_clear(&tiny);
     if (lib)
         dlclose(lib);
     char cmd[600];

@@ -125,10 +125,10 @@ static cr_status parse_cfg(const char *path, struct cr__net *net, struct cr_erro
 {
     struct cr_buf text;
     cr_buf_init(&text, 1u << 20);
-    cr_status st = cr_file_read(path, 0, &text, err);
+    cr_status st = cr__file_read(path, 0, &text, err);
     if (st == CR_OK)
         st = cr__net_parse(path, (const char *)text.data, text.len, net, err);
-    cr_buf_free(&text);
+    cr_buf_clear(&text);
     return st;
 }
 
@@ -172,9 +172,9 @@ static void run_both(const char *name, const char *cfg, const char *weights,
     struct cr_classifier_options o = {.cfg_path = cfg, .weights_path = weights};
     struct cr__darknet *dn = NULL;
     struct cr__native *nat = NULL;
-    int64_t t0 = cr_time_mono_us();
+    int64_t t0 = cr__time_mono_us();
     cr_status st = cr__native_open(cfg, weights, 1, &nat, &err);
-    int64_t t1 = cr_time_mono_us();
+    int64_t t1 = cr__time_mono_us();
     if (!CHECKF(st == CR_OK, "%s: native engine loads it", name))
         DIAG("%s", err.message);
     if (!CHECKF(cr__darknet_open(&o, &dn, &err) == CR_OK, "%s: Darknet loads it", name))
@@ -186,11 +186,11 @@ static void run_both(const char *name, const char *cfg, const char *weights,
         struct gen g = {.state = 0x9e3779b97f4a7c15ull};
         for (size_t i = 0; i < n_in; i++)
             input[i] = (float)uniform(&g);
-        int64_t t2 = cr_time_mono_us();
+        int64_t t2 = cr__time_mono_us();
         cr__darknet_forward_raw(dn, input, a.probs, a.logits, &err);
-        int64_t t3 = cr_time_mono_us();
+        int64_t t3 = cr__time_mono_us();
         CHECK_EQ_INT(cr__native_forward_raw(nat, input, b.probs, b.logits, &err), CR_OK);
-        int64_t t4 = cr_time_mono_us();
+        int64_t t4 = cr__time_mono_us();
         DIAG("%s: load %.0f ms; forward Darknet %.0f ms, native %.1f ms", name,
              (double)(t1 - t0) / 1e3, (double)(t3 - t2) / 1e3, (double)(t4 - t3) / 1e3);
         int softmax_last = net->layers[net->out_layer].type == CR__LAYER_SOFTMAX;
@@ -232,7 +232,7 @@ static void test_cfg(const char *name, uint64_t seed)
         run_both(name, cfg, weights, &net);
     }
     unlink(weights);
-    cr__net_free(&net);
+    cr__net_clear(&net);
 }
 
 int main(void)

@@ -187,7 +187,7 @@ static void defaults_are_the_library_ones(void)
     cr__opts_defaults(&cr__scaler_program, &s);
     struct cr_scale_config resolved;
     struct cr_scale_config zero = {0};
-    cr_scale_config_resolve(&zero, &resolved);
+    cr__scale_config_resolve(&zero, &resolved);
     CHECK(memcmp(&s.scaler.policy, &resolved, sizeof(resolved)) == 0);
     CHECK(s.scaler.interval_ms == CR_SCALER_DEFAULT_INTERVAL_MS);
     CHECK(s.scaler.log_every_ms == CR_SCALER_DEFAULT_LOG_EVERY_MS);

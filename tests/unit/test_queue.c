@@ -121,7 +121,7 @@ static void test_bad_urls(void)
 static void test_send_receive_delete(struct cr_queue *q)
 {
     char id[CR_UUID_STR_LEN];
-    int64_t before = cr_time_wall_ms();
+    int64_t before = cr__time_wall_ms();
     CHECK_EQ_INT(send_str(q, "hello", id), CR_OK);
     CHECK_EQ_INT(strlen(id), 36);
     struct cr_queue_message m[2];
@@ -133,7 +133,7 @@ static void test_send_receive_delete(struct cr_queue *q)
     CHECK_EQ_INT(m[0].body_len, 5);
     CHECK_EQ_INT(m[0].receive_count, 1);
     CHECK(m[0].receipt && m[0].receipt[0]);
-    CHECK(m[0].sent_ms >= before && m[0].sent_ms <= cr_time_wall_ms());
+    CHECK(m[0].sent_ms >= before && m[0].sent_ms <= cr__time_wall_ms());
     CHECK_MSG(m[1].id == NULL && m[1].body == NULL, "unused slots are zeroed");
     check_counts(q, 0, 1, "a received message is in flight");
     struct cr_queue_message again;
@@ -188,10 +188,10 @@ static void test_visibility_expiry(struct cr_queue *q)
     struct cr_queue_message m1, m2, none;
     CHECK_EQ_INT(recv1(q, 1, &m1), 1);
     CHECK_EQ_INT(recv1(q, 1, &none), 0);
-    int64_t t0 = cr_time_mono_ms();
+    int64_t t0 = cr__time_mono_ms();
     size_t n = 0;
     CHECK_EQ_INT(cr_queue_receive(q, 1, 5000, 30, &m2, &n, NULL), CR_OK);
-    int64_t waited = cr_time_mono_ms() - t0;
+    int64_t waited = cr__time_mono_ms() - t0;
     CHECK_MSG(n == 1, "a long poll wakes when the hidden message becomes visible");
     DIAG("redelivered after %lld ms of a 5000 ms long poll", (long long)waited);
     CHECK_EQ_STR(m2.id, id);
@@ -239,9 +239,9 @@ static void test_long_poll_from_other_process(const char *name, const char *mode
     struct cr_queue *q = open_q("poll.db", name, NULL);
     struct cr_queue_message m;
     size_t n = 0;
-    int64_t t0 = cr_time_mono_ms();
+    int64_t t0 = cr__time_mono_ms();
     CHECK_EQ_INT(cr_queue_receive(q, 1, 15000, -1, &m, &n, NULL), CR_OK);
-    int64_t waited = cr_time_mono_ms() - t0;
+    int64_t waited = cr__time_mono_ms() - t0;
     int status = 0;
     waitpid(pid, &status, 0);
     CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the sending process succeeded");
@@ -254,10 +254,10 @@ static void test_long_poll_from_other_process(const char *name, const char *mode
         cr_queue_delete(q, m.receipt, NULL);
     cr_queue_message_clear(&m);
 
-    t0 = cr_time_mono_ms();
+    t0 = cr__time_mono_ms();
     n = 9;
     CHECK_EQ_INT(cr_queue_receive(q, 1, 300, -1, &m, &n, NULL), CR_OK);
-    waited = cr_time_mono_ms() - t0;
+    waited = cr__time_mono_ms() - t0;
     CHECK_MSG(n == 0, "an empty queue gives nothing after the wait");
     if (!CHECK_MSG(waited >= 299, "an empty long poll waits the whole wait_ms"))
         DIAG("waited %lld ms", (long long)waited);
@@ -379,8 +379,8 @@ static int worker(const char *name, int id, int fd)
     struct cr_queue *q = open_q("multi.db", name, NULL);
     struct cr_queue_message m[CR_QUEUE_MAX_BATCH];
     int batch = 1 + id * 3, stop = 0, bad = !q;
-    int64_t give_up = cr_time_mono_ms() + 60000;
-    while (!stop && !bad && cr_time_mono_ms() < give_up) {
+    int64_t give_up = cr__time_mono_ms() + 60000;
+    while (!stop && !bad && cr__time_mono_ms() < give_up) {
         size_t n = 0;
         bad |= cr_queue_receive(q, batch, 1000, 120, m, &n, NULL) != CR_OK;
         for (size_t i = 0; i < n; i++) {

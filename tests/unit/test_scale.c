@@ -14,16 +14,16 @@ static struct cr_scale_decision decide(const struct cr_scale_config *cfg, struct
                                        struct cr_scale_state *st)
 {
     struct cr_scale_decision d;
-    cr_status s = cr_scale_decide(cfg, &in, st, &d);
+    cr_status s = cr__scale_decide(cfg, &in, st, &d);
     if (s != CR_OK)
-        DIAG("cr_scale_decide: %s", cr_status_name(s));
+        DIAG("cr__scale_decide: %s", cr_status_name(s));
     return d;
 }
 
 static void test_defaults(void)
 {
     struct cr_scale_config c;
-    CHECK_EQ_INT(cr_scale_config_resolve(NULL, &c), CR_OK);
+    CHECK_EQ_INT(cr__scale_config_resolve(NULL, &c), CR_OK);
     CHECK_EQ_INT(c.min_instances, 0);
     CHECK_EQ_INT(c.max_instances, 20);
     CHECK_EQ_INT(c.per_instance_target, 1);
@@ -33,9 +33,9 @@ static void test_defaults(void)
         {.scale_in_window_ms = -1}, {.min_instances = 21}, {.min_instances = 5, .max_instances = 4},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK_EQ_INT(cr_scale_config_resolve(&bad[i], &c), CR_ERR_INVALID);
+        CHECK_EQ_INT(cr__scale_config_resolve(&bad[i], &c), CR_ERR_INVALID);
     struct cr_scale_config pinned = {.min_instances = 3, .max_instances = 3};
-    CHECK_EQ_INT(cr_scale_config_resolve(&pinned, &c), CR_OK);
+    CHECK_EQ_INT(cr__scale_config_resolve(&pinned, &c), CR_OK);
     CHECK_EQ_INT(c.min_instances, 3);
 }
 
@@ -48,13 +48,13 @@ static void test_invalid_input(void)
         {.idle = -1},    {.stopping = -1},  {.running = 1, .idle = 2},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK_EQ_INT(cr_scale_decide(NULL, &bad[i], &st, &d), CR_ERR_INVALID);
+        CHECK_EQ_INT(cr__scale_decide(NULL, &bad[i], &st, &d), CR_ERR_INVALID);
     struct cr_scale_input ok = {0};
     struct cr_scale_config bad_cfg = {.min_instances = 30};
-    CHECK_EQ_INT(cr_scale_decide(&bad_cfg, &ok, &st, &d), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_scale_decide(NULL, NULL, &st, &d), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_scale_decide(NULL, &ok, NULL, &d), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr_scale_decide(NULL, &ok, &st, NULL), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__scale_decide(&bad_cfg, &ok, &st, &d), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__scale_decide(NULL, NULL, &st, &d), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__scale_decide(NULL, &ok, NULL, &d), CR_ERR_INVALID);
+    CHECK_EQ_INT(cr__scale_decide(NULL, &ok, &st, NULL), CR_ERR_INVALID);
     CHECK_MSG(st.low == 0 && st.low_since_ms == 0, "refused calls leave the state alone");
 }
 
@@ -444,36 +444,36 @@ static void test_format(void)
     struct cr_scale_decision d = {.desired = 12, .launch = 8};
     snprintf(d.reason, sizeof(d.reason), "scale out: backlog 12 needs 12");
     struct cr_buf b = {0};
-    CHECK_EQ_INT(cr_scale_format(&in, &d, &b), CR_OK);
+    CHECK_EQ_INT(cr__scale_format(&in, &d, &b), CR_OK);
     CHECK_EQ_STR((char *)b.data, "backlog=12 visible=10 in_flight=2 pending=1 running=3 idle=0 "
                                  "stopping=0 desired=12 action=launch:8 "
                                  "reason=\"scale out: backlog 12 needs 12\"");
-    cr_buf_reset(&b);
+    cr__buf_reset(&b);
     d = (struct cr_scale_decision){.desired = 1, .stop = 2};
     struct cr_scale_input in2 = {.running = 3, .idle = 2};
-    cr_scale_format(&in2, &d, &b);
+    cr__scale_format(&in2, &d, &b);
     CHECK_MSG(strstr((char *)b.data, "action=stop:2 reason=\"\"") != NULL, "stop action");
-    cr_buf_reset(&b);
+    cr__buf_reset(&b);
     d = (struct cr_scale_decision){0};
-    cr_scale_format(&in2, &d, &b);
+    cr__scale_format(&in2, &d, &b);
     CHECK_MSG(strstr((char *)b.data, "action=none") != NULL, "no action");
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 
     /* Whatever the policy writes, the line stays one line. */
     struct cr_scale_state st = {0};
     struct cr_scale_input live = {.visible = 1000};
-    cr_scale_decide(NULL, &live, &st, &d);
-    cr_scale_format(&live, &d, &b);
+    cr__scale_decide(NULL, &live, &st, &d);
+    cr__scale_format(&live, &d, &b);
     CHECK_MSG(strchr((char *)b.data, '\n') == NULL, "the log line has no newline");
     DIAG("%s", (char *)b.data);
-    cr_buf_free(&b);
+    cr_buf_clear(&b);
 
     struct cr_buf small;
     cr_buf_init(&small, 20);
-    cr_buf_append_str(&small, "x");
-    CHECK_EQ_INT(cr_scale_format(&in, &d, &small), CR_ERR_TOO_LARGE);
+    cr__buf_append_str(&small, "x");
+    CHECK_EQ_INT(cr__scale_format(&in, &d, &small), CR_ERR_TOO_LARGE);
     CHECK_EQ_STR((char *)small.data, "x");
-    cr_buf_free(&small);
+    cr_buf_clear(&small);
 }
 
 int main(void)

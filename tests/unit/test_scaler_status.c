@@ -68,7 +68,7 @@ static void test_round_trip(void)
     s.launch_failures = 7;
     cr__strlcpy(s.launch_error, "2 workers in a row exited before they were ready",
                 sizeof(s.launch_error));
-    cr_buf_reset(&doc);
+    cr__buf_reset(&doc);
     CHECK_EQ_INT(cr__scaler_status_encode(&s, &doc), CR_OK);
     CHECK_EQ_INT(cr__scaler_status_decode((char *)doc.data, doc.len, &back, &err), CR_OK);
     CHECK_EQ_INT(back.launch_failures, 7);
@@ -79,14 +79,14 @@ static void test_round_trip(void)
     cr__scaler_status_start(&s, 101);    /* <= 250 ms */
     cr__scaler_status_start(&s, 500000); /* above every bound */
     cr__scaler_status_start(&s, -5);     /* a clock step: ignored */
-    cr_buf_reset(&doc);
+    cr__buf_reset(&doc);
     CHECK_EQ_INT(cr__scaler_status_encode(&s, &doc), CR_OK);
     CHECK_EQ_INT(cr__scaler_status_decode((char *)doc.data, doc.len, &back, &err), CR_OK);
     CHECK_EQ_INT(back.start_counts[0], 2);
     CHECK_EQ_INT(back.start_counts[1], 1);
     CHECK_EQ_INT(back.start_counts[CR__SCALER_START_BUCKETS], 1);
     CHECK_EQ_INT(back.start_sum_ms, 80 + 100 + 101 + 500000);
-    cr_buf_free(&doc);
+    cr_buf_clear(&doc);
 }
 
 static void test_bad_documents(void)

@@ -88,9 +88,9 @@ static void test_aws(void)
     CHECK_EQ_STR(cr_aws_credentials_source(aws), "explicit");
     struct cr_buf url;
     cr_buf_init(&url, 0);
-    CHECK_EQ_INT(cr_aws_endpoint(aws, "s3", &url, &err), CR_OK);
+    CHECK_EQ_INT(cr__aws_endpoint_url(aws, "s3", &url, &err), CR_OK);
     CHECK_EQ_STR((const char *)url.data, "http://127.0.0.1:9");
-    cr_buf_free(&url);
+    cr_buf_clear(&url);
     cr_aws_free(aws);
 
     aws = NULL;

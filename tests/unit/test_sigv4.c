@@ -42,20 +42,20 @@ static char *fmt(const char *format, ...)
     struct cr_buf b = {0};
     va_list ap;
     va_start(ap, format);
-    cr_buf_vappendf(&b, format, ap);
+    cr__buf_vappendf(&b, format, ap);
     va_end(ap);
-    return cr_buf_steal(&b, NULL);
+    return cr__buf_steal(&b, NULL);
 }
 
 /* The whole file as a NUL-terminated string, or NULL. */
 static char *slurp(const char *path, size_t *len)
 {
     struct cr_buf b = {0};
-    if (cr_file_read(path, 0, &b, NULL) != CR_OK) {
-        cr_buf_free(&b);
+    if (cr__file_read(path, 0, &b, NULL) != CR_OK) {
+        cr_buf_clear(&b);
         return NULL;
     }
-    return cr_buf_steal(&b, len);
+    return cr__buf_steal(&b, len);
 }
 
 static int file_exists(const char *path)
@@ -107,13 +107,13 @@ static void check_file(const char *name, const char *what, const char *got, cons
 
 static void hex_of(const void *data, size_t len, char *out)
 {
-    cr_hex_encode(data, len, out);
+    cr__hex_encode(data, len, out);
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[CR_SHA256_LEN];
-    cr_sha256(data, len, md);
+    cr__sha256(data, len, md);
     hex_of(md, sizeof(md), out);
 }
 
@@ -122,12 +122,12 @@ static int parse_time(const char *s, int64_t *out)
 {
     int y, mo, d, h = 0, mi = 0, sec = 0;
     if (strchr(s, '-'))
-        return cr_time_parse_iso8601(s, out) == CR_OK;
+        return cr__time_parse_iso8601(s, out) == CR_OK;
     if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ", &y, &mo, &d, &h, &mi, &sec) < 3)
         return 0;
     char iso[32];
     snprintf(iso, sizeof(iso), "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, sec);
-    return cr_time_parse_iso8601(iso, out) == CR_OK;
+    return cr__time_parse_iso8601(iso, out) == CR_OK;
 }
 
 /* ---- suite bookkeeping ---------------------------------------------------*/
@@ -211,7 +211,7 @@ struct http_req {
     size_t body_len;
 };
 
-static void http_req_free(struct http_req *r)
+static void http_req_clear(struct http_req *r)
 {
     free(r->text);
     free(r->headers);
@@ -290,9 +290,9 @@ static char *header_key(const struct cr_http_header *h)
     struct cr_buf b = {0};
     for (const char *c = h->name; *c; c++) {
         char l = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-        cr_buf_append(&b, &l, 1);
+        cr__buf_append(&b, &l, 1);
     }
-    cr_buf_append(&b, ":", 1);
+    cr__buf_append(&b, ":", 1);
     int space = 0;
     const char *v = h->value;
     while (*v == ' ' || *v == '\t' || *v == '\n')
@@ -303,11 +303,11 @@ static char *header_key(const struct cr_http_header *h)
             continue;
         }
         if (space)
-            cr_buf_append(&b, " ", 1);
+            cr__buf_append(&b, " ", 1);
         space = 0;
-        cr_buf_append(&b, v, 1);
+        cr__buf_append(&b, v, 1);
     }
-    return cr_buf_steal(&b, NULL);
+    return cr__buf_steal(&b, NULL);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -320,12 +320,12 @@ static char *join_sorted(char **items, size_t n)
 {
     struct cr_buf b = {0};
     qsort(items, n, sizeof(*items), str_cmp);
-    cr_buf_append(&b, "", 0);
+    cr__buf_append(&b, "", 0);
     for (size_t i = 0; i < n; i++)
-        cr_buf_appendf(&b, "%s%s", i ? "\n" : "", items[i]);
+        cr__buf_appendf(&b, "%s%s", i ? "\n" : "", items[i]);
     for (size_t i = 0; i < n; i++)
         free(items[i]);
-    return cr_buf_steal(&b, NULL);
+    return cr__buf_steal(&b, NULL);
 }
 
 static char *header_set(const struct cr_http_header *hs, size_t n)
@@ -384,7 +384,7 @@ static void check_signed_request(const char *name, const char *path, const struc
         char *label = fmt("%s: signed request %s parses", name, path);
         tap_check(0, label, __FILE__, __LINE__);
         free(label);
-        http_req_free(&want);
+        http_req_clear(&want);
         return;
     }
     const char *got_query = res->query ? res->query : in->query;
@@ -401,7 +401,7 @@ static void check_signed_request(const char *name, const char *path, const struc
     free(want_h);
     free(got_q);
     free(want_q);
-    http_req_free(&want);
+    http_req_clear(&want);
 }
 
 /* The value of Signature= in an Authorization value, or NULL. */
@@ -422,14 +422,14 @@ static char *authz_signature(const struct http_req *r)
 static char *authz_components(const char *a)
 {
     struct cr_buf b = {0};
-    cr_buf_append(&b, "", 0);
+    cr__buf_append(&b, "", 0);
     for (; a && *a; a++) {
-        cr_buf_append(&b, a, 1);
+        cr__buf_append(&b, a, 1);
         if (*a == ',')
             while (a[1] == ' ')
                 a++;
     }
-    return cr_buf_steal(&b, NULL);
+    return cr__buf_steal(&b, NULL);
 }
 
 /* Signs and reports a failed call as a failing check. */
@@ -481,7 +481,7 @@ static char *canonical_uri_of(const char *path, const char *service, enum cr_sig
         return NULL;
     const char *start = strchr(res.canonical_request, '\n') + 1;
     char *uri = strndup(start, strcspn(start, "\n"));
-    cr_sigv4_result_free(&res);
+    cr_sigv4_result_clear(&res);
     return uri;
 }
 
@@ -539,7 +539,7 @@ static void test_query_and_headers(void)
     CHECK_EQ_STR(res.headers[1].name, "Authorization");
     CHECK_EQ_STR(res.headers[1].value, res.authorization);
     CHECK(res.query == NULL);
-    cr_sigv4_result_free(&res);
+    cr_sigv4_result_clear(&res);
 }
 
 static void test_s3_header_and_query(void)
@@ -561,7 +561,7 @@ static void test_s3_header_and_query(void)
     CHECK_EQ_STR(res.headers[1].name, "X-Amz-Security-Token");
     CHECK_EQ_STR(res.headers[1].value, "tok/en");
     CHECK_EQ_STR(res.headers[2].name, "x-amz-content-sha256");
-    cr_sigv4_result_free(&res);
+    cr_sigv4_result_clear(&res);
 
     p.location = CR_SIGV4_LOCATION_QUERY;
     p.expires_s = 60;
@@ -575,7 +575,7 @@ static void test_s3_header_and_query(void)
                   strstr(res.query, "&X-Amz-Security-Token=tok%2Fen&") &&
                   !strstr(res.query, "stale"),
               "presigned query: own parameters first, a stale signature dropped, token encoded");
-    cr_sigv4_result_free(&res);
+    cr_sigv4_result_clear(&res);
 }
 
 static void test_errors(void)
@@ -612,18 +612,18 @@ static void test_errors(void)
     CHECK_EQ_INT(cr_sigv4_sign(NULL, &p, &res, NULL), CR_ERR_INVALID);
     CHECK_EQ_INT(cr_sigv4_sign(&req, NULL, &res, NULL), CR_ERR_INVALID);
     CHECK_EQ_INT(cr_sigv4_sign(&req, &p, NULL, NULL), CR_ERR_INVALID);
-    cr_sigv4_result_free(NULL);
-    cr_sigv4_result_free(&res); /* an empty result may be freed again */
+    cr_sigv4_result_clear(NULL);
+    cr_sigv4_result_clear(&res); /* an empty result may be freed again */
     /* A real result, freed twice: the first free empties it (ASan and
      * valgrind would see a double free otherwise). */
     p = spec_params("sqs");
     CHECK_EQ_INT(cr_sigv4_sign(&req, &p, &res, &err), CR_OK);
     CHECK(res.signature != NULL && res.authorization != NULL);
-    cr_sigv4_result_free(&res);
+    cr_sigv4_result_clear(&res);
     CHECK_MSG(res.signature == NULL && res.authorization == NULL &&
                   res.canonical_request == NULL && res.num_headers == 0,
-              "cr_sigv4_result_free empties the result");
-    cr_sigv4_result_free(&res);
+              "cr_sigv4_result_clear empties the result");
+    cr_sigv4_result_clear(&res);
 }
 
 /* ---- suite 1: the classic aws-sig-v4-test-suite ---------------------------*/
@@ -712,8 +712,8 @@ static void run_classic_case(struct suite *su, const char *req_path, const char 
             free(f);
         }
     }
-    cr_sigv4_result_free(&res);
-    http_req_free(&in);
+    cr_sigv4_result_clear(&res);
+    http_req_clear(&in);
     free(base);
     case_end(su, mark);
 }
@@ -784,7 +784,7 @@ static void run_crt_variant(const char *dir, const char *name, const json_t *ctx
         check_signed_request(vname, f = fmt("%s/%s-signed-request.txt", dir, v), in, &res);
         free(f);
     }
-    cr_sigv4_result_free(&res);
+    cr_sigv4_result_clear(&res);
     free(vname);
 }
 
@@ -801,7 +801,7 @@ static void run_crt_case(struct suite *su, const char *dir, const char *name)
         run_crt_variant(dir, name, ctx, &in, 1);
     }
     free(label);
-    http_req_free(&in);
+    http_req_clear(&in);
     json_decref(ctx);
     free(ctx_path);
     free(req_path);
@@ -873,7 +873,7 @@ static void run_smithy_case(struct suite *su, const struct smithy_case *c)
                 free(g);
             }
         }
-        cr_sigv4_result_free(&res);
+        cr_sigv4_result_clear(&res);
         p.time_s = sign_time;
         if (sign_ok(c->name, &req, &p, &res)) {
             char *want_sig = authz_signature(&signed_in);
@@ -883,9 +883,9 @@ static void run_smithy_case(struct suite *su, const struct smithy_case *c)
         }
     }
     free(label);
-    cr_sigv4_result_free(&res);
-    http_req_free(&in);
-    http_req_free(&signed_in);
+    cr_sigv4_result_clear(&res);
+    http_req_clear(&in);
+    http_req_clear(&signed_in);
     free(f);
     free(req_path);
     free(dir);
@@ -917,7 +917,7 @@ struct json_req {
     const char *host;
 };
 
-static void json_req_free(struct json_req *j)
+static void json_req_clear(struct json_req *j)
 {
     free(j->headers);
     for (size_t i = 0; i < ARRAY_LEN(j->owned); i++)
@@ -967,12 +967,12 @@ static int json_request(const json_t *ex, int query_mode, struct json_req *j)
                 return 0;
             if (strncmp(jstr_at(kv, 0), "X-Amz-", 6) == 0)
                 continue;
-            cr_buf_appendf(&q, "%s", q.len ? "&" : "");
-            cr_uri_encode(jstr_at(kv, 0), strlen(jstr_at(kv, 0)), 0, &q);
-            cr_buf_append(&q, "=", 1);
-            cr_uri_encode(jstr_at(kv, 1), strlen(jstr_at(kv, 1)), 0, &q);
+            cr__buf_appendf(&q, "%s", q.len ? "&" : "");
+            cr__uri_encode(jstr_at(kv, 0), strlen(jstr_at(kv, 0)), 0, &q);
+            cr__buf_append(&q, "=", 1);
+            cr__uri_encode(jstr_at(kv, 1), strlen(jstr_at(kv, 1)), 0, &q);
         }
-        j->req.query = j->owned[2] = cr_buf_steal(&q, NULL);
+        j->req.query = j->owned[2] = cr__buf_steal(&q, NULL);
     }
     const json_t *hs = json_object_get(ex, "headers");
     j->headers = calloc(json_array_size(hs) + 1, sizeof(*j->headers));
@@ -1057,7 +1057,7 @@ static void check_chunks(const char *name, const struct cr_sigv4_params *p, cons
         struct cr_buf sts = {0};
         char sig[CR_SIGV4_SIGNATURE_LEN] = "";
         check_text(cname, "previous signature", prev, jstr(c, "previous_signature"));
-        CHECK_EQ_INT(cr_sigv4_sign_chunk(p, prev, data, len, sig, &sts, NULL), CR_OK);
+        CHECK_EQ_INT(cr__sigv4_sign_chunk(p, prev, data, len, sig, &sts, NULL), CR_OK);
         sha256_hex(data, len, sha);
         check_text(cname, "data SHA-256", sha, jstr(c, "data_sha256"));
         check_text(cname, "string to sign", (const char *)sts.data, jstr(c, "string_to_sign"));
@@ -1069,7 +1069,7 @@ static void check_chunks(const char *name, const struct cr_sigv4_params *p, cons
         total += enc;
         snprintf(prev, sizeof(prev), "%s", sig);
         free(hdr);
-        cr_buf_free(&sts);
+        cr_buf_clear(&sts);
         free(cname);
         free(data);
     }
@@ -1089,15 +1089,15 @@ static void check_policy(const char *name, struct cr_sigv4_params p, const json_
     unsigned char key[CR_SHA256_LEN];
     CHECK_MSG(policy && parse_time(jstr(ex, "timestamp"), &p.time_s),
               "post-object-policy: policy and timestamp given");
-    cr_base64_encode(policy ? policy : "", policy ? strlen(policy) : 0, &b64);
+    cr__base64_encode(policy ? policy : "", policy ? strlen(policy) : 0, &b64);
     check_text(name, "policy base64", (const char *)b64.data, jstr(ex, "policy_base64"));
     check_text(name, "string to sign", (const char *)b64.data, jstr(want, "string_to_sign"));
-    CHECK_EQ_INT(cr_sigv4_sign_string(&p, (const char *)b64.data, b64.len, sig, NULL), CR_OK);
+    CHECK_EQ_INT(cr__sigv4_sign_string(&p, (const char *)b64.data, b64.len, sig, NULL), CR_OK);
     check_text(name, "signature", sig, jstr(want, "signature"));
-    CHECK_EQ_INT(cr_sigv4_signing_key(&p, key, NULL), CR_OK);
+    CHECK_EQ_INT(cr__sigv4_signing_key(&p, key, NULL), CR_OK);
     hex_of(key, sizeof(key), key_hex);
     check_text(name, "signing key", key_hex, jstr(want, "signing_key_hex"));
-    cr_buf_free(&b64);
+    cr_buf_clear(&b64);
 }
 
 /* One example of either JSON file, with top-level defaults in `top`. */
@@ -1142,8 +1142,8 @@ static void run_json_example(struct suite *su, const json_t *top, const json_t *
             check_chunks(name, &p, want, res.signature, &j);
     }
     free(label);
-    cr_sigv4_result_free(&res);
-    json_req_free(&j);
+    cr_sigv4_result_clear(&res);
+    json_req_clear(&j);
     case_end(su, mark);
 }
 
@@ -1168,14 +1168,14 @@ static void run_key_derivation(struct suite *su, const json_t *kd)
     check_key_hex("kSecret", (const unsigned char *)k_secret, strlen(k_secret),
                   jstr(kd, "kSecret_hex"));
     const char *date = jstr(kd, "date") ? jstr(kd, "date") : "";
-    cr_hmac_sha256(k_secret, strlen(k_secret), date, strlen(date), k);
+    cr__hmac_sha256(k_secret, strlen(k_secret), date, strlen(date), k);
     check_key_hex("kDate", k, sizeof(k), jstr(kd, "kDate_hex"));
-    cr_hmac_sha256(k, sizeof(k), p.region, p.region ? strlen(p.region) : 0, k);
+    cr__hmac_sha256(k, sizeof(k), p.region, p.region ? strlen(p.region) : 0, k);
     check_key_hex("kRegion", k, sizeof(k), jstr(kd, "kRegion_hex"));
-    cr_hmac_sha256(k, sizeof(k), p.service, p.service ? strlen(p.service) : 0, k);
+    cr__hmac_sha256(k, sizeof(k), p.service, p.service ? strlen(p.service) : 0, k);
     check_key_hex("kService", k, sizeof(k), jstr(kd, "kService_hex"));
-    CHECK_EQ_INT(cr_sigv4_signing_key(&p, key, NULL), CR_OK);
-    check_key_hex("kSigning (cr_sigv4_signing_key)", key, sizeof(key), jstr(kd, "kSigning_hex"));
+    CHECK_EQ_INT(cr__sigv4_signing_key(&p, key, NULL), CR_OK);
+    check_key_hex("kSigning (cr__sigv4_signing_key)", key, sizeof(key), jstr(kd, "kSigning_hex"));
     free(k_secret);
     case_end(su, mark);
 }
@@ -1202,7 +1202,7 @@ static void suite_json(const char *file, const char *suite_name, int expected)
         unsigned char key[CR_SHA256_LEN];
         char hex[65] = "";
         if (parse_time(jstr(top, "timestamp"), &p.time_s) &&
-            cr_sigv4_signing_key(&p, key, NULL) == CR_OK)
+            cr__sigv4_signing_key(&p, key, NULL) == CR_OK)
             hex_of(key, sizeof(key), hex);
         check_text(file, "top-level signing key", hex, jstr(top, "signing_key_hex"));
     }

@@ -81,7 +81,7 @@ static void test_heap_order(void)
     CHECK_EQ_INT(n, 5000);
     CHECK_MSG(ordered, "pops are sorted by (time, priority, insertion)");
     CHECK(!cr__sim_heap_pop(&h, &e));
-    cr__sim_heap_free(&h);
+    cr__sim_heap_clear(&h);
 }
 
 /* Per-second billing, whole seconds rounded up, with the minimum. */
@@ -155,12 +155,12 @@ static void test_trace(void)
     CHECK_EQ_INT(cr__sim_source_next(&s, &r), 285000);
     CHECK_EQ_INT(cr__sim_source_next(&s, &r), 1785000);
     CHECK_EQ_INT(cr__sim_source_next(&s, &r), -1);
-    cr__sim_source_free(&s);
+    cr__sim_source_clear(&s);
     FILE *f = fopen(path, "w");
     fputs("1.5\nsoon\n", f);
     fclose(f);
     CHECK(cr__sim_source_parse(spec, &s, &err) == CR_ERR_FORMAT && strstr(err.message, "line 2"));
-    cr__sim_source_free(&s);
+    cr__sim_source_clear(&s);
     unlink(path);
 }
 
@@ -177,7 +177,7 @@ static void test_burst_by_hand(void)
         .arrivals = arrivals, .service = "1", .boot = "40", .keep_series = 1};
     struct cr_sim_result r;
     struct cr_error err = {0};
-    CHECK(cr_sim_run(&o, &r, &err) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, &err) == CR_OK);
     CHECK_EQ_INT(r.requests, 1000);
     CHECK_EQ_INT(r.fleet.completed, 1000);
     CHECK(near(r.fleet.latency_avg_s, 65.5, 1e-9));
@@ -198,13 +198,13 @@ static void test_burst_by_hand(void)
     struct cr_buf csv, svg;
     cr_buf_init(&csv, 0);
     cr_buf_init(&svg, 0);
-    CHECK(cr_sim_write(&r, CR_SIM_CSV, &csv) == CR_OK && csv.data &&
+    CHECK(cr__sim_write(&r, CR_SIM_CSV, &csv) == CR_OK && csv.data &&
           strstr((char *)csv.data, "\n0.000,1000,0,1000,0,1000,20,0,0,0,20,20\n"));
-    CHECK(cr_sim_write(&r, CR_SIM_SVG, &svg) == CR_OK && svg.data &&
+    CHECK(cr__sim_write(&r, CR_SIM_SVG, &svg) == CR_OK && svg.data &&
           strncmp((char *)svg.data, "<svg ", 5) == 0 && strstr((char *)svg.data, "</svg>\n"));
-    cr_buf_free(&csv);
-    cr_buf_free(&svg);
-    cr_sim_result_free(&r);
+    cr_buf_clear(&csv);
+    cr_buf_clear(&svg);
+    cr__sim_result_clear(&r);
 }
 
 /* Concurrency, the minimum and the stop delay by hand: 100 uploads, a cap
@@ -223,7 +223,7 @@ static void test_concurrency_by_hand(void)
                                .min_billed_s = -1,
                                .policy = {.max_instances = 5, .min_instances = 2}};
     struct cr_sim_result r;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK_EQ_INT(r.fleet.completed, 100);
     CHECK(near(r.fleet.latency_avg_s, 3, 1e-9));
     CHECK(near(r.fleet.latency_max_s, 5, 1e-9));
@@ -233,7 +233,7 @@ static void test_concurrency_by_hand(void)
     CHECK(near(r.fleet.instance_seconds, 5 * 45, 1e-9));
     CHECK(near(r.fleet.cost_usd, 5 * 45 * 0.0116 / 3600, 1e-12));
     CHECK_EQ_INT(r.ideal.peak_instances, 25); /* 100 at once, 4 per instance */
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
 }
 
 /* An image slower than the visibility timeout comes back while it is still
@@ -252,17 +252,17 @@ static void test_visibility_redelivery(void)
                                .visibility_s = 30,
                                .policy = {.max_instances = 1}};
     struct cr_sim_result r;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK_EQ_INT(r.fleet.completed, 1);
     CHECK_EQ_INT(r.redeliveries, 4);
     CHECK(near(r.fleet.latency_avg_s, 40, 1e-9));
     CHECK_EQ_INT(r.dead_letters + r.unfinished, 0);
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
     o.visibility_s = 60;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK_EQ_INT(r.redeliveries, 0);
     CHECK_EQ_INT(r.fleet.completed, 1);
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
 }
 
 /* Instances that die lose nothing: their uploads come back after the
@@ -278,16 +278,16 @@ static void test_deaths(void)
                                .max_receives = -1,
                                .seed = 3};
     struct cr_sim_result r;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK(r.deaths > 0 && r.redeliveries > 0 && r.launched > 20);
     CHECK_EQ_INT(r.fleet.completed, 200);
     CHECK_EQ_INT(r.unfinished + r.dead_letters, 0);
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
     o.max_receives = 1;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK(r.dead_letters > 0);
     CHECK_EQ_INT(r.fleet.completed + r.dead_letters, 200);
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
 }
 
 /* The same options give the same bytes; another seed gives other ones. */
@@ -304,16 +304,16 @@ static void test_determinism(void)
         struct cr_sim_result r;
         cr_buf_init(&out[i], 0);
         o.seed = i < 2 ? 11 : 12;
-        CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
-        cr_sim_write(&r, CR_SIM_JSON, &out[i]);
-        cr_sim_write(&r, CR_SIM_CSV, &out[i]);
-        cr_sim_result_free(&r);
+        CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
+        cr__sim_write(&r, CR_SIM_JSON, &out[i]);
+        cr__sim_write(&r, CR_SIM_CSV, &out[i]);
+        cr__sim_result_clear(&r);
     }
     CHECK(out[0].len > 1000 && out[0].len == out[1].len &&
           memcmp(out[0].data, out[1].data, out[0].len) == 0);
     CHECK(out[0].len != out[2].len || memcmp(out[0].data, out[2].data, out[0].len) != 0);
     for (int i = 0; i < 3; i++)
-        cr_buf_free(&out[i]);
+        cr_buf_clear(&out[i]);
 }
 
 /* Bad options are refused with a message naming them. */
@@ -324,26 +324,26 @@ static void test_errors(void)
     const char *ok[] = {"burst:10", NULL};
     struct cr_sim_result r;
     struct cr_error err = {0};
-    CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = none}, &r, &err) == CR_ERR_INVALID);
-    CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = bad}, &r, &err) == CR_ERR_INVALID &&
+    CHECK(cr__sim_run(&(struct cr_sim_options){.arrivals = none}, &r, &err) == CR_ERR_INVALID);
+    CHECK(cr__sim_run(&(struct cr_sim_options){.arrivals = bad}, &r, &err) == CR_ERR_INVALID &&
           strstr(err.message, "poisson:x:1"));
-    CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok, .service = "fixed"}, &r, &err) ==
+    CHECK(cr__sim_run(&(struct cr_sim_options){.arrivals = ok, .service = "fixed"}, &r, &err) ==
               CR_ERR_INVALID &&
           strstr(err.message, "--service"));
-    CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok, .policy = {.min_instances = 30}}, &r,
+    CHECK(cr__sim_run(&(struct cr_sim_options){.arrivals = ok, .policy = {.min_instances = 30}}, &r,
                      &err) == CR_ERR_INVALID);
-    CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok, .concurrency = -1}, &r, &err) ==
+    CHECK(cr__sim_run(&(struct cr_sim_options){.arrivals = ok, .concurrency = -1}, &r, &err) ==
           CR_ERR_INVALID);
-    CHECK(cr_sim_run(NULL, &r, &err) == CR_ERR_INVALID);
+    CHECK(cr__sim_run(NULL, &r, &err) == CR_ERR_INVALID);
     CHECK(r.series == NULL && r.requests == 0);
-    CHECK(cr_sim_run(&(struct cr_sim_options){.arrivals = ok}, &r, &err) == CR_OK);
+    CHECK(cr__sim_run(&(struct cr_sim_options){.arrivals = ok}, &r, &err) == CR_OK);
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    CHECK(cr_sim_write(&r, CR_SIM_SVG, &b) == CR_ERR_STATE && b.len == 0);
-    CHECK(cr_sim_write(&r, (enum cr_sim_format)9, &b) == CR_ERR_INVALID);
-    cr_buf_free(&b);
-    cr_sim_result_free(&r);
-    cr_sim_result_free(NULL);
+    CHECK(cr__sim_write(&r, CR_SIM_SVG, &b) == CR_ERR_STATE && b.len == 0);
+    CHECK(cr__sim_write(&r, (enum cr_sim_format)9, &b) == CR_ERR_INVALID);
+    cr_buf_clear(&b);
+    cr__sim_result_clear(&r);
+    cr__sim_result_clear(NULL);
 }
 
 /* One upload at 0.5 s with a 10 s tick and instant boots: without wake-ups
@@ -359,21 +359,21 @@ static void test_wake_on_arrival(void)
                                .interval_ms = 10000,
                                .policy = {.max_instances = 1}};
     struct cr_sim_result r;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK(near(r.fleet.latency_avg_s, 10.5, 1e-9));
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
     o.wake = 1;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK(near(r.fleet.latency_avg_s, 1.0, 1e-9));
     CHECK_EQ_INT(r.launched, 1);
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
     const char *two[] = {"burst:1@0.5", "burst:1@0.505", NULL};
     o.arrivals = two;
-    CHECK(cr_sim_run(&o, &r, NULL) == CR_OK);
+    CHECK(cr__sim_run(&o, &r, NULL) == CR_OK);
     CHECK_EQ_INT(r.fleet.completed, 2);
     CHECK(near(r.fleet.latency_max_s, 1.995, 1e-9)); /* 0.505 -> 2.5, behind the first */
     CHECK_EQ_INT(r.launched, 1);
-    cr_sim_result_free(&r);
+    cr__sim_result_clear(&r);
 }
 
 int main(void)

@@ -41,29 +41,29 @@ static void test_key_safety(void)
     long_key[300] = '\0';
     memset(max_key, 'k', 255);
     max_key[255] = '\0';
-    CHECK(cr_store_key_is_safe("test_0.JPEG"));
-    CHECK(cr_store_key_is_safe("test_0"));
-    CHECK(cr_store_key_is_safe("A-b_c.9"));
-    CHECK_MSG(cr_store_key_is_safe(max_key), "a 255-byte key is safe");
-    CHECK(!cr_store_key_is_safe("../x"));
-    CHECK(!cr_store_key_is_safe("/etc/passwd"));
-    CHECK(!cr_store_key_is_safe("a/b"));
-    CHECK(!cr_store_key_is_safe(".hidden"));
-    CHECK(!cr_store_key_is_safe(".."));
-    CHECK(!cr_store_key_is_safe("."));
-    CHECK(!cr_store_key_is_safe(""));
-    CHECK(!cr_store_key_is_safe(NULL));
-    CHECK_MSG(!cr_store_key_is_safe(long_key), "a 300-byte key is refused");
+    CHECK(cr__store_key_is_safe("test_0.JPEG"));
+    CHECK(cr__store_key_is_safe("test_0"));
+    CHECK(cr__store_key_is_safe("A-b_c.9"));
+    CHECK_MSG(cr__store_key_is_safe(max_key), "a 255-byte key is safe");
+    CHECK(!cr__store_key_is_safe("../x"));
+    CHECK(!cr__store_key_is_safe("/etc/passwd"));
+    CHECK(!cr__store_key_is_safe("a/b"));
+    CHECK(!cr__store_key_is_safe(".hidden"));
+    CHECK(!cr__store_key_is_safe(".."));
+    CHECK(!cr__store_key_is_safe("."));
+    CHECK(!cr__store_key_is_safe(""));
+    CHECK(!cr__store_key_is_safe(NULL));
+    CHECK_MSG(!cr__store_key_is_safe(long_key), "a 300-byte key is refused");
     char k256[257];
     memset(k256, 'k', 256);
     k256[256] = '\0';
-    CHECK_MSG(!cr_store_key_is_safe(k256), "a 256-byte key is refused");
-    CHECK(!cr_store_key_is_safe("a\nb"));
-    CHECK(!cr_store_key_is_safe("a\x01"));
-    CHECK(!cr_store_key_is_safe("tab\there"));
-    CHECK(!cr_store_key_is_safe("a b"));
-    CHECK(!cr_store_key_is_safe("a\\b"));
-    CHECK(!cr_store_key_is_safe("caf\xc3\xa9"));
+    CHECK_MSG(!cr__store_key_is_safe(k256), "a 256-byte key is refused");
+    CHECK(!cr__store_key_is_safe("a\nb"));
+    CHECK(!cr__store_key_is_safe("a\x01"));
+    CHECK(!cr__store_key_is_safe("tab\there"));
+    CHECK(!cr__store_key_is_safe("a b"));
+    CHECK(!cr__store_key_is_safe("a\\b"));
+    CHECK(!cr__store_key_is_safe("caf\xc3\xa9"));
 }
 
 static void test_urls(void)
@@ -141,7 +141,7 @@ static void test_unsafe_keys_refused(struct cr_store *s)
     snprintf(escaped, sizeof(escaped), "%s/x", root);
     CHECK_MSG(!exists(escaped), "\"../x\" wrote nothing outside the store");
     CHECK(out.len == 0);
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
 }
 
 static void test_round_trip(struct cr_store *s)
@@ -155,11 +155,11 @@ static void test_round_trip(struct cr_store *s)
     CHECK_EQ_INT(cr_store_get(s, "bin.dat", 0, &out, &err), CR_OK);
     CHECK_MSG(out.len == sizeof(bytes) && memcmp(out.data, bytes, sizeof(bytes)) == 0,
               "binary bytes come back unchanged");
-    cr_buf_reset(&out);
+    cr__buf_reset(&out);
     CHECK_EQ_INT(cr_store_get(s, "bin.dat", 100, &out, &err), CR_ERR_TOO_LARGE);
 
     CHECK_EQ_INT(cr_store_put(s, "empty", NULL, 0, &err), CR_OK);
-    cr_buf_reset(&out);
+    cr__buf_reset(&out);
     CHECK_EQ_INT(cr_store_get(s, "empty", 0, &out, &err), CR_OK);
     CHECK_EQ_INT(out.len, 0);
 
@@ -167,17 +167,17 @@ static void test_round_trip(struct cr_store *s)
     memset(max_key, 'm', 255);
     max_key[255] = '\0';
     CHECK_EQ_INT(cr_store_put(s, max_key, "long", 4, &err), CR_OK);
-    cr_buf_reset(&out);
+    cr__buf_reset(&out);
     CHECK_EQ_INT(cr_store_get(s, max_key, 0, &out, &err), CR_OK);
     CHECK_EQ_STR((char *)out.data, "long");
 
     CHECK_EQ_INT(cr_store_delete(s, "bin.dat", &err), CR_OK);
-    cr_buf_reset(&out);
+    cr__buf_reset(&out);
     CHECK_EQ_INT(cr_store_get(s, "bin.dat", 0, &out, &err), CR_ERR_NOT_FOUND);
     CHECK_MSG(strstr(err.message, "bin.dat") != NULL, "NOT_FOUND names the key");
     CHECK_EQ_INT(cr_store_delete(s, "bin.dat", &err), CR_OK);
     CHECK_EQ_INT(cr_store_get(s, "never-stored", 0, &out, &err), CR_ERR_NOT_FOUND);
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
 }
 
 /* Only object files (no temporaries) are left in the store directory. */
@@ -225,7 +225,7 @@ static void test_atomic_overwrite(void)
     int reads = 0, torn = 0, status = 0;
     struct cr_buf out = {0};
     while (waitpid(pid, &status, WNOHANG) == 0 || reads < 10) {
-        cr_buf_reset(&out);
+        cr__buf_reset(&out);
         if (cr_store_get(s, "obj", 0, &out, NULL) != CR_OK) {
             torn++;
             continue;
@@ -243,7 +243,7 @@ static void test_atomic_overwrite(void)
     int dots = 0;
     CHECK_EQ_INT(count_entries(dir, &dots), 1);
     CHECK_MSG(dots == 0, "no temporary file is left behind");
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
     cr_store_free(s);
     free(a);
     free(b);
@@ -274,11 +274,11 @@ static int in_store(const char *sub, const char *key)
 static void test_retention(void)
 {
     struct cr_store *in = open_store("ret-in"), *out = open_store("ret-out");
-    int64_t now = cr_time_wall_ms();
+    int64_t now = cr__time_wall_ms();
     char id[4][CR_UUID_STR_LEN + 8], res[4][CR_UUID_STR_LEN + 8];
     for (int i = 0; i < 4; i++) {
-        cr_uuid_v4(id[i]);
-        cr_result_key(id[i], res[i], sizeof(res[i]));
+        cr__uuid_v4(id[i]);
+        cr__result_key(id[i], res[i], sizeof(res[i]));
         strcat(id[i], i % 2 ? ".png" : ".jpg"); /* input keys as the web tier makes them */
     }
     put_aged(in, "ret-in", id[0], 2 * 3600, now);  /* answered, past 1 h: goes */

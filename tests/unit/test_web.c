@@ -156,7 +156,7 @@ static void test_pending_map(void)
     snprintf(id, sizeof(id), "done-%d", CR__WEB_RECENT_IDS + 9);
     CHECK(cr__web_pending_seen(&m, id));
     free(e);
-    cr__web_pending_free(&m);
+    cr__web_pending_clear(&m);
 }
 
 static void test_metrics_text(void)
@@ -188,11 +188,11 @@ static void test_metrics_text(void)
     CHECK(strstr(t, "cloudrec_web_pending_requests 7\n") != NULL);
     CHECK(strstr(t, "cloudrec_queue_visible_messages{queue=\"requests\"} 4\n") != NULL);
     CHECK(strstr(t, "# TYPE cloudrec_web_upload_duration_seconds histogram\n") != NULL);
-    cr_buf_reset(&out);
+    cr__buf_reset(&out);
     g.queue_ok = 0;
     CHECK_EQ_INT(cr__web_metrics_render(&m, &g, &out), CR_OK);
     CHECK(strstr((const char *)out.data, "cloudrec_queue_visible_messages") == NULL);
-    cr_buf_free(&out);
+    cr_buf_clear(&out);
 }
 
 /* The latencies of uploads answered 200 come back once each, newest kept. */

@@ -398,7 +398,7 @@ _buf_p = ctypes.POINTER(_Buf)
 _s3obj_pp = ctypes.POINTER(ctypes.POINTER(_S3Object))
 _SQS_ZERO = -1  # CR_SQS_ZERO: an explicit 0 where 0 means "the default"
 
-_buf_free = _declare("cr_buf_free", None, _buf_p)
+_buf_free = _declare("cr_buf_clear", None, _buf_p)
 _aws_open = _declare("cr_aws_open_settings", _status, _settings_p, ctypes.POINTER(_aws_p),
                      _err_p)
 _aws_free = _declare("cr_aws_free", None, _aws_p)
