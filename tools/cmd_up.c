@@ -137,7 +137,8 @@ int cloudrec_cmd_up(int argc, char **argv)
         tool_fail("cloudrec", "up", st, &err);
         return st == CR_ERR_STATE || st == CR_ERR_TIMEOUT ? UP_EXIT_FAIL : UP_EXIT_USAGE;
     }
-    printf("cloudrec is up: %s (data in %s, up to %d workers)\n", cr_up_url(up), cr__up_data_dir(up),
+    printf("cloudrec is up: %s (data in %s, up to %d workers)\n", cr_up_url(up),
+           cr__up_data_dir(up),
            cr__up_max_workers(up));
     fflush(stdout);
     rc = 0;

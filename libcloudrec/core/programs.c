@@ -73,12 +73,14 @@ static const struct cr__opt web_opts[] = {
     {.name = "threads", .type = CR__OPT_INT, .offset = WEB(threads), .metavar = "N",
      .help = "HTTP threads", .def = "4", .lo = 1, .hi = 256},
     {.name = "max-connections", .type = CR__OPT_UINT, .offset = WEB(max_connections),
-     .metavar = "N", .help = "open connections at once, waiting requests included; past it a request is "
+     .metavar = "N",
+     .help = "open connections at once, waiting requests included; past it a request is "
              "answered 503 at once (up to 64 more connections are accepted to say so); raise "
              "ulimit -n to match",
      .def = "1024", .lo = 1, .hi = 1000000},
     {.name = "idle-timeout-s", .type = CR__OPT_INT, .offset = WEB(idle_timeout_s),
-     .metavar = "N", .help = "close connections idle this long; a connection waiting for its answer is never "
+     .metavar = "N",
+     .help = "close connections idle this long; a connection waiting for its answer is never "
              "idle", .def = "60", .lo = 1,
      .hi = 86400},
     {.name = "header-timeout-ms", .type = CR__OPT_LONG, .offset = WEB(header_timeout_ms),
@@ -199,7 +201,8 @@ static const struct cr__opt scaler_opts[] = {
      .help = "the cap (an ec2: fleet lowers it to 20); a larger backlog waits, nothing is "
              "dropped", .def = "20", .lo = 1, .hi = 1000},
     {.name = "per-instance", .type = CR__OPT_INT, .offset = SC(policy.per_instance_target),
-     .metavar = "N", .help = "backlog one worker is meant to absorb: desired = ceil(backlog / N)", .def = "1", .lo = 1, .hi = 1000000},
+     .metavar = "N", .help = "backlog one worker is meant to absorb: desired = ceil(backlog / N)",
+     .def = "1", .lo = 1, .hi = 1000000},
     {.name = "scale-in-window-ms", .type = CR__OPT_I64, .offset = SC(policy.scale_in_window_ms),
      .metavar = "MS", .help = "backlog must stay low this long before stopping workers",
      .def = "30000", .lo = 1, .hi = 86400000},

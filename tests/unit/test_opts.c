@@ -269,7 +269,8 @@ static void parsing(void)
     CHECK_EQ_INT(parse(&cr__scaler_program, sc_operand, &s, &first), 2);
 
     struct cr__worker_cmd k;
-    char *choice[] = {"cloudrec-worker", "--requests", "q", "--output", "o", "--engine", "gpu", NULL};
+    char *choice[] = {"cloudrec-worker", "--requests", "q", "--output", "o",
+                      "--engine",        "gpu",        NULL};
     CHECK_EQ_INT(parse(&cr__worker_program, choice, &k, NULL), 2);
     choice[6] = "darknet";
     CHECK_EQ_INT(parse(&cr__worker_program, choice, &k, NULL), -1);
