@@ -138,8 +138,7 @@ int cloudrec_cmd_up(int argc, char **argv)
         return st == CR_ERR_STATE || st == CR_ERR_TIMEOUT ? UP_EXIT_FAIL : UP_EXIT_USAGE;
     }
     printf("cloudrec is up: %s (data in %s, up to %d workers)\n", cr_up_url(up),
-           cr__up_data_dir(up),
-           cr__up_max_workers(up));
+           cr__up_data_dir(up), cr__up_max_workers(up));
     fflush(stdout);
     rc = 0;
     if ((st = cr_up_wait(up, stop, &err)) != CR_OK) {
