@@ -309,13 +309,20 @@ int cr__opts_parse(const struct cr__program *p, int argc, char **argv, void *cmd
 
 /* ---- help and dump -----------------------------------------------------*/
 
-/* Writes text wrapped at spaces to HELP_WIDTH columns, continuation lines
- * indented by indent; col is where the first line starts. */
-static void wrap(FILE *f, const char *s, int col, int indent)
+/* Writes s[0..n) wrapped at spaces to HELP_WIDTH columns, continuation
+ * lines indented by indent; col is where the first line starts. */
+static void wrap_words(FILE *f, const char *s, size_t n, int col, int indent)
 {
+    const char *end = s + n;
     int fresh = 1; /* nothing written on this line yet */
-    while (*(s += strspn(s, " "))) {
-        size_t word = strcspn(s, " ");
+    while (s < end) {
+        if (*s == ' ') {
+            s++;
+            continue;
+        }
+        size_t word = 0;
+        while (s + word < end && s[word] != ' ')
+            word++;
         if (!fresh && col + 1 + (int)word > HELP_WIDTH) {
             fprintf(f, "\n%*s", indent, "");
             col = indent;
@@ -331,6 +338,19 @@ static void wrap(FILE *f, const char *s, int col, int indent)
         fresh = 0;
     }
     fputc('\n', f);
+}
+
+/* Writes text: its first line wrapped (wrap_words), every further line
+ * ("\n"-separated: a preformatted list) as it is, indented by indent. */
+static void wrap(FILE *f, const char *s, int col, int indent)
+{
+    size_t n = strcspn(s, "\n");
+    wrap_words(f, s, n, col, indent);
+    while (s[n] == '\n') {
+        s += n + 1;
+        n = strcspn(s, "\n");
+        fprintf(f, "%*s%.*s\n", indent, "", (int)n, s);
+    }
 }
 
 /* "-x, --name METAVAR" of o into out. */
@@ -358,16 +378,17 @@ static void range_text(const struct cr__opt *o, char *out, size_t n)
         snprintf(out, n, "%lld..%lld", o->lo, o->hi);
 }
 
-/* o's help text, then "(RANGE; default D)" and "[$ENV]" where they apply. */
+/* o's help text with "(RANGE; default D)" and "[$ENV]", where they apply,
+ * after its first line. */
 static void help_text(const struct cr__opt *o, char *out, size_t n)
 {
     char range[256];
     range_text(o, range, sizeof(range));
-    snprintf(out, n, "%s%s%s%s%s%s%s%s%s", o->help, *range || o->def ? " (" : "", range,
-             *range && o->def ? "; " : "", o->def ? "default " : "", o->def ? o->def : "",
-             *range || o->def ? ")" : "", o->env ? " [$" : "", o->env ? o->env : "");
-    if (o->env && strlen(out) + 1 < n)
-        strcat(out, "]");
+    int first = (int)strcspn(o->help, "\n");
+    snprintf(out, n, "%.*s%s%s%s%s%s%s%s%s%s%s", first, o->help, *range || o->def ? " (" : "",
+             range, *range && o->def ? "; " : "", o->def ? "default " : "",
+             o->def ? o->def : "", *range || o->def ? ")" : "", o->env ? " [$" : "",
+             o->env ? o->env : "", o->env ? "]" : "", o->help + first);
 }
 
 /* One entry of --help: the flag padded to col, then its help wrapped. */

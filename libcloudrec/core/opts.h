@@ -66,7 +66,8 @@ struct cr__opt {
     enum cr__opt_type type;
     size_t offset;       /* of the field in the program's command struct */
     const char *metavar; /* the value's name in --help; NULL for CR__OPT_BOOL */
-    const char *help;    /* one paragraph; --help wraps it */
+    const char *help;    /* --help wraps its first line; further lines ("\n")
+                            are printed as they are, indented */
     const char *def;     /* the default as it would be typed, applied before
                             the environment and argv; NULL = none (the field
                             stays zero; the help says what that means) */
