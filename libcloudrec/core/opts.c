@@ -437,9 +437,15 @@ void cr__opts_dump(const struct cr__program *p, FILE *f)
         const struct cr__opt *o = &p->opts[i];
         char range[256];
         range_text(o, range, sizeof(range));
-        fprintf(f, "--%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o->name, o->metavar ? o->metavar : "",
+        fprintf(f, "--%s\t%s\t%s\t%s\t%s\t%s\t", o->name, o->metavar ? o->metavar : "",
                 o->def ? o->def : "", o->env ? o->env : "", range,
-                (o->flags & CR__OPT_REQUIRED) ? "required" : "", o->help);
+                (o->flags & CR__OPT_REQUIRED) ? "required" : "");
+        for (const char *c = o->help; *c; c++) /* one line: a list's lines joined */
+            if (*c != '\n' && (*c != ' ' || (c > o->help && c[-1] != ' ' && c[-1] != '\n')))
+                fputc(*c, f);
+            else if (*c == '\n')
+                fputs(" ", f);
+        fputc('\n', f);
     }
 }
 
