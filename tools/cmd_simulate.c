@@ -161,6 +161,17 @@ static int flag_double(const struct sim_flag *fl, const char *val, double *out)
     return 1;
 }
 
+/* flag_double for a value that must be above zero. */
+static int flag_positive(const struct sim_flag *fl, const char *val, double *out)
+{
+    if (!flag_double(fl, val, out))
+        return 0;
+    if (*out > 0)
+        return 1;
+    fprintf(stderr, "cloudrec: --%s must be > 0\n", fl->name);
+    return 0;
+}
+
 /* Applies an integer flag. */
 static int apply_int(struct sim_args *a, const struct sim_flag *fl, const char *val)
 {
@@ -250,19 +261,9 @@ static int sim_flag(int c, const char *val, void *ctx)
     case F_DEATHS:
         return flag_double(fl, val, &a->o.deaths_per_hour);
     case F_PRICE:
-        if (!flag_double(fl, val, &a->o.price_per_hour_usd))
-            return 0;
-        if (a->o.price_per_hour_usd > 0)
-            return 1;
-        fprintf(stderr, "cloudrec: --price must be > 0\n");
-        return 0;
+        return flag_positive(fl, val, &a->o.price_per_hour_usd);
     case F_UNTIL:
-        if (!flag_double(fl, val, &a->o.until_s))
-            return 0;
-        if (a->o.until_s > 0)
-            return 1;
-        fprintf(stderr, "cloudrec: --until must be > 0\n");
-        return 0;
+        return flag_positive(fl, val, &a->o.until_s);
     }
     return 0;
 }
