@@ -338,16 +338,25 @@ static int write_files(const struct sim_args *a, const struct cr_sim_result *r, 
     return !a->svg || write_file(r, CR_SIM_SVG, path);
 }
 
+/* Runs the simulation a describes into *r: -1 when it ran (the caller
+ * frees r), else the exit status after a message. */
+static int simulate(const struct sim_args *a, struct cr_sim_result *r)
+{
+    struct cr_error err = {0};
+    cr_status st = cr_sim_run(&a->o, r, &err);
+    if (st == CR_OK)
+        return -1;
+    tool_fail("cloudrec", "simulate", st, &err);
+    return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
+}
+
 /* One run, printed (report or JSON) and written to the files asked for. */
 static int run_once(struct sim_args *a)
 {
     struct cr_sim_result r;
-    struct cr_error err = {0};
-    cr_status st = cr_sim_run(&a->o, &r, &err);
-    if (st != CR_OK) {
-        tool_fail("cloudrec", "simulate", st, &err);
-        return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
-    }
+    int failed = simulate(a, &r);
+    if (failed >= 0)
+        return failed;
     struct cr_buf b;
     cr_buf_init(&b, 0);
     int rc = cr_sim_write(&r, a->json ? CR_SIM_JSON : CR_SIM_TEXT, &b) == CR_OK ? 0 : SIM_EXIT_FAIL;
@@ -379,12 +388,10 @@ static const struct sim_flag *sweep_flag(const char *name, size_t len)
 static int sweep_row(struct sim_args *a, const char *flag, const char *value)
 {
     struct cr_sim_result r;
-    struct cr_error err = {0};
-    cr_status st = cr_sim_run(&a->o, &r, &err);
-    if (st != CR_OK) {
-        tool_fail("cloudrec", "simulate", st, &err);
-        return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
-    }
+    int failed = simulate(a, &r);
+    if (failed >= 0)
+        return failed;
+    cr_status st = CR_OK;
     const struct cr_sim_figures *f = &r.fleet;
     if (a->json) {
         struct cr_buf b;
