@@ -208,14 +208,14 @@ static cr_status ls_pages(struct cr_aws *aws, const char *token, int one_page,
 int aws_cli_ls(struct aws_cli *a, const char *key, const char *what, const char *token,
                int one_page, aws_cli_page_fn page, void *ctx)
 {
+    struct cr_error err = {0};
     struct cr_aws *aws = NULL;
+    char *next = NULL;
     int rc = aws_cli_open(a, &aws);
     if (rc)
         return rc;
     struct cr_buf json;
     cr_buf_init(&json, 0);
-    struct cr_error err = {0};
-    char *next = NULL;
     cr_status st = cr_buf_appendf(&json, "{\"%s\":[", key);
     if (st == CR_OK)
         st = ls_pages(aws, token, one_page, page, ctx, &json, &next, &err);
