@@ -21,6 +21,7 @@
  * program exits 1. Only the public API is used. See docs/benchmarks.md.
  */
 #include "cloudrec.h"
+#include "core/json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -548,46 +549,58 @@ static void print_table(const struct report *r)
            s->wrong + m->wrong + r->batch.wrong, s->failed + m->failed + r->batch.failed);
 }
 
-static void json_figures(struct cr_buf *b, const char *key, const struct figures *f, long threads,
+/* Writes "key":{threads, wall_s, images_per_s, latency_ms percentiles}. */
+static void json_figures(struct cr__jw *w, const char *key, const struct figures *f, long threads,
                          int64_t wall_us)
 {
-    cr_buf_appendf(b,
-                   "\"%s\":{\"threads\":%ld,\"wall_s\":%.3f,\"images_per_s\":%.3f,"
-                   "\"latency_ms\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}",
-                   key, threads, (double)wall_us / 1e6, f->images_per_s, ms(f->p50_us),
-                   ms(f->p90_us), ms(f->p99_us), ms(f->max_us));
+    cr__jw_object(w, key);
+    cr__jw_int(w, "threads", threads);
+    cr__jw_fixed(w, "wall_s", (double)wall_us / 1e6, 3);
+    cr__jw_fixed(w, "images_per_s", f->images_per_s, 3);
+    cr__jw_object(w, "latency_ms");
+    cr__jw_fixed(w, "p50", ms(f->p50_us), 1);
+    cr__jw_fixed(w, "p90", ms(f->p90_us), 1);
+    cr__jw_fixed(w, "p99", ms(f->p99_us), 1);
+    cr__jw_fixed(w, "max", ms(f->max_us), 1);
+    cr__jw_end(w);
+    cr__jw_end(w);
 }
 
 /* One JSON object, on one line. */
 static cr_status print_json(const struct report *r)
 {
+    const struct figures *s = &r->single, *m = &r->multi;
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_string(w, "engine", cr_engine_name(r->engine));
+    cr__jw_int(w, "images", r->o->num);
+    cr__jw_int(w, "files", (int64_t)r->imgs->n);
+    cr__jw_text(w, "images_dir", r->o->images_dir);
+    cr__jw_object(w, "model_load_ms");
+    cr__jw_fixed(w, "mean", r->load_mean_ms, 1);
+    cr__jw_fixed(w, "max", r->load_max_ms, 1);
+    cr__jw_end(w);
+    json_figures(w, "single", s, 1, r->single_wall_us);
+    json_figures(w, "parallel", m, r->o->threads, r->multi_wall_us);
+    cr__jw_object(w, "batch");
+    cr__jw_int(w, "size", r->o->batch);
+    cr__jw_fixed(w, "per_image_ms", r->batch.per_image_ms, 3);
+    cr__jw_fixed(w, "per_image_ms_b1", r->batch.per_image_ms_b1, 3);
+    cr__jw_end(w);
+    cr__jw_fixed(w, "speedup", s->images_per_s > 0 ? m->images_per_s / s->images_per_s : 0, 3);
+    cr__jw_int(w, "consistent", (int64_t)(s->ok + m->ok));
+    cr__jw_int(w, "wrong", (int64_t)(s->wrong + m->wrong + r->batch.wrong));
+    cr__jw_int(w, "failed", (int64_t)(s->failed + m->failed + r->batch.failed));
+    cr__jw_object(w, "labels");
+    for (size_t i = 0; i < r->imgs->n; i++)
+        cr__jw_text(w, r->imgs->names[i], r->imgs->ref_label[i]);
+    cr__jw_end(w);
+    cr__jw_end(w);
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    const struct figures *s = &r->single, *m = &r->multi;
-    cr_buf_appendf(&b, "{\"engine\":\"%s\",\"images\":%ld,\"files\":%zu,\"images_dir\":",
-                   cr_engine_name(r->engine), r->o->num, r->imgs->n);
-    cr_json_append_string(&b, r->o->images_dir);
-    cr_buf_appendf(&b, ",\"model_load_ms\":{\"mean\":%.1f,\"max\":%.1f},", r->load_mean_ms,
-                   r->load_max_ms);
-    json_figures(&b, "single", s, 1, r->single_wall_us);
-    cr_buf_append_str(&b, ",");
-    json_figures(&b, "parallel", m, r->o->threads, r->multi_wall_us);
-    cr_buf_appendf(&b, ",\"batch\":{\"size\":%ld,\"per_image_ms\":%.3f,\"per_image_ms_b1\":%.3f}",
-                   r->o->batch, r->batch.per_image_ms, r->batch.per_image_ms_b1);
-    cr_buf_appendf(&b, ",\"speedup\":%.3f,\"consistent\":%zu,\"wrong\":%zu,\"failed\":%zu",
-                   s->images_per_s > 0 ? m->images_per_s / s->images_per_s : 0, s->ok + m->ok,
-                   s->wrong + m->wrong + r->batch.wrong, s->failed + m->failed + r->batch.failed);
-    cr_buf_append_str(&b, ",\"labels\":{");
-    for (size_t i = 0; i < r->imgs->n; i++) {
-        if (i)
-            cr_buf_append_str(&b, ",");
-        cr_json_append_string(&b, r->imgs->names[i]);
-        cr_buf_append_str(&b, ":");
-        cr_json_append_string(&b, r->imgs->ref_label[i]);
-    }
-    cr_status st = cr_buf_append_str(&b, "}}\n");
+    cr_status st = cr__jw_finish(w, &b);
     if (st == CR_OK)
-        fwrite(b.data, 1, b.len, stdout);
+        printf("%s\n", (const char *)b.data);
     cr_buf_free(&b);
     return st;
 }

@@ -12,11 +12,13 @@
  * mismatched, 2 usage or setup error.
  */
 #include "cloudrec.h"
+#include "core/json.h"
+#include "core/opts.h"
 #include "tool_util.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,42 +68,57 @@ struct printer {
     struct cr_load_report *report; /* NULL without --report */
 };
 
-/* The --help text; stdout for --help, stderr after a usage error. */
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cloudrec-load --url URL [--images DIR] [--num N] [--concurrency C]\n"
-            "                     [--field NAME] [--expect CSV] [--timeout-ms MS]\n"
-            "                     [--quiet] [--json] [--progress] [--report FILE.svg]\n"
-            "                     [FILE...]\n"
-            "\n"
-            "Uploads JPEG/PNG images concurrently to the web tier (multipart/form-data\n"
-            "POST, one image each) and checks that every answer is `<stem>:<label>`.\n"
-            "  --url URL          where to POST, e.g. http://127.0.0.1:8080/ (required)\n"
-            "  --images DIR       upload the *.jpg, *.jpeg and *.png files of DIR, sorted\n"
-            "                     by name (FILE arguments are added after them)\n"
-            "  --num N            how many uploads, cycling through the images\n"
-            "                     (default: one per image)\n"
-            "  --concurrency C    uploads in flight at once, 1..10000 (default %d)\n"
-            "  --field NAME       form field of the file: inputFile, myfile or file\n"
-            "                     (default %s)\n"
-            "  --expect CSV       expected labels, lines `name,label` (name with or\n"
-            "                     without extension; the label is everything after the\n"
-            "                     first comma, or a \"quoted\" field); wrong labels fail\n"
-            "  --timeout-ms MS    give up on an upload after MS ms (default: wait forever)\n"
-            "  --quiet            no line per answer, only the totals\n"
-            "  --json             answers and totals as JSON, one object per line\n"
-            "  --progress         progress (sent, answered, rate, p50 of the last 5 s) on\n"
-            "                     stderr once a second even when it is not a terminal (on\n"
-            "                     a terminal it is always shown, as one line redrawn)\n"
-            "  --report FILE      write a picture of the run: latency of each request over\n"
-            "                     time, answers per second, and the workers the web tier's\n"
-            "                     /v1/stats showed; FILE.svg, or FILE.html for a page\n"
-            "  -h, --help         this help\n"
-            "Exit status: 0 every answer correct, 1 an upload failed or an answer was\n"
-            "wrong, 2 usage or setup error. See docs/load.md.\n",
-            CR_LOAD_DEFAULT_CONCURRENCY, CR_LOAD_DEFAULT_FIELD);
-}
+#define CLI(f) offsetof(struct cli, f)
+
+/* The options, declared once: parser, --help, --dump-options. */
+static const struct cr__opt load_opts[] = {
+    {.name = "url", .short_name = 'u', .type = CR__OPT_STR, .offset = CLI(url), .metavar = "URL",
+     .help = "where to POST, e.g. http://127.0.0.1:8000/", .flags = CR__OPT_REQUIRED},
+    {.name = "images", .short_name = 'i', .type = CR__OPT_STR, .offset = CLI(images_dir),
+     .metavar = "DIR",
+     .help = "upload the *.jpg, *.jpeg and *.png files of DIR, sorted by name (FILE arguments "
+             "are added after them)"},
+    {.name = "num", .short_name = 'n', .type = CR__OPT_SIZE, .offset = CLI(num), .metavar = "N",
+     .help = "how many uploads, cycling through the images (default: one per image)", .lo = 1,
+     .hi = 100000000},
+    {.name = "concurrency", .short_name = 'c', .type = CR__OPT_SIZE, .offset = CLI(concurrency),
+     .metavar = "C", .help = "uploads in flight at once", .def = CR__STR(CR_LOAD_DEFAULT_CONCURRENCY), .lo = 1, .hi = 10000},
+    {.name = "field", .short_name = 'f', .type = CR__OPT_STR, .offset = CLI(field),
+     .metavar = "NAME", .help = "form field of the file: inputFile, myfile or file",
+     .def = CR_LOAD_DEFAULT_FIELD},
+    {.name = "expect", .short_name = 'e', .type = CR__OPT_STR, .offset = CLI(expect_csv),
+     .metavar = "CSV",
+     .help = "expected labels, lines `name,label` (name with or without extension; the label "
+             "is everything after the first comma, or a \"quoted\" field); wrong labels fail"},
+    {.name = "timeout-ms", .short_name = 't', .type = CR__OPT_LONG, .offset = CLI(timeout_ms),
+     .metavar = "MS", .help = "give up on an upload after MS ms; 0 = wait forever", .lo = 0,
+     .hi = 86400000},
+    {.name = "quiet", .short_name = 'q', .type = CR__OPT_BOOL, .offset = CLI(quiet),
+     .help = "no line per answer, only the totals"},
+    {.name = "json", .short_name = 'j', .type = CR__OPT_BOOL, .offset = CLI(json),
+     .help = "answers and totals as JSON, one object per line"},
+    {.name = "progress", .type = CR__OPT_BOOL, .offset = CLI(progress),
+     .help = "progress (sent, answered, rate, p50 of the last 5 s) on stderr once a second "
+             "even when it is not a terminal (on a terminal it is always shown, as one line "
+             "redrawn)"},
+    {.name = "report", .type = CR__OPT_STR, .offset = CLI(report), .metavar = "FILE",
+     .help = "write a picture of the run: latency of each request over time, answers per "
+             "second, and the workers the web tier's /v1/stats showed; FILE.svg, or FILE.html "
+             "for a page"},
+};
+
+static const struct cr__program load_program = {
+    .name = "cloudrec-load",
+    .synopsis = "--url URL [--images DIR] [--num N] [--concurrency C] [options] [FILE...]",
+    .about = "Uploads JPEG/PNG images concurrently to the web tier (multipart/form-data\n"
+             "POST, one image each) and checks that every answer is `<stem>:<label>`.\n\n",
+    .epilog = "Exit status: 0 every answer correct, 1 an upload failed or an answer was\n"
+              "wrong, 2 usage or setup error. See docs/load.md.\n",
+    .opts = load_opts,
+    .n_opts = sizeof(load_opts) / sizeof(load_opts[0]),
+    .size = sizeof(struct cli),
+    .operands = CR__OPERANDS_ANY,
+};
 
 /* Complains about a flag's value; returns the usage exit status. */
 static int bad_value(const char *flag, const char *want, const char *got)
@@ -110,86 +127,14 @@ static int bad_value(const char *flag, const char *want, const char *got)
     return EXIT_USAGE;
 }
 
-/* Handles one numeric flag; returns 0 or the usage exit status. */
-static int parse_number_flag(int c, const char *arg, struct cli *cl)
-{
-    long long v = 0;
-    if (c == 'n') {
-        if (!tool_flag_int(prog, "--num", arg, 1, 100000000, &v))
-            return EXIT_USAGE;
-        cl->num = (size_t)v;
-    } else if (c == 'c') {
-        if (!tool_flag_int(prog, "--concurrency", arg, 1, 10000, &v))
-            return EXIT_USAGE;
-        cl->concurrency = (size_t)v;
-    } else {
-        if (!tool_parse_int(arg, 0, 86400000, &v))
-            return bad_value("--timeout-ms", "a number of milliseconds (0 = none)", arg);
-        cl->timeout_ms = (long)v;
-    }
-    return 0;
-}
-
 /* Fills *cl from argv. Returns -1 to go on, or an exit status (0 for --help). */
 static int parse_args(int argc, char **argv, struct cli *cl)
 {
-    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-                                         {"images", required_argument, NULL, 'i'},
-                                         {"num", required_argument, NULL, 'n'},
-                                         {"concurrency", required_argument, NULL, 'c'},
-                                         {"field", required_argument, NULL, 'f'},
-                                         {"expect", required_argument, NULL, 'e'},
-                                         {"timeout-ms", required_argument, NULL, 't'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"progress", no_argument, NULL, 'P'},
-                                         {"report", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long(argc, argv, "u:i:n:c:f:e:t:qjh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u':
-            cl->url = optarg;
-            break;
-        case 'i':
-            cl->images_dir = optarg;
-            break;
-        case 'e':
-            cl->expect_csv = optarg;
-            break;
-        case 'f':
-            cl->field = optarg;
-            break;
-        case 'q':
-            cl->quiet = 1;
-            break;
-        case 'j':
-            cl->json = 1;
-            break;
-        case 'P':
-            cl->progress = 1;
-            break;
-        case 'r':
-            cl->report = optarg;
-            break;
-        case 'n':
-        case 'c':
-        case 't':
-            if ((rc = parse_number_flag(c, optarg, cl)) != 0)
-                return rc;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    cl->files = argv + optind;
-    cl->n_files = argc - optind;
-    return -1;
+    int first = 0;
+    int rc = cr__opts_parse(&load_program, argc, argv, cl, &first);
+    cl->files = argv + first;
+    cl->n_files = argc - first;
+    return rc;
 }
 
 /* True when s ends with suffix (any case). */
@@ -202,10 +147,6 @@ static int has_suffix(const char *s, const char *suffix)
 /* Checks the combination of flags; returns -1 when fine or EXIT_USAGE. */
 static int check_args(const struct cli *cl)
 {
-    if (!cl->url) {
-        fprintf(stderr, "%s: --url is required\n", prog);
-        return EXIT_USAGE;
-    }
     if (strcmp(cl->field, "inputFile") != 0 && strcmp(cl->field, "myfile") != 0 &&
         strcmp(cl->field, "file") != 0)
         return bad_value("--field", "inputFile, myfile or file", cl->field);
@@ -387,27 +328,33 @@ static void print_answer_text(const struct cr_load_result *r)
     printf("\n");
 }
 
-/* One JSON object per answer. */
-static void print_answer_json(const struct cr_load_result *r)
+/* Prints the document w holds on one line ("{}" if it could not be
+ * written) and releases w. */
+static void print_json(struct cr__jw *w)
 {
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    cr_buf_appendf(&b, "{\"index\":%zu,\"file\":", r->index);
-    cr_json_append_string(&b, r->name);
-    cr_buf_appendf(&b, ",\"http_status\":%ld,\"verdict\":\"%s\",\"answer\":", r->http_status,
-                   verdict_name(r->verdict));
-    cr_json_append_string(&b, r->body);
-    cr_buf_append_str(&b, ",\"expected\":");
-    if (r->expected_label)
-        cr_json_append_string(&b, r->expected_label);
-    else
-        cr_buf_append_str(&b, "null");
-    cr_buf_append_str(&b, ",\"error\":");
-    cr_json_append_string(&b, r->error);
-    cr_buf_appendf(&b, ",\"truncated\":%s,\"latency_ms\":%.3f}",
-                   r->body_truncated ? "true" : "false", (double)r->latency_us / 1000.0);
+    cr__jw_finish(w, &b);
     printf("%s\n", b.data ? (char *)b.data : "{}");
     cr_buf_free(&b);
+}
+
+/* One JSON object per answer. */
+static void print_answer_json(const struct cr_load_result *r)
+{
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "index", (int64_t)r->index);
+    cr__jw_text(w, "file", r->name);
+    cr__jw_int(w, "http_status", r->http_status);
+    cr__jw_string(w, "verdict", verdict_name(r->verdict));
+    cr__jw_text(w, "answer", r->body);
+    cr__jw_text(w, "expected", r->expected_label);
+    cr__jw_text(w, "error", r->error);
+    cr__jw_bool(w, "truncated", r->body_truncated);
+    cr__jw_fixed(w, "latency_ms", (double)r->latency_us / 1000.0, 3);
+    cr__jw_end(w);
+    print_json(w);
 }
 
 /* The progress text: `[done/requests] sent S, in flight F, correct C,
@@ -509,14 +456,27 @@ static void print_totals_text(const struct cr_load_totals *t, int with_gap)
 /* The totals as one JSON object on one line. */
 static void print_totals_json(const struct cr_load_totals *t)
 {
-    printf("{\"totals\":{\"requests\":%zu,\"sent\":%zu,\"answered\":%zu,\"correct\":%zu,"
-           "\"wrong\":%zu,\"errors\":%zu,\"unchecked\":%zu,\"wall_s\":%.6f,"
-           "\"answers_per_s\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-           "\"max\":%.3f}}}\n",
-           t->requests, t->sent, t->answered, t->correct, t->wrong, t->errors, t->unchecked,
-           (double)t->wall_us / 1e6, t->answers_per_s, (double)t->latency_p50_us / 1000.0,
-           (double)t->latency_p90_us / 1000.0, (double)t->latency_p99_us / 1000.0,
-           (double)t->latency_max_us / 1000.0);
+    const size_t counts[] = {t->requests, t->sent,   t->answered, t->correct,
+                             t->wrong,    t->errors, t->unchecked};
+    static const char *const names[] = {"requests", "sent",   "answered", "correct",
+                                        "wrong",    "errors", "unchecked"};
+    const int64_t latency_us[] = {t->latency_p50_us, t->latency_p90_us, t->latency_p99_us,
+                                  t->latency_max_us};
+    static const char *const percentiles[] = {"p50", "p90", "p99", "max"};
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_object(w, "totals");
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        cr__jw_int(w, names[i], (int64_t)counts[i]);
+    cr__jw_fixed(w, "wall_s", (double)t->wall_us / 1e6, 6);
+    cr__jw_fixed(w, "answers_per_s", t->answers_per_s, 3);
+    cr__jw_object(w, "latency_ms");
+    for (size_t i = 0; i < sizeof(latency_us) / sizeof(latency_us[0]); i++)
+        cr__jw_fixed(w, percentiles[i], (double)latency_us[i] / 1000.0, 3);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    print_json(w);
 }
 
 /* Starts the report and its watch of the web tier's /v1/stats. 0 or an
@@ -604,7 +564,7 @@ static int run(const struct cli *cl, const struct cr_load_item *items, size_t n_
 /* Flags, images, expectations, run; every path returns an exit status. */
 int main(int argc, char **argv)
 {
-    struct cli cl = {.field = CR_LOAD_DEFAULT_FIELD, .concurrency = CR_LOAD_DEFAULT_CONCURRENCY};
+    struct cli cl;
     int rc = parse_args(argc, argv, &cl);
     if (rc >= 0 || (rc = check_args(&cl)) >= 0)
         return rc;

@@ -14,14 +14,16 @@
  * code and a one-line message.
  */
 #include "cloudrec.h"
+#include "core/json.h"
 #include "cmd_up.h"
 #include "cmd_aws_common.h"
 #include "cmd_setup.h"
 #include "cmd_simulate.h"
+#include "core/programs.h"
 #include "tool_util.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,38 +65,96 @@ static void usage_main(FILE *f)
             "2 usage or setup error.\n");
 }
 
-static void usage_classify(FILE *f)
-{
-    fprintf(f,
-            "usage: cloudrec classify [-m|--model DIR] [--cfg FILE] [--names FILE]\n"
-            "                         [-k|--top K] [-e|--engine E] [-j|--json] FILE...\n"
-            "\n"
-            "Prints the top-K ImageNet labels of each JPEG or PNG file.\n"
-            "  --model DIR    model directory holding tiny.weights (see `cloudrec --help`)\n"
-            "  --cfg FILE     network cfg (default: DIR/tiny.cfg or Darknet's tiny.cfg)\n"
-            "  --names FILE   class names, one per line (default: DIR/names.list or\n"
-            "                 Darknet's imagenet.shortnames.list)\n"
-            "  --top K        how many labels per file, 1..1000 (default 5; more than the\n"
-            "                 model's classes gives all of them)\n"
-            TOOL_ENGINE_HELP
-            "  --json         one JSON object per file and line instead of text\n"
-            "A file that cannot be classified prints one line naming it and the reason\n"
-            "on stderr; the others are still classified and the exit status is 1.\n");
-}
+/* `cloudrec classify`'s options. */
+struct classify_cmd {
+    const char *model, *cfg, *names;
+    int top;
+    enum cr_engine engine;
+    int json;
+};
+
+#define CL(f) offsetof(struct classify_cmd, f)
+
+static const struct cr__opt classify_opts[] = {
+    {.name = "model", .short_name = 'm', .type = CR__OPT_STR, .offset = CL(model),
+     .metavar = "DIR", .help = "model directory holding tiny.weights (see `cloudrec --help`)"},
+    {.name = "cfg", .type = CR__OPT_STR, .offset = CL(cfg), .metavar = "FILE",
+     .help = "network cfg (default: DIR/tiny.cfg or Darknet's tiny.cfg)"},
+    {.name = "names", .type = CR__OPT_STR, .offset = CL(names), .metavar = "FILE",
+     .help = "class names, one per line (default: DIR/names.list or Darknet's "
+             "imagenet.shortnames.list)"},
+    {.name = "top", .short_name = 'k', .type = CR__OPT_INT, .offset = CL(top), .metavar = "K",
+     .help = "how many labels per file (more than the model's classes gives all of them)",
+     .def = "5", .lo = 1, .hi = 1000},
+    {.name = "engine", .short_name = 'e', .type = CR__OPT_CHOICE, .offset = CL(engine),
+     .metavar = "E", .help = "auto: native when the cfg allows it, else Darknet", .def = "auto",
+     .choices = cr__engine_choices},
+    {.name = "json", .short_name = 'j', .type = CR__OPT_BOOL, .offset = CL(json),
+     .help = "one JSON object per file and line instead of text"},
+};
+
+static const struct cr__program classify_program = {
+    .name = "cloudrec classify",
+    .synopsis = "[options] FILE...",
+    .about = "Prints the top-K ImageNet labels of each JPEG or PNG file.\n\n",
+    .epilog = "A file that cannot be classified prints one line naming it and the reason\n"
+              "on stderr; the others are still classified and the exit status is 1.\n",
+    .opts = classify_opts,
+    .n_opts = sizeof(classify_opts) / sizeof(classify_opts[0]),
+    .size = sizeof(struct classify_cmd),
+    .operands = CR__OPERANDS_ANY,
+};
+
+/* `cloudrec model path|fetch`'s options. */
+struct model_cmd {
+    const char *model;
+    const char *url, *sha256, *dest;
+};
+
+static const struct cr__opt model_path_opts[] = {
+    {.name = "model", .short_name = 'm', .type = CR__OPT_STR,
+     .offset = offsetof(struct model_cmd, model), .metavar = "DIR",
+     .help = "model directory (default: the lookup of `cloudrec --help`)"},
+};
+
+static const struct cr__program model_path_program = {
+    .name = "cloudrec model path",
+    .synopsis = "[--model DIR]",
+    .about = "Prints the model directory, cfg, weights and names that classify uses.\n\n",
+    .epilog = "Exit status: 0 success, 1 the model is missing, 2 usage error.\n",
+    .opts = model_path_opts,
+    .n_opts = 1,
+    .size = sizeof(struct model_cmd),
+};
+
+static const struct cr__opt model_fetch_opts[] = {
+    {.name = "url", .short_name = 'u', .type = CR__OPT_STR,
+     .offset = offsetof(struct model_cmd, url), .metavar = "URL",
+     .help = "where the weights are downloaded from", .def = CR_TINY_WEIGHTS_URL},
+    {.name = "sha256", .short_name = 's', .type = CR__OPT_STR,
+     .offset = offsetof(struct model_cmd, sha256), .metavar = "HEX",
+     .help = "their SHA-256, 64 hex digits (default: the published Tiny Darknet sum)"},
+    {.name = "dest", .short_name = 'd', .type = CR__OPT_STR,
+     .offset = offsetof(struct model_cmd, dest), .metavar = "DIR",
+     .help = "the directory written (created)", .def = "models/tiny-darknet"},
+};
+
+static const struct cr__program model_fetch_program = {
+    .name = "cloudrec model fetch",
+    .synopsis = "[--url URL] [--sha256 HEX] [--dest DIR]",
+    .about = "Downloads the weights, checks their SHA-256 and only then writes\n"
+             "DIR/" CR_TINY_WEIGHTS_FILE " atomically.\n\n",
+    .epilog = "Exit status: 0 success, 1 the download or the check failed, 2 usage error.\n",
+    .opts = model_fetch_opts,
+    .n_opts = sizeof(model_fetch_opts) / sizeof(model_fetch_opts[0]),
+    .size = sizeof(struct model_cmd),
+};
 
 static void usage_model(FILE *f)
 {
-    fprintf(f,
-            "usage: cloudrec model path [-m|--model DIR]\n"
-            "       cloudrec model fetch [-u|--url URL] [-s|--sha256 HEX] [-d|--dest DIR]\n"
-            "\n"
-            "path   prints the model directory, cfg, weights and names that classify uses.\n"
-            "fetch  downloads the weights (default %s),\n"
-            "       checks their SHA-256 (default the published Tiny Darknet sum) and only\n"
-            "       then writes DIR/%s atomically (default DIR: models/tiny-darknet).\n"
-            "Exit status: 0 success, 1 the model is missing or the download failed,\n"
-            "2 usage error.\n",
-            CR_TINY_WEIGHTS_URL, CR_TINY_WEIGHTS_FILE);
+    fprintf(f, "usage: cloudrec model path [--model DIR]\n"
+               "       cloudrec model fetch [--url URL] [--sha256 HEX] [--dest DIR]\n"
+               "See `cloudrec model path --help` and `cloudrec model fetch --help`.\n");
 }
 
 static void print_text(const char *file, const struct cr_prediction *p, size_t n)
@@ -110,92 +170,71 @@ static void print_json(const char *file, const struct cr_prediction *p, size_t n
 {
     struct cr_buf out;
     cr_buf_init(&out, 0);
-    cr_buf_append_str(&out, "{\"file\":");
-    cr_json_append_string(&out, file);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "file", file);
     if (st != CR_OK) {
-        cr_buf_appendf(&out, ",\"status\":\"%s\",\"error\":", cr_status_name(st));
-        cr_json_append_string(&out, err->message[0] ? err->message : cr_strerror(st));
+        cr__jw_string(w, "status", cr_status_name(st));
+        cr__jw_text(w, "error", err->message[0] ? err->message : cr_strerror(st));
     } else {
-        cr_buf_append_str(&out, ",\"predictions\":[");
+        cr__jw_array(w, "predictions");
         for (size_t i = 0; i < n; i++) {
-            cr_buf_appendf(&out, "%s{\"label\":", i ? "," : "");
-            cr_json_append_string(&out, p[i].label);
-            cr_buf_appendf(&out, ",\"probability\":%.9g,\"class\":%d}",
-                           (double)p[i].probability, p[i].class_index);
+            cr__jw_object(w, NULL);
+            cr__jw_text(w, "label", p[i].label);
+            cr__jw_float(w, "probability", p[i].probability);
+            cr__jw_int(w, "class", p[i].class_index);
+            cr__jw_end(w);
         }
-        cr_buf_append_str(&out, "]");
+        cr__jw_end(w);
     }
-    cr_buf_append_str(&out, "}");
+    cr__jw_end(w);
+    cr__jw_finish(w, &out);
     printf("%s\n", out.data ? (char *)out.data : "");
     cr_buf_free(&out);
 }
 
 static int cmd_classify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"cfg", required_argument, NULL, 'c'},
-        {"names", required_argument, NULL, 'n'}, {"top", required_argument, NULL, 'k'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-        {"engine", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0}};
-    enum cr_engine engine = CR_ENGINE_AUTO;
-    const char *model = NULL, *cfg = NULL, *names = NULL;
-    long long top = 5;
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:k:e:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            if (!tool_flag_engine(prog, optarg, &engine))
-                return EXIT_USAGE;
-            break;
-        case 'm': model = optarg; break;
-        case 'c': cfg = optarg; break;
-        case 'n': names = optarg; break;
-        case 'j': json = 1; break;
-        case 'k':
-            if (!tool_flag_int(prog, "--top", optarg, 1, 1000, &top))
-                return EXIT_USAGE;
-            break;
-        case 'h': usage_classify(stdout); return 0;
-        default: usage_classify(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
+    struct classify_cmd c;
+    int first = 0;
+    int rc = cr__opts_parse(&classify_program, argc, argv, &c, &first);
+    if (rc >= 0)
+        return rc;
+    if (first >= argc) {
         fprintf(stderr, "%s: classify needs at least one image file\n", prog);
-        usage_classify(stderr);
         return EXIT_USAGE;
     }
 
     struct cr_error err = {0};
     struct cr_model_paths paths;
-    cr_status st = cr_model_resolve(model, &paths, &err);
+    cr_status st = cr_model_resolve(c.model, &paths, &err);
     if (st != CR_OK) {
         tool_fail(prog, NULL, st, &err);
         return EXIT_USAGE;
     }
     struct cr_classifier_options copts = {
-        .cfg_path = cfg ? cfg : paths.cfg,
+        .cfg_path = c.cfg ? c.cfg : paths.cfg,
         .weights_path = paths.weights,
-        .names_path = names ? names : paths.names,
-        .engine = engine,
+        .names_path = c.names ? c.names : paths.names,
+        .engine = c.engine,
     };
     struct cr_classifier *cl = NULL;
     if ((st = cr_classifier_open(&copts, &cl, &err)) != CR_OK) {
         tool_fail(prog, "cannot load the model", st, &err);
         return EXIT_USAGE;
     }
-    struct cr_prediction *pred = calloc((size_t)top, sizeof(*pred));
+    struct cr_prediction *pred = calloc((size_t)c.top, sizeof(*pred));
     if (!pred) {
         cr_classifier_free(cl);
         tool_fail(prog, NULL, CR_ERR_NOMEM, NULL);
         return EXIT_USAGE;
     }
-    int rc = 0;
-    for (int i = optind; i < argc; i++) {
+    rc = 0;
+    for (int i = first; i < argc; i++) {
         size_t n = 0;
         cr_error_clear(&err);
-        st = cr_classify_file(cl, argv[i], pred, (size_t)top, &n, &err);
-        if (json)
+        st = cr_classify_file(cl, argv[i], pred, (size_t)c.top, &n, &err);
+        if (c.json)
             print_json(argv[i], pred, n, st, &err);
         else if (st == CR_OK)
             print_text(argv[i], pred, n);
@@ -212,23 +251,13 @@ static int cmd_classify(int argc, char **argv)
 
 static int cmd_model_path(int argc, char **argv)
 {
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *model = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
-        if (c == 'm') {
-            model = optarg;
-        } else {
-            usage_model(c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : EXIT_USAGE;
-        }
-    }
+    struct model_cmd m;
+    int rc = cr__opts_parse(&model_path_program, argc, argv, &m, NULL);
+    if (rc >= 0)
+        return rc;
     struct cr_error err = {0};
     struct cr_model_paths p;
-    cr_status st = cr_model_resolve(model, &p, &err);
+    cr_status st = cr_model_resolve(m.model, &p, &err);
     if (st != CR_OK) {
         tool_fail(prog, NULL, st, &err);
         return EXIT_PARTIAL;
@@ -257,23 +286,11 @@ static int make_dirs(const char *path)
 
 static int cmd_model_fetch(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'}, {"sha256", required_argument, NULL, 's'},
-        {"dest", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *url = CR_TINY_WEIGHTS_URL, *sha = CR_TINY_WEIGHTS_SHA256;
-    const char *dest = "models/tiny-darknet";
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "u:s:d:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 's': sha = optarg; break;
-        case 'd': dest = optarg; break;
-        case 'h': usage_model(stdout); return 0;
-        default: usage_model(stderr); return EXIT_USAGE;
-        }
-    }
+    struct model_cmd m;
+    int rc = cr__opts_parse(&model_fetch_program, argc, argv, &m, NULL);
+    if (rc >= 0)
+        return rc;
+    const char *sha = m.sha256 ? m.sha256 : CR_TINY_WEIGHTS_SHA256, *dest = m.dest;
     unsigned char digest[CR_SHA256_LEN];
     if (strlen(sha) != 2 * CR_SHA256_LEN ||
         cr_hex_decode(sha, strlen(sha), digest, sizeof(digest)) != CR_OK) {
@@ -290,7 +307,7 @@ static int cmd_model_fetch(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct cr_error err = {0};
-    struct cr_fetch_options fo = {.url = url, .sha256_hex = sha, .dest_path = path};
+    struct cr_fetch_options fo = {.url = m.url, .sha256_hex = sha, .dest_path = path};
     cr_status st = cr_model_fetch(&fo, &err);
     if (st != CR_OK) {
         tool_fail(prog, "model fetch", st, &err);

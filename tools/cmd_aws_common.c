@@ -132,71 +132,45 @@ int aws_cli_want_args(const struct aws_cli *a, int have, int min, int max)
     return 0;
 }
 
-int aws_cli_print_json(struct cr_buf *buf, cr_status built)
+int aws_cli_print_json(struct cr__jw *w)
 {
+    struct cr_buf buf;
+    cr_buf_init(&buf, 0);
+    cr_status st = cr__jw_finish(w, &buf);
     int rc = AWS_EXIT_OK;
-    if (built != CR_OK || !buf->data) {
-        fprintf(stderr, "cloudrec: cannot build the JSON answer: %s\n", cr_strerror(built));
+    if (st != CR_OK) {
+        fprintf(stderr, "cloudrec: cannot build the JSON answer: %s\n", cr_strerror(st));
         rc = AWS_EXIT_FAIL;
     } else {
-        printf("%s\n", (const char *)buf->data);
+        printf("%s\n", (const char *)buf.data);
     }
-    cr_buf_free(buf);
+    cr_buf_free(&buf);
     return rc;
 }
 
-/* Appends <lead>"key":<string or null>; lead is "{" or ",". */
-static cr_status json_member(struct cr_buf *b, const char *lead, const char *key, const char *value)
+void aws_cli_json_pairs(struct cr__jw *w, char *const *names, char *const *values, size_t n)
 {
-    cr_status st = cr_buf_appendf(b, "%s\"%s\":", lead, key);
-    if (st != CR_OK)
-        return st;
-    return value ? cr_json_append_string(b, value) : cr_buf_append_str(b, "null");
+    for (size_t i = 0; i < n; i++)
+        cr__jw_text(w, names[i], values[i]);
 }
 
-cr_status aws_cli_json_open(struct cr_buf *b, const char *key, const char *value)
+int aws_cli_print_page_json(struct cr__jw *w, const char *next_token)
 {
-    return json_member(b, "{", key, value);
-}
-
-cr_status aws_cli_json_str(struct cr_buf *b, const char *key, const char *value)
-{
-    return json_member(b, ",", key, value);
-}
-
-cr_status aws_cli_json_pairs(struct cr_buf *b, char *const *names, char *const *values, size_t n)
-{
-    cr_status st = CR_OK;
-    for (size_t i = 0; st == CR_OK && i < n; i++) {
-        if ((st = cr_buf_append_str(b, i ? "," : "")) == CR_OK &&
-            (st = cr_json_append_string(b, names[i])) == CR_OK &&
-            (st = cr_buf_append_str(b, ":")) == CR_OK)
-            st = cr_json_append_string(b, values[i]);
-    }
-    return st;
-}
-
-int aws_cli_print_page_json(struct cr_buf *json, cr_status built, const char *next_token)
-{
-    if (built == CR_OK)
-        built = cr_buf_append_str(json, "]");
-    if (built == CR_OK)
-        built = aws_cli_json_str(json, "next_token", next_token);
-    if (built == CR_OK)
-        built = cr_buf_append_str(json, "}");
-    return aws_cli_print_json(json, built);
+    cr__jw_end(w);
+    cr__jw_text(w, "next_token", next_token);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* Shows pages until the last one (or only one when one_page); *next gets the
  * token after the last page shown (caller frees). */
 static cr_status ls_pages(struct cr_aws *aws, const char *token, int one_page,
-                          aws_cli_page_fn page, void *ctx, struct cr_buf *json, char **next,
+                          aws_cli_page_fn page, void *ctx, struct cr__jw *json, char **next,
                           struct cr_error *err)
 {
-    int first = 1;
     for (;;) {
         char *after = NULL;
-        cr_status st = page(aws, ctx, token, json, &first, &after, err);
+        cr_status st = page(aws, ctx, token, json, &after, err);
         free(*next);
         *next = after;
         if (st != CR_OK || !after || one_page)
@@ -214,19 +188,20 @@ int aws_cli_ls(struct aws_cli *a, const char *key, const char *what, const char 
     int rc = aws_cli_open(a, &aws);
     if (rc)
         return rc;
-    struct cr_buf json;
-    cr_buf_init(&json, 0);
-    cr_status st = cr_buf_appendf(&json, "{\"%s\":[", key);
-    if (st == CR_OK)
-        st = ls_pages(aws, token, one_page, page, ctx, &json, &next, &err);
-    if (st != CR_OK)
+    struct cr__jw *json = a->json ? cr__jw_new() : NULL;
+    cr__jw_object(json, NULL);
+    cr__jw_array(json, key);
+    cr_status st = ls_pages(aws, token, one_page, page, ctx, json, &next, &err);
+    if (st != CR_OK) {
         rc = aws_cli_fail(a, st, &err);
-    else if (a->json)
-        rc = aws_cli_print_page_json(&json, st, next);
-    else if (next)
+    } else if (a->json) {
+        rc = aws_cli_print_page_json(json, next);
+        json = NULL; /* printing released it */
+    } else if (next) {
         fprintf(stderr, "%s: more %s follow: --token %s\n", a->prog, what, next);
+    }
     free(next);
-    cr_buf_free(&json);
+    cr__jw_free(json);
     cr_aws_free(aws);
     return rc;
 }

@@ -9,6 +9,7 @@
 #define CLOUDREC_TOOLS_CMD_AWS_COMMON_H
 
 #include "cloudrec.h"
+#include "core/json.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -80,33 +81,25 @@ int aws_cli_usage_error(const struct aws_cli *a, const char *fmt, ...) CR_PRINTF
  * arguments (see `cloudrec <service> --help`)" and returns 0. */
 int aws_cli_want_args(const struct aws_cli *a, int have, int min, int max);
 
-/* Prints buf's text and a newline on stdout (for JSON documents) and frees
- * the buffer. Returns AWS_EXIT_FAIL when it could not be built (out of
- * memory), else AWS_EXIT_OK. */
-int aws_cli_print_json(struct cr_buf *buf, cr_status built);
+/* Finishes the JSON document w holds and prints it and a newline on
+ * stdout; w is released. Returns AWS_EXIT_FAIL with a message on stderr
+ * when it could not be built (out of memory), else AWS_EXIT_OK. */
+int aws_cli_print_json(struct cr__jw *w);
 
-/* Starts a JSON object with its first member: {"key":<string or null>. */
-cr_status aws_cli_json_open(struct cr_buf *b, const char *key, const char *value);
+/* Writes "names[i]":"values[i]" for i in [0, n) as members of the object
+ * w has open. */
+void aws_cli_json_pairs(struct cr__jw *w, char *const *names, char *const *values, size_t n);
 
-/* Appends ,"key":<string or null> to a JSON object under construction. */
-cr_status aws_cli_json_str(struct cr_buf *b, const char *key, const char *value);
-
-/* Appends "names[i]":"values[i]" for i in [0, n), comma-separated, as the
- * members of a JSON object the caller opened. */
-cr_status aws_cli_json_pairs(struct cr_buf *b, char *const *names, char *const *values, size_t n);
-
-/* Ends a {"<list>":[... document whose items were appended to json with
- * the listing's next token (null when there is none) and prints it as
- * aws_cli_print_json does; built is the status of the building so far. */
-int aws_cli_print_page_json(struct cr_buf *json, cr_status built, const char *next_token);
+/* Ends a {"<list>":[... document w holds with the listing's next token
+ * (null when there is none) and prints it as aws_cli_print_json does. */
+int aws_cli_print_page_json(struct cr__jw *w, const char *next_token);
 
 /* Shows one page of a listing that starts at token (NULL: the first page):
- * text lines on stdout, or JSON items appended to json (first is 1 until an
- * item was written). *next gets the token of the page after it (malloc'd;
- * NULL after the last page). */
+ * text lines on stdout, or with --json items written to json (NULL
+ * otherwise). *next gets the token of the page after it (malloc'd; NULL
+ * after the last page). */
 typedef cr_status (*aws_cli_page_fn)(struct cr_aws *aws, void *ctx, const char *token,
-                                     struct cr_buf *json, int *first, char **next,
-                                     struct cr_error *err);
+                                     struct cr__jw *json, char **next, struct cr_error *err);
 
 /*
  * Runs an `ls` command: opens the AWS context, shows page after page from

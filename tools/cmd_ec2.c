@@ -282,23 +282,22 @@ static void ec2_args_free(struct ec2_args *s)
 
 /* ---- output ---------------------------------------------------------------------------- */
 
-/* Appends a string array as JSON. */
-static cr_status json_strings(struct cr_buf *b, const char *key, char **v, size_t n)
+/* Writes "key":[strings]. */
+static void json_strings(struct cr__jw *w, const char *key, char **v, size_t n)
 {
-    cr_status st = cr_buf_appendf(b, ",\"%s\":[", key);
-    for (size_t i = 0; st == CR_OK && i < n; i++)
-        if ((st = cr_buf_append_str(b, i ? "," : "")) == CR_OK)
-            st = cr_json_append_string(b, v[i]);
-    return st == CR_OK ? cr_buf_append_str(b, "]") : st;
+    cr__jw_array(w, key);
+    for (size_t i = 0; i < n; i++)
+        cr__jw_text(w, NULL, v[i]);
+    cr__jw_end(w);
 }
 
-/* Appends one instance as a JSON object. */
-static cr_status json_instance(struct cr_buf *b, const struct cr_ec2_instance *i)
+/* Writes one instance as a JSON object. */
+static void json_instance(struct cr__jw *w, const struct cr_ec2_instance *i)
 {
     char t[21];
     aws_cli_time(i->launch_time_s, t);
-    cr_status st = aws_cli_json_open(b, "instance_id", i->instance_id);
-    const char *fields[][2] = {{"state", i->state},
+    const char *fields[][2] = {{"instance_id", i->instance_id},
+                               {"state", i->state},
                                {"instance_type", i->instance_type},
                                {"image_id", i->image_id},
                                {"private_ip", i->private_ip},
@@ -310,17 +309,15 @@ static cr_status json_instance(struct cr_buf *b, const struct cr_ec2_instance *i
                                {"iam_instance_profile_arn", i->iam_instance_profile_arn},
                                {"reservation_id", i->reservation_id},
                                {"launch_time", i->launch_time_s ? t : NULL}};
-    for (size_t k = 0; st == CR_OK && k < sizeof(fields) / sizeof(fields[0]); k++)
-        st = aws_cli_json_str(b, fields[k][0], fields[k][1]);
-    if (st == CR_OK)
-        st = cr_buf_appendf(b, ",\"state_code\":%d,\"tags\":{", i->state_code);
-    if (st == CR_OK)
-        st = aws_cli_json_pairs(b, i->tag_keys, i->tag_values, i->num_tags);
-    if (st == CR_OK)
-        st = cr_buf_append_str(b, "}");
-    if (st == CR_OK)
-        st = json_strings(b, "security_group_ids", i->security_group_ids, i->num_security_groups);
-    return st == CR_OK ? cr_buf_append_str(b, "}") : st;
+    cr__jw_object(w, NULL);
+    for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+        cr__jw_text(w, fields[k][0], fields[k][1]);
+    cr__jw_int(w, "state_code", i->state_code);
+    cr__jw_object(w, "tags");
+    aws_cli_json_pairs(w, i->tag_keys, i->tag_values, i->num_tags);
+    cr__jw_end(w);
+    json_strings(w, "security_group_ids", i->security_group_ids, i->num_security_groups);
+    cr__jw_end(w);
 }
 
 /* Prints the table header. */
@@ -343,24 +340,20 @@ static void table_row(const struct cr_ec2_instance *i)
 }
 
 /* Prints a set of instances as table rows (the header before the first,
- * while *first is set) or appends them to json with --json. */
-static cr_status show_instances(const struct aws_cli *a, const struct cr_ec2_instances *set,
-                                struct cr_buf *json, int *first)
+ * while *first is set) or writes them to json with --json. */
+static void show_instances(const struct aws_cli *a, const struct cr_ec2_instances *set,
+                           struct cr__jw *json, int *first)
 {
-    cr_status st = CR_OK;
-    for (size_t k = 0; st == CR_OK && k < set->count; k++) {
-        if (!a->json) {
-            if (*first)
-                table_header();
-            *first = 0;
-            table_row(&set->instances[k]);
+    for (size_t k = 0; k < set->count; k++) {
+        if (a->json) {
+            json_instance(json, &set->instances[k]);
             continue;
         }
-        if ((st = cr_buf_append_str(json, *first ? "" : ",")) == CR_OK)
-            st = json_instance(json, &set->instances[k]);
+        if (*first)
+            table_header();
         *first = 0;
+        table_row(&set->instances[k]);
     }
-    return st;
 }
 
 /* ---- run ----------------------------------------------------------------------------- */
@@ -399,9 +392,8 @@ static int ec2_run(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
     (void)argv;
     if (argc != optind)
         return aws_cli_usage_error(a, "run takes no positional arguments");
-    struct cr_buf user_data, json;
+    struct cr_buf user_data;
     cr_buf_init(&user_data, 0);
-    cr_buf_init(&json, 0);
     struct cr_aws *aws = NULL;
     struct cr_ec2_instances *set = NULL;
     int rc = run_prepare(a, s, &user_data);
@@ -414,39 +406,40 @@ static int ec2_run(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
         if (st != CR_OK) {
             rc = aws_cli_fail(a, st, &err);
         } else if (a->json) {
-            st = cr_buf_append_str(&json, "{\"instances\":[");
-            if (st == CR_OK)
-                st = show_instances(a, set, &json, &first);
-            rc = aws_cli_print_page_json(&json, st, NULL);
+            struct cr__jw *w = cr__jw_new();
+            cr__jw_object(w, NULL);
+            cr__jw_array(w, "instances");
+            show_instances(a, set, w, &first);
+            rc = aws_cli_print_page_json(w, NULL);
         } else {
             show_instances(a, set, NULL, &first);
         }
     }
     cr_ec2_instances_free(set);
     cr_aws_free(aws);
-    cr_buf_free(&json);
     cr_buf_free(&user_data);
     return rc;
 }
 
 /* ---- ls --------------------------------------------------------------------------------- */
 
-/* What ec2 ls lists. */
+/* What ec2 ls lists, and whether a text line was printed yet. */
 struct ec2_ls {
     const struct aws_cli *a;
     struct ec2_args *s;
+    int first;
 };
 
 /* One page of ec2 ls (an aws_cli_page_fn; ctx is a struct ec2_ls). */
-static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, struct cr_buf *json,
-                             int *first, char **next, struct cr_error *err)
+static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, struct cr__jw *json,
+                             char **next, struct cr_error *err)
 {
     struct ec2_ls *ls = ctx;
     struct cr_ec2_instances *set = NULL;
     ls->s->ls.next_token = token;
     cr_status st = cr_ec2_describe_instances(aws, &ls->s->ls, &set, err);
     if (st == CR_OK)
-        st = show_instances(ls->a, set, json, first);
+        show_instances(ls->a, set, json, &ls->first);
     *next = set && set->next_token ? strdup(set->next_token) : NULL;
     cr_ec2_instances_free(set);
     return st;
@@ -458,7 +451,7 @@ static int ec2_ls(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (push(a, s->ids, &s->ls.num_instance_ids, argv[i], "instance ids"))
             return AWS_EXIT_USAGE;
-    struct ec2_ls ls = {a, s};
+    struct ec2_ls ls = {a, s, 1};
     return aws_cli_ls(a, "instances", "instances", s->ls.next_token, s->one_page, ls_one_page,
                       &ls);
 }
@@ -475,24 +468,19 @@ static int print_changes(const struct aws_cli *a, const struct cr_ec2_state_chan
                    c->changes[i].current_state ? c->changes[i].current_state : "?");
         return AWS_EXIT_OK;
     }
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr_status st = cr_buf_append_str(&b, "{\"terminated\":[");
-    for (size_t i = 0; st == CR_OK && i < c->count; i++) {
-        st = cr_buf_append_str(&b, i ? ",{\"instance_id\":" : "{\"instance_id\":");
-        if (st == CR_OK)
-            st = cr_json_append_string(&b,
-                                       c->changes[i].instance_id ? c->changes[i].instance_id : "");
-        if (st == CR_OK)
-            st = aws_cli_json_str(&b, "previous_state", c->changes[i].previous_state);
-        if (st == CR_OK)
-            st = aws_cli_json_str(&b, "current_state", c->changes[i].current_state);
-        if (st == CR_OK)
-            st = cr_buf_append_str(&b, "}");
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_array(w, "terminated");
+    for (size_t i = 0; i < c->count; i++) {
+        cr__jw_object(w, NULL);
+        cr__jw_text(w, "instance_id", c->changes[i].instance_id ? c->changes[i].instance_id : "");
+        cr__jw_text(w, "previous_state", c->changes[i].previous_state);
+        cr__jw_text(w, "current_state", c->changes[i].current_state);
+        cr__jw_end(w);
     }
-    if (st == CR_OK)
-        st = cr_buf_append_str(&b, "]}");
-    return aws_cli_print_json(&b, st);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* cloudrec ec2 terminate ID... */

@@ -113,48 +113,43 @@ static int parse_url(const struct aws_cli *a, const char *arg, struct s3_url *u)
     return 1;
 }
 
-/* Appends an object as a JSON object. */
-static cr_status json_object(struct cr_buf *b, const char *bucket, const struct cr_s3_object *o)
+/* Writes an object as a JSON object. */
+static void json_object(struct cr__jw *w, const char *bucket, const struct cr_s3_object *o)
 {
     char t[21];
     aws_cli_time(o->last_modified_s, t);
-    cr_status st = aws_cli_json_open(b, "bucket", bucket);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "key", o->key);
-    if (st == CR_OK)
-        st = cr_buf_appendf(b, ",\"size\":%lld", (long long)o->size_bytes);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "etag", o->etag);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "content_type", o->content_type);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "storage_class", o->storage_class);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "last_modified", o->last_modified_s ? t : NULL);
-    return st == CR_OK ? cr_buf_append_str(b, "}") : st;
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "bucket", bucket);
+    cr__jw_text(w, "key", o->key);
+    cr__jw_int(w, "size", o->size_bytes);
+    cr__jw_text(w, "etag", o->etag);
+    cr__jw_text(w, "content_type", o->content_type);
+    cr__jw_text(w, "storage_class", o->storage_class);
+    cr__jw_text(w, "last_modified", o->last_modified_s ? t : NULL);
+    cr__jw_end(w);
 }
 
 /* Prints one object as JSON. */
 static int print_object_json(const char *bucket, const struct cr_s3_object *o)
 {
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    return aws_cli_print_json(&b, json_object(&b, bucket, o));
+    struct cr__jw *w = cr__jw_new();
+    json_object(w, bucket, o);
+    return aws_cli_print_json(w);
 }
 
-/* Prints {"bucket":bucket,"name":value followed by tail (which closes the
- * object) as one JSON document. */
+/* Prints {"bucket":bucket,"name":value} (and "deleted":true when deleted)
+ * as one JSON document. */
 static int print_bucket_json(const char *bucket, const char *name, const char *value,
-                             const char *tail)
+                             int deleted)
 {
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr_status st = aws_cli_json_open(&b, "bucket", bucket);
-    if (st == CR_OK)
-        st = aws_cli_json_str(&b, name, value);
-    if (st == CR_OK)
-        st = cr_buf_append_str(&b, tail);
-    return aws_cli_print_json(&b, st);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "bucket", bucket);
+    cr__jw_text(w, name, value);
+    if (deleted)
+        cr__jw_bool(w, "deleted", 1);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* ---- mb ------------------------------------------------------------------------- */
@@ -178,7 +173,7 @@ static int s3_mb(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     if (st != CR_OK) {
         rc = aws_cli_fail(a, st, &err);
     } else if (a->json) {
-        rc = print_bucket_json(u.bucket, "region", region, "}");
+        rc = print_bucket_json(u.bucket, "region", region, 0);
     } else {
         printf("make_bucket: s3://%s (%s)\n", u.bucket, region);
     }
@@ -364,25 +359,20 @@ static int s3_head(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
 
 /* ---- ls ------------------------------------------------------------------------------ */
 
-/* Prints or collects one page; *first tracks the JSON comma. */
-static cr_status ls_page(const struct aws_cli *a, const char *bucket, const struct cr_s3_list *l,
-                         struct cr_buf *json, int *first)
+/* Prints or writes (--json) one page. */
+static void ls_page(const struct aws_cli *a, const char *bucket, const struct cr_s3_list *l,
+                    struct cr__jw *json)
 {
-    cr_status st = CR_OK;
-    for (size_t i = 0; st == CR_OK && i < l->num_objects; i++) {
+    for (size_t i = 0; i < l->num_objects; i++) {
         const struct cr_s3_object *o = &l->objects[i];
         if (a->json) {
-            st = cr_buf_append_str(json, *first ? "" : ",");
-            if (st == CR_OK)
-                st = json_object(json, bucket, o);
-            *first = 0;
+            json_object(json, bucket, o);
         } else {
             char t[21];
             aws_cli_time(o->last_modified_s, t);
             printf("%-20s %12lld  %s\n", t, (long long)o->size_bytes, o->key);
         }
     }
-    return st;
 }
 
 /* What s3 ls lists. */
@@ -393,8 +383,8 @@ struct s3_ls {
 };
 
 /* One page of s3 ls (an aws_cli_page_fn; ctx is a struct s3_ls). */
-static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, struct cr_buf *json,
-                             int *first, char **next, struct cr_error *err)
+static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, struct cr__jw *json,
+                             char **next, struct cr_error *err)
 {
     const struct s3_ls *ls = ctx;
     struct cr_s3_list_options o = {.prefix = ls->u->key[0] ? ls->u->key : NULL,
@@ -403,7 +393,7 @@ static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, s
     struct cr_s3_list *l = NULL;
     cr_status st = cr_s3_list_objects(aws, ls->u->bucket, &o, &l, err);
     if (st == CR_OK)
-        st = ls_page(ls->a, ls->u->bucket, l, json, first);
+        ls_page(ls->a, ls->u->bucket, l, json);
     *next = l && l->next_continuation_token ? strdup(l->next_continuation_token) : NULL;
     cr_s3_list_free(l);
     return st;
@@ -439,7 +429,7 @@ static int s3_rm(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     if (st != CR_OK)
         rc = aws_cli_fail(a, st, &err);
     else if (a->json)
-        rc = print_bucket_json(u.bucket, "key", u.key, ",\"deleted\":true}");
+        rc = print_bucket_json(u.bucket, "key", u.key, 1);
     else
         printf("delete: s3://%s/%s\n", u.bucket, u.key);
     cr_aws_free(aws);

@@ -7,107 +7,57 @@
 
 #include "cloudrec.h"
 #include "cloudrec/service.h"
+#include "core/opts.h"
 #include "tool_util.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { SETUP_EXIT_FAIL = 1, SETUP_EXIT_USAGE = 2 };
 
+#define SETUP(f) offsetof(struct cr_setup_options, f)
+
+static const struct cr__opt setup_opts[] = {
+    {.name = "input", .type = CR__OPT_STR, .offset = SETUP(input_url), .metavar = "URL",
+     .help = "store for uploads"},
+    {.name = "output", .type = CR__OPT_STR, .offset = SETUP(output_url), .metavar = "URL",
+     .help = "store for results"},
+    {.name = "requests", .type = CR__OPT_STR, .offset = SETUP(requests_url), .metavar = "URL",
+     .help = "the workers' request queue"},
+    {.name = "replies", .type = CR__OPT_STR, .offset = SETUP(replies_url), .metavar = "URL",
+     .help = "the web tier's reply queue"},
+    {.name = "dead-letter", .type = CR__OPT_STR, .offset = SETUP(dead_letter_url),
+     .metavar = "URL", .help = "queue for requests received --max-receives times"},
+    {.name = "visibility-s", .type = CR__OPT_INT, .offset = SETUP(visibility_s), .metavar = "S",
+     .help = "the request queue's visibility timeout", .def = "30", .lo = 1, .hi = 43200},
+    {.name = "max-receives", .type = CR__OPT_INT, .offset = SETUP(max_receives), .metavar = "N",
+     .help = "with --dead-letter: receives before a request is dead-lettered (default 5)",
+     .lo = 1, .hi = 1000},
+};
+
+static const struct cr__program setup_program = {
+    .name = "cloudrec setup",
+    .synopsis = "[--input URL] [--output URL] [--requests URL] [--replies URL] "
+                "[--dead-letter URL] [options]",
+    .about = "Makes the stores and queues of a deployment exist: S3 buckets (s3://bucket),\n"
+             "SQS queues (sqs://name), or their local forms (file:///dir,\n"
+             "sqlite:///path/queue.db?name=q). Safe to run again: what exists is left as it\n"
+             "is and reported as such. One line per resource: created|exists|ready URL (what).\n"
+             "At least one of --input, --output, --requests, --replies is needed.\n\n",
+    .epilog = "AWS settings come from the environment: AWS_REGION, AWS_PROFILE or the keys,\n"
+              "AWS_ENDPOINT_URL[_S3|_SQS] (docs/aws-mode.md).\n"
+              "Exit status: 0 done, 1 a resource could not be made (e.g. a queue exists with\n"
+              "other attributes), 2 usage error.\n",
+    .opts = setup_opts,
+    .n_opts = sizeof(setup_opts) / sizeof(setup_opts[0]),
+    .size = sizeof(struct cr_setup_options),
+};
+
 void cloudrec_setup_usage(FILE *f)
 {
-    fprintf(f, "usage: cloudrec setup [--input URL] [--output URL] [--requests URL]\n"
-               "                      [--replies URL] [--dead-letter URL] [options]\n"
-               "\n"
-               "Makes the stores and queues of a deployment exist: S3 buckets (s3://bucket),\n"
-               "SQS queues (sqs://name), or their local forms (file:///dir,\n"
-               "sqlite:///path/queue.db?name=q). Safe to run again: what exists is left as it\n"
-               "is and reported as such. One line per resource: created|exists|ready URL (what).\n"
-               "  --input URL          store for uploads\n"
-               "  --output URL         store for results\n"
-               "  --requests URL       the workers' request queue\n"
-               "  --replies URL        the web tier's reply queue\n"
-               "  --dead-letter URL    queue for requests received --max-receives times\n"
-               "  --visibility-s S     the request queue's visibility timeout (default 30)\n"
-               "  --max-receives N     receives before a request is dead-lettered (default 5)\n"
-               "AWS settings come from the environment: AWS_REGION, AWS_PROFILE or the keys,\n"
-               "AWS_ENDPOINT_URL[_S3|_SQS] (docs/aws-mode.md).\n"
-               "Exit status: 0 done, 1 a resource could not be made (e.g. a queue exists with\n"
-               "other attributes), 2 usage error.\n");
-}
-
-/* Parses a decimal integer in [lo, hi] into an int; 0 on any error. */
-static int setup_parse_int(const char *s, long lo, long hi, int *out)
-{
-    long long v;
-    if (!tool_parse_int(s, lo, hi, &v))
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
-/* Applies one flag (a tool_flag_fn on struct cr_setup_options); 0 (with a
- * message) on a bad value. */
-static int setup_flag(int c, const char *val, void *ctx)
-{
-    struct cr_setup_options *o = ctx;
-    switch (c) {
-    case 'i':
-        o->input_url = val;
-        return 1;
-    case 'o':
-        o->output_url = val;
-        return 1;
-    case 'r':
-        o->requests_url = val;
-        return 1;
-    case 'y':
-        o->replies_url = val;
-        return 1;
-    case 'd':
-        o->dead_letter_url = val;
-        return 1;
-    case 'V':
-        if (setup_parse_int(val, 1, 43200, &o->visibility_s))
-            return 1;
-        fprintf(stderr, "cloudrec: --visibility-s must be a number from 1 to 43200\n");
-        return 0;
-    case 'R':
-        if (setup_parse_int(val, 1, 1000, &o->max_receives))
-            return 1;
-        fprintf(stderr, "cloudrec: --max-receives must be a number from 1 to 1000\n");
-        return 0;
-    }
-    return 0;
-}
-
-/* Parses the flags; -1 to go on, else the exit code. */
-static int setup_parse(int argc, char **argv, struct cr_setup_options *o)
-{
-    static const struct option opts[] = {{"input", required_argument, NULL, 'i'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"requests", required_argument, NULL, 'r'},
-                                         {"replies", required_argument, NULL, 'y'},
-                                         {"dead-letter", required_argument, NULL, 'd'},
-                                         {"visibility-s", required_argument, NULL, 'V'},
-                                         {"max-receives", required_argument, NULL, 'R'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int rc = tool_getopt(argc, argv, "h", opts, setup_flag, o, cloudrec_setup_usage);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc) {
-        fprintf(stderr, "cloudrec: setup takes no arguments ('%s')\n", argv[optind]);
-        return SETUP_EXIT_USAGE;
-    }
-    if (!o->input_url && !o->output_url && !o->requests_url && !o->replies_url) {
-        fprintf(stderr, "cloudrec: setup needs at least one of --input, --output, --requests, "
-                        "--replies\n");
-        return SETUP_EXIT_USAGE;
-    }
-    return -1;
+    cr__opts_help(&setup_program, f);
 }
 
 /* Prints one resource's outcome as it is done. */
@@ -121,10 +71,14 @@ static void setup_report(void *userdata, const char *url, const char *what, cons
 int cloudrec_cmd_setup(int argc, char **argv)
 {
     struct cr_setup_options o;
-    memset(&o, 0, sizeof(o));
-    int rc = setup_parse(argc, argv, &o);
+    int rc = cr__opts_parse(&setup_program, argc, argv, &o, NULL);
     if (rc >= 0)
         return rc;
+    if (!o.input_url && !o.output_url && !o.requests_url && !o.replies_url) {
+        fprintf(stderr, "cloudrec setup: at least one of --input, --output, --requests, "
+                        "--replies is needed\ntry 'cloudrec setup --help'\n");
+        return SETUP_EXIT_USAGE;
+    }
     struct cr_error err = {0};
     cr_status st = cr_setup(&o, setup_report, NULL, &err);
     if (st == CR_OK)

@@ -8,6 +8,7 @@
 #include "cmd_simulate.h"
 
 #include "cloudrec.h"
+#include "sim/sim_internal.h"
 #include "tool_util.h"
 
 #include <getopt.h>
@@ -396,14 +397,15 @@ static int sweep_row(struct sim_args *a, const char *flag, const char *value)
     if (a->json) {
         struct cr_buf b;
         cr_buf_init(&b, 0);
-        cr_buf_append_str(&b, "{\"sweep\":");
-        cr_json_append_string(&b, flag);
-        cr_buf_append_str(&b, ",\"value\":");
-        cr_json_append_string(&b, value);
-        cr_buf_append_str(&b, ",\"result\":");
-        st = cr_sim_write(&r, CR_SIM_JSON, &b);
+        struct cr__jw *w = cr__jw_new();
+        cr__jw_object(w, NULL);
+        cr__jw_text(w, "sweep", flag);
+        cr__jw_text(w, "value", value);
+        cr__sim_json(w, "result", &r);
+        cr__jw_end(w);
+        st = cr__jw_finish(w, &b);
         if (st == CR_OK)
-            printf("%.*s}\n", (int)b.len - 1, (const char *)b.data);
+            printf("%s\n", (const char *)b.data);
         cr_buf_free(&b);
     } else {
         printf("%-*s %9ld %10.3f %10.3f %10.3f %5d %9.3f %12.1f %10.4f %9ld\n",

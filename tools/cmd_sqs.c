@@ -186,12 +186,11 @@ static int print_url(const struct aws_cli *a, const char *url)
         printf("%s\n", url);
         return AWS_EXIT_OK;
     }
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr_status st = aws_cli_json_open(&b, "queue_url", url);
-    if (st == CR_OK)
-        st = cr_buf_append_str(&b, "}");
-    return aws_cli_print_json(&b, st);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "queue_url", url);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* ---- create / url ------------------------------------------------------------------ */
@@ -239,14 +238,13 @@ struct batch_run {
     const struct aws_cli *a;
     const char *url;
     int delay_s;        /* send: every message's delay */
-    struct cr_buf json; /* the --json document so far */
-    cr_status js;       /* CR_OK while json could be built */
-    int failed;         /* entries that failed */
+    struct cr__jw *json; /* the --json document so far */
+    int failed;          /* entries that failed */
 };
 
-/* Appends one entry's outcome as JSON; human lines go out as they come. */
-static cr_status report_entry(const struct aws_cli *a, struct cr_buf *json, size_t index, int ok,
-                              const char *id, const char *code, const char *msg)
+/* Writes one entry's outcome as JSON; human lines go out as they come. */
+static void report_entry(const struct aws_cli *a, struct cr__jw *json, size_t index, int ok,
+                         const char *id, const char *code, const char *msg)
 {
     if (!a->json) {
         if (ok)
@@ -254,38 +252,38 @@ static cr_status report_entry(const struct aws_cli *a, struct cr_buf *json, size
         else
             fprintf(stderr, "%s: entry %zu: %s: %s\n", a->prog, index, code ? code : "?",
                     msg ? msg : "");
-        return CR_OK;
+        return;
     }
-    cr_status st = cr_buf_appendf(json, "%s{\"index\":%zu,\"ok\":%s", index ? "," : "", index,
-                                  ok ? "true" : "false");
-    if (st == CR_OK && id)
-        st = aws_cli_json_str(json, "message_id", id);
-    if (st == CR_OK && !ok)
-        st = aws_cli_json_str(json, "code", code);
-    if (st == CR_OK && !ok)
-        st = aws_cli_json_str(json, "error", msg);
-    return st == CR_OK ? cr_buf_append_str(json, "}") : st;
+    cr__jw_object(json, NULL);
+    cr__jw_int(json, "index", (int64_t)index);
+    cr__jw_bool(json, "ok", ok);
+    if (id)
+        cr__jw_text(json, "message_id", id);
+    if (!ok) {
+        cr__jw_text(json, "code", code);
+        cr__jw_text(json, "error", msg);
+    }
+    cr__jw_end(json);
 }
 
 /* Reports a call on entries [first, first+n): each entry's result from the
  * batch b, or, when there is none, the call's outcome for all of them (a
  * failure also gets its one-line message). id is a single send's message
- * id. Counts the failures in r->failed and sets r->js. */
+ * id. Counts the failures in r->failed. */
 static void report_chunk(struct batch_run *r, size_t first, size_t n, const struct cr_sqs_batch *b,
                          const char *id, cr_status st, const struct cr_error *err)
 {
     r->failed += b ? (int)b->num_failed : st != CR_OK ? (int)n : 0;
-    r->js = CR_OK;
     if (!b && st != CR_OK && !r->a->json) {
         aws_cli_fail(r->a, st, err);
         return;
     }
-    for (size_t i = 0; r->js == CR_OK && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct cr_sqs_batch_result *e = b ? &b->results[i] : NULL;
-        r->js =
-            e ? report_entry(r->a, &r->json, first + i, e->ok, e->message_id, e->code, e->message)
-              : report_entry(r->a, &r->json, first + i, st == CR_OK, id, err->aws_code,
-                             err->message);
+        if (e)
+            report_entry(r->a, r->json, first + i, e->ok, e->message_id, e->code, e->message);
+        else
+            report_entry(r->a, r->json, first + i, st == CR_OK, id, err->aws_code, err->message);
     }
 }
 
@@ -294,22 +292,23 @@ static void report_chunk(struct batch_run *r, size_t first, size_t n, const stru
 typedef void (*chunk_fn)(struct batch_run *r, char **items, size_t n, size_t first);
 
 /* Runs fn over items[0..total) in chunks of up to 10, then prints the JSON
- * document (head, the entries, "],\"failed\":N}") and returns the exit
- * status. */
-static int run_chunks(struct batch_run *r, const char *head, char **items, size_t total,
+ * document ({"<list>":[entries],"failed":N}) and returns the exit status. */
+static int run_chunks(struct batch_run *r, const char *list, char **items, size_t total,
                       chunk_fn fn)
 {
-    cr_buf_init(&r->json, 0);
-    r->js = cr_buf_append_str(&r->json, head);
-    for (size_t i = 0; i < total && r->js == CR_OK; i += CR_SQS_MAX_BATCH)
+    r->json = r->a->json ? cr__jw_new() : NULL;
+    cr__jw_object(r->json, NULL);
+    cr__jw_array(r->json, list);
+    for (size_t i = 0; i < total && (!r->a->json || cr__jw_status(r->json) == CR_OK);
+         i += CR_SQS_MAX_BATCH)
         fn(r, items + i, total - i < CR_SQS_MAX_BATCH ? total - i : CR_SQS_MAX_BATCH, i);
     int rc = AWS_EXIT_OK;
     if (r->a->json) {
-        if (r->js == CR_OK)
-            r->js = cr_buf_appendf(&r->json, "],\"failed\":%d}", r->failed);
-        rc = aws_cli_print_json(&r->json, r->js);
+        cr__jw_end(r->json);
+        cr__jw_int(r->json, "failed", r->failed);
+        cr__jw_end(r->json);
+        rc = aws_cli_print_json(r->json);
     }
-    cr_buf_free(&r->json);
     return r->failed ? AWS_EXIT_FAIL : rc;
 }
 
@@ -364,32 +363,26 @@ static int send_all(struct cr_aws *aws, const struct aws_cli *a, const char *url
                     struct sqs_args *s, size_t n, char **bodies)
 {
     struct batch_run r = {.aws = aws, .a = a, .url = url, .delay_s = (int)s->delay_s};
-    return run_chunks(&r, "{\"messages\":[", bodies, n, send_chunk);
+    return run_chunks(&r, "messages", bodies, n, send_chunk);
 }
 
 /* ---- recv ------------------------------------------------------------------------------ */
 
-/* Appends one message as JSON. */
-static cr_status json_message(struct cr_buf *b, const struct cr_sqs_message *m, int first)
+/* Writes one message as JSON. */
+static void json_message(struct cr__jw *w, const struct cr_sqs_message *m)
 {
-    cr_status st = cr_buf_append_str(b, first ? "{\"message_id\":" : ",{\"message_id\":");
-    if (st == CR_OK)
-        st = cr_json_append_string(b, m->message_id ? m->message_id : "");
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "receipt_handle", m->receipt_handle);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "body", m->body);
-    if (st == CR_OK)
-        st = aws_cli_json_str(b, "md5_of_body", m->md5_of_body);
-    if (st == CR_OK)
-        st =
-            cr_buf_appendf(b,
-                           ",\"receive_count\":%d,\"sent_ms\":%lld,\"first_receive_ms\":%lld"
-                           ",\"attributes\":{",
-                           m->receive_count, (long long)m->sent_ms, (long long)m->first_receive_ms);
-    if (st == CR_OK)
-        st = aws_cli_json_pairs(b, m->attribute_names, m->attribute_values, m->num_attributes);
-    return st == CR_OK ? cr_buf_append_str(b, "}}") : st;
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "message_id", m->message_id ? m->message_id : "");
+    cr__jw_text(w, "receipt_handle", m->receipt_handle);
+    cr__jw_text(w, "body", m->body);
+    cr__jw_text(w, "md5_of_body", m->md5_of_body);
+    cr__jw_int(w, "receive_count", m->receive_count);
+    cr__jw_int(w, "sent_ms", m->sent_ms);
+    cr__jw_int(w, "first_receive_ms", m->first_receive_ms);
+    cr__jw_object(w, "attributes");
+    aws_cli_json_pairs(w, m->attribute_names, m->attribute_values, m->num_attributes);
+    cr__jw_end(w);
+    cr__jw_end(w);
 }
 
 /* Prints received messages as a table or one JSON document. */
@@ -407,14 +400,14 @@ static int print_messages(const struct aws_cli *a, const struct cr_sqs_messages 
         }
         return AWS_EXIT_OK;
     }
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr_status st = cr_buf_append_str(&b, "{\"messages\":[");
-    for (size_t i = 0; st == CR_OK && i < msgs->count; i++)
-        st = json_message(&b, &msgs->messages[i], i == 0);
-    if (st == CR_OK)
-        st = cr_buf_append_str(&b, "]}");
-    return aws_cli_print_json(&b, st);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_array(w, "messages");
+    for (size_t i = 0; i < msgs->count; i++)
+        json_message(w, &msgs->messages[i]);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* cloudrec sqs recv QUEUE: receives and prints messages (a queue_fn). */
@@ -451,7 +444,7 @@ static int del_all(struct cr_aws *aws, const struct aws_cli *a, const char *url,
 {
     (void)s;
     struct batch_run r = {.aws = aws, .a = a, .url = url};
-    return run_chunks(&r, "{\"deleted\":[", receipts, n, del_chunk);
+    return run_chunks(&r, "deleted", receipts, n, del_chunk);
 }
 
 /* Sets RECEIPT's visibility to s->seconds (a queue_fn). */
@@ -463,11 +456,15 @@ static int set_visibility(struct cr_aws *aws, const struct aws_cli *a, const cha
     cr_status st = cr_sqs_change_visibility(aws, url, args[0], (int)s->seconds, &err);
     if (st != CR_OK)
         return aws_cli_fail(a, st, &err);
-    if (a->json)
-        printf("{\"visibility_timeout_s\":%lld}\n", s->seconds);
-    else
+    if (!a->json) {
         printf("visible again in %lld s\n", s->seconds);
-    return AWS_EXIT_OK;
+        return AWS_EXIT_OK;
+    }
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "visibility_timeout_s", s->seconds);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* cloudrec sqs visibility QUEUE RECEIPT SECONDS */
@@ -489,14 +486,11 @@ static int print_attrs(const struct aws_cli *a, const struct cr_sqs_queue_attrib
             printf("%-40s %s\n", at->names[i], at->values[i]);
         return AWS_EXIT_OK;
     }
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr_status st = cr_buf_append_str(&b, "{");
-    if (st == CR_OK)
-        st = aws_cli_json_pairs(&b, at->names, at->values, at->count);
-    if (st == CR_OK)
-        st = cr_buf_append_str(&b, "}");
-    return aws_cli_print_json(&b, st);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    aws_cli_json_pairs(w, at->names, at->values, at->count);
+    cr__jw_end(w);
+    return aws_cli_print_json(w);
 }
 
 /* cloudrec sqs attrs QUEUE: prints the queue's attributes (a queue_fn). */

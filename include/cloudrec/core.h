@@ -185,10 +185,6 @@ CR_API cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct
  * On any error out is left as it was. */
 CR_API cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out);
 
-/* Appends s as a JSON string literal, quotes included: '"', '\\' and control
- * characters are escaped; bytes >= 0x80 are copied (UTF-8 passes through). */
-CR_API cr_status cr_json_append_string(struct cr_buf *out, const char *s);
-
 /* ---- hashing -------------------------------------------------------------*/
 #define CR_SHA256_LEN 32
 

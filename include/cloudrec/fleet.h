@@ -45,6 +45,9 @@ extern "C" {
 
 #define CR_FLEET_ID_MAX 64
 
+/* What a zero kill_after_ms of struct cr_fleet_options means. */
+#define CR_FLEET_DEFAULT_KILL_AFTER_MS 30000
+
 enum cr_instance_state {
     CR_INSTANCE_PENDING = 0,  /* launched, worker not yet polling */
     CR_INSTANCE_RUNNING = 1,  /* polling or working; not known to be idle */

@@ -17,6 +17,10 @@
 
 #include <signal.h>
 
+/* What zero fields of struct cr_scaler_options mean. */
+#define CR_SCALER_DEFAULT_INTERVAL_MS 1000
+#define CR_SCALER_DEFAULT_LOG_EVERY_MS 30000
+
 #ifdef __cplusplus
 extern "C" {
 #endif

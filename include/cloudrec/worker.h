@@ -35,6 +35,11 @@ extern "C" {
 
 #define CR_WORKER_ID_MAX 64
 
+/* What a zero field of struct cr_worker_options means. */
+#define CR_WORKER_DEFAULT_WAIT_MS 1000
+#define CR_WORKER_DEFAULT_VISIBILITY_S 30
+#define CR_WORKER_DEFAULT_MAX_IMAGE_BYTES ((size_t)32 << 20)
+
 /* What the worker publishes in its state file (see state_path). */
 enum cr_worker_state {
     CR_WORKER_IDLE = 0,     /* waiting for messages */

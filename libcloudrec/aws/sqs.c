@@ -239,12 +239,12 @@ static cr_status add_num_attr(struct cr_buf *form, size_t *n, const char *name, 
 /* The RedrivePolicy JSON document, appended to out. */
 static cr_status redrive_json(const struct cr_sqs_create_options *o, struct cr_buf *out)
 {
-    cr_status st = cr_buf_append_str(out, "{\"deadLetterTargetArn\":");
-    if (st == CR_OK)
-        st = cr_json_append_string(out, o->dead_letter_target_arn);
-    if (st == CR_OK)
-        st = cr_buf_appendf(out, ",\"maxReceiveCount\":%d}", o->max_receive_count);
-    return st;
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_string(w, "deadLetterTargetArn", o->dead_letter_target_arn);
+    cr__jw_int(w, "maxReceiveCount", o->max_receive_count);
+    cr__jw_end(w);
+    return cr__jw_finish(w, out);
 }
 
 /* Appends every attribute the options ask for. */

@@ -11,6 +11,7 @@
 #include "backends/backend.h"
 #include "backends/fleet_ec2.h"
 #include "cloudrec/ec2.h"
+#include "core/programs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -244,11 +245,12 @@ static int append_arg(struct cr_buf *out, const char *arg)
     return bad;
 }
 
-/* 1 when argv (from index 1) holds flag followed by a value. */
-static int has_flag(const char *const *argv, const char *flag)
+/* 1 when argv (from index 1) holds "--name" followed by a value; name is a
+ * worker option's (CR__FLAG), NULL never matches. */
+static int has_flag(const char *const *argv, const char *name)
 {
-    for (size_t i = 1; argv[i]; i++)
-        if (strcmp(argv[i], flag) == 0 && argv[i + 1])
+    for (size_t i = 1; name && argv[i]; i++)
+        if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, name) == 0 && argv[i + 1])
             return 1;
     return 0;
 }
@@ -259,7 +261,8 @@ static cr_status check_worker_argv(const char *const *argv, struct cr_error *err
 {
     if (!argv || !argv[0])
         return cr__fail(err, CR_ERR_INVALID, "ec2 fleet: no worker command to put in user data");
-    if (!has_flag(argv, "--requests") || !has_flag(argv, "--output"))
+    if (!has_flag(argv, CR__FLAG(worker, worker.requests_url)) ||
+        !has_flag(argv, CR__FLAG(worker, worker.output_url)))
         return cr__fail(err, CR_ERR_INVALID,
                         "ec2 fleet: the worker needs --requests and --output "
                         "(cloudrec-scaler --requests sqs://... --output s3://...)");
@@ -281,10 +284,12 @@ static int append_exec_start(struct cr_buf *out, const struct cr__ec2_config *c,
     int bad = cr_buf_appendf(out, "ExecStart=%s", c->worker) != CR_OK;
     for (size_t i = 1; argv[i]; i++)
         bad |= append_arg(out, argv[i]);
-    if (!has_flag(argv, "--id"))
-        bad |= cr_buf_append_str(out, " --id ${CLOUDREC_WORKER_ID}") != CR_OK;
-    if (c->idle_exit_s > 0 && !has_flag(argv, "--idle-exit-s"))
-        bad |= cr_buf_appendf(out, " --idle-exit-s %d", c->idle_exit_s) != CR_OK;
+    const char *id = CR__FLAG(worker, worker.worker_id);
+    const char *idle = CR__FLAG(worker, worker.idle_exit_s);
+    if (!has_flag(argv, id))
+        bad |= cr_buf_appendf(out, " --%s ${CLOUDREC_WORKER_ID}", id) != CR_OK;
+    if (c->idle_exit_s > 0 && !has_flag(argv, idle))
+        bad |= cr_buf_appendf(out, " --%s %d", idle, c->idle_exit_s) != CR_OK;
     return bad | (cr_buf_append_str(out, "\n") != CR_OK);
 }
 

@@ -15,6 +15,7 @@
 #include "backends/fleet_backend.h"
 #include "backends/worker_state.h"
 #include "core/proc.h"
+#include "core/programs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,6 @@
 #include <unistd.h>
 
 #define LF_EXAMPLE "local:///abs/state-dir"
-#define LF_DEFAULT_KILL_AFTER_MS 30000
 #define LF_STATE_SUFFIX ".state"
 /* Workers that keep dying before they are ready (a missing model, a store
  * or queue that is gone) are launched again only after a pause that
@@ -115,7 +115,8 @@ static cr_status lf_open(const char *url, const struct cr_fleet_options *opts, v
     struct lf_fleet *f = calloc(1, sizeof(*f));
     if (!f)
         return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
-    f->kill_after_ms = opts->kill_after_ms ? opts->kill_after_ms : LF_DEFAULT_KILL_AFTER_MS;
+    f->kill_after_ms = opts->kill_after_ms ? opts->kill_after_ms
+                                           : CR_FLEET_DEFAULT_KILL_AFTER_MS;
     f->next_id = 1;
     cr_status st = copy_argv(f, opts->worker_argv, err);
     if (st == CR_OK)
@@ -154,17 +155,17 @@ static cr_status spawn_one(struct lf_fleet *f, struct cr_error *err)
     char path[PATH_MAX];
     state_path(f, k->id, path, sizeof(path));
     unlink(path); /* a stale file of an earlier run must not look like this worker's */
-    char **argv = calloc(f->argc + 5, sizeof(char *));
-    if (!argv)
-        return cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory");
-    memcpy(argv, f->argv, f->argc * sizeof(char *));
-    argv[f->argc] = "--id";
-    argv[f->argc + 1] = k->id;
-    argv[f->argc + 2] = "--state-file";
-    argv[f->argc + 3] = path;
+    struct cr__argv argv = {0};
+    for (size_t i = 0; i < f->argc; i++)
+        cr__argv_add(&argv, f->argv[i]);
+    cr__argv_addf(&argv, "--%s", CR__FLAG(worker, worker.worker_id));
+    cr__argv_add(&argv, k->id);
+    cr__argv_addf(&argv, "--%s", CR__FLAG(worker, worker.state_path));
+    cr__argv_add(&argv, path);
     pid_t pid = 0;
-    st = cr__spawn(argv, 0, &pid, err);
-    free(argv);
+    st = argv.failed ? cr__fail(err, CR_ERR_NOMEM, "local fleet: out of memory")
+                     : cr__spawn(argv.v, 0, &pid, err);
+    cr__argv_clear(&argv);
     if (st != CR_OK)
         return st;
     k->pid = pid;

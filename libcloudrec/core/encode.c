@@ -176,24 +176,3 @@ cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out)
     }
     return cr_buf_append(out, "", 0);
 }
-
-cr_status cr_json_append_string(struct cr_buf *out, const char *s)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t start = out->len;
-    cr_status st = cr_buf_append(out, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; st == CR_OK && *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            st = cr_buf_append(out, esc, 2);
-        } else if (*p < 0x20) {
-            char esc[6] = {'\\', 'u', '0', '0', digits[*p >> 4], digits[*p & 15]};
-            st = cr_buf_append(out, esc, 6);
-        } else {
-            st = cr_buf_append(out, p, 1);
-        }
-    }
-    if (st == CR_OK)
-        st = cr_buf_append(out, "\"", 1);
-    return rollback(out, start, st);
-}

@@ -1,6 +1,6 @@
 /*
- * json.c - the library's JSON reader over jansson (the one file that talks to
- * jansson), plus the UTF-8 checks and the number writer the encoders share.
+ * json.c - the library's JSON reader and writer over jansson (the one file
+ * that talks to jansson), plus the UTF-8 checks they share.
  *
  * jansson does the parsing and the strictness RFC 8259 asks for; this file adds
  * what callers rely on beyond it: an input size limit checked before parsing,
@@ -330,29 +330,262 @@ size_t cr__utf8_scrub(char *s)
     return replaced;
 }
 
-/* ---- number output -------------------------------------------------------*/
+/* ---- writing -------------------------------------------------------------*/
 
-/* Formats d with prec significant digits in the C locale into out (64 bytes). */
-static void format_g(char out[64], double d, int prec)
+/* Significant digits of every real written: DBL_DIG, so any decimal of up
+ * to 15 digits (every float's shortest form, every rounded figure) is
+ * written back exactly as that decimal. */
+#define WRITE_PRECISION 15
+
+/* Integers of a double are exact up to here; beyond, a real stays a real. */
+#define EXACT_INT 9007199254740992.0
+
+/* The allocator jansson and the writer use (cr__json_set_alloc). */
+static void *(*g_alloc)(size_t) = malloc;
+static void (*g_release)(void *) = free;
+
+struct cr__jw {
+    cr_status st;
+    json_t *root;
+    json_t *open[CR__JSON_DEFAULT_MAX_DEPTH]; /* borrowed: the tree owns them */
+    int depth;
+};
+
+void cr__json_set_alloc(void *(*alloc)(size_t), void (*release)(void *))
+{
+    g_alloc = alloc ? alloc : malloc;
+    g_release = release ? release : free;
+    json_set_alloc_funcs(g_alloc, g_release);
+}
+
+struct cr__jw *cr__jw_new(void)
+{
+    struct cr__jw *w = g_alloc(sizeof(*w));
+    if (w)
+        memset(w, 0, sizeof(*w));
+    return w;
+}
+
+void cr__jw_free(struct cr__jw *w)
+{
+    if (!w)
+        return;
+    json_decref(w->root);
+    g_release(w);
+}
+
+cr_status cr__jw_status(const struct cr__jw *w)
+{
+    return w ? w->st : CR_ERR_NOMEM;
+}
+
+/* Records the first failure; later ones are consequences of it. */
+static void jw_fail(struct cr__jw *w, cr_status st)
+{
+    if (w && w->st == CR_OK)
+        w->st = st;
+}
+
+/* Puts v (borrowed) in the tree of a writer with no failure yet: as member
+ * key of the open object, next element of the open array, or the top-level
+ * value; records why it cannot. */
+static void jw_place(struct cr__jw *w, const char *key, json_t *v)
+{
+    json_t *top = w->depth ? w->open[w->depth - 1] : NULL;
+    /* A repeated key is refused: readers disagree on which one wins. */
+    int key_ok = json_is_object(top)
+                     ? key && cr__utf8_valid(key, strlen(key)) && !json_object_get(top, key)
+                     : key == NULL;
+    if (!key_ok || (!top && w->root)) /* a bad key, or a second top-level value */
+        jw_fail(w, CR_ERR_INVALID);
+    else if (!top)
+        w->root = json_incref(v);
+    else if (json_is_object(top) ? json_object_set_nocheck(top, key, v) : json_array_append(top, v))
+        jw_fail(w, CR_ERR_NOMEM);
+}
+
+/* Places v (owned; NULL means jansson ran out of memory) with jw_place.
+ * Returns 1 when v is in the tree; v's own reference is dropped either way. */
+static int jw_add(struct cr__jw *w, const char *key, json_t *v)
+{
+    if (!v)
+        jw_fail(w, CR_ERR_NOMEM);
+    else if (w && w->st == CR_OK)
+        jw_place(w, key, v);
+    int placed = v && w && w->st == CR_OK;
+    json_decref(v);
+    return placed;
+}
+
+/* Opens container c (owned) at key. */
+static void jw_open(struct cr__jw *w, const char *key, json_t *c)
+{
+    if (w && w->st == CR_OK && w->depth == CR__JSON_DEFAULT_MAX_DEPTH) {
+        jw_fail(w, CR_ERR_TOO_LARGE);
+        json_decref(c);
+        return;
+    }
+    if (jw_add(w, key, c))
+        w->open[w->depth++] = c;
+}
+
+void cr__jw_object(struct cr__jw *w, const char *key)
+{
+    jw_open(w, key, json_object());
+}
+
+void cr__jw_array(struct cr__jw *w, const char *key)
+{
+    jw_open(w, key, json_array());
+}
+
+void cr__jw_end(struct cr__jw *w)
+{
+    if (w && w->st == CR_OK && w->depth == 0)
+        jw_fail(w, CR_ERR_INVALID);
+    else if (w && w->st == CR_OK)
+        w->depth--;
+}
+
+void cr__jw_string(struct cr__jw *w, const char *key, const char *s)
+{
+    if (!s)
+        jw_add(w, key, json_null());
+    else if (!cr__utf8_valid(s, strlen(s)))
+        jw_fail(w, CR_ERR_INVALID);
+    else
+        jw_add(w, key, json_string_nocheck(s));
+}
+
+void cr__jw_text(struct cr__jw *w, const char *key, const char *s)
+{
+    if (!s || cr__utf8_valid(s, strlen(s))) {
+        cr__jw_string(w, key, s);
+        return;
+    }
+    size_t n = strlen(s) + 1;
+    char *clean = g_alloc(n);
+    if (!clean) {
+        jw_fail(w, CR_ERR_NOMEM);
+        return;
+    }
+    memcpy(clean, s, n);
+    cr__utf8_scrub(clean);
+    cr__jw_string(w, key, clean);
+    g_release(clean);
+}
+
+void cr__jw_int(struct cr__jw *w, const char *key, int64_t v)
+{
+    jw_add(w, key, json_integer((json_int_t)v));
+}
+
+/* Writes a finite d, as an integer when it has no fraction. */
+static void jw_number(struct cr__jw *w, const char *key, double d)
+{
+    if (!isfinite(d))
+        jw_fail(w, CR_ERR_INVALID);
+    else if (d == floor(d) && fabs(d) <= EXACT_INT)
+        jw_add(w, key, json_integer((json_int_t)d));
+    else
+        jw_add(w, key, json_real(d));
+}
+
+/* snprintf of one double in the C locale, whatever the process's locale. */
+static void format_c(char *out, size_t size, const char *fmt, int prec, double d)
 {
     locale_t loc = c_locale();
     locale_t old = loc ? uselocale(loc) : (locale_t)0;
-    snprintf(out, 64, "%.*g", prec, d);
+    snprintf(out, size, fmt, prec, d);
     if (old)
         uselocale(old);
 }
 
-cr_status cr__json_append_number(struct cr_buf *out, double d, int as_float)
+void cr__jw_float(struct cr__jw *w, const char *key, float v)
 {
-    if (!isfinite(d))
-        return CR_ERR_INVALID;
+    /* The shortest decimal that reads back as v has at most 9 digits, so
+     * writing its nearest double with 15 digits gives that decimal back. */
     char text[64];
-    int max_prec = as_float ? 9 : 17;
-    for (int prec = 1; prec <= max_prec; prec++) {
-        format_g(text, d, prec);
-        double back = strtod_c(text);
-        if (as_float ? (float)back == (float)d : back == d)
+    double back = v;
+    for (int prec = 1; isfinite(v) && prec <= 9; prec++) {
+        format_c(text, sizeof(text), "%.*g", prec, (double)v);
+        back = strtod_c(text);
+        if ((float)back == v)
             break;
     }
-    return cr_buf_append_str(out, text);
+    jw_number(w, key, back);
+}
+
+void cr__jw_double(struct cr__jw *w, const char *key, double v)
+{
+    jw_number(w, key, v);
+}
+
+void cr__jw_fixed(struct cr__jw *w, const char *key, double v, int decimals)
+{
+    char text[64];
+    if (decimals < 0 || decimals > 9) {
+        jw_fail(w, CR_ERR_INVALID);
+        return;
+    }
+    /* From 1e15 up no fraction survives 15 digits, and "%f" would be long. */
+    if (isfinite(v) && fabs(v) < 1e15) {
+        format_c(text, sizeof(text), "%.*f", decimals, v);
+        v = strtod_c(text);
+    }
+    jw_number(w, key, v);
+}
+
+void cr__jw_bool(struct cr__jw *w, const char *key, int v)
+{
+    jw_add(w, key, json_boolean(v));
+}
+
+void cr__jw_null(struct cr__jw *w, const char *key)
+{
+    jw_add(w, key, json_null());
+}
+
+/* Where json_dump_callback writes: a buffer and the first failure. */
+struct dump_sink {
+    struct cr_buf *out;
+    cr_status st;
+};
+
+/* json_dump_callback's sink: appends to the buffer, stops on its failure. */
+static int dump_append(const char *text, size_t len, void *data)
+{
+    struct dump_sink *sink = data;
+    sink->st = cr_buf_append(sink->out, text, len);
+    return sink->st == CR_OK ? 0 : -1;
+}
+
+cr_status cr__jw_finish(struct cr__jw *w, struct cr_buf *out)
+{
+    cr_status st = cr__jw_status(w);
+    if (st == CR_OK && (!out || !w->root || w->depth != 0))
+        st = CR_ERR_INVALID;
+    if (st == CR_OK) {
+        size_t start = out->len;
+        struct dump_sink sink = {out, CR_OK};
+        const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+                             JSON_REAL_PRECISION(WRITE_PRECISION);
+        if (json_dump_callback(w->root, dump_append, &sink, flags) != 0)
+            st = sink.st != CR_OK ? sink.st : CR_ERR_NOMEM;
+        if (st == CR_OK)
+            st = cr_buf_append(out, "", 0); /* a terminating NUL, even for "" */
+        if (st != CR_OK && out->data) {
+            out->len = start;
+            out->data[start] = '\0';
+        }
+    }
+    cr__jw_free(w);
+    return st;
+}
+
+cr_status cr__json_quote(struct cr_buf *out, const char *s)
+{
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_text(w, NULL, s ? s : "");
+    return cr__jw_finish(w, out);
 }

@@ -1,5 +1,5 @@
 /*
- * json.h - the library's strict JSON reader, over jansson (core/json.c is the
+ * json.h - the library's strict JSON reader and its JSON writer, over jansson (core/json.c is the
  * only file that includes <jansson.h>); not installed, not exported.
  *
  * cr__json_parse() turns a whole document into a read-only tree owned by a
@@ -110,10 +110,97 @@ int cr__utf8_valid(const char *s, size_t len);
  * bytes were replaced. */
 size_t cr__utf8_scrub(char *s);
 
-/* Appends d in the shortest %g form (at most 17 significant digits) that
- * reads back as the same double, or as the same float when as_float. Uses
- * the C locale whatever the process locale is. CR_ERR_INVALID for NaN and
- * infinities, which JSON cannot represent. */
-cr_status cr__json_append_number(struct cr_buf *out, double d, int as_float);
+/* ---- writing -------------------------------------------------------------
+ *
+ * A writer ("jw") builds one JSON document as a jansson tree and dumps it
+ * compact, members in the order they were added. Calls never fail one by
+ * one: the first failure sticks (later calls do nothing) and cr__jw_finish
+ * reports it, so a writer reads like the document it writes:
+ *
+ *     struct cr__jw *w = cr__jw_new();
+ *     cr__jw_object(w, NULL);
+ *     cr__jw_int(w, "v", 1);
+ *     cr__jw_string(w, "id", id);
+ *     cr__jw_end(w);
+ *     st = cr__jw_finish(w, out);
+ *
+ * key names the member inside an object and must be NULL inside an array
+ * and for the top-level value; a wrong key is CR_ERR_INVALID. Every call
+ * accepts a NULL writer (what cr__jw_new returns out of memory) and then
+ * does nothing; cr__jw_finish(NULL, ...) is CR_ERR_NOMEM.
+ *
+ * Strings are escaped by jansson: '"', '\\' and control characters are
+ * escaped (\n, \t, \u001F, ...); other UTF-8, DEL and '/' are written as
+ * they are. Numbers never use a locale. A writer is used by one thread. */
+
+struct cr__jw;
+
+/* A new, empty writer; NULL when out of memory (see above). */
+struct cr__jw *cr__jw_new(void);
+
+/* Releases a writer without writing anything. Accepts NULL. */
+void cr__jw_free(struct cr__jw *w);
+
+/* Appends the document to out and releases w, always. CR_OK; the first
+ * failure of a call on w; CR_ERR_INVALID when no value was written or a
+ * container is still open; out's own CR_ERR_TOO_LARGE or CR_ERR_NOMEM.
+ * On failure out is left exactly as it was. */
+cr_status cr__jw_finish(struct cr__jw *w, struct cr_buf *out);
+
+/* The first failure so far (CR_OK if none; CR_ERR_NOMEM for NULL). */
+cr_status cr__jw_status(const struct cr__jw *w);
+
+/* Opens an object or an array; later values go inside it until
+ * cr__jw_end. At most CR__JSON_DEFAULT_MAX_DEPTH levels
+ * (CR_ERR_TOO_LARGE beyond). */
+void cr__jw_object(struct cr__jw *w, const char *key);
+void cr__jw_array(struct cr__jw *w, const char *key);
+
+/* Closes the innermost open container (CR_ERR_INVALID when none is). */
+void cr__jw_end(struct cr__jw *w);
+
+/* A string, or null when s is NULL. s must be valid UTF-8 (also the key):
+ * CR_ERR_INVALID otherwise. */
+void cr__jw_string(struct cr__jw *w, const char *key, const char *s);
+
+/* Free text for people (error messages, file names, bodies shown to the
+ * user): like cr__jw_string, but each byte that is not part of valid UTF-8
+ * is written as '?' instead of failing. */
+void cr__jw_text(struct cr__jw *w, const char *key, const char *s);
+
+/* An integer, written exactly. */
+void cr__jw_int(struct cr__jw *w, const char *key, int64_t v);
+
+/* A float in the shortest form that reads back as the same float
+ * (0.61f is written 0.61, not 0.610000014). */
+void cr__jw_float(struct cr__jw *w, const char *key, float v);
+
+/* A double with at most 15 significant digits (DBL_DIG, so every decimal
+ * of up to 15 digits comes out as it was written). */
+void cr__jw_double(struct cr__jw *w, const char *key, double v);
+
+/* A double rounded to `decimals` places (0..9) first, as "%.*f" would,
+ * but written without the trailing zeros (1.5, not 1.500000). */
+void cr__jw_fixed(struct cr__jw *w, const char *key, double v, int decimals);
+
+/* For the three above: NaN and infinities are CR_ERR_INVALID (JSON has no
+ * such numbers); a value with no fraction within +-2^53 is written as an
+ * integer (1, not 1.0); 1e-05 is written 1e-5. */
+
+/* true or false (any non-zero v is true). */
+void cr__jw_bool(struct cr__jw *w, const char *key, int v);
+
+/* null. */
+void cr__jw_null(struct cr__jw *w, const char *key);
+
+/* Appends s as one JSON string literal, with the escaping of cr__jw_text,
+ * to text that is not JSON (a log line's value, say). CR_OK, CR_ERR_NOMEM
+ * or out's CR_ERR_TOO_LARGE; out unchanged on failure. */
+cr_status cr__json_quote(struct cr_buf *out, const char *s);
+
+/* Tests only: makes jansson allocate through these (NULL, NULL restores
+ * malloc and free), to check that every allocation failure is reported.
+ * Not thread-safe: call it while no other thread uses JSON. */
+void cr__json_set_alloc(void *(*alloc)(size_t), void (*release)(void *));
 
 #endif

@@ -17,45 +17,21 @@ static int field_ok(const char *s, size_t size, int required)
     return n < size && (n > 0 || !required) && cr__utf8_valid(s, n);
 }
 
-/* Appends ,"key":"value" (the head already opened the object). */
-static cr_status put_str(struct cr_buf *out, const char *key, const char *value)
-{
-    cr_status st = cr_buf_appendf(out, ",\"%s\":", key);
-    return st == CR_OK ? cr_json_append_string(out, value) : st;
-}
-
-/* Appends ,"key":"text" for free text meant for people (the error field):
- * bytes that are not part of valid UTF-8 go out as '?', so a message cut in
- * the middle of a character still travels instead of failing the answer. */
-static cr_status put_text(struct cr_buf *out, const char *key, const char *text)
-{
-    char clean[CR_MSG_TEXT_MAX];
-    cr__strlcpy(clean, text, sizeof(clean));
-    cr__utf8_scrub(clean);
-    return put_str(out, key, clean);
-}
-
-/* Appends ,"key":value for an integer. */
-static cr_status put_int(struct cr_buf *out, const char *key, int64_t value)
-{
-    return cr_buf_appendf(out, ",\"%s\":%lld", key, (long long)value);
-}
-
 /* Opens the object with the version and the id, which every message has. */
-static cr_status put_head(struct cr_buf *out, const char *id)
+static struct cr__jw *put_head(const char *id)
 {
-    cr_status st = cr_buf_appendf(out, "{\"v\":%d", CR_MSG_VERSION);
-    return st == CR_OK ? put_str(out, "id", id) : st;
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "v", CR_MSG_VERSION);
+    cr__jw_string(w, "id", id);
+    return w;
 }
 
-/* Cuts out back to len after a failed encode, so callers see no half message. */
-static cr_status rollback(struct cr_buf *out, size_t len, cr_status st)
+/* Closes the object and appends the message to out (unchanged on failure). */
+static cr_status put_end(struct cr__jw *w, struct cr_buf *out)
 {
-    if (st != CR_OK && out->data) {
-        out->len = len;
-        out->data[len] = '\0';
-    }
-    return st;
+    cr__jw_end(w);
+    return cr__jw_finish(w, out);
 }
 
 /* Checks the request rules from message.h: every string field required. */
@@ -70,21 +46,13 @@ cr_status cr_request_msg_encode(const struct cr_request_msg *m, struct cr_buf *o
 {
     if (!m || !out || !request_ok(m))
         return CR_ERR_INVALID;
-    size_t start = out->len;
-    cr_status st = put_head(out, m->id);
-    if (st == CR_OK)
-        st = put_str(out, "name", m->name);
-    if (st == CR_OK)
-        st = put_str(out, "input", m->input);
-    if (st == CR_OK)
-        st = put_str(out, "key", m->key);
-    if (st == CR_OK)
-        st = put_str(out, "reply", m->reply);
-    if (st == CR_OK)
-        st = put_int(out, "enqueued_ms", m->enqueued_ms);
-    if (st == CR_OK)
-        st = cr_buf_append(out, "}", 1);
-    return rollback(out, start, st);
+    struct cr__jw *w = put_head(m->id);
+    cr__jw_string(w, "name", m->name);
+    cr__jw_string(w, "input", m->input);
+    cr__jw_string(w, "key", m->key);
+    cr__jw_string(w, "reply", m->reply);
+    cr__jw_int(w, "enqueued_ms", m->enqueued_ms);
+    return put_end(w, out);
 }
 
 /* A probability is a finite number from 0 to 1. */
@@ -114,47 +82,40 @@ static int response_ok(const struct cr_response_msg *m)
     return 1;
 }
 
-/* Appends ,"top":[{"label":...,"p":...},...]. */
-static cr_status put_top(struct cr_buf *out, const struct cr_response_msg *m)
+/* Writes "top":[{"label":...,"p":...},...]. */
+static void put_top(struct cr__jw *w, const struct cr_response_msg *m)
 {
-    cr_status st = cr_buf_append_str(out, ",\"top\":[");
-    for (int i = 0; st == CR_OK && i < m->num_top; i++) {
-        st = cr_buf_append_str(out, i ? ",{\"label\":" : "{\"label\":");
-        if (st == CR_OK)
-            st = cr_json_append_string(out, m->top[i].label);
-        if (st == CR_OK)
-            st = cr_buf_append_str(out, ",\"p\":");
-        if (st == CR_OK)
-            st = cr__json_append_number(out, m->top[i].probability, 1);
-        if (st == CR_OK)
-            st = cr_buf_append(out, "}", 1);
+    cr__jw_array(w, "top");
+    for (int i = 0; i < m->num_top; i++) {
+        cr__jw_object(w, NULL);
+        cr__jw_string(w, "label", m->top[i].label);
+        cr__jw_float(w, "p", m->top[i].probability);
+        cr__jw_end(w);
     }
-    return st == CR_OK ? cr_buf_append(out, "]", 1) : st;
+    cr__jw_end(w);
 }
 
 cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out)
 {
     if (!m || !out || !response_ok(m))
         return CR_ERR_INVALID;
-    size_t start = out->len;
-    cr_status st = put_head(out, m->id);
-    if (st == CR_OK && m->name[0])
-        st = put_str(out, "name", m->name);
-    if (st == CR_OK && m->error[0])
-        st = put_text(out, "error", m->error);
-    if (st == CR_OK && !m->error[0])
-        st = put_str(out, "label", m->label);
-    if (st == CR_OK && !m->error[0])
-        st = put_top(out, m);
-    if (st == CR_OK && m->worker[0])
-        st = put_str(out, "worker", m->worker);
-    if (st == CR_OK)
-        st = put_int(out, "ms", m->processing_ms);
-    if (st == CR_OK && m->batch > 0)
-        st = put_int(out, "batch", m->batch);
-    if (st == CR_OK)
-        st = cr_buf_append(out, "}", 1);
-    return rollback(out, start, st);
+    struct cr__jw *w = put_head(m->id);
+    if (m->name[0])
+        cr__jw_string(w, "name", m->name);
+    if (m->error[0]) {
+        /* Free text for people: bytes that are not valid UTF-8 go out as
+         * '?', so a message cut inside a character still travels. */
+        cr__jw_text(w, "error", m->error);
+    } else {
+        cr__jw_string(w, "label", m->label);
+        put_top(w, m);
+    }
+    if (m->worker[0])
+        cr__jw_string(w, "worker", m->worker);
+    cr__jw_int(w, "ms", m->processing_ms);
+    if (m->batch > 0)
+        cr__jw_int(w, "batch", m->batch);
+    return put_end(w, out);
 }
 
 /* ---- decoding ------------------------------------------------------------*/

@@ -1,6 +1,7 @@
 /* scale.c - the scaling policy: queue depth and fleet state in, action out. */
 #include "cloudrec/scale.h"
 
+#include "core/json.h"
 #include "internal.h"
 
 #include <limits.h>
@@ -228,7 +229,7 @@ cr_status cr_scale_format(const struct cr_scale_input *in, const struct cr_scale
         (long long)backlog_of(in), in->visible, in->in_flight, in->pending, in->running, in->idle,
         in->stopping, d->desired, action);
     if (st == CR_OK)
-        st = cr_json_append_string(out, d->reason);
+        st = cr__json_quote(out, d->reason);
     if (st != CR_OK && out->data) {
         out->len = start;
         out->data[start] = '\0';

@@ -7,19 +7,21 @@
 #include "cloudrec/scale.h"
 #include "cloudrec/service.h"
 #include "core/proc.h"
+#include "pipeline/scaler.h"
 #include "pipeline/scaler_status.h"
+
+#include <errno.h>
+#include <limits.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SCALER_DEFAULT_INTERVAL_MS 1000
 /* While waiting on the queue: how often a stop request is noticed, and the
  * least time between two ticks the queue wakes. */
 #define SCALER_STOP_CHECK_MS 250
 #define SCALER_MIN_SPACING_MS 20
-#define SCALER_DEFAULT_LOG_EVERY_MS 30000
 
 /* The loop's state; owns the queue and the fleet. */
 struct scaler {
@@ -28,7 +30,7 @@ struct scaler {
     struct cr_queue *requests;
     struct cr_fleet *fleet;
     struct cr_scale_state state;
-    char **worker_argv; /* o.worker_argv + --requests URL; pointers borrowed */
+    struct cr__argv worker_argv; /* o.worker_argv + --requests URL */
     char last_key[160]; /* what the last logged line said, reason aside */
     int64_t last_log_ms;
     cr_status last_failure; /* to log a failing dependency once, not every tick */
@@ -50,9 +52,9 @@ static cr_status check_options(const struct cr_scaler_options *in, struct scaler
         return cr__fail(err, CR_ERR_INVALID, "scaler: the requests queue and fleet are required");
     s->o = *in;
     if (s->o.interval_ms == 0)
-        s->o.interval_ms = SCALER_DEFAULT_INTERVAL_MS;
+        s->o.interval_ms = CR_SCALER_DEFAULT_INTERVAL_MS;
     if (s->o.log_every_ms == 0)
-        s->o.log_every_ms = SCALER_DEFAULT_LOG_EVERY_MS;
+        s->o.log_every_ms = CR_SCALER_DEFAULT_LOG_EVERY_MS;
     if (s->o.interval_ms < 10 || s->o.log_every_ms < 0 || s->o.kill_after_ms < 0)
         return cr__fail(err, CR_ERR_INVALID,
                         "scaler: interval must be >= 10 ms, log and kill delays >= 0");
@@ -63,27 +65,22 @@ static cr_status check_options(const struct cr_scaler_options *in, struct scaler
     return CR_OK;
 }
 
-/* The worker command with --requests appended (strings borrowed). */
+/* The worker command with --requests appended (owned copies). */
 static cr_status build_worker_argv(struct scaler *s, struct cr_error *err)
 {
     if (!s->o.worker_argv)
         return CR_OK;
-    size_t n = 0;
-    while (s->o.worker_argv[n])
-        n++;
-    if (!(s->worker_argv = calloc(n + 3, sizeof(char *))))
-        return cr__fail(err, CR_ERR_NOMEM, "scaler: out of memory");
-    memcpy(s->worker_argv, s->o.worker_argv, n * sizeof(char *));
-    s->worker_argv[n] = "--requests";
-    s->worker_argv[n + 1] = (char *)s->o.requests_url;
-    return CR_OK;
+    cr__argv_add_all(&s->worker_argv, s->o.worker_argv);
+    cr__argv_addf(&s->worker_argv, "--%s", CR__FLAG(worker, worker.requests_url));
+    cr__argv_add(&s->worker_argv, s->o.requests_url);
+    return s->worker_argv.failed ? cr__fail(err, CR_ERR_NOMEM, "scaler: out of memory") : CR_OK;
 }
 
 /* Opens the fleet with the worker command (no network I/O). */
 static cr_status open_fleet(struct scaler *s, struct cr_error *err)
 {
     struct cr_fleet_options fo = {
-        .worker_argv = (const char *const *)s->worker_argv,
+        .worker_argv = (const char *const *)s->worker_argv.v,
         .kill_after_ms = s->o.kill_after_ms,
         .requests_url = s->o.requests_url,
     };
@@ -359,7 +356,7 @@ cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *e
     }
     cr_fleet_free(s.fleet);
     cr_queue_free(s.requests);
-    free(s.worker_argv);
+    cr__argv_clear(&s.worker_argv);
     free(s.ready_ids);
     return st;
 }
@@ -378,6 +375,47 @@ cr_status cr_scaler_user_data(const struct cr_scaler_options *opts, struct cr_bu
     if (st == CR_OK)
         st = cr_fleet_user_data(s.fleet, out, err);
     cr_fleet_free(s.fleet);
-    free(s.worker_argv);
+    cr__argv_clear(&s.worker_argv);
     return st;
+}
+
+/* The worker program's path for cmd's fleet into path (size n). */
+static cr_status worker_program(const struct cr__scaler_cmd *cmd, char *path, size_t n,
+                                struct cr_error *err)
+{
+    int ec2 = strncmp(cmd->scaler.fleet_url, "ec2:", 4) == 0;
+    if (ec2 && cmd->worker_path)
+        return cr__fail(err, CR_ERR_INVALID,
+                        "--worker is for local fleets; an ec2: fleet runs the program of its "
+                        "worker= setting");
+    if (ec2) {
+        snprintf(path, n, "%s", "cloudrec-worker");
+        return CR_OK;
+    }
+    if (!cmd->worker_path)
+        return cr_find_program("cloudrec-worker", NULL, path, n, err);
+    char real[PATH_MAX];
+    if (!realpath(cmd->worker_path, real))
+        return cr__fail(err, errno == ENOENT ? CR_ERR_NOT_FOUND : CR_ERR_IO, "--worker %s: %s",
+                        cmd->worker_path, strerror(errno));
+    snprintf(path, n, "%s", real);
+    return CR_OK;
+}
+
+cr_status cr__scaler_worker_argv(const struct cr__scaler_cmd *cmd, const char *const *extra,
+                                 struct cr__argv *out, struct cr_error *err)
+{
+    char path[PATH_MAX];
+    cr_status st = worker_program(cmd, path, sizeof(path), err);
+    if (st != CR_OK)
+        return st;
+    struct cr__worker_cmd w;
+    cr__opts_defaults(&cr__worker_program, &w);
+    w.worker.output_url = cmd->worker_output;
+    w.model_dir = cmd->worker_model;
+    cr__argv_add(out, path);
+    if ((st = cr__opts_argv(&cr__worker_program, &w, out, err)) != CR_OK)
+        return st;
+    cr__argv_add_all(out, extra);
+    return out->failed ? cr__fail(err, CR_ERR_NOMEM, "scaler: out of memory") : CR_OK;
 }

@@ -51,58 +51,58 @@ void cr__scaler_status_start(struct cr__scaler_status *s, int64_t ms)
     s->start_sum_ms += ms;
 }
 
-/* Appends ,"worker_start":{"counts":[...],"sum_ms":N}. */
-static cr_status encode_starts(const struct cr__scaler_status *s, struct cr_buf *out)
+/* Writes "worker_start":{"counts":[...],"sum_ms":N}. */
+static void encode_starts(const struct cr__scaler_status *s, struct cr__jw *w)
 {
-    cr_status st = cr_buf_append_str(out, ",\"worker_start\":{\"counts\":[");
-    for (int b = 0; st == CR_OK && b <= CR__SCALER_START_BUCKETS; b++)
-        st = cr_buf_appendf(out, b ? ",%ld" : "%ld", s->start_counts[b]);
-    if (st == CR_OK)
-        st = cr_buf_appendf(out, "],\"sum_ms\":%lld}", (long long)s->start_sum_ms);
-    return st;
+    cr__jw_object(w, "worker_start");
+    cr__jw_array(w, "counts");
+    for (int b = 0; b <= CR__SCALER_START_BUCKETS; b++)
+        cr__jw_int(w, NULL, s->start_counts[b]);
+    cr__jw_end(w);
+    cr__jw_int(w, "sum_ms", s->start_sum_ms);
+    cr__jw_end(w);
 }
 
-/* Appends one element of "decisions"; returns the first failure. */
-static cr_status encode_action(const struct cr__scaler_action *a, struct cr_buf *out)
+/* Writes one element of "decisions". */
+static void encode_action(const struct cr__scaler_action *a, struct cr__jw *w)
 {
-    cr_status st = cr_buf_appendf(out,
-                                  "{\"time_ms\":%lld,\"action\":\"%s\",\"count\":%d,"
-                                  "\"desired\":%d,\"backlog\":%ld,\"reason\":",
-                                  (long long)a->time_ms, a->launch > 0 ? "launch" : "stop",
-                                  a->launch > 0 ? a->launch : a->stop, a->desired, a->backlog);
-    if (st == CR_OK)
-        st = cr_json_append_string(out, a->reason);
-    if (st == CR_OK)
-        st = cr_buf_append_str(out, "}");
-    return st;
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "time_ms", a->time_ms);
+    cr__jw_string(w, "action", a->launch > 0 ? "launch" : "stop");
+    cr__jw_int(w, "count", a->launch > 0 ? a->launch : a->stop);
+    cr__jw_int(w, "desired", a->desired);
+    cr__jw_int(w, "backlog", a->backlog);
+    cr__jw_text(w, "reason", a->reason);
+    cr__jw_end(w);
 }
 
 cr_status cr__scaler_status_encode(const struct cr__scaler_status *s, struct cr_buf *out)
 {
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "v", STATUS_VERSION);
+    cr__jw_int(w, "time_ms", s->time_ms);
+    cr__jw_int(w, "interval_ms", s->interval_ms);
+    cr__jw_int(w, "visible", s->visible);
+    cr__jw_int(w, "in_flight", s->in_flight);
+    cr__jw_int(w, "starting", s->starting);
+    cr__jw_int(w, "busy", s->busy);
+    cr__jw_int(w, "idle", s->idle);
+    cr__jw_int(w, "stopping", s->stopping);
+    cr__jw_int(w, "desired", s->desired);
+    cr__jw_int(w, "min", s->min_instances);
+    cr__jw_int(w, "max", s->max_instances);
+    cr__jw_int(w, "launch_failures", s->launch_failures);
+    cr__jw_text(w, "launch_error", s->launch_error);
+    encode_starts(s, w);
+    cr__jw_array(w, "decisions");
+    for (size_t i = 0; i < s->num_actions && i < CR__SCALER_STATUS_DECISIONS; i++)
+        encode_action(&s->actions[i], w);
+    cr__jw_end(w);
+    cr__jw_end(w);
     size_t start = out->len;
-    cr_status st = cr_buf_appendf(
-        out,
-        "{\"v\":%d,\"time_ms\":%lld,\"interval_ms\":%d,\"visible\":%ld,\"in_flight\":%ld,"
-        "\"starting\":%d,\"busy\":%d,\"idle\":%d,\"stopping\":%d,\"desired\":%d,\"min\":%d,"
-        "\"max\":%d,\"launch_failures\":%ld,\"launch_error\":",
-        STATUS_VERSION, (long long)s->time_ms, s->interval_ms, s->visible, s->in_flight,
-        s->starting, s->busy, s->idle, s->stopping, s->desired, s->min_instances,
-        s->max_instances, s->launch_failures);
-    if (st == CR_OK)
-        st = cr_json_append_string(out, s->launch_error);
-    if (st == CR_OK)
-        st = encode_starts(s, out);
-    if (st == CR_OK)
-        st = cr_buf_append_str(out, ",\"decisions\":[");
-    for (size_t i = 0; st == CR_OK && i < s->num_actions && i < CR__SCALER_STATUS_DECISIONS; i++) {
-        if (i)
-            st = cr_buf_append_str(out, ",");
-        if (st == CR_OK)
-            st = encode_action(&s->actions[i], out);
-    }
-    if (st == CR_OK)
-        st = cr_buf_append_str(out, "]}\n");
-    if (st != CR_OK && out->data) {
+    cr_status st = cr__jw_finish(w, out);
+    if (st == CR_OK && (st = cr_buf_append_str(out, "\n")) != CR_OK) {
         out->len = start;
         out->data[start] = '\0';
     }

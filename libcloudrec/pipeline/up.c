@@ -8,6 +8,7 @@
 #include "cloudrec/queue.h"
 #include "cloudrec/service.h"
 #include "core/proc.h"
+#include "core/programs.h"
 #include "pipeline/retention.h"
 
 #include <arpa/inet.h>
@@ -15,7 +16,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +41,10 @@
 #define UP_LOCAL_SCALE_IN_WINDOW_MS 10000
 #define UP_SCALER_STATUS "scaler-status.json" /* in the data dir: scaler -> web */
 
-/* A growable argv whose strings are owned copies. */
-struct argv_buf {
-    char **v;
-    size_t n, cap;
-    int failed; /* an allocation failed; the vector is incomplete */
-};
-
 /* One supervised child: its command line is kept to start it again. */
 struct up_child {
     const char *name;
-    struct argv_buf argv;
+    struct cr__argv argv;
     pid_t pid;            /* 0 while not running (reaped) */
     int64_t started_ms;   /* when the running one was started */
     int64_t restart_at_ms; /* when pid is 0: when to start it again */
@@ -71,56 +64,6 @@ struct cr_up {
     struct cr_store *output;
     int64_t next_sweep_ms;
 };
-
-/* Appends a copy of s. */
-static void argv_add(struct argv_buf *a, const char *s)
-{
-    if (a->failed)
-        return;
-    if (a->n + 2 > a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 32;
-        char **v = realloc(a->v, cap * sizeof(char *));
-        if (!v) {
-            a->failed = 1;
-            return;
-        }
-        a->v = v;
-        a->cap = cap;
-    }
-    if (!(a->v[a->n] = strdup(s))) {
-        a->failed = 1;
-        return;
-    }
-    a->v[++a->n] = NULL;
-}
-
-/* Appends "--flag" and a formatted value. */
-static void argv_flag(struct argv_buf *a, const char *flag, const char *fmt, ...) CR_PRINTF(3, 4);
-static void argv_flag(struct argv_buf *a, const char *flag, const char *fmt, ...)
-{
-    char val[UP_URL_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof(val), fmt, ap);
-    va_end(ap);
-    argv_add(a, flag);
-    argv_add(a, val);
-}
-
-/* Appends a NULL-terminated list (may be NULL). */
-static void argv_add_all(struct argv_buf *a, const char *const *list)
-{
-    for (size_t i = 0; list && list[i]; i++)
-        argv_add(a, list[i]);
-}
-
-static void argv_free(struct argv_buf *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    memset(a, 0, sizeof(*a));
-}
 
 /* Locally the workers share this machine's CPUs, and each runs one engine
  * thread: more busy workers than CPUs only time-share the cores, so every
@@ -287,11 +230,13 @@ static cr_status model_dir(const struct cr_up *u, char *out, struct cr_error *er
     return CR_OK;
 }
 
-/* The scaler's command line: policy, fleet, and the worker flags after "--". */
-static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, struct argv_buf *a,
+/* The scaler's command line (cr__scaler_program): policy, fleet, worker
+ * program, then after "--" the worker's own flags (cr__worker_program) and
+ * the user's. */
+static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, struct cr__argv *a,
                              struct cr_error *err)
 {
-    char prog[PATH_MAX], worker[PATH_MAX], model[PATH_MAX];
+    char prog[PATH_MAX], worker[PATH_MAX], model[PATH_MAX], status[PATH_MAX + 32];
     cr_status st = cr_find_program("cloudrec-scaler", u->o.bin_dir, prog, sizeof(prog), err);
     if (st == CR_OK)
         st = cr_find_program("cloudrec-worker", u->o.bin_dir, worker, sizeof(worker), err);
@@ -299,46 +244,55 @@ static cr_status scaler_argv(const struct cr_up *u, const struct up_urls *x, str
         st = model_dir(u, model, err);
     if (st != CR_OK)
         return st;
-    struct cr_scale_config c;
-    cr_scale_config_resolve(&u->o.policy, &c);
-    argv_add(a, prog);
-    argv_flag(a, "--requests", "%s", x->requests);
-    argv_flag(a, "--fleet", "%s", x->fleet);
-    argv_flag(a, "--min", "%d", c.min_instances);
-    argv_flag(a, "--max", "%d", c.max_instances);
-    argv_flag(a, "--per-instance", "%d", c.per_instance_target);
-    argv_flag(a, "--scale-in-window-ms", "%lld", (long long)c.scale_in_window_ms);
+    snprintf(status, sizeof(status), "%s/" UP_SCALER_STATUS, u->data_dir);
+    struct cr__scaler_cmd sc;
+    cr__opts_defaults(&cr__scaler_program, &sc);
+    sc.scaler.requests_url = x->requests;
+    sc.scaler.fleet_url = x->fleet;
+    cr_scale_config_resolve(&u->o.policy, &sc.scaler.policy);
     if (u->o.interval_ms)
-        argv_flag(a, "--interval-ms", "%d", u->o.interval_ms);
-    argv_flag(a, "--kill-after-ms", "%d", u->o.stop_timeout_ms);
-    argv_flag(a, "--status-file", "%s/" UP_SCALER_STATUS, u->data_dir);
-    argv_flag(a, "--worker", "%s", worker);
-    argv_flag(a, "--output", "%s", x->output);
-    argv_flag(a, "--model", "%s", model);
-    argv_add(a, "--");
+        sc.scaler.interval_ms = u->o.interval_ms;
+    sc.scaler.kill_after_ms = u->o.stop_timeout_ms;
+    sc.scaler.status_path = status;
+    sc.worker_path = worker;
+    sc.worker_output = x->output;
+    sc.worker_model = model;
+    struct cr__worker_cmd wc;
+    cr__opts_defaults(&cr__worker_program, &wc);
     if (u->o.visibility_s)
-        argv_flag(a, "--visibility-s", "%d", u->o.visibility_s);
-    argv_add_all(a, u->o.worker_args);
+        wc.worker.visibility_s = u->o.visibility_s;
+    cr__argv_add(a, prog);
+    if ((st = cr__opts_argv(&cr__scaler_program, &sc, a, err)) != CR_OK)
+        return st;
+    cr__argv_add(a, "--");
+    if ((st = cr__opts_argv(&cr__worker_program, &wc, a, err)) != CR_OK)
+        return st;
+    cr__argv_add_all(a, u->o.worker_args);
     return a->failed ? cr__fail(err, CR_ERR_NOMEM, "up: out of memory") : CR_OK;
 }
 
-/* The web tier's command line. */
-static cr_status web_argv(const struct cr_up *u, const struct up_urls *x, struct argv_buf *a,
+/* The web tier's command line (cr__web_program), then the user's flags. */
+static cr_status web_argv(const struct cr_up *u, const struct up_urls *x, struct cr__argv *a,
                           struct cr_error *err)
 {
-    char prog[PATH_MAX];
+    char prog[PATH_MAX], status[PATH_MAX + 32];
     cr_status st = cr_find_program("cloudrec-web", u->o.bin_dir, prog, sizeof(prog), err);
     if (st != CR_OK)
         return st;
-    argv_add(a, prog);
-    argv_flag(a, "--bind", "%s", u->o.bind);
-    argv_flag(a, "--port", "%d", u->o.port);
-    argv_flag(a, "--input", "%s", x->input);
-    argv_flag(a, "--output", "%s", x->output);
-    argv_flag(a, "--requests", "%s", x->requests);
-    argv_flag(a, "--replies", "%s", x->replies);
-    argv_flag(a, "--scaler-status", "%s/" UP_SCALER_STATUS, u->data_dir);
-    argv_add_all(a, u->o.web_args);
+    snprintf(status, sizeof(status), "%s/" UP_SCALER_STATUS, u->data_dir);
+    struct cr__web_cmd wc;
+    cr__opts_defaults(&cr__web_program, &wc);
+    wc.web.bind_addr = u->o.bind;
+    wc.web.port = u->o.port;
+    wc.web.input_url = x->input;
+    wc.web.output_url = x->output;
+    wc.web.requests_url = x->requests;
+    wc.web.replies_url = x->replies;
+    wc.web.scaler_status_path = status;
+    cr__argv_add(a, prog);
+    if ((st = cr__opts_argv(&cr__web_program, &wc, a, err)) != CR_OK)
+        return st;
+    cr__argv_add_all(a, u->o.web_args);
     return a->failed ? cr__fail(err, CR_ERR_NOMEM, "up: out of memory") : CR_OK;
 }
 
@@ -617,8 +571,8 @@ void cr_up_free(struct cr_up *up)
 {
     if (!up)
         return;
-    argv_free(&up->web.argv);
-    argv_free(&up->scaler.argv);
+    cr__argv_clear(&up->web.argv);
+    cr__argv_clear(&up->scaler.argv);
     cr_store_free(up->input);
     cr_store_free(up->output);
     free(up);

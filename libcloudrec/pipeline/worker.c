@@ -13,9 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WORKER_DEFAULT_WAIT_MS 1000
-#define WORKER_DEFAULT_VISIBILITY_S 30
-#define WORKER_DEFAULT_MAX_IMAGE_BYTES ((size_t)32 << 20)
 #define WORKER_MAX_BACKOFF_MS 5000
 
 /* What to do with a request after trying it. */
@@ -136,10 +133,11 @@ static cr_status check_options(const struct cr_worker_options *in, struct cr_wor
                         "worker: the requests queue, output store and model are required");
     *o = *in;
     o->batch = o->batch ? o->batch : 1;
-    o->wait_ms = o->wait_ms ? o->wait_ms : WORKER_DEFAULT_WAIT_MS;
-    o->visibility_s = o->visibility_s ? o->visibility_s : WORKER_DEFAULT_VISIBILITY_S;
+    o->wait_ms = o->wait_ms ? o->wait_ms : CR_WORKER_DEFAULT_WAIT_MS;
+    o->visibility_s = o->visibility_s ? o->visibility_s : CR_WORKER_DEFAULT_VISIBILITY_S;
     o->top_k = o->top_k ? o->top_k : CR_MSG_MAX_TOP;
-    o->max_image_bytes = o->max_image_bytes ? o->max_image_bytes : WORKER_DEFAULT_MAX_IMAGE_BYTES;
+    if (!o->max_image_bytes)
+        o->max_image_bytes = CR_WORKER_DEFAULT_MAX_IMAGE_BYTES;
     if (o->batch < 1 || o->batch > CR_QUEUE_MAX_BATCH)
         return cr__fail(err, CR_ERR_INVALID, "worker: batch must be 1..%d", CR_QUEUE_MAX_BATCH);
     if (o->wait_ms < 1 || o->wait_ms > 20000)

@@ -45,32 +45,46 @@ static cr_status write_text(const struct cr_sim_result *r, struct cr_buf *b)
     return text_pair(b, "cost USD", "%.4f", f->cost_usd, i->cost_usd);
 }
 
-/* The figures of one fleet as JSON members (no braces). */
-static cr_status json_figures(struct cr_buf *b, const struct cr_sim_figures *f)
+/* The figures of one fleet as JSON members of the object w has open. */
+static void json_figures(struct cr__jw *w, const struct cr_sim_figures *f)
 {
-    return cr_buf_appendf(b,
-                          "\"completed\":%ld,\"latency_avg_s\":%.6f,\"latency_p50_s\":%.6f,"
-                          "\"latency_p95_s\":%.6f,\"latency_p99_s\":%.6f,\"latency_max_s\":%.6f,"
-                          "\"peak_instances\":%d,\"mean_instances\":%.6f,"
-                          "\"instance_seconds\":%.3f,\"cost_usd\":%.6f",
-                          f->completed, f->latency_avg_s, f->latency_p50_s, f->latency_p95_s,
-                          f->latency_p99_s, f->latency_max_s, f->peak_instances, f->mean_instances,
-                          f->instance_seconds, f->cost_usd);
+    cr__jw_int(w, "completed", f->completed);
+    cr__jw_fixed(w, "latency_avg_s", f->latency_avg_s, 6);
+    cr__jw_fixed(w, "latency_p50_s", f->latency_p50_s, 6);
+    cr__jw_fixed(w, "latency_p95_s", f->latency_p95_s, 6);
+    cr__jw_fixed(w, "latency_p99_s", f->latency_p99_s, 6);
+    cr__jw_fixed(w, "latency_max_s", f->latency_max_s, 6);
+    cr__jw_int(w, "peak_instances", f->peak_instances);
+    cr__jw_fixed(w, "mean_instances", f->mean_instances, 6);
+    cr__jw_fixed(w, "instance_seconds", f->instance_seconds, 3);
+    cr__jw_fixed(w, "cost_usd", f->cost_usd, 6);
+}
+
+void cr__sim_json(struct cr__jw *w, const char *key, const struct cr_sim_result *r)
+{
+    cr__jw_object(w, key);
+    cr__jw_int(w, "requests", r->requests);
+    cr__jw_int(w, "dead_letters", r->dead_letters);
+    cr__jw_int(w, "unfinished", r->unfinished);
+    cr__jw_int(w, "redeliveries", r->redeliveries);
+    cr__jw_int(w, "launched", r->launched);
+    cr__jw_int(w, "deaths", r->deaths);
+    cr__jw_int(w, "ticks", r->ticks);
+    cr__jw_fixed(w, "duration_s", r->duration_s, 6);
+    json_figures(w, &r->fleet);
+    cr__jw_object(w, "ideal");
+    json_figures(w, &r->ideal);
+    cr__jw_end(w);
+    cr__jw_end(w);
 }
 
 /* One JSON object on one line: the run, the fleet's figures, "ideal". */
 static cr_status write_json(const struct cr_sim_result *r, struct cr_buf *b)
 {
-    cr_buf_appendf(b,
-                   "{\"requests\":%ld,\"dead_letters\":%ld,\"unfinished\":%ld,"
-                   "\"redeliveries\":%ld,\"launched\":%ld,\"deaths\":%ld,\"ticks\":%ld,"
-                   "\"duration_s\":%.6f,",
-                   r->requests, r->dead_letters, r->unfinished, r->redeliveries, r->launched,
-                   r->deaths, r->ticks, r->duration_s);
-    json_figures(b, &r->fleet);
-    cr_buf_append_str(b, ",\"ideal\":{");
-    json_figures(b, &r->ideal);
-    return cr_buf_append_str(b, "}}\n");
+    struct cr__jw *w = cr__jw_new();
+    cr__sim_json(w, NULL, r);
+    cr_status st = cr__jw_finish(w, b);
+    return st == CR_OK ? cr_buf_append_str(b, "\n") : st;
 }
 
 /* ---- CSV -------------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #define CLOUDREC_SIM_INTERNAL_H
 
 #include "cloudrec/sim.h"
+#include "core/json.h"
 #include "internal.h"
 
 #include <stddef.h>
@@ -154,6 +155,11 @@ struct cr__sim_series {
 cr_status cr__sim_series_add(struct cr__sim_series *s, const struct cr__sim_row *row);
 
 /* The writers (sim_report.c). */
+/* Writes r as the JSON object cr_sim_write's CR_SIM_JSON prints, as
+ * member key of the object w has open (NULL: an array element or the
+ * top-level value), so a tool can put it inside a larger document. */
+void cr__sim_json(struct cr__jw *w, const char *key, const struct cr_sim_result *r);
+
 cr_status cr__sim_write_csv(const struct cr__sim_series *s, struct cr_buf *out);
 cr_status cr__sim_write_svg(const struct cr_sim_result *r, struct cr_buf *out);
 

@@ -6,6 +6,7 @@
  * of the top-k, reading and decoding files) is here, once, for both.
  */
 #include "cloudrec/classify.h"
+#include "core/json.h"
 #include "internal.h"
 #include "vision/engines.h"
 
@@ -101,7 +102,7 @@ static void log_fallback(const char *reason)
         return;
     struct cr_buf q;
     cr_buf_init(&q, 0);
-    if (cr_json_append_string(&q, reason) == CR_OK)
+    if (cr__json_quote(&q, reason) == CR_OK)
         cr_log(CR_LOG_INFO, "msg=\"native engine cannot run this model, using Darknet\" reason=%s",
                (char *)q.data);
     cr_buf_free(&q);

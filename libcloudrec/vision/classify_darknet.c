@@ -14,6 +14,7 @@
  *  - captures what Darknet prints while loading and hands it to the logger.
  */
 #include "cloudrec/classify.h"
+#include "core/json.h"
 #include "internal.h"
 #include "vision/engines.h"
 
@@ -130,7 +131,7 @@ static void log_captured(int fd)
         if (next)
             *next++ = '\0';
         cr_buf_reset(&line);
-        if (*l && cr_json_append_string(&line, l) == CR_OK)
+        if (*l && cr__json_quote(&line, l) == CR_OK)
             cr_log(CR_LOG_DEBUG, "component=darknet line=%s", (char *)line.data);
     }
     cr_buf_free(&line);

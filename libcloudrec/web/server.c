@@ -114,9 +114,12 @@ static enum MHD_Result respond_error(struct cr__web_request *r, unsigned code, c
     struct cr_buf body;
     cr_buf_init(&body, 0);
     if (r->want_json) {
-        cr_buf_append_str(&body, "{\"error\":");
-        cr_json_append_string(&body, msg);
-        cr_buf_appendf(&body, ",\"status\":%u}", code);
+        struct cr__jw *w = cr__jw_new();
+        cr__jw_object(w, NULL);
+        cr__jw_text(w, "error", msg);
+        cr__jw_int(w, "status", code);
+        cr__jw_end(w);
+        cr__jw_finish(w, &body);
     } else {
         cr_buf_appendf(&body, "%s\n", msg);
     }
@@ -222,14 +225,22 @@ static enum MHD_Result serve_status(struct cr__web_request *r)
     struct cr_buf body;
     cr_buf_init(&body, 0);
     gauges(s, &g);
-    cr_buf_appendf(&body, "{\"pending\":%ld,\"queue\":", g.pending);
-    if (g.queue_ok)
-        cr_buf_appendf(&body, "{\"visible\":%ld,\"in_flight\":%ld}", g.queue_visible,
-                       g.queue_in_flight);
-    else
-        cr_buf_append_str(&body, "null");
-    cr_buf_appendf(&body, ",\"answered\":%llu,\"uptime_s\":%.0f}\n",
-                   (unsigned long long)atomic_load(&s->metrics.answered), g.uptime_s);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "pending", g.pending);
+    if (g.queue_ok) {
+        cr__jw_object(w, "queue");
+        cr__jw_int(w, "visible", g.queue_visible);
+        cr__jw_int(w, "in_flight", g.queue_in_flight);
+        cr__jw_end(w);
+    } else {
+        cr__jw_null(w, "queue");
+    }
+    cr__jw_int(w, "answered", (int64_t)atomic_load(&s->metrics.answered));
+    cr__jw_fixed(w, "uptime_s", g.uptime_s, 0);
+    cr__jw_end(w);
+    if (cr__jw_finish(w, &body) == CR_OK)
+        cr_buf_append_str(&body, "\n");
     enum MHD_Result ret = body.data ? respond(r, 200, json_type, body.data, body.len, NULL)
                                     : respond_error(r, 500, "out of memory", NULL);
     cr_buf_free(&body);
@@ -282,28 +293,24 @@ static cr_status read_result(struct cr_web_server *s, const char *id, struct cr_
     return st;
 }
 
-/* The JSON form of a result: id, name, stem, label and the top list. */
-static void result_json(const char *id, const char *name, const char *stem,
-                        const struct cr_response_msg *m, struct cr_buf *out)
+/* The members of a result's JSON form: id, name, stem, label, the top list
+ * and the worker, into the object w has open. */
+static void result_json(struct cr__jw *w, const char *id, const char *name, const char *stem,
+                        const struct cr_response_msg *m)
 {
-    cr_buf_append_str(out, "{\"id\":");
-    cr_json_append_string(out, id);
-    cr_buf_append_str(out, ",\"name\":");
-    cr_json_append_string(out, name);
-    cr_buf_append_str(out, ",\"stem\":");
-    cr_json_append_string(out, stem);
-    cr_buf_append_str(out, ",\"label\":");
-    cr_json_append_string(out, m->label);
-    cr_buf_append_str(out, ",\"top\":[");
+    cr__jw_string(w, "id", id);
+    cr__jw_text(w, "name", name);
+    cr__jw_text(w, "stem", stem);
+    cr__jw_string(w, "label", m->label);
+    cr__jw_array(w, "top");
     for (int i = 0; i < m->num_top; i++) {
-        cr_buf_append_str(out, i ? ",{\"label\":" : "{\"label\":");
-        cr_json_append_string(out, m->top[i].label);
-        cr_buf_append_str(out, ",\"probability\":");
-        cr__json_append_number(out, (double)m->top[i].probability, 1);
-        cr_buf_append_str(out, "}");
+        cr__jw_object(w, NULL);
+        cr__jw_string(w, "label", m->top[i].label);
+        cr__jw_float(w, "probability", m->top[i].probability);
+        cr__jw_end(w);
     }
-    cr_buf_append_str(out, "],\"worker\":");
-    cr_json_append_string(out, m->worker);
+    cr__jw_end(w);
+    cr__jw_string(w, "worker", m->worker);
 }
 
 /* The body and status of a result that could be read (or not). */
@@ -329,8 +336,11 @@ static unsigned result_body(struct cr__web_request *r, const char *id,
     if (cr__name_stem(m->name, stem, sizeof(stem)) != CR_OK)
         cr__strlcpy(stem, id, sizeof(stem)); /* a result without a name */
     if (r->want_json) {
-        result_json(id, m->name, stem, m, body);
-        cr_buf_append_str(body, "}");
+        struct cr__jw *w = cr__jw_new();
+        cr__jw_object(w, NULL);
+        result_json(w, id, m->name, stem, m);
+        cr__jw_end(w);
+        cr__jw_finish(w, body);
     } else {
         answer_text(r->server, stem, m->label, body);
     }
@@ -373,10 +383,15 @@ static enum MHD_Result serve_result(struct cr__web_request *r, const char *id)
 static void answer_json(const struct cr__web_request *r, struct cr_buf *out)
 {
     const struct cr_response_msg *m = &r->reply;
-    result_json(r->pending.id, r->name, r->stem, m, out);
-    cr_buf_appendf(out, ",\"timing\":{\"total_ms\":%lld,\"processing_ms\":%lld}}",
-                   (long long)((cr_time_mono_us() - r->start_us) / 1000),
-                   (long long)m->processing_ms);
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    result_json(w, r->pending.id, r->name, r->stem, m);
+    cr__jw_object(w, "timing");
+    cr__jw_int(w, "total_ms", (cr_time_mono_us() - r->start_us) / 1000);
+    cr__jw_int(w, "processing_ms", m->processing_ms);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    cr__jw_finish(w, out);
 }
 
 /* The answer to an upload whose outcome is known. */

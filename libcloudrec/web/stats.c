@@ -259,20 +259,6 @@ void cr__web_stats_free(struct cr_web_server *s)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-/* Appends s as a JSON string. */
-static void put_string(struct cr__text *t, const char *s)
-{
-    if (t->st == CR_OK)
-        t->st = cr_json_append_string(t->out, s);
-}
-
-/* Appends v rounded to two decimals (finite, >= 0). */
-static void put_rate(struct cr__text *t, double v)
-{
-    if (t->st == CR_OK)
-        t->st = cr__json_append_number(t->out, (double)(long long)(v * 100 + 0.5) / 100, 0);
-}
-
 /* Which field of a sample a series shows. */
 enum field {
     F_TIME, F_VISIBLE, F_IN_FLIGHT, F_PENDING, F_STARTING, F_BUSY, F_IDLE, F_STOPPING,
@@ -304,44 +290,42 @@ static double field_value(const struct sample *x, enum field f)
     return -1;
 }
 
-/* "name":[v,...] over the held samples, oldest first (st->lock held). */
-static void render_series(const struct cr__web_stats *st, enum field f, struct cr__text *out)
+/* "name":[v,...] over the held samples, oldest first (st->lock held);
+ * answers per second are rounded to two decimals. */
+static void render_series(const struct cr__web_stats *st, enum field f, struct cr__jw *w)
 {
-    cr__text_put(out, "%s\"%s\":[", f == F_TIME ? "" : ",", field_names[f]);
+    cr__jw_array(w, field_names[f]);
     size_t first = (st->head + CR__WEB_STATS_SAMPLES - st->count) % CR__WEB_STATS_SAMPLES;
     for (size_t i = 0; i < st->count; i++) {
         double v = field_value(&st->ring[(first + i) % CR__WEB_STATS_SAMPLES], f);
-        if (i)
-            cr__text_put(out, ",");
         if (v < 0)
-            cr__text_put(out, "null");
+            cr__jw_null(w, NULL);
         else if (f == F_RATE)
-            put_rate(out, v);
+            cr__jw_fixed(w, NULL, v, 2);
         else
-            cr__text_put(out, "%lld", (long long)v);
+            cr__jw_int(w, NULL, (int64_t)v);
     }
-    cr__text_put(out, "]");
+    cr__jw_end(w);
 }
 
 /* The scaler's actions since the oldest held sample (st->lock held). */
-static void render_actions(const struct cr__web_stats *st, int64_t since_ms, struct cr__text *out)
+static void render_actions(const struct cr__web_stats *st, int64_t since_ms, struct cr__jw *w)
 {
-    cr__text_put(out, "\"decisions\":[");
-    int first = 1;
+    cr__jw_array(w, "decisions");
     for (size_t i = 0; i < st->num_actions; i++) {
         const struct cr__scaler_action *a = &st->actions[i];
         if (a->time_ms < since_ms)
             continue;
-        cr__text_put(out,
-            "%s{\"time_ms\":%lld,\"action\":\"%s\",\"count\":%d,\"desired\":%d,"
-            "\"backlog\":%ld,\"reason\":",
-            first ? "" : ",", (long long)a->time_ms, a->launch ? "launch" : "stop",
-            a->launch ? a->launch : a->stop, a->desired, a->backlog);
-        put_string(out, a->reason);
-        cr__text_put(out, "}");
-        first = 0;
+        cr__jw_object(w, NULL);
+        cr__jw_int(w, "time_ms", a->time_ms);
+        cr__jw_string(w, "action", a->launch ? "launch" : "stop");
+        cr__jw_int(w, "count", a->launch ? a->launch : a->stop);
+        cr__jw_int(w, "desired", a->desired);
+        cr__jw_int(w, "backlog", a->backlog);
+        cr__jw_text(w, "reason", a->reason);
+        cr__jw_end(w);
     }
-    cr__text_put(out, "]");
+    cr__jw_end(w);
 }
 
 void cr__web_stats_launches(struct cr_web_server *s, long *failures, char *error, size_t n)
@@ -374,23 +358,27 @@ int cr__web_stats_starts(struct cr_web_server *s, long *counts, int64_t *sum_ms)
 cr_status cr__web_stats_render(struct cr_web_server *s, struct cr_buf *buf)
 {
     struct cr__web_stats *st = s->stats;
-    struct cr__text t = {.out = buf, .st = CR_OK}, *out = &t;
     if (!st)
         return CR_ERR_STATE;
-    cr__text_put(out, "{\"interval_ms\":%d,\"now_ms\":%lld,\"uploads\":%llu,\"answered\":%llu,",
-                   SAMPLE_EVERY_MS, (long long)cr_time_wall_ms(),
-                   (unsigned long long)atomic_load(&s->metrics.uploads),
-                   (unsigned long long)atomic_load(&s->metrics.answered));
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "interval_ms", SAMPLE_EVERY_MS);
+    cr__jw_int(w, "now_ms", cr_time_wall_ms());
+    cr__jw_int(w, "uploads", (int64_t)atomic_load(&s->metrics.uploads));
+    cr__jw_int(w, "answered", (int64_t)atomic_load(&s->metrics.answered));
     pthread_mutex_lock(&st->lock);
     size_t first = (st->head + CR__WEB_STATS_SAMPLES - st->count) % CR__WEB_STATS_SAMPLES;
     int64_t since_ms = st->count ? st->ring[first].time_ms : INT64_MAX;
-    cr__text_put(out, "\"scaler\":%s,", st->status_path ? "true" : "false");
-    cr__text_put(out, "\"min\":%d,\"max\":%d,", st->fleet_min, st->fleet_max);
-    render_actions(st, since_ms, out);
-    cr__text_put(out, ",\"series\":{");
+    cr__jw_bool(w, "scaler", st->status_path != NULL);
+    cr__jw_int(w, "min", st->fleet_min);
+    cr__jw_int(w, "max", st->fleet_max);
+    render_actions(st, since_ms, w);
+    cr__jw_object(w, "series");
     for (int f = 0; f < F_COUNT; f++)
-        render_series(st, (enum field)f, out);
+        render_series(st, (enum field)f, w);
     pthread_mutex_unlock(&st->lock);
-    cr__text_put(out, "}}\n");
-    return t.st;
+    cr__jw_end(w);
+    cr__jw_end(w);
+    cr_status rc = cr__jw_finish(w, buf);
+    return rc == CR_OK ? cr_buf_append_str(buf, "\n") : rc;
 }

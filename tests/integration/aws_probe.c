@@ -15,6 +15,7 @@
  */
 #include "aws/aws_impl.h"
 #include "cloudrec.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,32 +73,44 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Appends ,"key":"value" with value escaped. */
-static void json_str(struct cr_buf *b, const char *key, const char *value)
+/* A new JSON object for one event line. */
+static struct cr__jw *event(const char *name)
 {
-    cr_buf_appendf(b, ",\"%s\":", key);
-    cr_json_append_string(b, value ? value : "");
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_string(w, "event", name);
+    return w;
 }
 
-/* Prints the JSON object accumulated in b (its leading comma dropped). */
-static void emit(struct cr_buf *b)
+/* Writes "key":"value" ("" for NULL). */
+static void json_str(struct cr__jw *w, const char *key, const char *value)
 {
-    printf("{%s}\n", b->len ? (const char *)b->data + 1 : "");
+    cr__jw_text(w, key, value ? value : "");
+}
+
+/* Closes the event object, prints it on one line and releases w. */
+static void emit(struct cr__jw *w)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 0);
+    cr__jw_end(w);
+    if (cr__jw_finish(w, &b) == CR_OK)
+        printf("%s\n", (const char *)b.data);
+    else
+        fprintf(stderr, "aws_probe: cannot write the event as JSON\n");
     fflush(stdout);
-    cr_buf_free(b);
+    cr_buf_free(&b);
 }
 
 /* Prints a failure of open or whoami. */
 static void emit_error(const char *what, cr_status st, const struct cr_error *err)
 {
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    json_str(&b, "event", what);
-    json_str(&b, "status", cr_status_name(st));
-    cr_buf_appendf(&b, ",\"http_status\":%ld", err->http_status);
-    json_str(&b, "aws_code", err->aws_code);
-    json_str(&b, "message", err->message);
-    emit(&b);
+    struct cr__jw *w = event(what);
+    json_str(w, "status", cr_status_name(st));
+    cr__jw_int(w, "http_status", err->http_status);
+    json_str(w, "aws_code", err->aws_code);
+    json_str(w, "message", err->message);
+    emit(w);
 }
 
 /* Sends one request and prints what happened. */
@@ -111,22 +124,22 @@ static void send_one(struct cr_aws *aws, struct probe *p, const char *service, c
     struct cr_error err = {0};
     p->num_delays = 0;
     cr_status st = cr__aws_send(aws, &req, &resp, &err);
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    json_str(&b, "event", "send");
-    json_str(&b, "status", cr_status_name(st));
-    cr_buf_appendf(&b, ",\"http_status\":%ld,\"attempts\":%d", resp.http.status, resp.attempts);
-    json_str(&b, "aws_code", st == CR_OK ? "" : err.aws_code);
-    json_str(&b, "error_request_id", st == CR_OK ? "" : err.request_id);
-    json_str(&b, "request_id", resp.request_id);
-    json_str(&b, "message", st == CR_OK ? "" : err.message);
-    json_str(&b, "source", cr_aws_credentials_source(aws));
-    json_str(&b, "etag", cr__aws_response_header(&resp, "ETag"));
-    cr_buf_appendf(&b, ",\"body_len\":%zu,\"delays_ms\":[", resp.http.body.len);
+    struct cr__jw *w = event("send");
+    json_str(w, "status", cr_status_name(st));
+    cr__jw_int(w, "http_status", resp.http.status);
+    cr__jw_int(w, "attempts", resp.attempts);
+    json_str(w, "aws_code", st == CR_OK ? "" : err.aws_code);
+    json_str(w, "error_request_id", st == CR_OK ? "" : err.request_id);
+    json_str(w, "request_id", resp.request_id);
+    json_str(w, "message", st == CR_OK ? "" : err.message);
+    json_str(w, "source", cr_aws_credentials_source(aws));
+    json_str(w, "etag", cr__aws_response_header(&resp, "ETag"));
+    cr__jw_int(w, "body_len", (int64_t)resp.http.body.len);
+    cr__jw_array(w, "delays_ms");
     for (int i = 0; i < p->num_delays; i++)
-        cr_buf_appendf(&b, "%s%lld", i ? "," : "", (long long)p->delays[i]);
-    cr_buf_append_str(&b, "]");
-    emit(&b);
+        cr__jw_int(w, NULL, p->delays[i]);
+    cr__jw_end(w);
+    emit(w);
     cr__aws_response_free(&resp);
 }
 
@@ -143,16 +156,14 @@ static int whoami(struct cr_aws *aws)
     char hex[2 * CR_SHA256_LEN + 1];
     cr_sha256(aws->creds.secret_access_key, strlen(aws->creds.secret_access_key), md);
     cr_hex_encode(md, sizeof(md), hex);
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    json_str(&b, "event", "whoami");
-    json_str(&b, "status", "OK");
-    json_str(&b, "source", cr_aws_credentials_source(aws));
-    json_str(&b, "access_key_id", aws->creds.access_key_id);
-    json_str(&b, "secret_sha256", hex);
-    json_str(&b, "region", cr_aws_region(aws));
-    cr_buf_appendf(&b, ",\"expiration_s\":%lld", (long long)aws->creds.expiration_s);
-    emit(&b);
+    struct cr__jw *w = event("whoami");
+    json_str(w, "status", "OK");
+    json_str(w, "source", cr_aws_credentials_source(aws));
+    json_str(w, "access_key_id", aws->creds.access_key_id);
+    json_str(w, "secret_sha256", hex);
+    json_str(w, "region", cr_aws_region(aws));
+    cr__jw_int(w, "expiration_s", aws->creds.expiration_s);
+    emit(w);
     return 0;
 }
 

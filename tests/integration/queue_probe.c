@@ -11,6 +11,7 @@
  */
 #include "cloudrec.h"
 #include "cloudrec/queue.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,21 @@ static int fail(const char *what, cr_status st, const struct cr_error *err)
     fprintf(stderr, "queue_probe: %s: %s\n", what,
             err->message[0] ? err->message : cr_strerror(st));
     return 1;
+}
+
+/* Prints the document w holds on one line and releases w; 0, or 1 with a
+ * message when it could not be written. */
+static int print_json(struct cr__jw *w)
+{
+    struct cr_buf out;
+    cr_buf_init(&out, 0);
+    cr_status st = cr__jw_finish(w, &out);
+    if (st == CR_OK)
+        printf("%s\n", (const char *)out.data);
+    else
+        fprintf(stderr, "queue_probe: cannot write JSON: %s\n", cr_strerror(st));
+    cr_buf_free(&out);
+    return st == CR_OK ? 0 : 1;
 }
 
 static int cmd_create(int argc, char **argv, struct cr_error *err)
@@ -38,8 +54,11 @@ static int cmd_create(int argc, char **argv, struct cr_error *err)
     cr_queue_free(q);
     if (st != CR_OK)
         return fail("create", st, err);
-    printf("{\"created\":true}\n");
-    return 0;
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_bool(w, "created", 1);
+    cr__jw_end(w);
+    return print_json(w);
 }
 
 static int cmd_send(int argc, char **argv, struct cr_error *err)
@@ -54,22 +73,21 @@ static int cmd_send(int argc, char **argv, struct cr_error *err)
     cr_queue_free(q);
     if (st != CR_OK)
         return fail("send", st, err);
-    printf("{\"id\":\"%s\"}\n", id);
-    return 0;
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_string(w, "id", id);
+    cr__jw_end(w);
+    return print_json(w);
 }
 
-/* Prints one received message as a JSON object. */
-static void print_message(const struct cr_queue_message *m, int first)
+/* Writes one received message as a JSON object. */
+static void json_message(struct cr__jw *w, const struct cr_queue_message *m)
 {
-    struct cr_buf out;
-    cr_buf_init(&out, 0);
-    cr_buf_append_str(&out, first ? "{\"id\":" : ",{\"id\":");
-    cr_json_append_string(&out, m->id);
-    cr_buf_append_str(&out, ",\"body\":");
-    cr_json_append_string(&out, m->body);
-    cr_buf_appendf(&out, ",\"receive_count\":%d}", m->receive_count);
-    fputs((const char *)out.data, stdout);
-    cr_buf_free(&out);
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "id", m->id);
+    cr__jw_text(w, "body", m->body);
+    cr__jw_int(w, "receive_count", m->receive_count);
+    cr__jw_end(w);
 }
 
 static int cmd_receive(int argc, char **argv, struct cr_error *err)
@@ -84,16 +102,18 @@ static int cmd_receive(int argc, char **argv, struct cr_error *err)
     cr_status st = cr_queue_open(argv[2], NULL, &q, err);
     if (st == CR_OK)
         st = cr_queue_receive(q, atoi(argv[3]), atoi(argv[4]), -1, msgs, &n, err);
-    printf("[");
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_array(w, NULL);
     for (size_t i = 0; i < n; i++) {
-        print_message(&msgs[i], i == 0);
+        json_message(w, &msgs[i]);
         if (del && st == CR_OK)
             st = cr_queue_delete(q, msgs[i].receipt, err);
         cr_queue_message_clear(&msgs[i]);
     }
-    printf("]\n");
+    cr__jw_end(w);
+    int printed = print_json(w);
     cr_queue_free(q);
-    return st == CR_OK ? 0 : fail("receive", st, err);
+    return st == CR_OK ? printed : fail("receive", st, err);
 }
 
 static int cmd_counts(int argc, char **argv, struct cr_error *err)
@@ -107,8 +127,12 @@ static int cmd_counts(int argc, char **argv, struct cr_error *err)
     cr_queue_free(q);
     if (st != CR_OK)
         return fail("counts", st, err);
-    printf("{\"visible\":%ld,\"in_flight\":%ld}\n", visible, in_flight);
-    return 0;
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "visible", visible);
+    cr__jw_int(w, "in_flight", in_flight);
+    cr__jw_end(w);
+    return print_json(w);
 }
 
 int main(int argc, char **argv)

@@ -410,7 +410,7 @@ BAD_ARGS = [
     (["--url", "http://x/", "--images", "/nonexistent-dir"], "/nonexistent-dir"),
     (["--url", "ftp://x/", "IMG"], "not an http"),
     (["--url", "http://x/", "--expect", "/nonexistent.csv", "IMG"], "/nonexistent.csv"),
-    (["--url", "http://x/", "--bogus", "IMG"], "usage:"),
+    (["--url", "http://x/", "--bogus", "IMG"], "unknown option '--bogus'"),
 ]
 
 

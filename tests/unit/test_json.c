@@ -1,6 +1,7 @@
 /* test_json.c - the contract of the internal JSON reader (core/json.h, over
  * jansson): the strictness callers rely on, the limits, the typed getters,
- * the error detail; and the UTF-8 helpers and number writer beside it. */
+ * the error detail; the UTF-8 helpers; and the writer (escaping, numbers,
+ * key order, refusals, out-of-memory paths). */
 #include "cloudrec.h"
 #include "core/json.h"
 #include "tap.h"
@@ -290,44 +291,254 @@ static void test_limits(void)
     free(huge);
 }
 
-/* The shortest text that reads back as the same number, in the C locale. */
-static void test_number_output(void)
+/* Finishes w into a fresh buffer; returns the text (static) or the status
+ * as "<status name>" so one CHECK_EQ_STR shows either. */
+static const char *written(struct cr__jw *w)
 {
-    static const struct {
-        double d;
-        int as_float;
-        const char *text;
-    } cases[] = {
-        {0.61f, 1, "0.61"}, {0.5, 0, "0.5"},   {1, 1, "1"},
-        {0, 0, "0"},        {0.1, 0, "0.1"},   {1e-7, 0, "1e-07"},
-        {123456789, 0, "123456789"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct cr_buf b = {0};
-        CHECK_EQ_INT(cr__json_append_number(&b, cases[i].d, cases[i].as_float), CR_OK);
-        CHECK_EQ_STR((char *)b.data, cases[i].text);
-        cr_buf_free(&b);
-    }
+    static char text[512];
+    struct cr_buf b = {0};
+    cr_status st = cr__jw_finish(w, &b);
+    if (st == CR_OK)
+        snprintf(text, sizeof(text), "%s", (char *)b.data);
+    else
+        snprintf(text, sizeof(text), "<%s>", cr_status_name(st));
+    cr_buf_free(&b);
+    return text;
+}
+
+/* One string value, written. */
+static const char *string_written(const char *s)
+{
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_string(w, NULL, s);
+    return written(w);
+}
+
+/* Escaping: quotes, backslashes and control characters escaped, everything
+ * else (non-ASCII, DEL, '/') as it is; invalid UTF-8 refused or scrubbed. */
+static void test_write_strings(void)
+{
+    CHECK_EQ_STR(string_written("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    CHECK_EQ_STR(string_written("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
+    CHECK_EQ_STR(string_written("\x01\x1f"), "\"\\u0001\\u001F\"");
+    CHECK_EQ_STR(string_written("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x7f/"),
+                 "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x7f/\"");
+    CHECK_EQ_STR(string_written(""), "\"\"");
+    CHECK_EQ_STR(string_written(NULL), "null");
+    CHECK_EQ_STR(string_written("cut \xc3"), "<ERR_INVALID>");
+    CHECK_EQ_STR(string_written("\xed\xa0\x80"), "<ERR_INVALID>"); /* a surrogate */
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_text(w, NULL, "cut \xc3 here \xff");
+    CHECK_EQ_STR(written(w), "\"cut ? here ?\"");
+    struct cr_buf b = {0};
+    cr_buf_append_str(&b, "reason=");
+    CHECK_EQ_INT(cr__json_quote(&b, "say \"hi\"\n\xff"), CR_OK);
+    CHECK_EQ_STR((char *)b.data, "reason=\"say \\\"hi\\\"\\n?\"");
+    cr_buf_free(&b);
+    /* Every string written reads back as itself. */
+    const char *odd = "\x01 \"q\" \\ \xc3\xa9 \x7f end";
+    struct cr__json_doc *doc = NULL;
+    const char *back = NULL;
+    CHECK_EQ_INT(parse_str(string_written(odd), &doc), CR_OK);
+    CHECK(cr__json_get_string(cr__json_root(doc), &back, NULL) == CR_OK && back &&
+          strcmp(back, odd) == 0);
+    cr__json_free(doc);
+}
+
+/* One number value, written: kind 'f' float, 'd' double, 'x' fixed(6). */
+static const char *number_written(char kind, double d)
+{
+    struct cr__jw *w = cr__jw_new();
+    if (kind == 'f')
+        cr__jw_float(w, NULL, (float)d);
+    else if (kind == 'd')
+        cr__jw_double(w, NULL, d);
+    else
+        cr__jw_fixed(w, NULL, d, 6);
+    return written(w);
+}
+
+/* Numbers: floats in their shortest form, doubles with 15 digits, fixed
+ * decimals without trailing zeros, integers exact, never a locale. */
+static void test_write_numbers(void)
+{
+    CHECK_EQ_STR(number_written('f', 0.61), "0.61");
+    CHECK_EQ_STR(number_written('f', 1), "1");
+    CHECK_EQ_STR(number_written('f', 0), "0");
+    CHECK_EQ_STR(number_written('f', 3.2e-5), "3.2e-5");
+    CHECK_EQ_STR(number_written('d', 0.1), "0.1");
+    CHECK_EQ_STR(number_written('d', 2.5), "2.5");
+    CHECK_EQ_STR(number_written('d', 123456789), "123456789");
+    CHECK_EQ_STR(number_written('d', 1e300), "1e300");
+    CHECK_EQ_STR(number_written('d', 1.0 / 3), "0.333333333333333");
+    CHECK_EQ_STR(number_written('x', 65.5), "65.5");
+    CHECK_EQ_STR(number_written('x', 0.1234567), "0.123457");
+    CHECK_EQ_STR(number_written('x', 2.0000001), "2");
+    CHECK_EQ_STR(number_written('d', NAN), "<ERR_INVALID>");
+    CHECK_EQ_STR(number_written('d', INFINITY), "<ERR_INVALID>");
+    CHECK_EQ_STR(number_written('f', -INFINITY), "<ERR_INVALID>");
+    CHECK_EQ_STR(number_written('x', NAN), "<ERR_INVALID>");
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_array(w, NULL);
+    cr__jw_int(w, NULL, INT64_MAX);
+    cr__jw_int(w, NULL, INT64_MIN);
+    cr__jw_int(w, NULL, 0);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "[9223372036854775807,-9223372036854775808,0]");
+    w = cr__jw_new();
+    cr__jw_fixed(w, NULL, 1.5, 10);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
     int all = 1;
     for (uint32_t bits = 0x3a000000; bits < 0x3f800000; bits += 0x10001) {
         float f;
         memcpy(&f, &bits, sizeof(f));
-        struct cr_buf b = {0};
         struct cr__json_doc *doc = NULL;
         double back = -1;
-        cr__json_append_number(&b, f, 1);
-        if (parse_str((char *)b.data, &doc) != CR_OK ||
+        if (parse_str(number_written('f', f), &doc) != CR_OK ||
             cr__json_get_double(cr__json_root(doc), &back) != CR_OK || (float)back != f)
             all = 0;
         cr__json_free(doc);
-        cr_buf_free(&b);
     }
     CHECK_MSG(all, "floats written read back as the same float");
-    struct cr_buf b = {0};
-    CHECK_EQ_INT(cr__json_append_number(&b, NAN, 0), CR_ERR_INVALID);
-    CHECK_EQ_INT(cr__json_append_number(&b, INFINITY, 1), CR_ERR_INVALID);
-    CHECK(b.len == 0);
+}
+
+/* Members in the order written, nesting, and misuse refused. */
+static void test_write_structure(void)
+{
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "z", 1);
+    cr__jw_string(w, "a", "x");
+    cr__jw_array(w, "list");
+    cr__jw_bool(w, NULL, 1);
+    cr__jw_bool(w, NULL, 0);
+    cr__jw_null(w, NULL);
+    cr__jw_object(w, NULL);
+    cr__jw_end(w);
+    cr__jw_array(w, NULL);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    cr__jw_float(w, "m", 0.25f);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "{\"z\":1,\"a\":\"x\",\"list\":[true,false,null,{},[]],\"m\":0.25}");
+
+    w = cr__jw_new(); /* a member without a key */
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, NULL, 1);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    w = cr__jw_new(); /* a key inside an array */
+    cr__jw_array(w, NULL);
+    cr__jw_int(w, "k", 1);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    w = cr__jw_new(); /* the same key twice */
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "k", 1);
+    cr__jw_int(w, "k", 2);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    w = cr__jw_new(); /* a key that is not UTF-8 */
+    cr__jw_object(w, NULL);
+    cr__jw_int(w, "\xff", 1);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    w = cr__jw_new(); /* still open */
+    cr__jw_object(w, NULL);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    w = cr__jw_new(); /* closed once too often */
+    cr__jw_array(w, NULL);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    w = cr__jw_new(); /* two top-level values */
+    cr__jw_int(w, NULL, 1);
+    cr__jw_int(w, NULL, 2);
+    CHECK_EQ_STR(written(w), "<ERR_INVALID>");
+    CHECK_EQ_STR(written(cr__jw_new()), "<ERR_INVALID>"); /* nothing */
+    w = cr__jw_new(); /* too deep; the first failure sticks */
+    for (int i = 0; i <= CR__JSON_DEFAULT_MAX_DEPTH; i++)
+        cr__jw_array(w, NULL);
+    CHECK_EQ_INT(cr__jw_status(w), CR_ERR_TOO_LARGE);
+    cr__jw_end(w);
+    CHECK_EQ_STR(written(w), "<ERR_TOO_LARGE>");
+    cr__jw_free(NULL);
+}
+
+/* The output buffer's own limit, and nothing left behind on failure. */
+static void test_write_buffer(void)
+{
+    struct cr_buf b;
+    cr_buf_init(&b, 16);
+    cr_buf_append_str(&b, "keep");
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_string(w, NULL, "more than sixteen bytes");
+    CHECK_EQ_INT(cr__jw_finish(w, &b), CR_ERR_TOO_LARGE);
+    CHECK_EQ_STR((char *)b.data, "keep");
+    CHECK_EQ_INT(cr__json_quote(&b, "a longer string"), CR_ERR_TOO_LARGE);
+    CHECK_EQ_STR((char *)b.data, "keep");
+    w = cr__jw_new();
+    cr__jw_int(w, NULL, 12);
+    CHECK_EQ_INT(cr__jw_finish(w, &b), CR_OK);
+    CHECK_EQ_STR((char *)b.data, "keep12");
     cr_buf_free(&b);
+}
+
+/* A malloc that fails once `left` allocations have succeeded. */
+static long alloc_left;
+static void *failing_alloc(size_t n)
+{
+    return alloc_left-- > 0 ? malloc(n) : NULL;
+}
+
+/* Writes a document that needs every kind of allocation. */
+static cr_status write_sample(struct cr_buf *out)
+{
+    struct cr__jw *w = cr__jw_new();
+    cr__jw_object(w, NULL);
+    cr__jw_text(w, "error", "cut \xc3");
+    cr__jw_array(w, "top");
+    cr__jw_object(w, NULL);
+    cr__jw_string(w, "label", "cat");
+    cr__jw_float(w, "p", 0.61f);
+    cr__jw_end(w);
+    cr__jw_end(w);
+    cr__jw_double(w, "d", 2.5);
+    cr__jw_int(w, "ms", 7);
+    cr__jw_end(w);
+    return cr__jw_finish(w, out);
+}
+
+/* Each allocation failing in turn: CR_ERR_NOMEM and no output, never a
+ * crash or a half document (ASan checks that nothing leaks). */
+static void test_write_out_of_memory(void)
+{
+    const char *want = "{\"error\":\"cut ?\",\"top\":[{\"label\":\"cat\",\"p\":0.61}],"
+                       "\"d\":2.5,\"ms\":7}";
+    int all_nomem = 1;
+    long n;
+    cr_status st = CR_ERR_NOMEM;
+    struct cr_buf b = {0};
+    for (n = 0; n < 1000 && st == CR_ERR_NOMEM; n++) {
+        alloc_left = n;
+        cr__json_set_alloc(failing_alloc, free);
+        cr_buf_reset(&b);
+        st = write_sample(&b);
+        cr__json_set_alloc(NULL, NULL);
+        if (st != CR_OK && (st != CR_ERR_NOMEM || b.len != 0))
+            all_nomem = 0;
+    }
+    DIAG("the sample document needs %ld allocations", n - 1);
+    CHECK_MSG(n > 5 && all_nomem, "every failed allocation is CR_ERR_NOMEM with no output");
+    CHECK_EQ_INT(st, CR_OK);
+    CHECK_EQ_STR((char *)b.data, want);
+    cr_buf_free(&b);
+    /* A writer that could not be made is a no-op that reports NOMEM. */
+    cr__jw_object(NULL, NULL);
+    cr__jw_string(NULL, "k", "v");
+    cr__jw_end(NULL);
+    CHECK_EQ_INT(cr__jw_status(NULL), CR_ERR_NOMEM);
+    CHECK_EQ_INT(cr__jw_finish(NULL, &b), CR_ERR_NOMEM);
 }
 
 static void test_utf8_helpers(void)
@@ -353,7 +564,11 @@ int main(void)
     test_strings();
     test_numbers();
     test_limits();
-    test_number_output();
+    test_write_strings();
+    test_write_numbers();
+    test_write_structure();
+    test_write_buffer();
+    test_write_out_of_memory();
     test_utf8_helpers();
     return tap_done();
 }

@@ -404,10 +404,10 @@ static void test_odd_names(void)
     }
     /* What the escaping looks like on the wire. */
     struct cr_request_msg in = sample_request();
-    snprintf(in.name, sizeof(in.name), "a\"b\\c\n");
+    snprintf(in.name, sizeof(in.name), "a\"b\\c\n\x01");
     struct cr_buf b = {0};
     cr_request_msg_encode(&in, &b);
-    CHECK_MSG(strstr((char *)b.data, "\"name\":\"a\\\"b\\\\c\\u000a\"") != NULL,
+    CHECK_MSG(strstr((char *)b.data, "\"name\":\"a\\\"b\\\\c\\n\\u0001\"") != NULL,
               "quotes, backslashes and control characters are escaped");
     cr_buf_free(&b);
     /* Escaped forms from another encoder decode to the same bytes. */
