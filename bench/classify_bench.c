@@ -22,6 +22,9 @@
  */
 #include "cloudrec.h"
 #include "core/json.h"
+#include "internal.h"
+#include "net/load.h"
+#include "vision/classify_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

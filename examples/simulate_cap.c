@@ -1,13 +1,14 @@
 /*
  * simulate_cap - the smallest cap that answers a burst within a latency
- * target, found with the simulator (cloudrec/sim.h) instead of by hand.
+ * target, found with the simulator (libcloudrec/sim/sim.h, internal: built
+ * in the source tree against the static archive) instead of by hand.
  *
- *   cc simulate_cap.c $(pkg-config --cflags --libs libcloudrec) -o simulate_cap
  *   ./simulate_cap 1000 60      # 1000 uploads at once, p95 within 60 s
  *
  * Each run uses the real scaling policy with 40 s boots and 1 s per image.
  */
-#include <cloudrec.h>
+#include "sim/sim.h" /* internal: link the static archive (examples/meson.build) */
+
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -1,12 +1,12 @@
 /*
  * message_equal.h - field-by-field equality of queue messages
- * (cloudrec/message.h), for the tests and the fuzz target that check a
+ * (pipeline/message.h), for the tests and the fuzz target that check a
  * message survives encode and decode. Struct padding is never compared.
  */
 #ifndef CLOUDREC_TESTS_MESSAGE_EQUAL_H
 #define CLOUDREC_TESTS_MESSAGE_EQUAL_H
 
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 
 #include <string.h>
 

@@ -15,6 +15,8 @@
 #include "core/json.h"
 #include "core/opts.h"
 #include "tool_util.h"
+#include "internal.h"
+#include "net/load.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -12,6 +12,8 @@
 #include "core/programs.h"
 #include "pipeline/scaler.h"
 #include "tool_util.h"
+#include "internal.h"
+#include "pipeline/pipeline.h"
 
 #include <stdio.h>
 

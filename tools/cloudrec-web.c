@@ -11,6 +11,7 @@
 #include "cloudrec.h"
 #include "core/programs.h"
 #include "tool_util.h"
+#include "internal.h"
 
 #include <pthread.h>
 #include <signal.h>

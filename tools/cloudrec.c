@@ -21,6 +21,7 @@
 #include "cmd_simulate.h"
 #include "core/programs.h"
 #include "tool_util.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -33,37 +34,46 @@ enum { EXIT_PARTIAL = 1, EXIT_USAGE = 2 };
 
 static const char *prog = "cloudrec";
 
-static void usage_main(FILE *f)
-{
-    fprintf(f,
-            "usage: cloudrec [-v] COMMAND [ARGS]\n"
-            "\n"
-            "Commands:\n"
-            "  classify [--model DIR] [--top K] [--json] FILE...   label images (see classify --help)\n"
-            "  model path [--model DIR]                            show which model files are used\n"
-            "  model fetch [--url URL] [--sha256 HEX] [--dest DIR] download and verify weights\n"
-            "  up [--port N] [--data DIR] [--max-workers N]        run the whole service locally\n"
-            "                                                      (see up --help)\n"
-            "  setup --input URL --output URL --requests URL ...   create buckets and queues\n"
-            "                                                      (idempotent; setup --help)\n"
-            "  s3 mb|put|get|head|ls|rm ...                        S3 buckets and objects\n"
-            "  sqs create|url|send|recv|del|visibility|attrs|purge SQS queues and messages\n"
-            "  ec2 run|ls|terminate ...                            EC2 instances\n"
-            "                                                      (see s3|sqs|ec2 --help)\n"
-            "  simulate --arrivals SPEC [--boot D] [--service D]   the real scaling policy on\n"
-            "                                                      a simulated fleet: latency,\n"
-            "                                                      cost (see simulate --help)\n"
-            "  version                                             print the library version\n"
-            "\n"
-            "Options:\n"
-            "  -v, --verbose   log library messages (debug level) to stderr\n"
-            "  -h, --help      this help; `cloudrec COMMAND --help` for a command's flags\n"
-            "  --version       print the version (same as `cloudrec version`)\n"
-            "\n"
-            "Model lookup: --model, $CLOUDREC_MODEL_DIR, ./models/tiny-darknet,\n"
-            "../shared/models/tiny-darknet. Exit status: 0 success, 1 some input failed,\n"
-            "2 usage or setup error.\n");
-}
+/* The options before the command. */
+struct main_cmd {
+    int verbose;
+};
+
+static const struct cr__opt main_opts[] = {
+    {.name = "verbose", .short_name = 'v', .type = CR__OPT_BOOL,
+     .offset = offsetof(struct main_cmd, verbose),
+     .help = "log library messages (debug level) to stderr"},
+};
+
+static const struct cr__program main_program = {
+    .name = "cloudrec",
+    .synopsis = "[-v] COMMAND [ARGS]",
+    .about = "Commands:\n"
+             "  classify [--model DIR] [--top K] [--json] FILE...   label images (see classify --help)\n"
+             "  model path [--model DIR]                            show which model files are used\n"
+             "  model fetch [--url URL] [--sha256 HEX] [--dest DIR] download and verify weights\n"
+             "  up [--port N] [--data DIR] [--max-workers N]        run the whole service locally\n"
+             "                                                      (see up --help)\n"
+             "  setup --input URL --output URL --requests URL ...   create buckets and queues\n"
+             "                                                      (idempotent; setup --help)\n"
+             "  s3 mb|put|get|head|ls|rm ...                        S3 buckets and objects\n"
+             "  sqs create|url|send|recv|del|visibility|attrs|purge SQS queues and messages\n"
+             "  ec2 run|ls|terminate ...                            EC2 instances\n"
+             "                                                      (see s3|sqs|ec2 --help)\n"
+             "  simulate --arrivals SPEC [--boot D] [--service D]   the real scaling policy on\n"
+             "                                                      a simulated fleet: latency,\n"
+             "                                                      cost (see simulate --help)\n"
+             "  version                                             print the library version\n"
+             "\n"
+             "`cloudrec COMMAND --help` shows a command's options.\n\n",
+    .epilog = "Model lookup: --model, $CLOUDREC_MODEL_DIR, ./models/tiny-darknet,\n"
+              "../shared/models/tiny-darknet. Exit status: 0 success, 1 some input failed,\n"
+              "2 usage or setup error.\n",
+    .opts = main_opts,
+    .n_opts = 1,
+    .size = sizeof(struct main_cmd),
+    .operands = CR__OPERANDS_REST,
+};
 
 /* `cloudrec classify`'s options. */
 struct classify_cmd {
@@ -333,24 +343,15 @@ static int cmd_model(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int argi = 1;
-    for (; argi < argc && argv[argi][0] == '-'; argi++) {
-        if (strcmp(argv[argi], "-v") == 0 || strcmp(argv[argi], "--verbose") == 0) {
-            cr_log_set_handler(cr_log_stderr, NULL, CR_LOG_DEBUG);
-        } else if (strcmp(argv[argi], "-h") == 0 || strcmp(argv[argi], "--help") == 0) {
-            usage_main(stdout);
-            return 0;
-        } else if (strcmp(argv[argi], "--version") == 0) {
-            printf("cloudrec %s\n", cr_version());
-            return 0;
-        } else {
-            fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[argi]);
-            usage_main(stderr);
-            return EXIT_USAGE;
-        }
-    }
+    struct main_cmd m;
+    int argi = 0;
+    int rc = cr__opts_parse(&main_program, argc, argv, &m, &argi);
+    if (rc >= 0)
+        return rc;
+    if (m.verbose)
+        cr_log_set_handler(cr_log_stderr, NULL, CR_LOG_DEBUG);
     if (argi >= argc) {
-        usage_main(stderr);
+        fprintf(stderr, "%s: a command is needed\ntry 'cloudrec --help'\n", prog);
         return EXIT_USAGE;
     }
     const char *cmd = argv[argi];
@@ -375,7 +376,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "help") == 0) {
-        usage_main(stdout);
+        cr__opts_help(&main_program, stdout);
         return 0;
     }
     fprintf(stderr, "%s: unknown command '%s'; see `cloudrec --help`\n", prog, cmd);

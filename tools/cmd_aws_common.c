@@ -3,6 +3,8 @@
  * `cloudrec s3`, `cloudrec sqs` and `cloudrec ec2` (cmd_aws_common.h).
  */
 #include "cmd_aws_common.h"
+#include "aws/aws_internal.h"
+#include "internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -62,7 +64,7 @@ int aws_cli_getopt(struct aws_cli *a, int argc, char **argv, const struct option
     int rc = -1, c;
     if (!all)
         return aws_cli_usage_error(a, "out of memory");
-    optind = 1;
+    optind = 0; /* glibc: 0 reinitializes getopt (an earlier parse may have used "+") */
     while (rc < 0 && (c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         if (aws_cli_option(a, c, optarg))
             continue;

@@ -4,6 +4,7 @@
  */
 #include "cmd_aws_common.h"
 #include "tool_util.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,8 @@
 #include "cloudrec.h"
 #include "sim/sim_internal.h"
 #include "tool_util.h"
+#include "internal.h"
+#include "sim/sim.h"
 
 #include <getopt.h>
 #include <math.h>

@@ -9,6 +9,7 @@
 #include "cloudrec/service.h"
 #include "core/opts.h"
 #include "tool_util.h"
+#include "pipeline/pipeline.h"
 
 #include <stddef.h>
 #include <signal.h>

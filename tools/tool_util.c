@@ -3,6 +3,8 @@
  * error lines shared by the command line tools (tool_util.h).
  */
 #include "tool_util.h"
+#include "internal.h"
+#include "vision/classify_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ int tool_getopt(int argc, char **argv, const char *shortopts, const struct optio
                 tool_flag_fn fn, void *ctx, void (*usage)(FILE *))
 {
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 reinitializes getopt (an earlier parse may have used "+") */
     while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);

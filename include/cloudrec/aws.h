@@ -5,7 +5,7 @@
  * A cr_aws holds one HTTP connection (reused between requests) and the
  * credentials it resolved. It is not thread-safe: open one per thread.
  * Opening does no network I/O; credentials from instance metadata are fetched
- * on first use (or by cr_aws_resolve_credentials) and refreshed before they
+ * on first use and refreshed before they
  * expire. Secrets are never logged, never put in error messages and are wiped
  * from memory when released. docs/aws.md describes the lookup rules.
  */
@@ -88,6 +88,18 @@ struct cr_aws_options {
 CR_API cr_status cr_aws_open(const struct cr_aws_options *opts, struct cr_aws **out,
                              struct cr_error *err);
 
+/*
+ * cr_aws_open with the options given as a NULL-terminated array of
+ * "name=value" strings (NULL = all defaults), for bindings that cannot lay
+ * out struct cr_aws_options: the names are its fields' ("region",
+ * "endpoint_url", "timeout_ms", "max_attempts", ...; all but the callbacks),
+ * numbers are decimal. A name given twice keeps the last value.
+ * CR_ERR_INVALID names a setting without '=', an unknown name or a bad
+ * number; otherwise the errors of cr_aws_open.
+ */
+CR_API cr_status cr_aws_open_settings(const char *const *settings, struct cr_aws **out,
+                                      struct cr_error *err);
+
 /* Closes the connection and wipes the credentials. Accepts NULL. */
 CR_API void cr_aws_free(struct cr_aws *aws);
 
@@ -100,20 +112,6 @@ CR_API const char *cr_aws_region(const struct cr_aws *aws);
  * "imds:ROLE", or "none". Valid until the next call that uses aws.
  */
 CR_API const char *cr_aws_credentials_source(const struct cr_aws *aws);
-
-/*
- * Makes sure usable credentials are at hand, fetching them from instance
- * metadata when that is the source. Lets a program fail at start-up rather
- * than on its first request. CR_ERR_AUTH when there are none.
- */
-CR_API cr_status cr_aws_resolve_credentials(struct cr_aws *aws, struct cr_error *err);
-
-/*
- * Appends the endpoint used for service ("s3", "sqs", "ec2") to out, e.g.
- * "https://sqs.eu-west-1.amazonaws.com" or "http://127.0.0.1:5000".
- */
-CR_API cr_status cr_aws_endpoint(const struct cr_aws *aws, const char *service, struct cr_buf *out,
-                                 struct cr_error *err);
 
 #ifdef __cplusplus
 }

@@ -80,9 +80,6 @@ enum cr_engine {
 /* "auto", "native" or "darknet" (static storage); "unknown" otherwise. */
 CR_API const char *cr_engine_name(enum cr_engine engine);
 
-/* Parses "auto", "native" or "darknet". CR_ERR_INVALID for anything else. */
-CR_API cr_status cr_engine_parse(const char *name, enum cr_engine *out);
-
 struct cr_classifier_options {
     const char *cfg_path;     /* required */
     const char *weights_path; /* required */
@@ -120,6 +117,20 @@ struct cr_classifier;
 CR_API cr_status cr_classifier_open(const struct cr_classifier_options *opts,
                                     struct cr_classifier **out, struct cr_error *err);
 
+/*
+ * cr_classifier_open with the options given as a NULL-terminated array of
+ * "name=value" strings (NULL = all defaults), for bindings that cannot lay
+ * out C structs. Names: "model_dir", "cfg", "weights", "names",
+ * "darknet_lib", "engine" ("auto", "native" or "darknet"), "threads",
+ * "max_bytes", "max_pixels" (numbers decimal). The files not named come
+ * from cr_model_resolve(model_dir); when all three are named, model_dir is
+ * not used. CR_ERR_INVALID names a setting without '=', an unknown name or
+ * a bad value; otherwise the errors of cr_model_resolve and
+ * cr_classifier_open.
+ */
+CR_API cr_status cr_classifier_open_settings(const char *const *settings,
+                                             struct cr_classifier **out, struct cr_error *err);
+
 /* Frees the network and names. Accepts NULL. No call may be running on cl. */
 CR_API void cr_classifier_free(struct cr_classifier *cl);
 
@@ -129,9 +140,6 @@ CR_API enum cr_engine cr_classifier_engine(const struct cr_classifier *cl);
 
 /* Number of classes (network outputs). */
 CR_API int cr_classifier_num_classes(const struct cr_classifier *cl);
-
-/* The network's input width and height in pixels. */
-CR_API void cr_classifier_input_size(const struct cr_classifier *cl, int *width, int *height);
 
 /*
  * Classifies a decoded image exactly as `darknet classifier predict` does:
@@ -173,7 +181,7 @@ CR_API cr_status cr_classify_file(struct cr_classifier *cl, const char *path,
  * written), CR_ERR_NOT_FOUND (404 or missing file), CR_ERR_HTTP (another
  * non-2xx status, err->http_status set), CR_ERR_NETWORK, CR_ERR_TIMEOUT,
  * CR_ERR_TOO_LARGE (past max_bytes, 0 = 512 MiB), CR_ERR_NOMEM, and the
- * errors of cr_file_write_atomic.
+ * errors of writing dest_path (CR_ERR_IO).
  */
 struct cr_fetch_options {
     const char *url;

@@ -1,12 +1,14 @@
 /*
- * cloudrec/core.h - status codes, error detail, byte buffers, logging,
- * encodings, hashing, UUIDs and time.
+ * cloudrec/core.h - version, status codes, error detail, the byte buffer
+ * that calls fill, and the log handler.
  *
  * Conventions for the whole library (see docs/conventions.md):
  *  - Fallible calls return cr_status (CR_OK == 0) and take an optional last
  *    `struct cr_error *err` that receives detail when non-NULL.
  *  - Inputs are borrowed for the duration of the call. Outputs belong to the
- *    caller and are released with the matching cr_*_free(), which accepts NULL.
+ *    caller: an object the library allocated is released with its
+ *    cr_*_free(), what a caller-owned struct holds with its cr_*_clear();
+ *    both accept NULL.
  *  - Nothing is thread-safe unless its comment says so.
  */
 #ifndef CLOUDREC_CORE_H
@@ -29,11 +31,11 @@ extern "C" {
 #endif
 
 #define CR_VERSION_MAJOR 0
-#define CR_VERSION_MINOR 1
+#define CR_VERSION_MINOR 2
 #define CR_VERSION_PATCH 0
-#define CR_VERSION_STRING "0.1.0"
+#define CR_VERSION_STRING "0.2.0"
 
-/* Returns the library's version string, e.g. "0.1.0". Static storage. */
+/* Returns the library's version string, e.g. "0.2.0". Static storage. */
 CR_API const char *cr_version(void);
 
 /*
@@ -92,8 +94,9 @@ struct cr_error {
 CR_API void cr_error_clear(struct cr_error *err);
 
 /* ---- byte buffers --------------------------------------------------------
- * A growable byte buffer with a hard size limit. Zero-initialise it (or call
- * cr_buf_init) before use; release with cr_buf_free. The contents are always
+ * A growable byte buffer with a hard size limit, which calls such as
+ * cr_s3_get_object fill. Zero-initialise it (or call cr_buf_init) before
+ * use; release what it holds with cr_buf_free. The contents are always
  * followed by a NUL byte (not counted in len) so text can be used directly.
  */
 struct cr_buf {
@@ -103,34 +106,10 @@ struct cr_buf {
     size_t max_bytes; /* 0 = no limit beyond SIZE_MAX / 2 */
 };
 
+/* Empties buf and sets its limit (0 = none beyond SIZE_MAX / 2). */
 CR_API void cr_buf_init(struct cr_buf *buf, size_t max_bytes);
-/* Appends n bytes. CR_ERR_TOO_LARGE if the limit would be passed (the buffer
- * is then unchanged), CR_ERR_NOMEM on allocation failure. */
-CR_API cr_status cr_buf_append(struct cr_buf *buf, const void *data, size_t n);
-CR_API cr_status cr_buf_append_str(struct cr_buf *buf, const char *s);
-CR_API cr_status cr_buf_appendf(struct cr_buf *buf, const char *fmt, ...) CR_PRINTF(2, 3);
-CR_API cr_status cr_buf_vappendf(struct cr_buf *buf, const char *fmt, va_list ap);
-/* Ensures room for `extra` more bytes without changing len. */
-CR_API cr_status cr_buf_reserve(struct cr_buf *buf, size_t extra);
-/* Empties the buffer, keeping its memory and limit. */
-CR_API void cr_buf_reset(struct cr_buf *buf);
 /* Releases the memory; the buffer is left empty and reusable. Accepts NULL. */
 CR_API void cr_buf_free(struct cr_buf *buf);
-/* Hands the memory to the caller (free() it); the buffer is left empty.
- * Returns "" allocated if the buffer was never written. NULL on NOMEM. */
-CR_API char *cr_buf_steal(struct cr_buf *buf, size_t *len);
-
-/* Reads a whole file into buf (appending). CR_ERR_NOT_FOUND if it does not
- * exist, CR_ERR_TOO_LARGE if it is over max_bytes (0 = the buffer's limit),
- * CR_ERR_IO otherwise. Detail names the path. */
-CR_API cr_status cr_file_read(const char *path, size_t max_bytes, struct cr_buf *buf,
-                              struct cr_error *err);
-
-/* Writes data to path atomically: a temporary file in the same directory,
- * fsync, rename, fsync of the directory. Either the old or the new contents
- * are visible, never a mix. */
-CR_API cr_status cr_file_write_atomic(const char *path, const void *data, size_t len,
-                                      struct cr_error *err);
 
 /* ---- logging -------------------------------------------------------------
  * The library is silent until a handler is installed. Lines are key=value
@@ -155,78 +134,13 @@ CR_API void cr_log_set_handler(cr_log_fn handler, void *userdata, enum cr_log_le
  * (userdata ignored). */
 CR_API void cr_log_stderr(void *userdata, enum cr_log_level level, const char *line);
 
-/* "debug", "info", "warn", "error", "off" ("unknown" for other values);
- * parse accepts those names in any case and returns -1 for others. */
+/* "debug", "info", "warn", "error", "off" ("unknown" for other values).
+ * Static storage. */
 CR_API const char *cr_log_level_name(enum cr_log_level level);
-CR_API int cr_log_level_parse(const char *name);
 
-/* Emits a line through the installed handler (formatting is skipped when the
- * level is filtered out). For tools built on the library. */
-CR_API void cr_log(enum cr_log_level level, const char *fmt, ...) CR_PRINTF(2, 3);
-
-/* ---- encodings -----------------------------------------------------------*/
-
-/* Standard base64 (RFC 4648, with padding), appended to out. */
-CR_API cr_status cr_base64_encode(const void *data, size_t len, struct cr_buf *out);
-/* Decodes standard base64 (padding optional, no whitespace), appended to out.
- * CR_ERR_FORMAT on any invalid character, length or non-zero trailing bits;
- * out is then unchanged. */
-CR_API cr_status cr_base64_decode(const char *text, size_t len, struct cr_buf *out);
-
-/* Lower-case hex of len bytes into out, which must hold 2*len + 1 bytes. */
-CR_API void cr_hex_encode(const void *data, size_t len, char *out);
-/* Decodes exactly 2*out_len hex digits (either case). CR_ERR_FORMAT otherwise. */
-CR_API cr_status cr_hex_decode(const char *hex, size_t hex_len, void *out, size_t out_len);
-
-/* RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - . _ ~)
- * stay, everything else becomes %XX (upper-case). '/' stays when keep_slash. */
-CR_API cr_status cr_uri_encode(const char *s, size_t len, int keep_slash, struct cr_buf *out);
-/* Decodes %XX escapes ('+' is left as is). CR_ERR_FORMAT on a bad escape.
- * On any error out is left as it was. */
-CR_API cr_status cr_uri_decode(const char *s, size_t len, struct cr_buf *out);
-
-/* ---- hashing -------------------------------------------------------------*/
-#define CR_SHA256_LEN 32
-
-CR_API void cr_sha256(const void *data, size_t len, unsigned char out[CR_SHA256_LEN]);
-CR_API void cr_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                           unsigned char out[CR_SHA256_LEN]);
-/* SHA-256 of a whole file as 64 lower-case hex digits + NUL. */
-CR_API cr_status cr_sha256_file_hex(const char *path, char out[2 * CR_SHA256_LEN + 1],
-                                    struct cr_error *err);
-
-/* ---- identifiers and time --------------------------------------------------*/
-#define CR_UUID_STR_LEN 37 /* 36 characters + NUL */
-
-/* A random (version 4) UUID in canonical lower-case form. Thread-safe. */
-CR_API cr_status cr_uuid_v4(char out[CR_UUID_STR_LEN]);
-
-/* Milliseconds of a monotonic clock (arbitrary origin). Thread-safe. */
-CR_API int64_t cr_time_mono_ms(void);
-/* Microseconds of a monotonic clock, for measuring short intervals.
- * Thread-safe. */
-CR_API int64_t cr_time_mono_us(void);
-/* Milliseconds since the Unix epoch (wall clock). Thread-safe. */
-CR_API int64_t cr_time_wall_ms(void);
-/* Formats epoch seconds as ISO 8601 basic UTC, "20150830T123600Z" (17 bytes
- * with the NUL). */
-CR_API void cr_time_format_amz(int64_t epoch_s, char out[17]);
-/* Formats epoch seconds as "2015-08-30T12:36:00Z" (21 bytes with the NUL). */
-CR_API void cr_time_format_iso8601(int64_t epoch_s, char out[21]);
-/* Parses exactly "YYYY-MM-DDTHH:MM:SS" plus an optional fraction (ignored)
- * and "Z" or "+00:00". CR_ERR_FORMAT for anything else, including dates that
- * do not exist (2015-02-31). */
-CR_API cr_status cr_time_parse_iso8601(const char *s, int64_t *epoch_s);
-
-/*
- * Finds the program `name` (e.g. "cloudrec-worker"): first in dir when dir is
- * non-NULL, else next to the running executable (the directory of
- * /proc/self/exe: the build tree's tools/ or the installed bin/), then on
- * $PATH. Writes an absolute path to out (size n). CR_ERR_NOT_FOUND naming
- * the places tried.
- */
-CR_API cr_status cr_find_program(const char *name, const char *dir, char *out, size_t n,
-                                 struct cr_error *err);
+/* ---- sizes ---------------------------------------------------------------*/
+#define CR_SHA256_LEN 32   /* bytes of a SHA-256 digest */
+#define CR_UUID_STR_LEN 37 /* a canonical UUID (message ids): 36 characters + NUL */
 
 #ifdef __cplusplus
 }

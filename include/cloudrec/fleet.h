@@ -120,13 +120,6 @@ CR_API cr_status cr_fleet_stop(struct cr_fleet *f, const char *id, struct cr_err
  * count is logged). */
 CR_API cr_status cr_fleet_shutdown(struct cr_fleet *f, struct cr_error *err);
 
-/* Appends to out the boot script a new instance of f runs: for ec2: the
- * user data (a shell script for cloud-init that writes and starts the
- * worker's systemd unit). No network I/O. CR_ERR_UNSUPPORTED for local
- * fleets; CR_ERR_INVALID when the worker command lacks --requests or
- * --output or has unsafe characters. */
-CR_API cr_status cr_fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err);
-
 /* Releases the fleet. Local: instances still running are left running
  * (call cr_fleet_shutdown first); a private state directory is removed.
  * Accepts NULL. */

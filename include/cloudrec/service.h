@@ -46,9 +46,9 @@ struct cr_scaler_options {
 
 /*
  * Every interval: reads the requests queue's counts, lists the fleet, asks
- * cr_scale_decide what to do, launches or stops (stopping the longest-idle
- * workers first, only idle ones) and logs the decision in one line through
- * cr_log (info): `msg=scale backlog=... pending=... running=... idle=...
+ * the scaling policy (docs/scaling.md) what to do, launches or stops
+ * (stopping the longest-idle workers first, only idle ones) and logs the
+ * decision in one line through the log handler (info): `msg=scale backlog=... pending=... running=... idle=...
  * stopping=... desired=... action=launch:N|stop:N|none reason="..."`, when
  * anything but the reason changed or log_every_ms passed, and rewrites
  * status_path (when set). A failing queue
@@ -57,16 +57,6 @@ struct cr_scaler_options {
  * Fails only while starting (bad options, queue or fleet cannot be opened).
  */
 CR_API cr_status cr_scaler_run(const struct cr_scaler_options *opts, struct cr_error *err);
-
-/*
- * Appends to out the boot script (ec2: user data) of an instance that
- * cr_scaler_run with these options would launch: the fleet's settings and
- * the worker command with --requests appended, exactly as the scaler builds
- * it. No network I/O. CR_ERR_UNSUPPORTED for fleets without one (local:),
- * plus the errors of cr_fleet_open and cr_fleet_user_data.
- */
-CR_API cr_status cr_scaler_user_data(const struct cr_scaler_options *opts, struct cr_buf *out,
-                                     struct cr_error *err);
 
 /* What `cloudrec setup` makes; NULL URLs are skipped. Borrowed for the call. */
 struct cr_setup_options {
@@ -116,8 +106,8 @@ struct cr_up_options {
     int max_receives;              /* receives before a request goes to requests-dead (default 5) */
     int ready_timeout_ms;          /* wait this long for the web port to accept (default 60000) */
     int stop_timeout_ms;           /* per child on stop before SIGKILL (default 30000) */
-    const char *bin_dir;           /* where cloudrec-web/-scaler/-worker are; NULL = see
-                                      cr_find_program (core.h) */
+    const char *bin_dir;           /* where cloudrec-web/-scaler/-worker are; NULL = next to
+                                      the running program, then $PATH */
     const char *const *web_args;   /* extra flags for cloudrec-web, NULL-terminated */
     const char *const *worker_args; /* extra flags for each worker, NULL-terminated */
     /* URLs used instead of the data directory's own (NULL keeps those), e.g.
@@ -157,12 +147,6 @@ CR_API cr_status cr_up_start(const struct cr_up_options *opts, struct cr_up **ou
 
 /* The service's URL, "http://127.0.0.1:8000/". Valid until cr_up_free. */
 CR_API const char *cr_up_url(const struct cr_up *up);
-
-/* The absolute data directory. Valid until cr_up_free. */
-CR_API const char *cr_up_data_dir(const struct cr_up *up);
-
-/* The most workers the fleet will run (after the local fleet's per-CPU cap). */
-CR_API int cr_up_max_workers(const struct cr_up *up);
 
 /* Supervises the children until *stop becomes non-zero, then returns CR_OK.
  * A child that exits on its own (crash, kill, failure) is logged and started

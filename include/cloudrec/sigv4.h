@@ -145,33 +145,6 @@ CR_API cr_status cr_sigv4_sign(const struct cr_sigv4_request *req, const struct 
 /* Releases the strings of a result and empties it. Accepts NULL. */
 CR_API void cr_sigv4_result_free(struct cr_sigv4_result *res);
 
-/*
- * Derives the signing key HMAC(HMAC(HMAC(HMAC("AWS4" + secret, yyyymmdd),
- * region), service), "aws4_request") for the UTC date of p->time_s. Only the
- * secret, region, service and time of p are used.
- */
-CR_API cr_status cr_sigv4_signing_key(const struct cr_sigv4_params *p,
-                                      unsigned char key[CR_SHA256_LEN], struct cr_error *err);
-
-/*
- * Signs an arbitrary string to sign with the key of p (hex HMAC-SHA256), as
- * S3 browser POST uploads do with the base64 policy document.
- */
-CR_API cr_status cr_sigv4_sign_string(const struct cr_sigv4_params *p, const char *string_to_sign,
-                                      size_t len, char signature[CR_SIGV4_SIGNATURE_LEN],
-                                      struct cr_error *err);
-
-/*
- * Signs one chunk of an S3 aws-chunked upload (payload hash
- * CR_SIGV4_STREAMING_PAYLOAD): prev_signature is the seed signature for the
- * first chunk, then each chunk's own; the final chunk is empty. When
- * string_to_sign is non-NULL the text signed is appended to it.
- */
-CR_API cr_status cr_sigv4_sign_chunk(const struct cr_sigv4_params *p, const char *prev_signature,
-                                     const void *data, size_t len,
-                                     char signature[CR_SIGV4_SIGNATURE_LEN],
-                                     struct cr_buf *string_to_sign, struct cr_error *err);
-
 #ifdef __cplusplus
 }
 #endif

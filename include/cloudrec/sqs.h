@@ -153,7 +153,8 @@ struct cr_sqs_message {
     int64_t sent_ms;          /* SentTimestamp, Unix milliseconds */
     int64_t first_receive_ms; /* ApproximateFirstReceiveTimestamp */
     /* Every system attribute SQS sent (the three above, SenderId, ...), as
-     * name/value strings; see cr_sqs_message_attribute. */
+     * name/value strings, attribute_names[i] = attribute_values[i]
+     * for i < num_attributes. */
     char **attribute_names;
     char **attribute_values;
     size_t num_attributes;
@@ -167,10 +168,6 @@ struct cr_sqs_messages {
 
 /* Frees received messages and their strings. Accepts NULL. */
 CR_API void cr_sqs_messages_free(struct cr_sqs_messages *msgs);
-
-/* The value of system attribute name of m ("SenderId"), or NULL. Valid
- * until the messages are freed. */
-CR_API const char *cr_sqs_message_attribute(const struct cr_sqs_message *m, const char *name);
 
 /*
  * Receives up to max_messages messages into *out (count 0 when the wait
@@ -219,7 +216,7 @@ struct cr_sqs_queue_attributes {
     char *redrive_policy;         /* the JSON text, NULL without one */
     char *dead_letter_target_arn; /* parsed from it */
     int max_receive_count;        /* parsed from it; 0 without one */
-    /* Every attribute as sent; see cr_sqs_queue_attribute. */
+    /* Every attribute as sent: names[i] = values[i] for i < count. */
     char **names;
     char **values;
     size_t count;
@@ -227,10 +224,6 @@ struct cr_sqs_queue_attributes {
 
 /* Frees an attribute set. Accepts NULL. */
 CR_API void cr_sqs_queue_attributes_free(struct cr_sqs_queue_attributes *attrs);
-
-/* The value of attribute name, or NULL. Valid until the set is freed. */
-CR_API const char *cr_sqs_queue_attribute(const struct cr_sqs_queue_attributes *attrs,
-                                          const char *name);
 
 /* Reads all of a queue's attributes into *out. CR_ERR_NOT_FOUND: no such
  * queue. */

@@ -38,9 +38,6 @@ CR_API cr_status cr_store_delete(struct cr_store *s, const char *key, struct cr_
 /* Closes the store. Accepts NULL. */
 CR_API void cr_store_free(struct cr_store *s);
 
-/* 1 when key is acceptable to every store (see above), else 0. */
-CR_API int cr_store_key_is_safe(const char *key);
-
 #ifdef __cplusplus
 }
 #endif

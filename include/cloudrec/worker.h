@@ -58,7 +58,7 @@ enum cr_output_format {
 struct cr_worker_options {
     const char *requests_url; /* required: the queue of request messages */
     const char *output_url;   /* required: the store receiving <id>.json and
-                                 <stem> -> label (message.h, store keys) */
+                                 <stem> -> label (docs/messages.md, store keys) */
     const struct cr_classifier_options *classifier; /* required */
     const char *worker_id;                          /* put in every answer; NULL = "w-<pid>" */
     const char *state_path; /* NULL = none; else a small file replaced atomically
@@ -95,20 +95,11 @@ struct cr_worker_stats {
  * idle for idle_exit_s, then returns CR_OK. It fails only while starting:
  * CR_ERR_INVALID (an option is out of range), the errors of cr_queue_open,
  * cr_store_open and cr_classifier_open. Once running, failures of single
- * requests are logged (cr_log) and handled as described at the top of this
+ * requests are logged (through the log handler) and handled as described at the top of this
  * header; they never end the loop. stats (optional) is filled in either way.
  */
 CR_API cr_status cr_worker_run(const struct cr_worker_options *opts, struct cr_worker_stats *stats,
                                struct cr_error *err);
-
-/* "idle", "busy", "stopping"; "unknown" for other values. Static storage. */
-CR_API const char *cr_worker_state_name(enum cr_worker_state state);
-
-/* The course's output key of an uploaded name: the name without its last
- * extension ("test_0.JPEG" -> "test_0"; a name without a dot is kept).
- * CR_ERR_INVALID when the result is empty, does not fit in out (size n) or is
- * not a safe store key (the worker then writes no such object). */
-CR_API cr_status cr_output_key(const char *name, char *out, size_t n);
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,7 @@
 #include "cloudrec/aws.h"
 #include "cloudrec/core.h"
 #include "cloudrec/http.h"
+#include "cloudrec/sqs.h"
 #include "net/http.h"
 
 #include <stddef.h>
@@ -262,5 +263,31 @@ void cr__aws_resolved_wipe(struct cr__aws_resolved *r);
  * Code other than Success. */
 cr_status cr__imds_parse_credentials(const char *json, size_t len, const char *role,
                                      struct cr__aws_creds *out, struct cr_error *err);
+
+/* ---- the context (aws.c): calls the library's programs and tests use -----*/
+
+/*
+ * Makes sure usable credentials are at hand, fetching them from instance
+ * metadata when that is the source. Lets a program fail at start-up rather
+ * than on its first request. CR_ERR_AUTH when there are none.
+ */
+cr_status cr_aws_resolve_credentials(struct cr_aws *aws, struct cr_error *err);
+
+/*
+ * Appends the endpoint used for service ("s3", "sqs", "ec2") to out, e.g.
+ * "https://sqs.eu-west-1.amazonaws.com" or "http://127.0.0.1:5000".
+ */
+cr_status cr_aws_endpoint(const struct cr_aws *aws, const char *service, struct cr_buf *out,
+                          struct cr_error *err);
+
+/* ---- SQS result lookups (sqs.c) ---------------------------------------------*/
+
+/* The value of system attribute name of m ("SenderId"), or NULL. Valid
+ * until the messages are freed. */
+const char *cr_sqs_message_attribute(const struct cr_sqs_message *m, const char *name);
+
+/* The value of attribute name, or NULL. Valid until the set is freed. */
+const char *cr_sqs_queue_attribute(const struct cr_sqs_queue_attributes *attrs,
+                                   const char *name);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "cloudrec/sigv4.h"
 #include "internal.h"
+#include "aws/sigv4_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -154,4 +154,9 @@ cr_status cr__mkdir_p(const char *dir, unsigned mode, struct cr_error *err);
  * inotify wake-ups, so both paths can be exercised. Not thread-safe. */
 void cr__queue_sqlite_set_poll_only(int on);
 
+/* ---- key rules (store.c) ----------------------------------------------------*/
+
+/* 1 when key is acceptable to every store (see above), else 0. */
+int cr_store_key_is_safe(const char *key);
+
 #endif

@@ -49,4 +49,13 @@ extern const struct cr__fleet_ops cr__fleet_ec2_ops;   /* backends/fleet_ec2.c *
  * none; the scaler clamps its policy's max to it. */
 int cr__fleet_max_instances(const struct cr_fleet *f);
 
+/* ---- boot scripts (fleet.c) -------------------------------------------------*/
+
+/* Appends to out the boot script a new instance of f runs: for ec2: the
+ * user data (a shell script for cloud-init that writes and starts the
+ * worker's systemd unit). No network I/O. CR_ERR_UNSUPPORTED for local
+ * fleets; CR_ERR_INVALID when the worker command lacks --requests or
+ * --output or has unsafe characters. */
+cr_status cr_fleet_user_data(struct cr_fleet *f, struct cr_buf *out, struct cr_error *err);
+
 #endif

@@ -217,7 +217,8 @@ static int common_option(const struct cr__program *p, int c)
  * as ':', "h", then each declared short option. */
 static void short_options(const struct cr__program *p, char *out, size_t n)
 {
-    size_t len = (size_t)snprintf(out, n, "%s:h", p->operands == CR__OPERANDS_AFTER_DASH ? "+" : "");
+    int stop = p->operands == CR__OPERANDS_AFTER_DASH || p->operands == CR__OPERANDS_REST;
+    size_t len = (size_t)snprintf(out, n, "%s:h", stop ? "+" : "");
     for (size_t i = 0; i < p->n_opts && len + 3 < n; i++)
         if (p->opts[i].short_name) {
             out[len++] = p->opts[i].short_name;
@@ -276,7 +277,8 @@ static int check_parsed(const struct cr__program *p, int argc, char **argv, cons
         }
     }
     int dash = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
-    int allowed = p->operands == CR__OPERANDS_ANY || (p->operands == CR__OPERANDS_AFTER_DASH && dash);
+    int allowed = p->operands == CR__OPERANDS_ANY || p->operands == CR__OPERANDS_REST ||
+                  (p->operands == CR__OPERANDS_AFTER_DASH && dash);
     if (optind < argc && !allowed) {
         fprintf(stderr, "%s: unexpected operand '%s'\n", p->name, argv[optind]);
         return usage_error(p);
@@ -387,7 +389,7 @@ void cr__opts_help(const struct cr__program *p, FILE *f)
     fputc('\n', f);
     if (p->about)
         fputs(p->about, f);
-    int col = 0;
+    int col = (int)strlen("--dump-options");
     char flag[128], help[1024];
     for (size_t i = 0; i < p->n_opts; i++) {
         flag_text(&p->opts[i], flag, sizeof(flag));

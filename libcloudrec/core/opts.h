@@ -82,6 +82,8 @@ enum cr__operands {
     CR__OPERANDS_NONE,       /* any operand is a usage error */
     CR__OPERANDS_AFTER_DASH, /* only after "--"; they are the program's to keep */
     CR__OPERANDS_ANY,        /* anywhere (moved after the options); the program's */
+    CR__OPERANDS_REST,       /* the first operand and all after it are the program's
+                                (a command and its arguments) */
 };
 
 /* A program's declared command line. */

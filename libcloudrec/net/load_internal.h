@@ -5,7 +5,7 @@
 #ifndef CLOUDREC_NET_LOAD_INTERNAL_H
 #define CLOUDREC_NET_LOAD_INTERNAL_H
 
-#include "cloudrec/load.h"
+#include "net/load.h"
 
 #include <stddef.h>
 

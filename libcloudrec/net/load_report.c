@@ -8,7 +8,7 @@
  * starting, busy, idle and desired. Each drawn series carries its numbers in
  * a data-values attribute, so a program can read the picture back.
  */
-#include "cloudrec/load.h"
+#include "net/load.h"
 #include "core/json.h"
 #include "internal.h"
 #include "net/http.h"

@@ -1,5 +1,5 @@
 /* message.c - the JSON request and response messages of the queues. */
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 
 #include "core/json.h"
 

@@ -2,7 +2,7 @@
 #include "pipeline/retention.h"
 
 #include "backends/backend.h"
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 
 #include <stdlib.h>
 #include <string.h>

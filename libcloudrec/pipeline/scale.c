@@ -3,6 +3,7 @@
 
 #include "core/json.h"
 #include "internal.h"
+#include "pipeline/pipeline.h"
 
 #include <limits.h>
 #include <stdio.h>

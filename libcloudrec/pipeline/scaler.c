@@ -9,6 +9,7 @@
 #include "core/proc.h"
 #include "pipeline/scaler.h"
 #include "pipeline/scaler_status.h"
+#include "pipeline/pipeline.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -3,6 +3,7 @@
 #include "pipeline/scaler_status.h"
 
 #include "core/json.h"
+#include "pipeline/pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -32,6 +32,7 @@
 
 #include "cloudrec/scale.h"
 #include "internal.h"
+#include "pipeline/pipeline.h"
 
 #define CR__SCALER_STATUS_DECISIONS 32
 #define CR__SCALER_STATUS_MAX_BYTES 16384

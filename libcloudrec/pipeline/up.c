@@ -10,6 +10,7 @@
 #include "core/proc.h"
 #include "core/programs.h"
 #include "pipeline/retention.h"
+#include "pipeline/pipeline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,10 +2,12 @@
 #include "cloudrec/worker.h"
 
 #include "backends/worker_state.h"
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 #include "cloudrec/queue.h"
 #include "cloudrec/store.h"
 #include "internal.h"
+#include "backends/backend.h"
+#include "pipeline/pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>

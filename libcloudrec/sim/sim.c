@@ -13,8 +13,9 @@
  * does (visible, in flight, pending, running, idle, stopping) and hands
  * them to cr_scale_decide.
  */
-#include "cloudrec/load.h"
+#include "net/load.h"
 #include "sim/sim_internal.h"
+#include "pipeline/pipeline.h"
 
 #include <limits.h>
 #include <math.h>

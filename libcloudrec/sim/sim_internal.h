@@ -7,8 +7,8 @@
 #ifndef CLOUDREC_SIM_INTERNAL_H
 #define CLOUDREC_SIM_INTERNAL_H
 
-#include "cloudrec/sim.h"
 #include "core/json.h"
+#include "sim/sim.h"
 #include "internal.h"
 
 #include <stddef.h>

@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "internal.h"
 #include "vision/engines.h"
+#include "vision/classify_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
 #ifndef CLOUDREC_WEB_INTERNAL_H
 #define CLOUDREC_WEB_INTERNAL_H
 
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 #include "cloudrec/queue.h"
 #include "cloudrec/store.h"
 #include "cloudrec/web.h"

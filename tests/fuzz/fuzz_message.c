@@ -10,7 +10,7 @@
 #include "fuzz.h"
 #include "message_equal.h"
 
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 
 #include <string.h>
 

@@ -22,6 +22,7 @@
 #include "fuzz.h"
 
 #include "cloudrec/sigv4.h"
+#include "aws/sigv4_internal.h"
 
 #include <string.h>
 #include <strings.h>

@@ -23,7 +23,7 @@
  */
 #include "fuzz.h"
 
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 #include "cloudrec/queue.h"
 #include "cloudrec/web.h"
 

@@ -16,6 +16,7 @@
 #include "aws/aws_impl.h"
 #include "cloudrec.h"
 #include "core/json.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

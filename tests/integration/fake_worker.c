@@ -16,6 +16,7 @@
 #include "cloudrec/queue.h"
 #include "cloudrec/store.h"
 #include "cloudrec/worker.h"
+#include "pipeline/message.h"
 
 #include <getopt.h>
 #include <signal.h>

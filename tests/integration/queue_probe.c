@@ -12,6 +12,7 @@
 #include "cloudrec.h"
 #include "cloudrec/queue.h"
 #include "core/json.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,8 @@
  */
 #include "cloudrec.h"
 #include "tap.h"
+#include "aws/aws_internal.h"
+#include "internal.h"
 
 #include <pthread.h>
 #include <stdio.h>

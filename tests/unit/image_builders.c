@@ -2,6 +2,7 @@
 #include "image_builders.h"
 
 #include "cloudrec.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>

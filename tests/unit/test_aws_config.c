@@ -10,6 +10,7 @@
 #include "aws/xml.h"
 #include "cloudrec.h"
 #include "tap.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,8 @@
 #include "classifier_fixture.h"
 #include "cloudrec.h"
 #include "tap.h"
+#include "internal.h"
+#include "vision/classify_internal.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -8,6 +8,9 @@
 #include "cloudrec/worker.h"
 #include "backends/worker_state.h"
 #include "tap.h"
+#include "backends/fleet_backend.h"
+#include "pipeline/message.h"
+#include "pipeline/pipeline.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -11,6 +11,7 @@
 #include "image_builders.h"
 #include "tap.h"
 #include "vision/orient.h"
+#include "internal.h"
 
 #include <glob.h>
 #include <stdio.h>

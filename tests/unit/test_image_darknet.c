@@ -12,6 +12,7 @@
 #include "cloudrec.h"
 #include "image_builders.h"
 #include "tap.h"
+#include "internal.h"
 
 #include <dlfcn.h>
 #include <math.h>

@@ -3,6 +3,8 @@
 #include "cloudrec.h"
 #include "message_equal.h"
 #include "tap.h"
+#include "internal.h"
+#include "pipeline/message.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -20,6 +20,7 @@
 #include "image_builders.h"
 #include "tap.h"
 #include "vision/native.h"
+#include "internal.h"
 
 #include <dlfcn.h>
 #include <math.h>

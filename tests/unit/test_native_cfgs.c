@@ -14,6 +14,7 @@
 #include "tap.h"
 #include "vision/engines.h"
 #include "vision/native.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdint.h>

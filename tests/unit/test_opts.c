@@ -7,7 +7,8 @@
  */
 #include "cloudrec/fleet.h"
 #include "cloudrec/image.h"
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
+#include "pipeline/pipeline.h"
 #include "core/opts.h"
 #include "core/programs.h"
 #include "tap.h"

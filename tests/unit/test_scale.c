@@ -2,6 +2,8 @@
  * small fleet simulator for bursts and steady load. */
 #include "cloudrec.h"
 #include "tap.h"
+#include "internal.h"
+#include "pipeline/pipeline.h"
 
 #include <string.h>
 

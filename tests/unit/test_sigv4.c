@@ -7,6 +7,8 @@
  */
 #include "cloudrec.h"
 #include "tap.h"
+#include "aws/sigv4_internal.h"
+#include "internal.h"
 
 #include <jansson.h>
 

@@ -1,8 +1,9 @@
 /* test_store.c - cr_store: URLs, key safety, the file:// store. */
-#include "cloudrec/message.h"
+#include "pipeline/message.h"
 #include "cloudrec/store.h"
 #include "pipeline/retention.h"
 #include "tap.h"
+#include "backends/backend.h"
 
 #include <fcntl.h>
 

@@ -34,6 +34,17 @@ _Self = TypeVar("_Self", bound="_Closing")
 _LABEL_MAX = 128
 _PATH_MAX = 4096
 
+# Layouts mirrored from the C headers. Options go to the library as
+# "name=value" strings (cr_aws_open_settings, cr_classifier_open_settings),
+# so no options struct is mirrored for opening a classifier or an AWS
+# context. What stays mirrored is memory the caller must provide or read
+# back, where a call per field would cost more exports than it saves:
+# struct cr_error (caller-allocated, fixed size, no pointers), the
+# caller-provided result arrays and buffers (cr_prediction, cr_model_paths,
+# cr_buf), the results the library allocates (cr_s3_object, cr_sqs_messages)
+# and the small per-call S3 and SQS options. tests/test_binding.py checks
+# every one of them against the C compiler's sizeof and offsetof.
+
 
 class _Error(ctypes.Structure):
     _fields_ = [
@@ -55,22 +66,6 @@ class _Prediction(ctypes.Structure):
 
 class _ModelPaths(ctypes.Structure):
     _fields_ = [(name, ctypes.c_char * _PATH_MAX) for name in ("dir", "cfg", "weights", "names")]
-
-
-class _ImageLimits(ctypes.Structure):
-    _fields_ = [("max_bytes", ctypes.c_size_t), ("max_pixels", ctypes.c_uint64)]
-
-
-class _ClassifierOptions(ctypes.Structure):
-    _fields_ = [
-        ("cfg_path", ctypes.c_char_p),
-        ("weights_path", ctypes.c_char_p),
-        ("names_path", ctypes.c_char_p),
-        ("darknet_lib", ctypes.c_char_p),
-        ("limits", _ImageLimits),
-        ("engine", ctypes.c_int),
-        ("threads", ctypes.c_int),
-    ]
 
 
 # enum cr_engine
@@ -190,10 +185,11 @@ _size_p = ctypes.POINTER(ctypes.c_size_t)
 _version = _declare("cr_version", ctypes.c_char_p)
 _status_name = _declare("cr_status_name", ctypes.c_char_p, _status)
 _strerror = _declare("cr_strerror", ctypes.c_char_p, _status)
+_settings_p = ctypes.POINTER(ctypes.c_char_p)
 _model_resolve = _declare("cr_model_resolve", _status, ctypes.c_char_p,
                           ctypes.POINTER(_ModelPaths), _err_p)
-_open = _declare("cr_classifier_open", _status, ctypes.POINTER(_ClassifierOptions),
-                 ctypes.POINTER(_cl_p), _err_p)
+_open = _declare("cr_classifier_open_settings", _status, _settings_p, ctypes.POINTER(_cl_p),
+                 _err_p)
 _free = _declare("cr_classifier_free", None, _cl_p)
 _num_classes = _declare("cr_classifier_num_classes", ctypes.c_int, _cl_p)
 _engine_of = _declare("cr_classifier_engine", ctypes.c_int, _cl_p)
@@ -214,6 +210,21 @@ def _raise(status: int, err: _Error) -> NoReturn:
 
 def _path_arg(p: Union[str, os.PathLike, None]) -> Optional[bytes]:
     return None if p is None else os.fsencode(p)
+
+
+def _settings(**values: Any) -> Any:
+    """A NULL-terminated char *[] of b"name=value" for the *_open_settings
+    calls; None values are left out (the library's default). The array keeps
+    the bytes alive for as long as it lives."""
+    items = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        raw = os.fsencode(value) if isinstance(value, (str, os.PathLike)) else str(value).encode()
+        if b"\0" in raw:
+            raise ValueError(f"{name} contains a NUL byte")
+        items.append(name.encode() + b"=" + raw)
+    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
 
 
 def version() -> str:
@@ -266,14 +277,12 @@ class Classifier(_Closing):
                  max_bytes: int = 0, max_pixels: int = 0, engine: str = "auto"):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-        paths = model_paths(model_dir) if weights is None or cfg is None or names is None else {}
-        self._keep = [os.fsencode(cfg or paths["cfg"]), os.fsencode(weights or paths["weights"]),
-                      os.fsencode(names or paths["names"])]
-        opts = _ClassifierOptions(self._keep[0], self._keep[1], self._keep[2], None,
-                                  _ImageLimits(max_bytes, max_pixels), ENGINES[engine], 0)
+        settings = _settings(model_dir=model_dir, cfg=cfg, weights=weights, names=names,
+                             max_bytes=max_bytes or None, max_pixels=max_pixels or None,
+                             engine=engine)
         self._handle = _cl_p()
         err = _Error()
-        status = _open(ctypes.byref(opts), ctypes.byref(self._handle), ctypes.byref(err))
+        status = _open(settings, ctypes.byref(self._handle), ctypes.byref(err))
         if status:
             _raise(status, err)
 
@@ -324,32 +333,6 @@ class Classifier(_Closing):
 
 
 # ---- AWS: S3 and SQS ----------------------------------------------------------------
-
-class _AwsOptions(ctypes.Structure):
-    _fields_ = [
-        ("region", ctypes.c_char_p),
-        ("profile", ctypes.c_char_p),
-        ("access_key_id", ctypes.c_char_p),
-        ("secret_access_key", ctypes.c_char_p),
-        ("session_token", ctypes.c_char_p),
-        ("endpoint_url", ctypes.c_char_p),
-        ("s3_path_style", ctypes.c_int),
-        ("imds_endpoint", ctypes.c_char_p),
-        ("imds_disabled", ctypes.c_int),
-        ("imds_token_ttl_s", ctypes.c_int),
-        ("credentials_refresh_margin_s", ctypes.c_int),
-        ("connect_timeout_ms", ctypes.c_long),
-        ("timeout_ms", ctypes.c_long),
-        ("max_attempts", ctypes.c_int),
-        ("base_backoff_ms", ctypes.c_long),
-        ("max_backoff_ms", ctypes.c_long),
-        ("max_response_bytes", ctypes.c_size_t),
-        ("sleep_fn", ctypes.c_void_p),
-        ("sleep_userdata", ctypes.c_void_p),
-        ("random_fn", ctypes.c_void_p),
-        ("random_userdata", ctypes.c_void_p),
-    ]
-
 
 class _Buf(ctypes.Structure):
     _fields_ = [("data", ctypes.POINTER(ctypes.c_ubyte)), ("len", ctypes.c_size_t),
@@ -416,8 +399,8 @@ _s3obj_pp = ctypes.POINTER(ctypes.POINTER(_S3Object))
 _SQS_ZERO = -1  # CR_SQS_ZERO: an explicit 0 where 0 means "the default"
 
 _buf_free = _declare("cr_buf_free", None, _buf_p)
-_aws_open = _declare("cr_aws_open", _status, ctypes.POINTER(_AwsOptions),
-                     ctypes.POINTER(_aws_p), _err_p)
+_aws_open = _declare("cr_aws_open_settings", _status, _settings_p, ctypes.POINTER(_aws_p),
+                     _err_p)
 _aws_free = _declare("cr_aws_free", None, _aws_p)
 _aws_region = _declare("cr_aws_region", ctypes.c_char_p, _aws_p)
 _aws_source = _declare("cr_aws_credentials_source", ctypes.c_char_p, _aws_p)
@@ -493,15 +476,14 @@ class Aws(_Closing):
                  access_key_id: Optional[str] = None, secret_access_key: Optional[str] = None,
                  session_token: Optional[str] = None, endpoint_url: Optional[str] = None,
                  connect_timeout_ms: int = 0, timeout_ms: int = 0, max_attempts: int = 0):
-        opts = _AwsOptions(region=_text(region), profile=_text(profile),
-                           access_key_id=_text(access_key_id),
-                           secret_access_key=_text(secret_access_key),
-                           session_token=_text(session_token), endpoint_url=_text(endpoint_url),
-                           connect_timeout_ms=connect_timeout_ms, timeout_ms=timeout_ms,
-                           max_attempts=max_attempts)
+        settings = _settings(region=region, profile=profile, access_key_id=access_key_id,
+                             secret_access_key=secret_access_key, session_token=session_token,
+                             endpoint_url=endpoint_url,
+                             connect_timeout_ms=connect_timeout_ms or None,
+                             timeout_ms=timeout_ms or None, max_attempts=max_attempts or None)
         self._handle = _aws_p()
         err = _Error()
-        status = _aws_open(ctypes.byref(opts), ctypes.byref(self._handle), ctypes.byref(err))
+        status = _aws_open(settings, ctypes.byref(self._handle), ctypes.byref(err))
         if status:
             _raise(status, err)
 

@@ -108,3 +108,58 @@ def test_engines_agree_and_are_named():
         assert auto.engine == "native"  # tiny.cfg is supported
     with pytest.raises(ValueError):
         cloudrec.Classifier(engine="fast")
+
+
+# The C struct each ctypes mirror in cloudrec/__init__.py stands for.
+MIRRORS = {"_Error": "cr_error", "_Prediction": "cr_prediction", "_ModelPaths": "cr_model_paths",
+           "_Buf": "cr_buf", "_S3Object": "cr_s3_object",
+           "_S3CreateBucketOptions": "cr_s3_create_bucket_options",
+           "_S3PutOptions": "cr_s3_put_options", "_S3GetOptions": "cr_s3_get_options",
+           "_SqsCreateOptions": "cr_sqs_create_options", "_SqsSendOptions": "cr_sqs_send_options",
+           "_SqsReceiveOptions": "cr_sqs_receive_options", "_SqsMessage": "cr_sqs_message",
+           "_SqsMessages": "cr_sqs_messages"}
+
+
+def test_mirrored_structs_match_the_c_layout(tmp_path):
+    """Every struct the binding still mirrors has the size and field offsets
+    the C compiler gives the public headers, so a field added in C cannot
+    silently shift what Python reads or writes."""
+    import ctypes
+    import os
+    import shutil
+    import subprocess
+    mirrors = {name: cls for name, cls in vars(cloudrec).items()
+               if isinstance(cls, type) and issubclass(cls, ctypes.Structure)}
+    assert sorted(mirrors) == sorted(MIRRORS), "a mirror was added or removed: update MIRRORS"
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler to read the layouts with")
+    include = Path(os.environ.get("CLOUDREC_SOURCE_ROOT", Path(__file__).resolve().parents[3]))
+    lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <cloudrec.h>",
+             "int main(void) {"]
+    want = []
+    for py, c in sorted(MIRRORS.items()):
+        lines.append(f'printf("{py} %zu\\n", sizeof(struct {c}));')
+        want.append(f"{py} {ctypes.sizeof(mirrors[py])}")
+        for field in mirrors[py]._fields_:
+            lines.append(f'printf("{py}.{field[0]} %zu\\n", offsetof(struct {c}, {field[0]}));')
+            want.append(f"{py}.{field[0]} {getattr(mirrors[py], field[0]).offset}")
+    lines.append("return 0; }")
+    src = tmp_path / "layouts.c"
+    src.write_text("\n".join(lines) + "\n")
+    exe = tmp_path / "layouts"
+    res = subprocess.run([cc, "-I", str(include / "include"), str(src), "-o", str(exe)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert [g for g in got if g] == want
+
+
+def test_bad_option_values_raise_invalid_input():
+    """Options reach the library as name=value strings; it names a bad one."""
+    with pytest.raises(cloudrec.InvalidInput) as e:
+        cloudrec.Classifier(max_bytes=-1)
+    assert "max_bytes" in e.value.message
+    with pytest.raises(cloudrec.InvalidInput) as e:
+        cloudrec.Aws(region="us-east-1", timeout_ms=-2**70)
+    assert "timeout_ms" in e.value.message

@@ -1,5 +1,5 @@
 /*
- * cloudrec/load.h - a load generator for the web tier: many concurrent
+ * net/load.h - a load generator for the web tier: many concurrent
  * multipart uploads of image files, every answer checked and timed.
  *
  * It mimics the course's workload generator: up to `concurrency` POSTs in
@@ -8,11 +8,14 @@
  *
  * Thread safety: cr_load_run() may run in several threads at once (each run
  * has its own connections); one labels table may be shared by readers.
+ *
+ * Internal since 0.2 (docs/api.md): not installed, not exported; the
+ * programs and tests that use it link the static archive.
  */
-#ifndef CLOUDREC_LOAD_H
-#define CLOUDREC_LOAD_H
+#ifndef CLOUDREC_NET_LOAD_H
+#define CLOUDREC_NET_LOAD_H
 
-#include "cloudrec/core.h"
+#include "internal.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -127,8 +130,8 @@ struct cr_load_options {
  * file that cannot be read, detail naming it) or when memory or libcurl give
  * out (CR_ERR_NOMEM, CR_ERR_NETWORK); *totals then holds what was done.
  */
-CR_API cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
-                             size_t n_items, struct cr_load_totals *totals, struct cr_error *err);
+cr_status cr_load_run(const struct cr_load_options *opts, const struct cr_load_item *items,
+                      size_t n_items, struct cr_load_totals *totals, struct cr_error *err);
 
 /*
  * Judges one HTTP 200 answer body for an uploaded file name: CR_LOAD_CORRECT
@@ -136,13 +139,13 @@ CR_API cr_status cr_load_run(const struct cr_load_options *opts, const struct cr
  * extension), a non-empty label, and (when expected_label is non-NULL) a label
  * equal to it after trimming surrounding whitespace; CR_LOAD_WRONG otherwise.
  */
-CR_API enum cr_load_verdict cr_load_judge(const char *name, const char *body,
-                                          const char *expected_label);
+enum cr_load_verdict cr_load_judge(const char *name, const char *body,
+                                   const char *expected_label);
 
 /* The nearest-rank p-th percentile (0 < p <= 100) of n values sorted in
  * ascending order: sorted[ceil(p / 100 * n) - 1]. 0 when n is 0; p <= 0 gives
  * the minimum and p > 100 the maximum. */
-CR_API int64_t cr_load_percentile(const int64_t *sorted, size_t n, double p);
+int64_t cr_load_percentile(const int64_t *sorted, size_t n, double p);
 
 /* ---- a picture of a run ---------------------------------------------------
  * A report collects every answer of a run (when it finished, how long it
@@ -156,40 +159,40 @@ struct cr_load_report;
 
 /* A new, empty report; the run is taken to start now (wall clock). *out is
  * owned by the caller (cr_load_report_free). */
-CR_API cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err);
+cr_status cr_load_report_new(struct cr_load_report **out, struct cr_error *err);
 
 /* Records one answer (call it from the answer callback). Thread-safe. */
-CR_API cr_status cr_load_report_add(struct cr_load_report *report,
-                                    const struct cr_load_result *result);
+cr_status cr_load_report_add(struct cr_load_report *report,
+                             const struct cr_load_result *result);
 
 /* Starts a thread that reads stats_url (the web tier's /v1/stats) every few
  * seconds until cr_load_report_unwatch, keeping the fleet samples that fall
  * in the run. An unreachable URL is not an error: the picture then says the
  * fleet is unknown, and why. */
-CR_API cr_status cr_load_report_watch(struct cr_load_report *report, const char *stats_url,
-                                      struct cr_error *err);
+cr_status cr_load_report_watch(struct cr_load_report *report, const char *stats_url,
+                               struct cr_error *err);
 
 /* Reads stats_url one last time and stops the watching thread. Harmless
  * when not watching. */
-CR_API void cr_load_report_unwatch(struct cr_load_report *report);
+void cr_load_report_unwatch(struct cr_load_report *report);
 
 /* Merges a /v1/stats document (JSON text) into the fleet samples, as the
  * watching thread does. CR_ERR_FORMAT when it is not one. Thread-safe. */
-CR_API cr_status cr_load_report_add_stats(struct cr_load_report *report, const char *json,
-                                          size_t len, struct cr_error *err);
+cr_status cr_load_report_add_stats(struct cr_load_report *report, const char *json,
+                                   size_t len, struct cr_error *err);
 
 /* Appends the SVG picture to out (`html` non-zero: an HTML page holding it).
  * totals (may be NULL) go into its title. */
-CR_API cr_status cr_load_report_render(struct cr_load_report *report,
-                                       const struct cr_load_totals *totals, int html,
-                                       struct cr_buf *out);
+cr_status cr_load_report_render(struct cr_load_report *report,
+                                const struct cr_load_totals *totals, int html,
+                                struct cr_buf *out);
 
 /* The /v1/stats URL of the web tier that url (an upload URL such as
  * http://host:8000/ or http://host:8000/upload) belongs to, into out (size n). */
-CR_API cr_status cr_load_stats_url(const char *url, char *out, size_t n);
+cr_status cr_load_stats_url(const char *url, char *out, size_t n);
 
 /* Stops watching and releases the report. Accepts NULL. */
-CR_API void cr_load_report_free(struct cr_load_report *report);
+void cr_load_report_free(struct cr_load_report *report);
 
 /* ---- expected labels -----------------------------------------------------
  * A table name -> label read from CSV text, one `name,label` per line:
@@ -207,22 +210,22 @@ struct cr_load_labels;
 
 /* Parses CSV text of len bytes into a new table (*out, free with
  * cr_load_labels_free). */
-CR_API cr_status cr_load_labels_parse(const char *text, size_t len, struct cr_load_labels **out,
-                                      struct cr_error *err);
+cr_status cr_load_labels_parse(const char *text, size_t len, struct cr_load_labels **out,
+                               struct cr_error *err);
 
 /* Reads and parses a CSV file (at most 64 MiB); detail names the path. */
-CR_API cr_status cr_load_labels_read(const char *path, struct cr_load_labels **out,
-                                     struct cr_error *err);
+cr_status cr_load_labels_read(const char *path, struct cr_load_labels **out,
+                              struct cr_error *err);
 
 /* The expected label for a file name (matched by stem), or NULL. The string
  * belongs to the table and is valid until cr_load_labels_free(). */
-CR_API const char *cr_load_labels_find(const struct cr_load_labels *labels, const char *name);
+const char *cr_load_labels_find(const struct cr_load_labels *labels, const char *name);
 
 /* Number of distinct names in the table. */
-CR_API size_t cr_load_labels_count(const struct cr_load_labels *labels);
+size_t cr_load_labels_count(const struct cr_load_labels *labels);
 
 /* Releases the table. Accepts NULL. */
-CR_API void cr_load_labels_free(struct cr_load_labels *labels);
+void cr_load_labels_free(struct cr_load_labels *labels);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * cloudrec/sim.h - the real scaling policy on a simulated queue and fleet.
+ * sim/sim.h - the real scaling policy on a simulated queue and fleet.
  *
  * cr_sim_run() is a discrete-event simulation: uploads arrive (bursts,
  * constant or Poisson rates, a trace file), wait in a queue with SQS
@@ -15,11 +15,14 @@
  * (arrivals, service and boot times) are strings, parsed here so that every
  * caller reads the same grammar; docs/simulate.md describes it. Not
  * thread-safe per result; separate runs may go on in separate threads.
+ *
+ * Internal since 0.2 (docs/api.md): not installed, not exported; the
+ * programs and tests that use it link the static archive.
  */
-#ifndef CLOUDREC_SIM_H
-#define CLOUDREC_SIM_H
+#ifndef CLOUDREC_SIM_SIM_H
+#define CLOUDREC_SIM_SIM_H
 
-#include "cloudrec/core.h"
+#include "internal.h"
 #include "cloudrec/scale.h"
 
 #ifdef __cplusplus
@@ -101,8 +104,8 @@ enum cr_sim_format {
  * CR_ERR_FORMAT for a trace or classify_bench file that cannot be used,
  * CR_ERR_NOMEM.
  */
-CR_API cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_result *out,
-                            struct cr_error *err);
+cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_result *out,
+                     struct cr_error *err);
 
 /*
  * Appends a result to out in the given format. The same result always gives
@@ -110,11 +113,11 @@ CR_API cr_status cr_sim_run(const struct cr_sim_options *opts, struct cr_sim_res
  * CR_ERR_STATE for CSV or SVG of a result run without keep_series. On
  * failure out is left as it was.
  */
-CR_API cr_status cr_sim_write(const struct cr_sim_result *r, enum cr_sim_format format,
-                              struct cr_buf *out);
+cr_status cr_sim_write(const struct cr_sim_result *r, enum cr_sim_format format,
+                       struct cr_buf *out);
 
 /* Releases what a result owns and zeroes it. Accepts NULL. */
-CR_API void cr_sim_result_free(struct cr_sim_result *r);
+void cr_sim_result_free(struct cr_sim_result *r);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * cloudrec/message.h - the queue message formats (DESIGN section 4).
+ * pipeline/message.h - the queue message formats (DESIGN section 4).
  *
  * Messages are small JSON objects with a version field "v" (currently 1).
  * Request (web tier -> workers):
@@ -13,11 +13,14 @@
  * Decoders ignore unknown fields and reject a missing id or an unknown version.
  * The full rules (required fields, limits, versioning) are in docs/messages.md.
  * All functions are thread-safe (they touch no shared state).
+ *
+ * Internal since 0.2 (docs/api.md): not installed, not exported; the
+ * programs and tests that use it link the static archive.
  */
-#ifndef CLOUDREC_MESSAGE_H
-#define CLOUDREC_MESSAGE_H
+#ifndef CLOUDREC_PIPELINE_MESSAGE_H
+#define CLOUDREC_PIPELINE_MESSAGE_H
 
-#include "cloudrec/core.h"
+#include "internal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,8 +78,8 @@ struct cr_response_msg {
  * The one exception is error, free text for people: bytes in it that are not
  * valid UTF-8 (say, a message cut inside a character) are sent as '?' so a
  * failure answer always goes out. */
-CR_API cr_status cr_request_msg_encode(const struct cr_request_msg *m, struct cr_buf *out);
-CR_API cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out);
+cr_status cr_request_msg_encode(const struct cr_request_msg *m, struct cr_buf *out);
+cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct cr_buf *out);
 
 /* Parses a message of at most CR_MSG_MAX_BYTES. CR_ERR_FORMAT (not strict
  * JSON, not an object, missing or mistyped field, a field too long, rules
@@ -84,10 +87,10 @@ CR_API cr_status cr_response_msg_encode(const struct cr_response_msg *m, struct 
  * err; CR_ERR_NOMEM. The version is checked first, so a future version is
  * UNSUPPORTED whatever its other fields. Unknown fields are ignored; null
  * counts as absent for optional fields. *m is zeroed first. */
-CR_API cr_status cr_request_msg_decode(const char *json, size_t len, struct cr_request_msg *m,
-                                       struct cr_error *err);
-CR_API cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
-                                        struct cr_error *err);
+cr_status cr_request_msg_decode(const char *json, size_t len, struct cr_request_msg *m,
+                                struct cr_error *err);
+cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_response_msg *m,
+                                 struct cr_error *err);
 
 /*
  * Store keys (docs/messages.md, "Store keys"). Every key the service reads
@@ -100,14 +103,20 @@ CR_API cr_status cr_response_msg_decode(const char *json, size_t len, struct cr_
  *  - output store: "<stem>"     the label alone, for the course's view; last
  *                               writer wins and the service never reads it
  *                               (written only when the stem is a safe key,
- *                               see cr_output_key in worker.h)
+ *                               see cr_output_key below)
  * cr_result_key writes "<id>.json" into out (size n); CR_ERR_INVALID when id
  * is not a canonical lower-case UUID or out is too small.
  */
-CR_API cr_status cr_result_key(const char *id, char *out, size_t n);
+cr_status cr_result_key(const char *id, char *out, size_t n);
 
 /* 1 when s is a canonical lower-case UUID string (8-4-4-4-12 hex digits). */
-CR_API int cr_uuid_is_valid(const char *s);
+int cr_uuid_is_valid(const char *s);
+
+/* The course's output key of an uploaded name: the name without its last
+ * extension ("test_0.JPEG" -> "test_0"; a name without a dot is kept).
+ * CR_ERR_INVALID when the result is empty, does not fit in out (size n) or is
+ * not a safe store key (the worker then writes no such object). */
+cr_status cr_output_key(const char *name, char *out, size_t n);
 
 #ifdef __cplusplus
 }
