@@ -175,4 +175,19 @@ void cr__text_put(struct cr__text *t, const char *fmt, ...) CR_PRINTF(2, 3);
 /* strdup that returns NULL for NULL. */
 char *cr__strdup(const char *s);
 
+/* Trims spaces, tabs, CRs and LFs from both ends of s in place; returns the
+ * first kept byte (inside s). */
+char *cr__trim(char *s);
+
+/* Room for item n of an array that holds *cap items of elem_size bytes:
+ * returns items itself when n < *cap, else the array reallocated to twice
+ * its capacity (first_cap items the first time) with *cap updated. NULL,
+ * with items and *cap untouched, when memory runs out. */
+void *cr__array_grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first_cap);
+
+/* One read(2) of up to room bytes from fd into p, retried on EINTR; *got is
+ * 0 at end of file. CR_ERR_IO with "path: reason" in err when it fails. */
+cr_status cr__read_chunk(int fd, void *p, size_t room, const char *path, size_t *got,
+                         struct cr_error *err);
+
 #endif

@@ -6,6 +6,7 @@
 #ifndef CLOUDREC_TAP_H
 #define CLOUDREC_TAP_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,34 @@ static inline int tap_check(int cond, const char *what, const char *file, int li
             printf("#   got \"%s\"\n#  want \"%s\"\n", tap_a_ ? tap_a_ : "(null)",                  \
                    tap_b_ ? tap_b_ : "(null)");                                                    \
     } while (0)
+
+/* tap_check with a printf-style description. */
+static inline int tap_checkf(int cond, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline int tap_checkf(int cond, const char *file, int line, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return tap_check(cond, what, file, line);
+}
+#define CHECKF(cond, ...) tap_checkf(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+/* A TAP skip line with a printf-style reason; it counts as a check that
+ * neither passes nor fails. */
+static inline void tap_skipf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void tap_skipf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("ok %d # SKIP ", ++tap_count);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+}
 
 #define DIAG(...)                                                                                  \
     do {                                                                                           \

@@ -164,6 +164,50 @@ int aws_cli_print_page_json(struct cr__jw *w, const char *next_token)
     return aws_cli_print_json(w);
 }
 
+/* Shows pages until the last one (or only one when one_page); *next gets the
+ * token after the last page shown (caller frees). */
+static cr_status ls_pages(struct cr_aws *aws, const char *token, int one_page,
+                          aws_cli_page_fn page, void *ctx, struct cr__jw *json, char **next,
+                          struct cr_error *err)
+{
+    for (;;) {
+        char *after = NULL;
+        cr_status st = page(aws, ctx, token, json, &after, err);
+        free(*next);
+        *next = after;
+        if (st != CR_OK || !after || one_page)
+            return st;
+        token = after;
+    }
+}
+
+int aws_cli_ls(struct aws_cli *a, const char *key, const char *what, const char *token,
+               int one_page, aws_cli_page_fn page, void *ctx)
+{
+    struct cr_error err = {0};
+    struct cr_aws *aws = NULL;
+    char *next = NULL;
+    int rc = aws_cli_open(a, &aws);
+    if (rc)
+        return rc;
+    struct cr__jw *json = a->json ? cr__jw_new() : NULL;
+    cr__jw_object(json, NULL);
+    cr__jw_array(json, key);
+    cr_status st = ls_pages(aws, token, one_page, page, ctx, json, &next, &err);
+    if (st != CR_OK) {
+        rc = aws_cli_fail(a, st, &err);
+    } else if (a->json) {
+        rc = aws_cli_print_page_json(json, next);
+        json = NULL; /* printing released it */
+    } else if (next) {
+        fprintf(stderr, "%s: more %s follow: --token %s\n", a->prog, what, next);
+    }
+    free(next);
+    cr__jw_free(json);
+    cr_aws_free(aws);
+    return rc;
+}
+
 void aws_cli_time(int64_t epoch_s, char out[21])
 {
     if (epoch_s > 0)

@@ -94,6 +94,23 @@ void aws_cli_json_pairs(struct cr__jw *w, char *const *names, char *const *value
  * (null when there is none) and prints it as aws_cli_print_json does. */
 int aws_cli_print_page_json(struct cr__jw *w, const char *next_token);
 
+/* Shows one page of a listing that starts at token (NULL: the first page):
+ * text lines on stdout, or with --json items written to json (NULL
+ * otherwise). *next gets the token of the page after it (malloc'd; NULL
+ * after the last page). */
+typedef cr_status (*aws_cli_page_fn)(struct cr_aws *aws, void *ctx, const char *token,
+                                     struct cr__jw *json, char **next, struct cr_error *err);
+
+/*
+ * Runs an `ls` command: opens the AWS context, shows page after page from
+ * token on (only one with one_page) through page, as text or, with --json,
+ * as one document {"<key>":[...],"next_token":...}. When the text listing
+ * stops before the end, says on stderr that more <what> follow and the
+ * --token to resume with. Returns the exit status.
+ */
+int aws_cli_ls(struct aws_cli *a, const char *key, const char *what, const char *token,
+               int one_page, aws_cli_page_fn page, void *ctx);
+
 /* Formats Unix seconds as "2026-01-02T03:04:05Z", or "-" for 0. */
 void aws_cli_time(int64_t epoch_s, char out[21]);
 

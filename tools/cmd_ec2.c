@@ -424,24 +424,26 @@ static int ec2_run(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
 
 /* ---- ls --------------------------------------------------------------------------------- */
 
-/* Describes page after page (one with --one-page); *next gets the token
- * after the last page shown. */
-static cr_status ls_run(struct cr_aws *aws, const struct aws_cli *a, struct ec2_args *s,
-                        struct cr__jw *json, char **next, struct cr_error *err)
+/* What ec2 ls lists, and whether a text line was printed yet. */
+struct ec2_ls {
+    const struct aws_cli *a;
+    struct ec2_args *s;
+    int first;
+};
+
+/* One page of ec2 ls (an aws_cli_page_fn; ctx is a struct ec2_ls). */
+static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, struct cr__jw *json,
+                             char **next, struct cr_error *err)
 {
-    int first = 1;
-    for (;;) {
-        struct cr_ec2_instances *set = NULL;
-        cr_status st = cr_ec2_describe_instances(aws, &s->ls, &set, err);
-        if (st == CR_OK)
-            show_instances(a, set, json, &first);
-        free(*next);
-        *next = set && set->next_token ? strdup(set->next_token) : NULL;
-        cr_ec2_instances_free(set);
-        if (st != CR_OK || !*next || s->one_page)
-            return st;
-        s->ls.next_token = *next;
-    }
+    struct ec2_ls *ls = ctx;
+    struct cr_ec2_instances *set = NULL;
+    ls->s->ls.next_token = token;
+    cr_status st = cr_ec2_describe_instances(aws, &ls->s->ls, &set, err);
+    if (st == CR_OK)
+        show_instances(ls->a, set, json, &ls->first);
+    *next = set && set->next_token ? strdup(set->next_token) : NULL;
+    cr_ec2_instances_free(set);
+    return st;
 }
 
 /* cloudrec ec2 ls [filters] [ID...] */
@@ -450,28 +452,9 @@ static int ec2_ls(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (push(a, s->ids, &s->ls.num_instance_ids, argv[i], "instance ids"))
             return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    int rc = aws_cli_open(a, &aws);
-    if (rc)
-        return rc;
-    struct cr__jw *json = a->json ? cr__jw_new() : NULL;
-    struct cr_error err = {0};
-    char *next = NULL;
-    cr__jw_object(json, NULL);
-    cr__jw_array(json, "instances");
-    cr_status st = ls_run(aws, a, s, json, &next, &err);
-    if (st != CR_OK) {
-        rc = aws_cli_fail(a, st, &err);
-    } else if (a->json) {
-        rc = aws_cli_print_page_json(json, next);
-        json = NULL; /* printing released it */
-    } else if (next) {
-        fprintf(stderr, "%s: more instances follow: --token %s\n", a->prog, next);
-    }
-    free(next);
-    cr__jw_free(json);
-    cr_aws_free(aws);
-    return rc;
+    struct ec2_ls ls = {a, s, 1};
+    return aws_cli_ls(a, "instances", "instances", s->ls.next_token, s->one_page, ls_one_page,
+                      &ls);
 }
 
 /* ---- terminate ------------------------------------------------------------------------- */

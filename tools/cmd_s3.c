@@ -376,27 +376,28 @@ static void ls_page(const struct aws_cli *a, const char *bucket, const struct cr
     }
 }
 
-/* Lists pages until the last (or one with --one-page). *next gets the
- * token after the last page shown (caller frees). */
-static cr_status ls_run(struct cr_aws *aws, const struct aws_cli *a, const struct s3_args *s,
-                        const struct s3_url *u, struct cr__jw *json, char **next,
-                        struct cr_error *err)
+/* What s3 ls lists. */
+struct s3_ls {
+    const struct aws_cli *a;
+    const struct s3_args *s;
+    const struct s3_url *u;
+};
+
+/* One page of s3 ls (an aws_cli_page_fn; ctx is a struct s3_ls). */
+static cr_status ls_one_page(struct cr_aws *aws, void *ctx, const char *token, struct cr__jw *json,
+                             char **next, struct cr_error *err)
 {
-    struct cr_s3_list_options o = {.prefix = u->key[0] ? u->key : NULL,
-                                   .continuation_token = s->token,
-                                   .max_keys = (int)s->max_keys};
-    cr_status st = CR_OK;
-    for (;;) {
-        struct cr_s3_list *l = NULL;
-        if ((st = cr_s3_list_objects(aws, u->bucket, &o, &l, err)) == CR_OK)
-            ls_page(a, u->bucket, l, json);
-        free(*next);
-        *next = l && l->next_continuation_token ? strdup(l->next_continuation_token) : NULL;
-        cr_s3_list_free(l);
-        if (st != CR_OK || !*next || s->one_page)
-            return st;
-        o.continuation_token = *next;
-    }
+    const struct s3_ls *ls = ctx;
+    struct cr_s3_list_options o = {.prefix = ls->u->key[0] ? ls->u->key : NULL,
+                                   .continuation_token = token,
+                                   .max_keys = (int)ls->s->max_keys};
+    struct cr_s3_list *l = NULL;
+    cr_status st = cr_s3_list_objects(aws, ls->u->bucket, &o, &l, err);
+    if (st == CR_OK)
+        ls_page(ls->a, ls->u->bucket, l, json);
+    *next = l && l->next_continuation_token ? strdup(l->next_continuation_token) : NULL;
+    cr_s3_list_free(l);
+    return st;
 }
 
 /* cloudrec s3 ls s3://BUCKET[/PREFIX] */
@@ -405,28 +406,8 @@ static int s3_ls(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
     struct s3_url u;
     if (!aws_cli_want_args(a, argc - optind, 1, 1) || !parse_url(a, argv[optind], &u))
         return AWS_EXIT_USAGE;
-    struct cr_aws *aws = NULL;
-    int rc = aws_cli_open(a, &aws);
-    if (rc)
-        return rc;
-    struct cr__jw *json = a->json ? cr__jw_new() : NULL;
-    struct cr_error err = {0};
-    char *next = NULL;
-    cr__jw_object(json, NULL);
-    cr__jw_array(json, "objects");
-    cr_status st = ls_run(aws, a, s, &u, json, &next, &err);
-    if (st != CR_OK) {
-        rc = aws_cli_fail(a, st, &err);
-    } else if (a->json) {
-        rc = aws_cli_print_page_json(json, next);
-        json = NULL; /* printing released it */
-    } else if (next) {
-        fprintf(stderr, "%s: more keys follow: --token %s\n", a->prog, next);
-    }
-    cr__jw_free(json);
-    free(next);
-    cr_aws_free(aws);
-    return rc;
+    struct s3_ls ls = {a, s, &u};
+    return aws_cli_ls(a, "objects", "keys", s->token, s->one_page, ls_one_page, &ls);
 }
 
 /* ---- rm ------------------------------------------------------------------------------ */

@@ -164,6 +164,17 @@ static int flag_double(const struct sim_flag *fl, const char *val, double *out)
     return 1;
 }
 
+/* flag_double for a value that must be above zero. */
+static int flag_positive(const struct sim_flag *fl, const char *val, double *out)
+{
+    if (!flag_double(fl, val, out))
+        return 0;
+    if (*out > 0)
+        return 1;
+    fprintf(stderr, "cloudrec: --%s must be > 0\n", fl->name);
+    return 0;
+}
+
 /* Applies an integer flag. */
 static int apply_int(struct sim_args *a, const struct sim_flag *fl, const char *val)
 {
@@ -253,19 +264,9 @@ static int sim_flag(int c, const char *val, void *ctx)
     case F_DEATHS:
         return flag_double(fl, val, &a->o.deaths_per_hour);
     case F_PRICE:
-        if (!flag_double(fl, val, &a->o.price_per_hour_usd))
-            return 0;
-        if (a->o.price_per_hour_usd > 0)
-            return 1;
-        fprintf(stderr, "cloudrec: --price must be > 0\n");
-        return 0;
+        return flag_positive(fl, val, &a->o.price_per_hour_usd);
     case F_UNTIL:
-        if (!flag_double(fl, val, &a->o.until_s))
-            return 0;
-        if (a->o.until_s > 0)
-            return 1;
-        fprintf(stderr, "cloudrec: --until must be > 0\n");
-        return 0;
+        return flag_positive(fl, val, &a->o.until_s);
     }
     return 0;
 }
@@ -340,16 +341,25 @@ static int write_files(const struct sim_args *a, const struct cr_sim_result *r, 
     return !a->svg || write_file(r, CR_SIM_SVG, path);
 }
 
+/* Runs the simulation a describes into *r: -1 when it ran (the caller
+ * frees r), else the exit status after a message. */
+static int simulate(const struct sim_args *a, struct cr_sim_result *r)
+{
+    struct cr_error err = {0};
+    cr_status st = cr__sim_run(&a->o, r, &err);
+    if (st == CR_OK)
+        return -1;
+    tool_fail("cloudrec", "simulate", st, &err);
+    return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
+}
+
 /* One run, printed (report or JSON) and written to the files asked for. */
 static int run_once(struct sim_args *a)
 {
     struct cr_sim_result r;
-    struct cr_error err = {0};
-    cr_status st = cr__sim_run(&a->o, &r, &err);
-    if (st != CR_OK) {
-        tool_fail("cloudrec", "simulate", st, &err);
-        return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
-    }
+    int failed = simulate(a, &r);
+    if (failed >= 0)
+        return failed;
     struct cr_buf b;
     cr_buf_init(&b, 0);
     int rc = cr__sim_write(&r, a->json ? CR_SIM_JSON : CR_SIM_TEXT, &b) == CR_OK ? 0 : SIM_EXIT_FAIL;
@@ -381,12 +391,10 @@ static const struct sim_flag *sweep_flag(const char *name, size_t len)
 static int sweep_row(struct sim_args *a, const char *flag, const char *value)
 {
     struct cr_sim_result r;
-    struct cr_error err = {0};
-    cr_status st = cr__sim_run(&a->o, &r, &err);
-    if (st != CR_OK) {
-        tool_fail("cloudrec", "simulate", st, &err);
-        return st == CR_ERR_INVALID ? SIM_EXIT_USAGE : SIM_EXIT_FAIL;
-    }
+    int failed = simulate(a, &r);
+    if (failed >= 0)
+        return failed;
+    cr_status st = CR_OK;
     const struct cr_sim_figures *f = &r.fleet;
     if (a->json) {
         struct cr_buf b;

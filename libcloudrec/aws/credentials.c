@@ -94,17 +94,6 @@ static const char *env(const char *name)
 
 /* ---- the INI dialect of the shared files ---------------------------------- */
 
-/* Trims blanks (and a CR) from both ends of s in place. */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t len = strlen(s);
-    while (len > 0 && strchr(" \t\r", s[len - 1]))
-        s[--len] = '\0';
-    return s;
-}
-
 /* Whether the section header text (between the brackets) names profile. In
  * a config file profiles are "[profile NAME]", except the default, which
  * may also be "[default]". */
@@ -147,7 +136,7 @@ static cr_status ini_line(char *raw, struct ini_state *st, int config_style, con
                           struct cr__aws_profile *out)
 {
     int indented = raw[0] == ' ' || raw[0] == '\t';
-    char *line = trim(raw);
+    char *line = cr__trim(raw);
     if (!line[0] || line[0] == '#' || line[0] == ';')
         return CR_OK;
     if (indented)
@@ -157,7 +146,7 @@ static cr_status ini_line(char *raw, struct ini_state *st, int config_style, con
         if (!end)
             return CR_OK;
         *end = '\0';
-        st->in_profile = section_is(trim(line + 1), config_style, name);
+        st->in_profile = section_is(cr__trim(line + 1), config_style, name);
         out->found |= st->in_profile;
         st->after_empty_key = 0;
         return CR_OK;
@@ -166,7 +155,7 @@ static cr_status ini_line(char *raw, struct ini_state *st, int config_style, con
     if (!line[k])
         return CR_OK;
     line[k] = '\0';
-    char *key = trim(line), *value = trim(line + k + 1);
+    char *key = cr__trim(line), *value = cr__trim(line + k + 1);
     st->after_empty_key = value[0] == '\0';
     return st->in_profile && value[0] ? profile_set(out, key, value) : CR_OK;
 }

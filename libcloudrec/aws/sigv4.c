@@ -202,14 +202,10 @@ static cr_status canonical_component(const char *s, size_t len, int decode, char
 static cr_status params_add(struct param_list *ps, const char *name, size_t name_len,
                             const char *value, size_t value_len, int decode)
 {
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 16;
-        struct param *v = realloc(ps->v, cap * sizeof(*v));
-        if (!v)
-            return CR_ERR_NOMEM;
-        ps->v = v;
-        ps->cap = cap;
-    }
+    struct param *v = cr__array_grow(ps->v, &ps->cap, ps->n, sizeof(*v), 16);
+    if (!v)
+        return CR_ERR_NOMEM;
+    ps->v = v;
     struct param *pa = &ps->v[ps->n];
     pa->name = pa->value = NULL;
     cr_status st = canonical_component(name, name_len, decode, &pa->name);
@@ -298,14 +294,10 @@ static void headers_clear(struct header_list *hs)
 
 static cr_status headers_add(struct header_list *hs, const char *name, const char *value)
 {
-    if (hs->n == hs->cap) {
-        size_t cap = hs->cap ? hs->cap * 2 : 16;
-        struct header *v = realloc(hs->v, cap * sizeof(*v));
-        if (!v)
-            return CR_ERR_NOMEM;
-        hs->v = v;
-        hs->cap = cap;
-    }
+    struct header *v = cr__array_grow(hs->v, &hs->cap, hs->n, sizeof(*v), 16);
+    if (!v)
+        return CR_ERR_NOMEM;
+    hs->v = v;
     char *lower = strdup(name);
     if (!lower)
         return CR_ERR_NOMEM;

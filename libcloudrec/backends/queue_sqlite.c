@@ -1056,14 +1056,20 @@ static cr_status run_by_receipt(struct sq_queue *q, sq_op_fn op, struct sq_recei
                     what, r->id);
 }
 
+/* The first steps of an operation by receipt: the queue file is still the
+ * one opened (check_file) and the receipt is well formed (into r). */
+static cr_status checked_receipt(const struct sq_queue *q, const char *receipt,
+                                 struct sq_receipt *r, struct cr_error *err)
+{
+    cr_status st = check_file(q, err);
+    return st != CR_OK ? st : parse_receipt(q, receipt, r, err);
+}
+
 static cr_status sq_delete(void *impl, const char *receipt, struct cr_error *err)
 {
     struct sq_queue *q = impl;
-    cr_status checked = check_file(q, err);
-    if (checked != CR_OK)
-        return checked;
     struct sq_receipt r = {0};
-    cr_status st = parse_receipt(q, receipt, &r, err);
+    cr_status st = checked_receipt(q, receipt, &r, err);
     return st != CR_OK ? st : run_by_receipt(q, delete_op, &r, "deleting", err);
 }
 
@@ -1072,11 +1078,8 @@ static cr_status sq_change_visibility(void *impl, const char *receipt, int visib
                                       struct cr_error *err)
 {
     struct sq_queue *q = impl;
-    cr_status checked = check_file(q, err);
-    if (checked != CR_OK)
-        return checked;
     struct sq_receipt r = {0};
-    cr_status st = parse_receipt(q, receipt, &r, err);
+    cr_status st = checked_receipt(q, receipt, &r, err);
     if (st != CR_OK)
         return st;
     r.visible_ms = cr__time_wall_ms() + (int64_t)visibility_s * 1000;

@@ -368,30 +368,36 @@ static cr_status receipt_status(const struct sqs_queue *q, cr_status st, const c
     return cr__fail_prefix(err, st, "sqs://%s: %s: ", q->name, what);
 }
 
-/* Deletes the message received with this receipt. */
-static cr_status sqs_delete(void *impl, const char *receipt, struct cr_error *err)
+/* What an operation by receipt does to the message. */
+enum receipt_op { RECEIPT_DELETE, RECEIPT_CHANGE_VISIBILITY };
+
+/* Deletes the message received with this receipt, or sets its remaining
+ * invisibility to visibility_s, with a stale receipt as CR_ERR_STATE. */
+static cr_status by_receipt(const struct sqs_queue *q, const char *receipt, enum receipt_op op,
+                            int visibility_s, struct cr_error *err)
 {
-    struct sqs_queue *q = impl;
     struct cr_error local = {0};
-    struct cr_error *e = err ? err : &local;
+    struct cr_error *e = err ? err : &local; /* receipt_status reads the AWS code */
     const char *handle = handle_of(q, receipt, e);
     if (!handle)
         return CR_ERR_INVALID;
-    return receipt_status(q, cr_sqs_delete(q->aws, q->url, handle, e), "deleting", e);
+    if (op == RECEIPT_DELETE)
+        return receipt_status(q, cr_sqs_delete(q->aws, q->url, handle, e), "deleting", e);
+    cr_status st = cr_sqs_change_visibility(q->aws, q->url, handle, visibility_s, e);
+    return receipt_status(q, st, "changing visibility", e);
+}
+
+/* Deletes the message received with this receipt. */
+static cr_status sqs_delete(void *impl, const char *receipt, struct cr_error *err)
+{
+    return by_receipt(impl, receipt, RECEIPT_DELETE, 0, err);
 }
 
 /* Sets the remaining invisibility of a received message. */
 static cr_status sqs_change_visibility(void *impl, const char *receipt, int visibility_s,
                                        struct cr_error *err)
 {
-    struct sqs_queue *q = impl;
-    struct cr_error local = {0};
-    struct cr_error *e = err ? err : &local;
-    const char *handle = handle_of(q, receipt, e);
-    if (!handle)
-        return CR_ERR_INVALID;
-    cr_status st = cr_sqs_change_visibility(q->aws, q->url, handle, visibility_s, e);
-    return receipt_status(q, st, "changing visibility", e);
+    return by_receipt(impl, receipt, RECEIPT_CHANGE_VISIBILITY, visibility_s, err);
 }
 
 /* ApproximateNumberOfMessages and ...NotVisible (0 when SQS sent none). */

@@ -142,17 +142,13 @@ cr_status cr__file_read(const char *path, size_t max_bytes, struct cr_buf *buf,
             cr__fail(err, st, "%s: %s", path, cr_strerror(st));
             goto out;
         }
-        size_t room = buf->cap - buf->len - 1;
-        ssize_t n = read(fd, buf->data + buf->len, room);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = cr__fail(err, CR_ERR_IO, "%s: %s", path, strerror(errno));
+        size_t n = 0;
+        st = cr__read_chunk(fd, buf->data + buf->len, buf->cap - buf->len - 1, path, &n, err);
+        if (st != CR_OK)
             goto out;
-        }
         if (n == 0)
             break;
-        buf->len += (size_t)n;
+        buf->len += n;
         if (buf->len - start > limit) {
             st = cr__fail(err, CR_ERR_TOO_LARGE, "%s: larger than the limit of %zu bytes",
                           path, limit);
@@ -248,4 +244,30 @@ void cr__text_put(struct cr__text *t, const char *fmt, ...)
     va_start(ap, fmt);
     t->st = cr__buf_vappendf(t->out, fmt, ap);
     va_end(ap);
+}
+
+cr_status cr__read_chunk(int fd, void *p, size_t room, const char *path, size_t *got,
+                         struct cr_error *err)
+{
+    ssize_t n;
+    do
+        n = read(fd, p, room);
+    while (n < 0 && errno == EINTR);
+    *got = n > 0 ? (size_t)n : 0;
+    if (n < 0)
+        return cr__fail(err, CR_ERR_IO, "%s: %s", path, strerror(errno));
+    return CR_OK;
+}
+
+void *cr__array_grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first_cap)
+{
+    if (n < *cap)
+        return items;
+    size_t want = *cap ? *cap * 2 : first_cap;
+    if (want < *cap || elem_size == 0 || want > SIZE_MAX / elem_size)
+        return NULL;
+    void *p = realloc(items, want * elem_size);
+    if (p)
+        *cap = want;
+    return p;
 }

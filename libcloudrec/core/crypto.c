@@ -36,16 +36,12 @@ cr_status cr__sha256_file_hex(const char *path, char out[2 * CR_SHA256_LEN + 1],
     }
     unsigned char chunk[65536];
     for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = cr__fail(err, CR_ERR_IO, "%s: %s", path, strerror(errno));
+        size_t n = 0;
+        if ((st = cr__read_chunk(fd, chunk, sizeof(chunk), path, &n, err)) != CR_OK)
             goto out;
-        }
         if (n == 0)
             break;
-        EVP_DigestUpdate(ctx, chunk, (size_t)n);
+        EVP_DigestUpdate(ctx, chunk, n);
     }
     unsigned char md[CR_SHA256_LEN];
     unsigned int md_len = 0;

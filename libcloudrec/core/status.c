@@ -88,3 +88,13 @@ char *cr__strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
 }
+
+char *cr__trim(char *s)
+{
+    while (*s && strchr(" \t\r\n", *s))
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && strchr(" \t\r\n", s[len - 1]))
+        s[--len] = '\0';
+    return s;
+}

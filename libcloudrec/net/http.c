@@ -171,17 +171,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* Trims spaces, tabs and line ends from both ends of s in place. */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t len = strlen(s);
-    while (len > 0 && strchr(" \t\r\n", s[len - 1]))
-        s[--len] = '\0';
-    return s;
-}
-
 /* Splits the captured block into name/value pairs in place. The status line
  * and the blank line that ends the block are skipped. */
 static cr_status split_headers(struct cr__http_response *resp)
@@ -202,8 +191,8 @@ static cr_status split_headers(struct cr__http_response *resp)
         if (!colon || strncmp(line, "HTTP/", 5) == 0)
             continue;
         *colon = '\0';
-        resp->headers[resp->num_headers].name = trim(line);
-        resp->headers[resp->num_headers].value = trim(colon + 1);
+        resp->headers[resp->num_headers].name = cr__trim(line);
+        resp->headers[resp->num_headers].value = cr__trim(colon + 1);
         resp->num_headers++;
     }
     return CR_OK;

@@ -119,17 +119,13 @@ static char *read_field(const char **pp, const char *end, int stop, int *bad)
 /* Appends an entry, taking ownership of stem and label (freed on failure). */
 static cr_status labels_push(struct cr_load_labels *t, char *stem, char *label, size_t line)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        struct label_entry *e = realloc(t->entries, cap * sizeof(*e));
-        if (!e) {
-            free(stem);
-            free(label);
-            return CR_ERR_NOMEM;
-        }
-        t->entries = e;
-        t->cap = cap;
+    struct label_entry *e = cr__array_grow(t->entries, &t->cap, t->n, sizeof(*e), 64);
+    if (!e) {
+        free(stem);
+        free(label);
+        return CR_ERR_NOMEM;
     }
+    t->entries = e;
     t->entries[t->n++] = (struct label_entry){.stem = stem, .label = label, .line = line};
     return CR_OK;
 }

@@ -71,14 +71,10 @@ static int earlier(const struct cr__sim_event *a, const struct cr__sim_event *b)
 
 cr_status cr__sim_heap_push(struct cr__sim_heap *h, struct cr__sim_event e)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 256;
-        struct cr__sim_event *ev = realloc(h->ev, cap * sizeof(*ev));
-        if (!ev)
-            return CR_ERR_NOMEM;
-        h->ev = ev;
-        h->cap = cap;
-    }
+    struct cr__sim_event *ev = cr__array_grow(h->ev, &h->cap, h->n, sizeof(*ev), 256);
+    if (!ev)
+        return CR_ERR_NOMEM;
+    h->ev = ev;
     e.seq = h->next_seq++;
     size_t i = h->n++;
     while (i > 0) {
@@ -137,14 +133,10 @@ double cr__sim_bill_usd(int64_t life_us, int min_billed_s, double price_per_hour
 
 cr_status cr__sim_series_add(struct cr__sim_series *s, const struct cr__sim_row *row)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        struct cr__sim_row *rows = realloc(s->rows, cap * sizeof(*rows));
-        if (!rows)
-            return CR_ERR_NOMEM;
-        s->rows = rows;
-        s->cap = cap;
-    }
+    struct cr__sim_row *rows = cr__array_grow(s->rows, &s->cap, s->n, sizeof(*rows), 1024);
+    if (!rows)
+        return CR_ERR_NOMEM;
+    s->rows = rows;
     s->rows[s->n++] = *row;
     return CR_OK;
 }

@@ -173,14 +173,10 @@ static void ring_clear(struct ring *q)
 /* Appends v to a growable int64 array. */
 static cr_status vec_push(int64_t **v, size_t *n, size_t *cap, int64_t x)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 1024;
-        int64_t *nv = realloc(*v, c * sizeof(*nv));
-        if (!nv)
-            return CR_ERR_NOMEM;
-        *v = nv;
-        *cap = c;
-    }
+    int64_t *nv = cr__array_grow(*v, cap, *n, sizeof(*nv), 1024);
+    if (!nv)
+        return CR_ERR_NOMEM;
+    *v = nv;
     (*v)[(*n)++] = x;
     return CR_OK;
 }
@@ -314,14 +310,10 @@ static cr_status msg_new(struct sim *s, int64_t *out)
         *out = ring_pop(&s->free_msgs);
         return CR_OK;
     }
-    if (s->n_msgs == s->cap_msgs) {
-        size_t cap = s->cap_msgs ? s->cap_msgs * 2 : 1024;
-        struct msg *m = realloc(s->msgs, cap * sizeof(*m));
-        if (!m)
-            return CR_ERR_NOMEM;
-        s->msgs = m;
-        s->cap_msgs = cap;
-    }
+    struct msg *m = cr__array_grow(s->msgs, &s->cap_msgs, s->n_msgs, sizeof(*m), 1024);
+    if (!m)
+        return CR_ERR_NOMEM;
+    s->msgs = m;
     *out = (int64_t)s->n_msgs++;
     return CR_OK;
 }

@@ -323,14 +323,10 @@ static int cmp_i64(const void *a, const void *b)
 /* Appends one time to the trace, growing it. */
 static cr_status trace_add(struct cr__sim_source *s, size_t *cap, int64_t t)
 {
-    if (s->n_times == *cap) {
-        size_t c = *cap ? *cap * 2 : 1024;
-        int64_t *v = realloc(s->times_us, c * sizeof(*v));
-        if (!v)
-            return CR_ERR_NOMEM;
-        s->times_us = v;
-        *cap = c;
-    }
+    int64_t *v = cr__array_grow(s->times_us, cap, s->n_times, sizeof(*v), 1024);
+    if (!v)
+        return CR_ERR_NOMEM;
+    s->times_us = v;
     s->times_us[s->n_times++] = t;
     return CR_OK;
 }

@@ -52,16 +52,6 @@ cr_status cr__engine_parse(const char *name, enum cr_engine *out)
 
 /* ---- names -----------------------------------------------------------------*/
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
 /* Frees the first n names and the array. Accepts NULL. */
 static void free_names(char **names, int n)
 {
@@ -85,7 +75,7 @@ static cr_status read_names(const char *path, int n, char ***names_out, struct c
         char *nl = memchr(p, '\n', (size_t)((char *)text.data + text.len - p));
         if (nl)
             *nl = '\0';
-        if (!(names[count++] = strdup(trim(p))))
+        if (!(names[count++] = strdup(cr__trim(p))))
             break;
         p = nl ? nl + 1 : (char *)text.data + text.len;
     }

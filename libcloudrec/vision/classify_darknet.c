@@ -170,16 +170,6 @@ static int known_section(const char *name, size_t len)
     return 0;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
 /* What the cfg check learns while it copies the cfg for Darknet. */
 struct cfg_scan {
     const char *path;
@@ -200,7 +190,7 @@ static cr_status check_option(struct cfg_scan *sc, char *line, struct cr_error *
         return cr__fail(err, CR_ERR_MODEL, "%s:%d: expected key=value, got \"%.40s\"", sc->path,
                         sc->lineno, line);
     *eq = '\0';
-    char *key = trim(line), *value = trim(eq + 1);
+    char *key = cr__trim(line), *value = cr__trim(eq + 1);
     if ((strcmp(key, "tree") == 0 || strcmp(key, "map") == 0) && access(value, R_OK) != 0)
         return cr__fail(err, CR_ERR_MODEL, "%s:%d: %s file %s: %s", sc->path, sc->lineno, key,
                         value, strerror(errno));
@@ -257,7 +247,7 @@ static cr_status prepare_cfg(const char *cfg, struct cr_buf *out, struct cr_erro
         if (next)
             *next++ = '\0';
         sc.lineno++;
-        line = trim(line);
+        line = cr__trim(line);
         if (!*line || *line == '#' || *line == ';')
             continue;
         if (*line == '[')

@@ -264,6 +264,30 @@ static cr_status pack_params(struct cr__dnnl_model *m, int idx, const struct cr_
     return rc;
 }
 
+/* The common end of a layer with weights: creates the primitive for the
+ * operation descriptor op (a convolution or inner product, `what` in
+ * errors) with the layer's activation fused, adapts the input to it, packs
+ * the weights (laid out as user_w) and bias, and records the primitive. */
+static cr_status build_weighted(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
+                                const void *op, const dnnl_memory_desc_t *user_w,
+                                const char *what, struct cr_error *err)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    TRY(make_attr(l->act, &attr), "attributes");
+    dnnl_status_t s = dnnl_primitive_desc_create(&pd, op, attr, m->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    TRY(s, what);
+    cr_status rc = adapt_input(m, idx, 0, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
+                               err);
+    if (rc == CR_OK)
+        rc = pack_params(m, idx, l, pd, user_w, err);
+    if (rc == CR_OK)
+        rc = finish_primitive(m, idx, pd, err);
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
 /* A convolution (grouped or not) with bias and activation fused. */
 static cr_status build_conv(struct cr__dnnl_model *m, int idx, const struct cr__layer *l,
                             struct cr_error *err)
@@ -289,20 +313,7 @@ static cr_status build_conv(struct cr__dnnl_model *m, int idx, const struct cr__
     TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                            &src, &w, &b, &dst, strides, pad, pad),
         "convolution");
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    TRY(make_attr(l->act, &attr), "attributes");
-    dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, m->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
-    TRY(s, "convolution");
-    cr_status rc = adapt_input(m, idx, 0, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
-                               err);
-    if (rc == CR_OK)
-        rc = pack_params(m, idx, l, pd, &user_w, err);
-    if (rc == CR_OK)
-        rc = finish_primitive(m, idx, pd, err);
-    dnnl_primitive_desc_destroy(pd);
-    return rc;
+    return build_weighted(m, idx, l, &cd, &user_w, "convolution", err);
 }
 
 /* A connected layer: an inner product with bias and activation fused. */
@@ -324,20 +335,7 @@ static cr_status build_connected(struct cr__dnnl_model *m, int idx, const struct
     dnnl_inner_product_desc_t ipd;
     TRY(dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src, &w, &b, &dst),
         "inner product");
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    TRY(make_attr(l->act, &attr), "attributes");
-    dnnl_status_t s = dnnl_primitive_desc_create(&pd, &ipd, attr, m->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
-    TRY(s, "inner product");
-    cr_status rc = adapt_input(m, idx, 0, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
-                               err);
-    if (rc == CR_OK)
-        rc = pack_params(m, idx, l, pd, &user_w, err);
-    if (rc == CR_OK)
-        rc = finish_primitive(m, idx, pd, err);
-    dnnl_primitive_desc_destroy(pd);
-    return rc;
+    return build_weighted(m, idx, l, &ipd, &user_w, "inner product", err);
 }
 
 /* Max pooling with Darknet's padding (padding/2 on the left and top) or

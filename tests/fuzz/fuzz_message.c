@@ -8,6 +8,7 @@
  * writer agree on the format), and a failed decode leaves the struct zeroed.
  */
 #include "fuzz.h"
+#include "message_equal.h"
 
 #include "pipeline/message.h"
 
@@ -20,26 +21,6 @@ static int is_zero(const void *p, size_t n)
         if (b[i])
             return 0;
     return 1;
-}
-
-static int same_response(const struct cr_response_msg *a, const struct cr_response_msg *b)
-{
-    if (strcmp(a->id, b->id) || strcmp(a->name, b->name) || strcmp(a->label, b->label) ||
-        strcmp(a->worker, b->worker) || strcmp(a->error, b->error) || a->num_top != b->num_top ||
-        a->processing_ms != b->processing_ms)
-        return 0;
-    for (int i = 0; i < a->num_top; i++)
-        if (strcmp(a->top[i].label, b->top[i].label) ||
-            a->top[i].probability != b->top[i].probability)
-            return 0;
-    return 1;
-}
-
-static int same_request(const struct cr_request_msg *a, const struct cr_request_msg *b)
-{
-    return !strcmp(a->id, b->id) && !strcmp(a->name, b->name) && !strcmp(a->input, b->input) &&
-           !strcmp(a->key, b->key) && !strcmp(a->reply, b->reply) &&
-           a->enqueued_ms == b->enqueued_ms;
 }
 
 static void request_round_trip(const char *json, size_t len)

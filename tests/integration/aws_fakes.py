@@ -229,14 +229,6 @@ def ec2_error(code, message="detail"):
             "</Response>")
 
 
-def free_port():
-    """A port nothing listens on (bound, then released)."""
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def parse_lines(text):

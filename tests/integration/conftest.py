@@ -7,6 +7,7 @@ $CLOUDREC_MODEL_DIR).
 """
 import os
 import re
+import socket
 import struct
 import subprocess
 import zlib
@@ -31,6 +32,30 @@ def cli() -> str:
     path = os.environ.get("CLOUDREC_CLI")
     assert path and os.access(path, os.X_OK), "CLOUDREC_CLI must name the built cloudrec"
     return path
+
+
+def build_path(*parts) -> str:
+    """A path inside the build directory (meson test sets CLOUDREC_BUILD_ROOT)."""
+    root = os.environ.get("CLOUDREC_BUILD_ROOT")
+    assert root, "CLOUDREC_BUILD_ROOT must name the build directory (run through meson test)"
+    return str(Path(root, *parts))
+
+
+def program(env_name: str, *build_parts) -> str:
+    """A built program: $env_name when set, else build_parts in the build directory."""
+    path = os.environ.get(env_name) or build_path(*build_parts)
+    assert os.access(path, os.X_OK), f"{env_name}: {path} is not executable"
+    return path
+
+
+@pytest.fixture(scope="session")
+def worker_bin() -> str:
+    return program("CLOUDREC_WORKER", "tools", "cloudrec-worker")
+
+
+@pytest.fixture(scope="session")
+def scaler_bin() -> str:
+    return program("CLOUDREC_SCALER", "tools", "cloudrec-scaler")
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +84,13 @@ def tiny_cfg_batch1(tmp_path_factory) -> Path:
 def run(args, **kw):
     """Runs a command, capturing text output; never raises on exit status."""
     return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on right now (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def png_bytes(width: int, height: int, color_type: int = 2, bit_depth: int = 8,

@@ -21,12 +21,13 @@ the credentials are dummies (or keys moto itself issued).
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+from conftest import free_port
 
 DUMMY_KEY_ID = "AKIAMOTODUMMYKEY0000"
 DUMMY_SECRET = "moto-dummy-secret-not-a-real-one"
@@ -46,15 +47,6 @@ _IAM_SETUP = (
 # (a real profile or endpoint would send requests to AWS).
 _AWS_VARS_DROPPED = ("AWS_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
                      "ALL_PROXY", "all_proxy")
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (bound, then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def moto_available() -> bool:

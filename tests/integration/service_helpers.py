@@ -7,28 +7,16 @@ driven through tests/integration/queue_probe, a small C program over the
 public API, which prints JSON.
 """
 import json
-import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
-from conftest import run
+from conftest import build_path, run
 from darknet_reference import stock_labels
-
-
-def build_path(*parts) -> str:
-    root = os.environ.get("CLOUDREC_BUILD_ROOT")
-    assert root, "CLOUDREC_BUILD_ROOT must name the build directory (run through meson test)"
-    return str(Path(root, *parts))
-
-
-def program(env_name: str, *build_parts) -> str:
-    path = os.environ.get(env_name) or build_path(*build_parts)
-    assert os.access(path, os.X_OK), f"{env_name}: {path} is not executable"
-    return path
 
 
 def probe(*args) -> object:
@@ -98,6 +86,18 @@ def expected_labels(paths) -> dict:
     """basename -> the top-1 label stock Darknet gives (darknet_reference.py),
     never what cloudrec itself says."""
     return stock_labels(paths)
+
+
+def copies_to_upload(folder: Path, sample_images, labels: dict, count: int) -> dict:
+    """count image files in folder, the samples over and over under new
+    names (u000_dog.jpg, ...); path -> the label expected for it."""
+    files = {}
+    for i in range(count):
+        sample = sample_images[i % len(sample_images)]
+        path = folder / f"u{i:03d}_{sample.stem}.jpg"
+        shutil.copy(sample, path)
+        files[path] = labels[sample.name]
+    return files
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout_s: float = 60) -> int:

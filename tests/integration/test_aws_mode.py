@@ -9,7 +9,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -18,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from moto_server import built, run, run_tap
-from service_helpers import assert_clean_log, expected_labels, scale_lines, stop, wait_for
+from conftest import free_port
+from service_helpers import (assert_clean_log, copies_to_upload, expected_labels, scale_lines,
+                             stop, wait_for)
 
 AMI = "ami-12c6146b"
 RUN = "am" + secrets.token_hex(3)
@@ -119,22 +120,8 @@ def test_ec2_fleet_backend(env):
 @pytest.fixture(scope="module")
 def uploads(tmp_path_factory, sample_images):
     """100 image files (the samples and copies) and their expected labels."""
-    labels = expected_labels(sample_images)
-    folder = tmp_path_factory.mktemp("uploads")
-    files = {}
-    for i in range(UPLOADS):
-        sample = sample_images[i % len(sample_images)]
-        path = folder / f"u{i:03d}_{sample.stem}.jpg"
-        shutil.copy(sample, path)
-        files[path] = labels[sample.name]
-    return files
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return copies_to_upload(tmp_path_factory.mktemp("uploads"), sample_images,
+                            expected_labels(sample_images), UPLOADS)
 
 
 def test_100_uploads_on_s3_and_sqs(env, moto, uploads, tmp_path):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aws_fakes import (ImdsServer, ServiceServer, ec2_error, free_port, parse_lines, s3_error,
-                       sqs_error)
+from aws_fakes import ImdsServer, ServiceServer, ec2_error, parse_lines, s3_error, sqs_error
+from conftest import free_port
 
 STATIC_KEY = "AKIDSTATICEXAMPLE"
 STATIC_SECRET = "static-secret-wJalrXUtnFEMI-K7MDENG"

@@ -30,6 +30,14 @@ def darknet_reference(image: Path, cfg: Path, weights: Path):
     return top
 
 
+def classify_dog_fails(cli, *args, **kw):
+    """Runs `cloudrec classify ARGS dog.jpg`, which must exit with status 2 (a
+    usage or model error); returns the finished process."""
+    res = run([cli, "classify", *args, str(DOG)], **kw)
+    assert res.returncode == 2, res.stderr
+    return res
+
+
 def classify_json(cli, paths, *extra):
     res = run([cli, "classify", "--json", *extra, *map(str, paths)])
     return res, [json.loads(line) for line in res.stdout.splitlines()]
@@ -65,8 +73,8 @@ def test_text_output_and_top(cli):
 
 
 def test_engine_flag(cli):
-    res = run([cli, "classify", "--engine", "fast", str(DOG)])
-    assert res.returncode == 2 and "--engine must be auto, native or darknet" in res.stderr
+    res = classify_dog_fails(cli, "--engine", "fast")
+    assert "--engine must be auto, native or darknet" in res.stderr
     assert "--engine" in run([cli, "classify", "--help"]).stdout
 
 
@@ -86,8 +94,7 @@ def test_unsupported_cfg_falls_back_to_darknet(cli, model_dir, tmp_path):
 
 def test_top_out_of_range_is_a_usage_error(cli):
     for top in ("0", "1001", "-3", "5x"):
-        res = run([cli, "classify", "--top", top, str(DOG)])
-        assert res.returncode == 2 and "--top" in res.stderr, top
+        assert "--top" in classify_dog_fails(cli, "--top", top).stderr, top
 
 
 def _corrupt_huffman(jpeg: bytes) -> bytes:
@@ -143,8 +150,7 @@ def test_missing_file(cli, tmp_path):
 
 
 def test_missing_weights(cli, tmp_path):
-    res = run([cli, "classify", "--model", str(tmp_path), str(DOG)])
-    assert res.returncode == 2
+    res = classify_dog_fails(cli, "--model", str(tmp_path))
     assert "tiny.weights" in res.stderr and str(tmp_path) in res.stderr
     assert res.stdout == ""
 
@@ -152,33 +158,30 @@ def test_missing_weights(cli, tmp_path):
 @pytest.mark.parametrize("keep", [0, 10, 1000, 4185968 - 4])
 def test_truncated_weights(cli, model_dir, tmp_path, keep):
     (tmp_path / "tiny.weights").write_bytes((model_dir / "tiny.weights").read_bytes()[:keep])
-    res = run([cli, "classify", "--model", str(tmp_path), str(DOG)])
-    assert res.returncode == 2
+    res = classify_dog_fails(cli, "--model", str(tmp_path))
     assert "truncated" in res.stderr and "tiny.weights" in res.stderr
     assert res.stdout == ""
 
 
 def test_oversized_weights(cli, model_dir, tmp_path):
     (tmp_path / "tiny.weights").write_bytes((model_dir / "tiny.weights").read_bytes() + b"\0" * 8)
-    res = run([cli, "classify", "--model", str(tmp_path), str(DOG)])
-    assert res.returncode == 2 and "oversized" in res.stderr
+    assert "oversized" in classify_dog_fails(cli, "--model", str(tmp_path)).stderr
 
 
 def test_bad_cfg(cli, model_dir, tmp_path):
     cfg = tmp_path / "bad.cfg"
+    args = ["--model", str(model_dir), "--cfg", str(cfg)]
     cfg.write_text("[convolutional]\nfilters=3\n")
-    res = run([cli, "classify", "--model", str(model_dir), "--cfg", str(cfg), str(DOG)])
-    assert res.returncode == 2 and "first section must be [net]" in res.stderr
+    assert "first section must be [net]" in classify_dog_fails(cli, *args).stderr
     cfg.write_text((DARKNET_CFG / "tiny.cfg").read_text() + "\n[wormhole]\nsize=1\n")
-    res = run([cli, "classify", "--model", str(model_dir), "--cfg", str(cfg), str(DOG)])
-    assert res.returncode == 2 and "unknown section [wormhole]" in res.stderr
+    assert "unknown section [wormhole]" in classify_dog_fails(cli, *args).stderr
 
 
 def test_short_names_file(cli, model_dir, tmp_path):
     names = tmp_path / "names.list"
     names.write_text("tench\ngoldfish\n")
-    res = run([cli, "classify", "--model", str(model_dir), "--names", str(names), str(DOG)])
-    assert res.returncode == 2 and "2 names" in res.stderr
+    res = classify_dog_fails(cli, "--model", str(model_dir), "--names", str(names))
+    assert "2 names" in res.stderr
 
 
 def test_model_dir_with_own_names_is_used(cli, model_dir, tmp_path):
@@ -235,7 +238,5 @@ def test_help_and_usage_errors(cli):
 
 def test_missing_darknet_library(cli, model_dir):
     env = dict(os.environ, CLOUDREC_DARKNET_LIB="/nonexistent/libdarknet.so")
-    res = run([cli, "classify", "--engine", "darknet", "--model", str(model_dir), str(DOG)],
-              env=env)
-    assert res.returncode == 2
+    res = classify_dog_fails(cli, "--engine", "darknet", "--model", str(model_dir), env=env)
     assert "/nonexistent/libdarknet.so" in res.stderr and "apt-get install darknet" in res.stderr

@@ -6,13 +6,13 @@ it draws. A screenshot is left in the build directory
 import json
 import os
 import shutil
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from service_helpers import assert_clean_log, build_path, stop, wait_for
 
 # selenium==4.25.0 from PyPI, chromium and chromium-driver from Debian
@@ -27,12 +27,6 @@ UP_FLAGS = ["--max-workers", "3", "--per-instance", "4", "--scale-in-window-ms",
             "--interval-ms", "250", "--stop-timeout-ms", "20000"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DARKNET_CFG, DARKNET_DATA, run
-from service_helpers import Stack, expected_labels, program, stop, wait_for
+from conftest import DARKNET_CFG, DARKNET_DATA, program, run
+from service_helpers import Stack, expected_labels, stop, wait_for
 
 
 def declared(prog) -> dict:

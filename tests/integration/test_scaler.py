@@ -8,18 +8,8 @@ import time
 import pytest
 
 from conftest import DARKNET_DATA
-from service_helpers import (Stack, assert_clean_log, children, pid_alive, program, scale_lines,
-                             stop, wait_for)
-
-
-@pytest.fixture(scope="session")
-def scaler_bin() -> str:
-    return program("CLOUDREC_SCALER", "tools", "cloudrec-scaler")
-
-
-@pytest.fixture(scope="session")
-def worker_bin() -> str:
-    return program("CLOUDREC_WORKER", "tools", "cloudrec-worker")
+from service_helpers import (Stack, assert_clean_log, children, pid_alive, scale_lines, stop,
+                             wait_for)
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import free_port, run
 from service_helpers import build_path, scale_lines, stop, wait_for
-from test_up import free_port
 
 UPLOADS = 100
 MAX_WORKERS = 4

@@ -4,7 +4,6 @@ import csv
 import http.client
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from service_helpers import (assert_clean_log, build_path, children, expected_labels, pid_alive,
-                             scale_lines, stop, wait_for)
+from conftest import free_port
+from service_helpers import (assert_clean_log, build_path, children, copies_to_upload,
+                             expected_labels, pid_alive, scale_lines, stop, wait_for)
 
 MAX_WORKERS = 6
 UPLOADS = 100
@@ -28,12 +28,6 @@ UPLOADS = 100
 UP_FLAGS = ["--max-workers", str(MAX_WORKERS), "--per-instance", "10",
             "--scale-in-window-ms", "2000", "--interval-ms", "200", "--visibility-s", "5",
             "--stop-timeout-ms", "20000"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Service:
@@ -88,14 +82,7 @@ def labels(sample_images) -> dict:
 @pytest.fixture(scope="module")
 def uploads(tmp_path_factory, sample_images, labels):
     """100 image files (the 7 samples and copies) with their expected labels."""
-    folder = tmp_path_factory.mktemp("uploads")
-    files = {}
-    for i in range(UPLOADS):
-        sample = sample_images[i % len(sample_images)]
-        path = folder / f"u{i:03d}_{sample.stem}.jpg"
-        shutil.copy(sample, path)
-        files[path] = labels[sample.name]
-    return files
+    return copies_to_upload(tmp_path_factory.mktemp("uploads"), sample_images, labels, UPLOADS)
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import DARKNET_DATA
-from service_helpers import (Stack, assert_clean_log, expected_labels, probe, program, stop,
+from service_helpers import (Stack, assert_clean_log, expected_labels, probe, stop,
                              wait_for)
-
-
-@pytest.fixture(scope="session")
-def worker_bin() -> str:
-    return program("CLOUDREC_WORKER", "tools", "cloudrec-worker")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 /* test_classify.c - the Darknet wrapper: loading checks, top-k, threads. */
+#include "classifier_fixture.h"
 #include "cloudrec.h"
 #include "tap.h"
 #include "internal.h"
@@ -46,14 +47,7 @@ static cr_status open_with(const char *cfg, const char *weights, const char *nam
 
 static const char *write_tmp(const char *name, const void *data, size_t len)
 {
-    static char path[8][512];
-    static int next;
-    char *p = path[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    FILE *f = fopen(p, "wb");
-    fwrite(data, 1, len, f);
-    fclose(f);
-    return p;
+    return fixture_write(tmpdir, name, data, len);
 }
 
 static const char *write_text(const char *name, const char *text)
@@ -200,12 +194,8 @@ static void test_threads(struct cr_classifier *cl)
 int main(void)
 {
     struct cr_error err = {0};
-    if (!CHECK(mkdtemp(tmpdir) != NULL))
+    if (!fixture_begin(tmpdir, &paths))
         return tap_done();
-    if (!CHECK(cr_model_resolve(NULL, &paths, &err) == CR_OK)) {
-        DIAG("%s", err.message);
-        return tap_done();
-    }
     /* Both engines answer as stock Darknet; the Darknet one also proves
      * that every buffer Darknet hands back is freed (LSan, valgrind). */
     static const enum cr_engine engines[] = {CR_ENGINE_NATIVE, CR_ENGINE_DARKNET};
@@ -229,8 +219,6 @@ int main(void)
     }
     cr_classifier_free(NULL);
 
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    CHECK(system(cmd) == 0);
+    fixture_end(tmpdir);
     return tap_done();
 }

@@ -8,6 +8,7 @@
  * Darknet itself.
  */
 #include "cloudrec.h"
+#include "image_builders.h"
 #include "tap.h"
 #include "vision/orient.h"
 #include "internal.h"
@@ -22,27 +23,6 @@
 #include <png.h>
 
 #define DARKNET_DATA "/usr/share/darknet/data"
-
-/* Encoded bytes (malloc'd). */
-struct blob {
-    unsigned char *data;
-    size_t len;
-};
-
-static void blob_clear(struct blob *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = 0;
-}
-
-/* A copy of the first len bytes of b. */
-static struct blob blob_cut(const struct blob *b, size_t len)
-{
-    struct blob out = {malloc(len ? len : 1), len};
-    memcpy(out.data, b->data, len);
-    return out;
-}
 
 /* A smooth RGB test card (gradients), the kind of picture JPEG keeps well. */
 static unsigned char *make_rgb(int w, int h)
@@ -71,50 +51,10 @@ static void fill_random(unsigned char *p, size_t n, uint32_t seed)
 
 /* ---- JPEG encoding and the reference decode ------------------------------*/
 
-struct jpeg_opts {
-    J_COLOR_SPACE in_space; /* JCS_RGB, JCS_GRAYSCALE or JCS_CMYK */
-    int components;
-    int progressive;
-    J_COLOR_SPACE file_space; /* JCS_UNKNOWN = libjpeg's default for in_space */
-    int no_adobe;             /* suppress the Adobe APP14 marker */
-};
-
-/* Encodes w x h samples (components per pixel) at quality 95. */
-static struct blob encode_jpeg(const unsigned char *src, int w, int h, const struct jpeg_opts *o)
-{
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    unsigned char *mem = NULL;
-    unsigned long size = 0;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &mem, &size);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = o->components;
-    c.in_color_space = o->in_space;
-    jpeg_set_defaults(&c);
-    if (o->file_space != JCS_UNKNOWN)
-        jpeg_set_colorspace(&c, o->file_space);
-    if (o->no_adobe)
-        c.write_Adobe_marker = FALSE;
-    jpeg_set_quality(&c, 95, TRUE);
-    if (o->progressive)
-        jpeg_simple_progression(&c);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(src + (size_t)c.next_scanline * w * o->components);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    return (struct blob){mem, size};
-}
-
 /* Encodes an RGB picture with default settings (baseline, 4:2:0). */
 static struct blob encode_rgb_jpeg(const unsigned char *rgb, int w, int h, int progressive)
 {
-    struct jpeg_opts o = {JCS_RGB, 3, progressive, JCS_UNKNOWN, 0};
+    struct jpeg_opts o = {.in_space = JCS_RGB, .components = 3, .progressive = progressive};
     return encode_jpeg(rgb, w, h, &o);
 }
 
@@ -155,69 +95,6 @@ static size_t find_marker(const struct blob *b, size_t start, unsigned char code
 }
 
 /* ---- PNG encoding --------------------------------------------------------*/
-
-struct png_opts {
-    int color_type;
-    int bit_depth;
-    int interlace;
-    const png_color *palette;
-    int palette_len;
-    const png_byte *trans; /* palette alpha, for PNG_COLOR_TYPE_PALETTE */
-    int trans_len;
-    const png_color_16 *trans_color; /* single transparent color, for RGB/gray */
-    const struct blob *exif;         /* eXIf chunk before the image data */
-    const struct blob *exif_end;     /* eXIf chunk after it */
-};
-
-/* libpng write hook appending to a cr_buf. */
-static void png_append(png_structp png, png_bytep data, size_t n)
-{
-    cr__buf_append(png_get_io_ptr(png), data, n);
-}
-
-static void png_flush_nothing(png_structp png)
-{
-    (void)png;
-}
-
-/* Encodes rows of samples as libpng takes them: 16-bit samples big-endian,
- * depths below 8 one sample per byte (packed by libpng). */
-static struct blob encode_png(const unsigned char *samples, int w, int h, const struct png_opts *o)
-{
-    struct cr_buf buf;
-    cr_buf_init(&buf, 0);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    png_set_write_fn(png, &buf, png_append, png_flush_nothing);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, o->bit_depth, o->color_type,
-                 o->interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (o->palette)
-        png_set_PLTE(png, info, o->palette, o->palette_len);
-    if (o->trans || o->trans_color)
-        png_set_tRNS(png, info, o->trans, o->trans_len, o->trans_color);
-    if (o->exif)
-        png_set_eXIf_1(png, info, (png_uint_32)o->exif->len, o->exif->data);
-    png_write_info(png, info);
-    if (o->bit_depth < 8)
-        png_set_packing(png);
-    int channels = png_get_channels(png, info);
-    size_t stride = (size_t)w * channels * (o->bit_depth == 16 ? 2 : 1);
-    png_bytep *rows = malloc(sizeof(*rows) * h);
-    for (int y = 0; y < h; y++)
-        rows[y] = (png_bytep)samples + stride * y;
-    png_write_image(png, rows);
-    png_infop end = png_create_info_struct(png);
-    if (o->exif_end)
-        png_set_eXIf_1(png, end, (png_uint_32)o->exif_end->len, o->exif_end->data);
-    png_write_end(png, end);
-    png_destroy_info_struct(png, &end);
-    png_destroy_write_struct(&png, &info);
-    free(rows);
-    size_t len = 0;
-    unsigned char *data = (unsigned char *)cr__buf_steal(&buf, &len);
-    return (struct blob){data, len};
-}
 
 /* Encodes an 8-bit RGB picture as a plain PNG. */
 static struct blob encode_rgb_png(const unsigned char *rgb, int w, int h, int interlace)
@@ -296,6 +173,26 @@ static void expect_failure(const struct blob *b, const struct cr_image_limits *l
         cr_image_clear(&img);
 }
 
+/* Decodes b with default limits, checks that it gives exactly the w x h RGB
+ * pixels want (the check described by what), and frees b. */
+static void check_decodes_to(struct blob *b, const unsigned char *want, int w, int h,
+                             const char *what)
+{
+    struct cr_image img;
+    CHECK_EQ_INT(decode(b, &img, NULL), CR_OK);
+    CHECK_MSG(same_pixels(&img, want, w, h), what);
+    cr_image_clear(&img);
+    blob_clear(b);
+}
+
+/* Encodes samples as a PNG as o says, then check_decodes_to. */
+static void check_png(const struct png_opts *o, const unsigned char *samples, int w, int h,
+                      const unsigned char *want, const char *what)
+{
+    struct blob png = encode_png(samples, w, h, o);
+    check_decodes_to(&png, want, w, h, what);
+}
+
 /* ---- the specification ---------------------------------------------------*/
 
 static void test_sniff(void)
@@ -360,7 +257,7 @@ static void test_jpeg_gray(void)
     unsigned char gray[40 * 30];
     for (int i = 0; i < w * h; i++)
         gray[i] = (unsigned char)((i % w) * 6);
-    struct jpeg_opts o = {JCS_GRAYSCALE, 1, 0, JCS_UNKNOWN, 0};
+    struct jpeg_opts o = {.in_space = JCS_GRAYSCALE, .components = 1};
     struct blob jpg = encode_jpeg(gray, w, h, &o);
     unsigned char *ref = ref_decode(&jpg, JCS_GRAYSCALE, &rw, &rh, &rc);
     struct cr_image img;
@@ -403,7 +300,7 @@ static void check_cmyk(J_COLOR_SPACE file_space, int no_adobe, const char *what)
             cmyk[i * 4 + c] = no_adobe ? 255 - rgb[i * 3 + c] : rgb[i * 3 + c];
         cmyk[i * 4 + 3] = no_adobe ? 0 : 255;
     }
-    struct jpeg_opts o = {JCS_CMYK, 4, 0, file_space, no_adobe};
+    struct jpeg_opts o = {JCS_CMYK, 4, 0, file_space, no_adobe, 95};
     struct blob jpg = encode_jpeg(cmyk, w, h, &o);
     unsigned char *ref = ref_decode(&jpg, JCS_CMYK, &rw, &rh, &rc);
     unsigned char *want = malloc((size_t)w * h * 3);
@@ -464,11 +361,7 @@ static void test_png_rgb(void)
     int w = 33, h = 17;
     unsigned char *src = make_rgb(w, h);
     struct blob png = encode_rgb_png(src, w, h, 0);
-    struct cr_image img;
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, src, w, h), "RGB PNG: exact pixels");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_decodes_to(&png, src, w, h, "RGB PNG: exact pixels");
     free(src);
 }
 
@@ -484,28 +377,15 @@ static void test_png_palette(void)
     }
     struct png_opts o = {
         .color_type = PNG_COLOR_TYPE_PALETTE, .bit_depth = 8, .palette = pal, .palette_len = 4};
-    struct blob png = encode_png(idx, w, h, &o);
-    struct cr_image img;
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "palette PNG: exact pixels");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, idx, w, h, want, "palette PNG: exact pixels");
 
     o.trans = alpha;
     o.trans_len = 4;
-    png = encode_png(idx, w, h, &o);
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "palette PNG with tRNS: alpha dropped, no blending");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, idx, w, h, want, "palette PNG with tRNS: alpha dropped, no blending");
 
     o.bit_depth = 2; /* four entries fit in two bits */
     o.trans = NULL;
-    png = encode_png(idx, w, h, &o);
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "2-bit palette PNG: exact pixels");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, idx, w, h, want, "2-bit palette PNG: exact pixels");
 }
 
 static void test_png_gray(void)
@@ -517,20 +397,11 @@ static void test_png_gray(void)
         memset(want + i * 3, gray[i], 3);
     }
     struct png_opts o = {.color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = 8};
-    struct blob png = encode_png(gray, w, h, &o);
-    struct cr_image img;
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "gray PNG: R = G = B = the gray value");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, gray, w, h, want, "gray PNG: R = G = B = the gray value");
 
     png_color_16 transparent = {.gray = 8};
     o.trans_color = &transparent;
-    png = encode_png(gray, w, h, &o);
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "gray PNG with tRNS: transparency ignored");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, gray, w, h, want, "gray PNG with tRNS: transparency ignored");
 
     /* 2-bit gray: levels 0..3 scale to 0, 85, 170, 255. */
     for (int i = 0; i < w * h; i++) {
@@ -538,11 +409,7 @@ static void test_png_gray(void)
         memset(want + i * 3, gray[i] * 85, 3);
     }
     o = (struct png_opts){.color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = 2};
-    png = encode_png(gray, w, h, &o);
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "2-bit gray PNG: levels scaled to 0..255");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, gray, w, h, want, "2-bit gray PNG: levels scaled to 0..255");
 }
 
 static void test_png_alpha(void)
@@ -558,19 +425,10 @@ static void test_png_alpha(void)
         rgba[i * 4 + 3] = (unsigned char)(i % 3 ? 0 : 77);
     }
     struct png_opts o = {.color_type = PNG_COLOR_TYPE_GRAY_ALPHA, .bit_depth = 8};
-    struct blob png = encode_png(ga, w, h, &o);
-    struct cr_image img;
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want_ga, w, h), "gray+alpha PNG: gray kept, alpha dropped");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, ga, w, h, want_ga, "gray+alpha PNG: gray kept, alpha dropped");
 
     o.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
-    png = encode_png(rgba, w, h, &o);
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want_rgba, w, h), "RGBA PNG: alpha dropped without blending");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, rgba, w, h, want_rgba, "RGBA PNG: alpha dropped without blending");
 }
 
 static void test_png_16bit(void)
@@ -588,19 +446,10 @@ static void test_png_16bit(void)
         memset(want_gray + i * 3, i * 16, 3);
     }
     struct png_opts o = {.color_type = PNG_COLOR_TYPE_RGB, .bit_depth = 16};
-    struct blob png = encode_png(rgb16, w, h, &o);
-    struct cr_image img;
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want, w, h), "16-bit RGB PNG: each sample's high byte");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, rgb16, w, h, want, "16-bit RGB PNG: each sample's high byte");
 
     o.color_type = PNG_COLOR_TYPE_GRAY;
-    png = encode_png(gray16, w, h, &o);
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, want_gray, w, h), "16-bit gray PNG: high byte, R = G = B");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_png(&o, gray16, w, h, want_gray, "16-bit gray PNG: high byte, R = G = B");
 }
 
 static void test_png_interlaced(void)
@@ -608,12 +457,8 @@ static void test_png_interlaced(void)
     int w = 29, h = 23;
     unsigned char *src = make_rgb(w, h);
     struct blob png = encode_rgb_png(src, w, h, 1);
-    struct cr_image img;
     CHECK_MSG(png.len > 29 && png.data[28] == 1, "test PNG is Adam7-interlaced");
-    CHECK_EQ_INT(decode(&png, &img, NULL), CR_OK);
-    CHECK_MSG(same_pixels(&img, src, w, h), "interlaced PNG: exact pixels");
-    cr_image_clear(&img);
-    blob_clear(&png);
+    check_decodes_to(&png, src, w, h, "interlaced PNG: exact pixels");
     free(src);
 }
 
@@ -891,79 +736,6 @@ static void test_darknet_samples(void)
 
 /* ---- EXIF orientation ----------------------------------------------------*/
 
-/* TIFF field types used below. */
-enum { TIFF_ASCII = 2, TIFF_SHORT = 3, TIFF_LONG = 4, TIFF_RATIONAL = 5 };
-
-#define TAG_ORIENTATION 0x0112
-#define TAG_EXIF_IFD 0x8769
-
-/* One IFD0 entry. A SHORT value sits in the first two bytes of the value
- * field, anything else fills all four (an offset when it does not fit). */
-struct tiff_entry {
-    uint16_t tag, type;
-    uint32_t count, value;
-};
-
-static void put16(unsigned char *p, int big, uint32_t v)
-{
-    p[big ? 0 : 1] = (unsigned char)(v >> 8);
-    p[big ? 1 : 0] = (unsigned char)v;
-}
-
-static void put32(unsigned char *p, int big, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[big ? 3 - i : i] = (unsigned char)(v >> (8 * i));
-}
-
-/* Writes a TIFF block into t: "MM" (big) or "II", 42, IFD0 at offset 8 with
- * the n entries and a next-IFD link of next. Returns its length, 14 + 12n. */
-static size_t build_tiff(unsigned char *t, int big, const struct tiff_entry *e, int n,
-                         uint32_t next)
-{
-    t[0] = t[1] = big ? 'M' : 'I';
-    put16(t + 2, big, 42);
-    put32(t + 4, big, 8);
-    put16(t + 8, big, (uint32_t)n);
-    for (int i = 0; i < n; i++) {
-        unsigned char *p = t + 10 + 12 * i;
-        put16(p, big, e[i].tag);
-        put16(p + 2, big, e[i].type);
-        put32(p + 4, big, e[i].count);
-        memset(p + 8, 0, 4);
-        if (e[i].type == TIFF_SHORT)
-            put16(p + 8, big, e[i].value);
-        else
-            put32(p + 8, big, e[i].value);
-    }
-    put32(t + 10 + 12 * n, big, next);
-    return 14 + 12 * (size_t)n;
-}
-
-/* A copy of jpg with APP1 segments inserted right after SOI, where cameras
- * put them: first `first` (if not NULL), then ident (6 bytes) + body. */
-static struct blob add_app1(const struct blob *jpg, const struct blob *first, const char *ident,
-                            const unsigned char *body, size_t n)
-{
-    size_t pre = first ? 4 + first->len : 0;
-    struct blob out = {malloc(jpg->len + pre + 10 + n), jpg->len + pre + 10 + n};
-    unsigned char *p = out.data;
-    memcpy(p, jpg->data, 2);
-    p += 2;
-    if (first) {
-        memcpy(p, "\xff\xe1", 2);
-        put16(p + 2, 1, (uint32_t)first->len + 2);
-        memcpy(p + 4, first->data, first->len);
-        p += pre;
-    }
-    memcpy(p, "\xff\xe1", 2);
-    put16(p + 2, 1, (uint32_t)(n + 8));
-    memcpy(p + 4, ident, 6);
-    memcpy(p + 10, body, n);
-    memcpy(p + 10 + n, jpg->data + 2, jpg->len - 2);
-    return out;
-}
-
 /* Quadrant colors, top-left, top-right, bottom-left, bottom-right. */
 static const unsigned char quad_rgb[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}};
 static const char quad_names[] = "RGBY";
@@ -1116,7 +888,7 @@ static void test_exif_jpeg_gray_and_probe(void)
     unsigned char gray[16 * 8], t[64];
     for (int i = 0; i < 16 * 8; i++)
         gray[i] = (unsigned char)(i % 16 < 8 ? 30 : 220);
-    struct jpeg_opts opts = {JCS_GRAYSCALE, 1, 0, JCS_UNKNOWN, 0};
+    struct jpeg_opts opts = {.in_space = JCS_GRAYSCALE, .components = 1};
     struct blob jpg = encode_jpeg(gray, 16, 8, &opts);
     struct tiff_entry e = {TAG_ORIENTATION, TIFF_SHORT, 1, 6};
     struct blob tagged = add_app1(&jpg, NULL, "Exif\0\0", t, build_tiff(t, 1, &e, 1, 0));

@@ -10,6 +10,7 @@
  * when libdarknet.so is not installed.
  */
 #include "cloudrec.h"
+#include "image_builders.h"
 #include "tap.h"
 #include "internal.h"
 
@@ -38,140 +39,22 @@ static void (*dn_free_image)(dn_image m);
 static char tmpdir[] = "/tmp/cloudrec-image-darknet-XXXXXX";
 static unsigned char picture[W * H * 3];
 
-struct blob {
-    unsigned char *data;
-    size_t len;
-};
-
 /* ---- building the files --------------------------------------------------*/
 
 /* Encodes picture as a baseline JPEG (libjpeg defaults, quality 90). */
-static struct blob encode_jpeg(void)
+static struct blob encode_picture_jpeg(void)
 {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    unsigned char *mem = NULL;
-    unsigned long size = 0;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &mem, &size);
-    c.image_width = W;
-    c.image_height = H;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 90, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = picture + (size_t)c.next_scanline * W * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    return (struct blob){mem, size};
-}
-
-static void png_append(png_structp png, png_bytep data, size_t n)
-{
-    cr__buf_append(png_get_io_ptr(png), data, n);
-}
-
-static void png_flush_nothing(png_structp png)
-{
-    (void)png;
+    struct jpeg_opts o = {.in_space = JCS_RGB, .components = 3, .quality = 90};
+    return encode_jpeg(picture, W, H, &o);
 }
 
 /* Encodes picture as an RGB PNG with an eXIf chunk before and/or after the
  * image data (either may be NULL). */
-static struct blob encode_png(const struct blob *before, const struct blob *after)
+static struct blob encode_picture_png(const struct blob *before, const struct blob *after)
 {
-    struct cr_buf buf;
-    cr_buf_init(&buf, 0);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png), end = png_create_info_struct(png);
-    png_set_write_fn(png, &buf, png_append, png_flush_nothing);
-    png_set_IHDR(png, info, W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (before)
-        png_set_eXIf_1(png, info, (png_uint_32)before->len, before->data);
-    png_write_info(png, info);
-    for (int y = 0; y < H; y++)
-        png_write_row(png, picture + (size_t)y * W * 3);
-    if (after)
-        png_set_eXIf_1(png, end, (png_uint_32)after->len, after->data);
-    png_write_end(png, end);
-    png_destroy_info_struct(png, &end);
-    png_destroy_write_struct(&png, &info);
-    size_t len = 0;
-    unsigned char *data = (unsigned char *)cr__buf_steal(&buf, &len);
-    return (struct blob){data, len};
-}
-
-enum { TIFF_ASCII = 2, TIFF_SHORT = 3, TIFF_LONG = 4, TIFF_RATIONAL = 5 };
-#define TAG_ORIENTATION 0x0112
-
-/* One IFD0 entry; a SHORT value fills the first two bytes of the field. */
-struct tiff_entry {
-    uint16_t tag, type;
-    uint32_t count, value;
-};
-
-static void put16(unsigned char *p, int big, uint32_t v)
-{
-    p[big ? 0 : 1] = (unsigned char)(v >> 8);
-    p[big ? 1 : 0] = (unsigned char)v;
-}
-
-static void put32(unsigned char *p, int big, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[big ? 3 - i : i] = (unsigned char)(v >> (8 * i));
-}
-
-/* A TIFF block in t ("MM" when big, else "II"; IFD0 at 8 with the n entries,
- * no next IFD). Returns its length, 14 + 12n. */
-static size_t build_tiff(unsigned char *t, int big, const struct tiff_entry *e, int n)
-{
-    t[0] = t[1] = big ? 'M' : 'I';
-    put16(t + 2, big, 42);
-    put32(t + 4, big, 8);
-    put16(t + 8, big, (uint32_t)n);
-    for (int i = 0; i < n; i++) {
-        unsigned char *p = t + 10 + 12 * i;
-        put16(p, big, e[i].tag);
-        put16(p + 2, big, e[i].type);
-        put32(p + 4, big, e[i].count);
-        memset(p + 8, 0, 4);
-        if (e[i].type == TIFF_SHORT)
-            put16(p + 8, big, e[i].value);
-        else
-            put32(p + 8, big, e[i].value);
-    }
-    put32(t + 10 + 12 * n, big, 0);
-    return 14 + 12 * (size_t)n;
-}
-
-/* jpg with APP1 segments after SOI: `first` (if not NULL), then ident (6
- * bytes) + body (n bytes). */
-static struct blob add_app1(const struct blob *jpg, const struct blob *first, const char *ident,
-                            const unsigned char *body, size_t n)
-{
-    size_t pre = first ? 4 + first->len : 0;
-    struct blob out = {malloc(jpg->len + pre + 10 + n), jpg->len + pre + 10 + n};
-    unsigned char *p = out.data;
-    memcpy(p, jpg->data, 2);
-    if (first) {
-        memcpy(p + 2, "\xff\xe1", 2);
-        put16(p + 4, 1, (uint32_t)first->len + 2);
-        memcpy(p + 6, first->data, first->len);
-    }
-    p += 2 + pre;
-    memcpy(p, "\xff\xe1", 2);
-    put16(p + 2, 1, (uint32_t)(n + 8));
-    memcpy(p + 4, ident, 6);
-    memcpy(p + 10, body, n);
-    memcpy(p + 10 + n, jpg->data + 2, jpg->len - 2);
-    return out;
+    struct png_opts o = {.color_type = PNG_COLOR_TYPE_RGB, .bit_depth = 8, .exif = before,
+                         .exif_end = after};
+    return encode_png(picture, W, H, &o);
 }
 
 /* ---- the comparison ------------------------------------------------------*/
@@ -234,11 +117,11 @@ static void test_orientations(const struct blob *jpg)
         for (int o = 1; o <= 8; o++) {
             unsigned char t[64];
             struct tiff_entry e = {TAG_ORIENTATION, TIFF_SHORT, 1, (uint32_t)o};
-            struct blob tiff = {t, build_tiff(t, big, &e, 1)};
+            struct blob tiff = {t, build_tiff(t, big, &e, 1, 0)};
             char name[64];
             snprintf(name, sizeof(name), "%s-orientation-%d.jpg", big ? "mm" : "ii", o);
             compare_jpeg(jpg, NULL, "Exif\0\0", t, tiff.len, o >= 5, name);
-            struct blob png = encode_png(&tiff, NULL);
+            struct blob png = encode_picture_png(&tiff, NULL);
             snprintf(name, sizeof(name), "%s-orientation-%d.png", big ? "mm" : "ii", o);
             compare(&png, name, o >= 5 ? H : W, o >= 5 ? W : H);
             free(png.data);
@@ -251,14 +134,14 @@ static void test_png_placement(void)
     unsigned char t6[64], t3[64];
     struct tiff_entry e6 = {TAG_ORIENTATION, TIFF_SHORT, 1, 6};
     struct tiff_entry e3 = {TAG_ORIENTATION, TIFF_SHORT, 1, 3};
-    struct blob x6 = {t6, build_tiff(t6, 0, &e6, 1)}, x3 = {t3, build_tiff(t3, 1, &e3, 1)};
-    struct blob png = encode_png(NULL, &x6);
+    struct blob x6 = {t6, build_tiff(t6, 0, &e6, 1, 0)}, x3 = {t3, build_tiff(t3, 1, &e3, 1, 0)};
+    struct blob png = encode_picture_png(NULL, &x6);
     compare(&png, "exif-after-idat.png", H, W);
     free(png.data);
-    png = encode_png(&x6, &x3);
+    png = encode_picture_png(&x6, &x3);
     compare(&png, "exif-before-and-after-idat.png", H, W);
     free(png.data);
-    png = encode_png(&x3, &x6);
+    png = encode_picture_png(&x3, &x6);
     compare(&png, "exif-3-before-6-after-idat.png", W, H);
     free(png.data);
 }
@@ -268,16 +151,16 @@ static void test_broken(const struct blob *jpg)
 {
     unsigned char t[128];
     struct tiff_entry e6 = {TAG_ORIENTATION, TIFF_SHORT, 1, 6};
-    size_t n = build_tiff(t, 0, &e6, 1);
+    size_t n = build_tiff(t, 0, &e6, 1, 0);
     compare_jpeg(jpg, NULL, "Exif\0\0", t, 19, 0, "cut-inside-value.jpg");
     compare_jpeg(jpg, NULL, "Exif\0\0", t, 20, 1, "cut-after-value.jpg");
     compare_jpeg(jpg, NULL, "Exif\0\0", t, 6, 0, "cut-header.jpg");
     put16(t + 8, 0, 0xffff);
     compare_jpeg(jpg, NULL, "Exif\0\0", t, n, 1, "count-65535.jpg");
-    n = build_tiff(t, 0, &e6, 1);
+    n = build_tiff(t, 0, &e6, 1, 0);
     put32(t + 4, 0, 5000);
     compare_jpeg(jpg, NULL, "Exif\0\0", t, n, 0, "ifd0-past-end.jpg");
-    n = build_tiff(t, 1, &e6, 1);
+    n = build_tiff(t, 1, &e6, 1, 0);
     put16(t + 2, 1, 43);
     compare_jpeg(jpg, NULL, "Exif\0\0", t, n, 0, "magic-43.jpg");
 }
@@ -304,7 +187,7 @@ static void test_entries_before(const struct blob *jpg)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         unsigned char t[64];
         struct tiff_entry e[2] = {cases[i].first, {TAG_ORIENTATION, TIFF_SHORT, 1, 6}};
-        compare_jpeg(jpg, NULL, "Exif\0\0", t, build_tiff(t, i % 2, e, 2), cases[i].swapped,
+        compare_jpeg(jpg, NULL, "Exif\0\0", t, build_tiff(t, i % 2, e, 2, 0), cases[i].swapped,
                      cases[i].name);
     }
 }
@@ -314,17 +197,17 @@ static void test_loose_reading(const struct blob *jpg)
 {
     unsigned char t[64];
     struct tiff_entry as_long = {TAG_ORIENTATION, TIFF_LONG, 1, 6};
-    compare_jpeg(jpg, NULL, "Exif\0\0", t, build_tiff(t, 0, &as_long, 1), 1, "long-ii.jpg");
-    compare_jpeg(jpg, NULL, "Exif\0\0", t, build_tiff(t, 1, &as_long, 1), 0, "long-mm.jpg");
+    compare_jpeg(jpg, NULL, "Exif\0\0", t, build_tiff(t, 0, &as_long, 1, 0), 1, "long-ii.jpg");
+    compare_jpeg(jpg, NULL, "Exif\0\0", t, build_tiff(t, 1, &as_long, 1, 0), 0, "long-mm.jpg");
     struct tiff_entry e6 = {TAG_ORIENTATION, TIFF_SHORT, 1, 6};
-    size_t n = build_tiff(t, 1, &e6, 1);
+    size_t n = build_tiff(t, 1, &e6, 1, 0);
     compare_jpeg(jpg, NULL, "abcd\0\0", t, n, 1, "no-exif-ident.jpg");
     struct blob xmp = {(unsigned char *)"http://ns.adobe.com/xap/1.0/\0<x/>", 33};
     compare_jpeg(jpg, &xmp, "Exif\0\0", t, n, 0, "xmp-first.jpg");
     struct blob exif3 = {malloc(64), 0};
     struct tiff_entry e3 = {TAG_ORIENTATION, TIFF_SHORT, 1, 3};
     memcpy(exif3.data, "Exif\0\0", 6);
-    exif3.len = 6 + build_tiff(exif3.data + 6, 0, &e3, 1);
+    exif3.len = 6 + build_tiff(exif3.data + 6, 0, &e3, 1, 0);
     compare_jpeg(jpg, &exif3, "Exif\0\0", t, n, 0, "two-exif-3-then-6.jpg");
     free(exif3.data);
     t[0] = t[1] = 'X';
@@ -360,7 +243,7 @@ int main(void)
             px[1] = (unsigned char)(y * 255 / (H - 1));
             px[2] = (unsigned char)(x < W / 2 ? 40 : 200);
         }
-    struct blob jpg = encode_jpeg();
+    struct blob jpg = encode_picture_jpeg();
     compare(&jpg, "untagged.jpg", W, H);
     test_orientations(&jpg);
     test_png_placement();

@@ -1,6 +1,7 @@
 /* test_message.c - the queue message formats: round trips, the version rule,
  * required fields, limits, escaping, and failure responses. */
 #include "cloudrec.h"
+#include "message_equal.h"
 #include "tap.h"
 #include "internal.h"
 #include "pipeline/message.h"
@@ -39,27 +40,6 @@ static struct cr_response_msg sample_response(void)
     snprintf(m.worker, sizeof(m.worker), "w-1");
     m.processing_ms = 42;
     return m;
-}
-
-/* Field-by-field equality (struct padding is never compared). */
-static int same_request(const struct cr_request_msg *a, const struct cr_request_msg *b)
-{
-    return strcmp(a->id, b->id) == 0 && strcmp(a->name, b->name) == 0 &&
-           strcmp(a->input, b->input) == 0 && strcmp(a->key, b->key) == 0 &&
-           strcmp(a->reply, b->reply) == 0 && a->enqueued_ms == b->enqueued_ms;
-}
-
-static int same_response(const struct cr_response_msg *a, const struct cr_response_msg *b)
-{
-    if (strcmp(a->id, b->id) || strcmp(a->name, b->name) || strcmp(a->label, b->label) ||
-        a->num_top != b->num_top || strcmp(a->worker, b->worker) ||
-        a->processing_ms != b->processing_ms || strcmp(a->error, b->error))
-        return 0;
-    for (int i = 0; i < a->num_top; i++)
-        if (strcmp(a->top[i].label, b->top[i].label) ||
-            a->top[i].probability != b->top[i].probability)
-            return 0;
-    return 1;
 }
 
 static cr_status decode_req(const char *json, struct cr_request_msg *m, struct cr_error *err)

@@ -15,7 +15,9 @@
  *    Darknet under CR_ENGINE_AUTO.
  * The parts that need libdarknet.so skip when it is not installed.
  */
+#include "classifier_fixture.h"
 #include "cloudrec.h"
+#include "image_builders.h"
 #include "tap.h"
 #include "vision/native.h"
 #include "internal.h"
@@ -23,7 +25,6 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,23 +45,6 @@ static const char *const samples[] = {DATA "dog.jpg",   DATA "eagle.jpg",  DATA 
 
 static struct cr_model_paths paths;
 static char tmpdir[] = "/tmp/cloudrec-native-XXXXXX";
-
-/* CHECK_MSG with a formatted description. */
-static int checkf_at(int cond, const char *file, int line, const char *fmt, ...)
-{
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return tap_check(cond, what, file, line);
-}
-#define CHECKF(cond, ...) checkf_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-
-static void skip(const char *why)
-{
-    printf("ok %d # SKIP %s\n", ++tap_count, why);
-}
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
@@ -153,66 +137,25 @@ static void test_letterbox(void *dn)
 
 /* ---- generated images --------------------------------------------------------*/
 
-/* Encodes w x h pixels of `comps` components in colour space cs as JPEG. */
-static struct cr_buf encode_jpeg(const unsigned char *px, int w, int h, int comps, J_COLOR_SPACE cs)
+/* Encodes w x h pixels of `comps` components in colour space cs as a JPEG
+ * of random quality. */
+static struct blob random_quality_jpeg(const unsigned char *px, int w, int h, int comps,
+                                       J_COLOR_SPACE cs)
 {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    unsigned char *mem = NULL;
-    unsigned long size = 0;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &mem, &size);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = comps;
-    c.in_color_space = cs;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, rand_in(50, 95), TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)px + (size_t)c.next_scanline * w * comps;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    cr__buf_append(&b, mem, size);
-    free(mem);
-    return b;
+    struct jpeg_opts o = {.in_space = cs, .components = comps, .quality = rand_in(50, 95)};
+    return encode_jpeg(px, w, h, &o);
 }
 
-static void png_append(png_structp png, png_bytep data, size_t n)
+/* Encodes w x h 8-bit pixels of PNG colour type `type` as a PNG. */
+static struct blob png_of_type(const unsigned char *px, int w, int h, int type)
 {
-    cr__buf_append(png_get_io_ptr(png), data, n);
-}
-
-static void png_flush_nothing(png_structp png)
-{
-    (void)png;
-}
-
-static struct cr_buf encode_png(const unsigned char *px, int w, int h, int comps, int type)
-{
-    struct cr_buf b;
-    cr_buf_init(&b, 0);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    png_set_write_fn(png, &b, png_append, png_flush_nothing);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, type, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++)
-        png_write_row(png, (png_bytep)px + (size_t)y * w * comps);
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return b;
+    struct png_opts o = {.color_type = type, .bit_depth = 8};
+    return encode_png(px, w, h, &o);
 }
 
 /* Image number i: its kind cycles through six colour types; its size
  * ranges from thumbnails to large photos and very wide or tall strips. */
-static struct cr_buf generated(int i, char *what, size_t what_len)
+static struct blob generated(int i, char *what, size_t what_len)
 {
     static const char *const kinds[] = {"grey JPEG", "RGB JPEG", "CMYK JPEG",
                                         "RGB PNG",   "grey+alpha PNG", "RGBA PNG"};
@@ -229,14 +172,14 @@ static struct cr_buf generated(int i, char *what, size_t what_len)
     unsigned char *px = malloc((size_t)w * h * comps[kind]);
     paint(px, w, h, comps[kind]);
     snprintf(what, what_len, "image %d: %dx%d %s", i, w, h, kinds[kind]);
-    struct cr_buf b;
+    struct blob b;
     switch (kind) {
-    case 0: b = encode_jpeg(px, w, h, 1, JCS_GRAYSCALE); break;
-    case 1: b = encode_jpeg(px, w, h, 3, JCS_RGB); break;
-    case 2: b = encode_jpeg(px, w, h, 4, JCS_CMYK); break;
-    case 3: b = encode_png(px, w, h, 3, PNG_COLOR_TYPE_RGB); break;
-    case 4: b = encode_png(px, w, h, 2, PNG_COLOR_TYPE_GRAY_ALPHA); break;
-    default: b = encode_png(px, w, h, 4, PNG_COLOR_TYPE_RGBA); break;
+    case 0: b = random_quality_jpeg(px, w, h, 1, JCS_GRAYSCALE); break;
+    case 1: b = random_quality_jpeg(px, w, h, 3, JCS_RGB); break;
+    case 2: b = random_quality_jpeg(px, w, h, 4, JCS_CMYK); break;
+    case 3: b = png_of_type(px, w, h, PNG_COLOR_TYPE_RGB); break;
+    case 4: b = png_of_type(px, w, h, PNG_COLOR_TYPE_GRAY_ALPHA); break;
+    default: b = png_of_type(px, w, h, PNG_COLOR_TYPE_RGBA); break;
     }
     free(px);
     return b;
@@ -261,7 +204,7 @@ static void test_generated(struct cr_classifier *nat, struct cr_classifier *dn)
     int agree = 0;
     for (int i = 0; i < N_GENERATED; i++) {
         char what[128];
-        struct cr_buf img = generated(i, what, sizeof(what));
+        struct blob img = generated(i, what, sizeof(what));
         struct cr_prediction a[5], b[5];
         size_t na = 0, nb = 0;
         struct cr_error err = {0};
@@ -273,7 +216,7 @@ static void test_generated(struct cr_classifier *nat, struct cr_classifier *dn)
             DIAG("%s: native %s %s %.6f, Darknet %s %.6f", what, cr_status_name(sa), a[0].label,
                  a[0].probability, b[0].label, b[0].probability);
         }
-        cr_buf_clear(&img);
+        blob_clear(&img);
     }
     CHECKF(agree == N_GENERATED, "%d of %d generated images: same top-5, within 1e-4", agree,
            N_GENERATED);
@@ -386,16 +329,7 @@ static void test_two_engine_threads(struct cr_classifier *one)
 
 static const char *write_tmp(const char *name, const void *data, size_t len)
 {
-    static char path[8][512];
-    static int next;
-    char *p = path[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    FILE *f = fopen(p, "wb");
-    if (f) {
-        fwrite(data, 1, len, f);
-        fclose(f);
-    }
-    return p;
+    return fixture_write(tmpdir, name, data, len);
 }
 
 static void test_bad_weights(void)
@@ -525,12 +459,8 @@ static void test_mangled_cfgs(const char *tiny)
 int main(void)
 {
     struct cr_error err = {0};
-    if (!CHECK(mkdtemp(tmpdir) != NULL))
+    if (!fixture_begin(tmpdir, &paths))
         return tap_done();
-    if (!CHECK(cr_model_resolve(NULL, &paths, &err) == CR_OK)) {
-        DIAG("%s", err.message);
-        return tap_done();
-    }
     struct cr_buf tiny;
     cr_buf_init(&tiny, 0);
     CHECK(cr__file_read(paths.cfg, 0, &tiny, NULL) == CR_OK);
@@ -544,7 +474,7 @@ int main(void)
         if (dn)
             test_generated(nat, dn);
     } else {
-        skip("libdarknet.so is not installed: no comparison with Darknet");
+        tap_skipf("libdarknet.so is not installed: no comparison with Darknet");
     }
     if (nat) {
         test_threads_share(nat);
@@ -559,8 +489,6 @@ int main(void)
     cr_buf_clear(&tiny);
     if (lib)
         dlclose(lib);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    CHECK(system(cmd) == 0);
+    fixture_end(tmpdir);
     return tap_done();
 }

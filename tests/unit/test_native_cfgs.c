@@ -17,7 +17,6 @@
 #include "internal.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,29 +43,6 @@ static const char *const cfgs[] = {
     "resnext50", "resnext101-32x4d", "resnext152-32x4d", "densenet201", "alexnet",
     "vgg-16",
 };
-
-/* CHECK_MSG with a formatted description. */
-static int checkf_at(int cond, const char *file, int line, const char *fmt, ...)
-{
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return tap_check(cond, what, file, line);
-}
-#define CHECKF(cond, ...) checkf_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-
-/* A TAP skip line that says why. */
-static void skip(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("ok %d # SKIP ", ++tap_count);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
 
 static char tmpdir[] = "/tmp/cloudrec-native-cfgs-XXXXXX";
 
@@ -225,7 +201,7 @@ static void test_cfg(const char *name, uint64_t seed)
         return;
     }
     if (UNDER_ASAN && weight_count(&net) > ASAN_MAX_WEIGHTS) {
-        skip("%s: %zu weights; the largest networks are not run under ASan (memory and time)",
+        tap_skipf("%s: %zu weights; the largest networks are not run under ASan (memory and time)",
              name, weight_count(&net));
     } else if (CHECKF(write_weights(&net, weights, seed) > 0, "%s: random weights written",
                          name)) {
@@ -238,7 +214,7 @@ static void test_cfg(const char *name, uint64_t seed)
 int main(void)
 {
     if (access(DARKNET_LIB, R_OK) != 0 || access(CFG_DIR "tiny.cfg", R_OK) != 0) {
-        skip("Darknet (%s) or its cfgs are not installed", DARKNET_LIB);
+        tap_skipf("Darknet (%s) or its cfgs are not installed", DARKNET_LIB);
         return tap_done();
     }
     if (!CHECK(mkdtemp(tmpdir) != NULL))
