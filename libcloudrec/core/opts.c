@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -84,9 +85,27 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
     return 1;
 }
 
+/* Parses all of s as a finite double within o's bounds; 0 on any error. */
+static int parse_double(const struct cr__opt *o, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < (double)o->lo ||
+        ((o->flags & CR__OPT_ABOVE_LO) && v == (double)o->lo) ||
+        (o->hi > o->lo && v > (double)o->hi))
+        return 0;
+    *out = v;
+    return 1;
+}
+
 /* Stores the typed value s in o's field; 0 when s is not a value of o. */
 static int store(const struct cr__opt *o, void *cmd, const char *s)
 {
+    if (o->type == CR__OPT_FN)
+        return o->apply(cmd, s);
+    if (o->type == CR__OPT_DOUBLE)
+        return parse_double(o, s, (double *)field(o, cmd));
     if (o->type == CR__OPT_LIST) {
         struct cr__opt_list *l = field(o, cmd);
         if (l->n >= CR__OPT_LIST_MAX)
@@ -140,6 +159,28 @@ static void choice_list(const struct cr__opt *o, char *out, size_t n)
     }
 }
 
+/* The accepted values of a number or choice option into out (size n):
+ * "1..256", "at least 1" (no real upper bound) or "a, b or c"; "" for
+ * strings and flags. */
+static void range_text(const struct cr__opt *o, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (o->type == CR__OPT_CHOICE)
+        choice_list(o, out, n);
+    else if (o->type == CR__OPT_LIST)
+        snprintf(out, n, "repeatable");
+    else if (o->type == CR__OPT_DOUBLE && o->hi > o->lo)
+        snprintf(out, n, "%lld..%lld", o->lo, o->hi);
+    else if (o->type == CR__OPT_DOUBLE)
+        snprintf(out, n, "%s %lld", (o->flags & CR__OPT_ABOVE_LO) ? "above" : "at least", o->lo);
+    else if (o->type == CR__OPT_FN)
+        ;
+    else if (o->type != CR__OPT_STR && o->type != CR__OPT_BOOL && o->hi >= INT_MAX)
+        snprintf(out, n, "at least %lld", o->lo);
+    else if (o->type != CR__OPT_STR && o->type != CR__OPT_BOOL)
+        snprintf(out, n, "%lld..%lld", o->lo, o->hi);
+}
+
 /* Prints why s is not a value of o (from where: "" or " ($ENV)"). */
 static void bad_value(const struct cr__program *p, const struct cr__opt *o, const char *s,
                       const char *from)
@@ -151,6 +192,13 @@ static void bad_value(const struct cr__program *p, const struct cr__opt *o, cons
     } else if (o->type == CR__OPT_LIST) {
         fprintf(stderr, "%s: --%s can be given %d times at most\n", p->name, o->name,
                 CR__OPT_LIST_MAX);
+    } else if (o->type == CR__OPT_FN) {
+        /* apply printed why */
+    } else if (o->type == CR__OPT_DOUBLE) {
+        char range[64];
+        range_text(o, range, sizeof(range));
+        fprintf(stderr, "%s: --%s%s must be a number, %s, got '%s'\n", p->name, o->name, from,
+                range, s);
     } else {
         fprintf(stderr, "%s: --%s%s must be a number from %lld to %lld, got '%s'\n", p->name,
                 o->name, from, o->lo, o->hi, s);
@@ -183,6 +231,12 @@ static int apply_env(const struct cr__program *p, void *cmd)
     return 1;
 }
 
+/* 1 when o takes a value on the command line. */
+static int takes_value(const struct cr__opt *o)
+{
+    return o->type == CR__OPT_FN ? o->takes_value : o->type != CR__OPT_BOOL;
+}
+
 /* The getopt_long table: the declared options (val = index), then the
  * common ones. Owned by the caller (free). */
 static struct option *getopt_table(const struct cr__program *p)
@@ -192,7 +246,7 @@ static struct option *getopt_table(const struct cr__program *p)
         return NULL;
     for (size_t i = 0; i < p->n_opts; i++)
         t[i] = (struct option){p->opts[i].name,
-                               p->opts[i].type == CR__OPT_BOOL ? no_argument : required_argument,
+                               takes_value(&p->opts[i]) ? required_argument : no_argument,
                                NULL, OPT_INDEX + (int)i};
     t[p->n_opts] = (struct option){"help", no_argument, NULL, OPT_HELP};
     t[p->n_opts + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
@@ -222,7 +276,7 @@ static void short_options(const struct cr__program *p, char *out, size_t n)
     for (size_t i = 0; i < p->n_opts && len + 3 < n; i++)
         if (p->opts[i].short_name) {
             out[len++] = p->opts[i].short_name;
-            if (p->opts[i].type != CR__OPT_BOOL)
+            if (takes_value(&p->opts[i]))
                 out[len++] = ':';
             out[len] = '\0';
         }
@@ -362,21 +416,6 @@ static void flag_text(const struct cr__opt *o, char *out, size_t n)
     snprintf(out, n, "%s--%s%s%s", s, o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
 }
 
-/* The accepted values of a number or choice option into out (size n):
- * "1..256", "at least 1" (no real upper bound) or "a, b or c"; "" for
- * strings and flags. */
-static void range_text(const struct cr__opt *o, char *out, size_t n)
-{
-    out[0] = '\0';
-    if (o->type == CR__OPT_CHOICE)
-        choice_list(o, out, n);
-    else if (o->type == CR__OPT_LIST)
-        snprintf(out, n, "repeatable");
-    else if (o->type != CR__OPT_STR && o->type != CR__OPT_BOOL && o->hi >= INT_MAX)
-        snprintf(out, n, "at least %lld", o->lo);
-    else if (o->type != CR__OPT_STR && o->type != CR__OPT_BOOL)
-        snprintf(out, n, "%lld..%lld", o->lo, o->hi);
-}
 
 /* o's help text with "(RANGE; default D)" and "[$ENV]", where they apply,
  * after its first line. */
@@ -504,6 +543,11 @@ void cr__argv_clear(struct cr__argv *a)
 /* 1 when o's field differs between cmd and def (the defaults). */
 static int differs(const struct cr__opt *o, const void *cmd, const void *def)
 {
+    if (o->type == CR__OPT_FN)
+        return 0; /* not expressible: never passed */
+    if (o->type == CR__OPT_DOUBLE)
+        return *(const double *)((const char *)cmd + o->offset) !=
+               *(const double *)((const char *)def + o->offset);
     if (o->type == CR__OPT_LIST)
         return ((const struct cr__opt_list *)((const char *)cmd + o->offset))->n > 0;
     if (o->type != CR__OPT_STR)
@@ -531,6 +575,11 @@ static cr_status append_opt(const struct cr__opt *o, const void *cmd, struct cr_
             cr__argv_addf(out, "--%s", o->name);
             cr__argv_add(out, l->v[i]);
         }
+        return CR_OK;
+    }
+    if (o->type == CR__OPT_DOUBLE) {
+        cr__argv_addf(out, "--%s", o->name);
+        cr__argv_addf(out, "%.17g", *(const double *)((const char *)cmd + o->offset));
         return CR_OK;
     }
     if (o->type == CR__OPT_STR) {
@@ -583,6 +632,19 @@ cr_status cr__opts_argv(const struct cr__program *p, const void *cmd, struct cr_
     if (st == CR_OK && out->failed)
         st = cr__fail(err, CR_ERR_NOMEM, "%s: out of memory", p->name);
     return st == CR_OK ? st : cr__fail_prefix(err, st, "%s ", p->name);
+}
+
+int cr__opts_set(const struct cr__program *p, void *cmd, const char *name, const char *value)
+{
+    for (size_t i = 0; i < p->n_opts; i++)
+        if (strcmp(p->opts[i].name, name) == 0) {
+            if (store(&p->opts[i], cmd, value))
+                return 1;
+            bad_value(p, &p->opts[i], value, "");
+            return 0;
+        }
+    fprintf(stderr, "%s: no option --%s\n", p->name, name);
+    return 0;
 }
 
 const char *cr__opts_flag(const struct cr__program *p, size_t offset)

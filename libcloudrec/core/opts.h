@@ -36,6 +36,9 @@ enum cr__opt_type {
     CR__OPT_U64,    /* uint64_t */
     CR__OPT_CHOICE, /* an int-sized enum: the value names one of choices */
     CR__OPT_LIST,   /* struct cr__opt_list: each use appends its value */
+    CR__OPT_DOUBLE, /* double, finite, >= lo (> lo with CR__OPT_ABOVE_LO), <= hi
+                       when hi > lo */
+    CR__OPT_FN,     /* apply(cmd, value) does what the option means; offset unused */
 };
 
 /* The field of a repeatable option: the values in order, NULL-terminated. */
@@ -56,7 +59,12 @@ enum {
     CR__OPT_ZERO_IS_NONE = 2u, /* a number: 0 on the command line is stored as -1
                                   (the library's "no limit"), and -1 is written
                                   back as 0 */
+    CR__OPT_ABOVE_LO = 4u,     /* CR__OPT_DOUBLE: the value must be above lo */
 };
+
+/* What a CR__OPT_FN option does with its value (NULL for a flag without
+ * one): 1 when applied, 0 after printing why it is refused. */
+typedef int (*cr__opt_apply_fn)(void *cmd, const char *value);
 
 /* One option of a program. Numbers are checked against [lo, hi] as typed,
  * then multiplied by scale (0 = 1) into the field. */
@@ -76,6 +84,8 @@ struct cr__opt {
     int scale;
     unsigned flags;      /* CR__OPT_REQUIRED | CR__OPT_ZERO_IS_NONE */
     const struct cr__opt_choice *choices; /* CR__OPT_CHOICE: ends with {NULL, 0} */
+    cr__opt_apply_fn apply;               /* CR__OPT_FN */
+    int takes_value;                      /* CR__OPT_FN: 1 when it takes a value */
 };
 
 /* Whether a program takes operands. */
@@ -148,12 +158,19 @@ void cr__argv_clear(struct cr__argv *a);
  * Appends "--name value" to out for every option whose field in cmd differs
  * from its default (cr__opts_defaults), in declaration order: the command
  * line that makes cr__opts_parse give back cmd. A CR__OPT_ZERO_IS_NONE
- * field left 0 means the library's default and is not passed. CR_ERR_INVALID when a
+ * field left 0 means the library's default and is not passed; CR__OPT_FN
+ * options are never passed (only programs the library does not launch
+ * have them). CR_ERR_INVALID when a
  * field holds a value its option cannot express (out of range, not a
  * choice), CR_ERR_NOMEM when out failed.
  */
 cr_status cr__opts_argv(const struct cr__program *p, const void *cmd, struct cr__argv *out,
                         struct cr_error *err);
+
+/* Applies one option by name (without "--") to cmd as if it was on the
+ * command line: 1 when done, 0 after printing why not (no such option, a
+ * bad value). For a command that re-runs with one option changed. */
+int cr__opts_set(const struct cr__program *p, void *cmd, const char *name, const char *value);
 
 /* The name (without "--") of the option that sets the field at offset in
  * p's command struct; NULL when none does. */
