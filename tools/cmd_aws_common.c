@@ -10,75 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int aws_cli_option(struct aws_cli *a, int c, const char *arg)
+int aws_cli_parse(const struct cr__program *p, struct aws_cli *a, void *cmd, int argc,
+                  char **argv, const char *prog, const char *service)
 {
-    switch (c) {
-    case AWS_OPT_REGION:
-        a->region = arg;
-        return 1;
-    case AWS_OPT_ENDPOINT:
-        a->endpoint_url = arg;
-        return 1;
-    case AWS_OPT_PROFILE:
-        a->profile = arg;
-        return 1;
-    case AWS_OPT_JSON:
-        a->json = 1;
-        return 1;
-    case 'v':
-        a->verbose = 1;
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* The shared option table followed by the command's own. */
-static struct option *merged_options(const struct option *own)
-{
-    static const struct option common[] = {
-        {"region", required_argument, NULL, AWS_OPT_REGION},
-        {"endpoint-url", required_argument, NULL, AWS_OPT_ENDPOINT},
-        {"profile", required_argument, NULL, AWS_OPT_PROFILE},
-        {"json", no_argument, NULL, AWS_OPT_JSON},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'}};
-    size_t n_own = 0, n_common = sizeof(common) / sizeof(common[0]);
-    while (own && own[n_own].name)
-        n_own++;
-    struct option *all = calloc(n_common + n_own + 1, sizeof(*all));
-    if (!all)
-        return NULL;
-    memcpy(all, common, sizeof(common));
-    if (n_own)
-        memcpy(all + n_common, own, n_own * sizeof(*own));
-    return all;
-}
-
-int aws_cli_getopt(struct aws_cli *a, int argc, char **argv, const struct option *own,
-                   const char *shortopts, aws_cli_opt_fn fn, void *ctx, void (*usage)(FILE *))
-{
-    struct option *all = merged_options(own);
-    char shorts[64];
-    snprintf(shorts, sizeof(shorts), "vh%s", shortopts ? shortopts : "");
-    int rc = -1, c;
-    if (!all)
-        return aws_cli_usage_error(a, "out of memory");
-    optind = 0; /* glibc: 0 reinitializes getopt (an earlier parse may have used "+") */
-    while (rc < 0 && (c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
-        if (aws_cli_option(a, c, optarg))
-            continue;
-        if (c == 'h') {
-            usage(stdout);
-            rc = AWS_EXIT_OK;
-        } else if (c == '?' || c == ':' || !fn) {
-            usage(stderr);
-            rc = AWS_EXIT_USAGE;
-        } else if (fn(ctx, a, c, optarg) != 0) {
-            rc = AWS_EXIT_USAGE;
-        }
-    }
-    free(all);
+    int rc = cr__opts_parse(p, argc, argv, cmd, NULL);
+    a->prog = prog;
+    a->service = service;
     return rc;
 }
 

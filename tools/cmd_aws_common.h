@@ -1,7 +1,7 @@
 /*
  * cmd_aws_common.h - what the `cloudrec s3|sqs|ec2` subcommands share
  * (cmd_aws_common.c): the AWS flags (--region, --endpoint-url, --profile,
- * --json, -v), opening the context, one-line errors, exit statuses and a
+ * --json, -v) as declarations, parsing, opening the context, one-line errors, exit statuses and a
  * few output helpers. Each family lives in its own file (cmd_s3.c,
  * cmd_sqs.c, cmd_ec2.c); cloudrec.c only dispatches to them.
  */
@@ -11,27 +11,34 @@
 #include "cloudrec.h"
 #include "core/json.h"
 
-#include <getopt.h>
+#include "core/opts.h"
+
+#include <stddef.h>
 #include <stdio.h>
 
 enum { AWS_EXIT_OK = 0, AWS_EXIT_FAIL = 1, AWS_EXIT_USAGE = 2 };
 
-/* Option codes of the shared flags (outside the ASCII range so that they
- * never clash with a command's own short options). */
-enum { AWS_OPT_REGION = 0x100, AWS_OPT_ENDPOINT, AWS_OPT_PROFILE, AWS_OPT_JSON };
+/* The shared flags, declared over a command struct T whose member `a` is
+ * its struct aws_cli: the first entries of every family's option table. */
+#define AWS_CLI_OPTS(T)                                                                           \
+    {.name = "region", .type = CR__OPT_STR, .offset = offsetof(T, a.region), .metavar = "R",     \
+     .help = "AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, profile)"},                  \
+        {.name = "endpoint-url", .type = CR__OPT_STR, .offset = offsetof(T, a.endpoint_url),     \
+         .metavar = "URL",                                                                        \
+         .help = "service endpoint (default: $AWS_ENDPOINT_URL_<SERVICE>, $AWS_ENDPOINT_URL, "   \
+                 "then AWS)"},                                                                    \
+        {.name = "profile", .type = CR__OPT_STR, .offset = offsetof(T, a.profile),               \
+         .metavar = "NAME",                                                                       \
+         .help = "profile of ~/.aws/credentials (default: $AWS_PROFILE, env keys)"},              \
+        {.name = "json", .type = CR__OPT_BOOL, .offset = offsetof(T, a.json),                    \
+         .help = "one JSON document on stdout instead of a table"},                               \
+        {.name = "verbose", .short_name = 'v', .type = CR__OPT_BOOL,                             \
+         .offset = offsetof(T, a.verbose),                                                        \
+         .help = "say which region, endpoint and credentials source are used on stderr "         \
+                 "(never a secret; `cloudrec -v ...` logs requests)"}
 
-/* The shared flags' help lines. */
-#define AWS_COMMON_HELP                                                                            \
-    "Common flags:\n"                                                                              \
-    "  --region R          AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, profile)\n"      \
-    "  --endpoint-url URL  service endpoint (default: $AWS_ENDPOINT_URL_<SERVICE>,\n"              \
-    "                      $AWS_ENDPOINT_URL, then AWS)\n"                                         \
-    "  --profile NAME      profile of ~/.aws/credentials (default: $AWS_PROFILE, env keys)\n"      \
-    "  --json              one JSON document on stdout instead of a table\n"                       \
-    "  -v, --verbose       say which region, endpoint and credentials source are used\n"           \
-    "                      on stderr (never a secret; `cloudrec -v ...` logs requests)\n"          \
-    "  -h, --help          this help\n"                                                            \
-    "Exit status: 0 success, 1 the request failed, 2 usage error.\n"
+/* The end of every family's --help. */
+#define AWS_CLI_EPILOG "Exit status: 0 success, 1 the request failed, 2 usage error.\n"
 
 /* Settings every AWS subcommand takes. */
 struct aws_cli {
@@ -44,22 +51,14 @@ struct aws_cli {
     int verbose;
 };
 
-/* Handles a shared option code c (with optarg); 1 when it was one. */
-int aws_cli_option(struct aws_cli *a, int c, const char *arg);
-
-/* A command's handler for its own options: returns 0 when arg is fine,
- * else prints why and returns AWS_EXIT_USAGE. */
-typedef int (*aws_cli_opt_fn)(void *ctx, struct aws_cli *a, int c, const char *arg);
-
 /*
- * Runs getopt_long over argv (argv[0] is the command's name) with the
- * shared flags plus own[] (terminated by a zero entry) and the short
- * options in shortopts; own options go to fn. Returns -1 to carry on
- * (positional arguments start at optind), or the exit status: 0 after
- * --help (usage printed on stdout), 2 for a bad flag (usage on stderr).
+ * Parses a family's command line (argv[0] is the command, "put") into cmd
+ * with p, whose table starts with AWS_CLI_OPTS, then names a (the struct
+ * aws_cli inside cmd) prog and service. Returns -1 to carry on (operands
+ * from optind on), else the exit status (0 after --help).
  */
-int aws_cli_getopt(struct aws_cli *a, int argc, char **argv, const struct option *own,
-                   const char *shortopts, aws_cli_opt_fn fn, void *ctx, void (*usage)(FILE *));
+int aws_cli_parse(const struct cr__program *p, struct aws_cli *a, void *cmd, int argc,
+                  char **argv, const char *prog, const char *service);
 
 /*
  * Opens the AWS context for a (caller frees it with cr_aws_free). On

@@ -3,63 +3,12 @@
  * cloudrec/ec2.h.
  */
 #include "cmd_aws_common.h"
-#include "tool_util.h"
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ITEMS 16 /* tags, groups, filters, values per filter, ids */
-
-enum {
-    EC2_OPT_IMAGE = 0x400,
-    EC2_OPT_TYPE,
-    EC2_OPT_COUNT,
-    EC2_OPT_MIN,
-    EC2_OPT_MAX,
-    EC2_OPT_USER_DATA,
-    EC2_OPT_USER_DATA_TEXT,
-    EC2_OPT_TAG,
-    EC2_OPT_KEY,
-    EC2_OPT_SG_ID,
-    EC2_OPT_SG,
-    EC2_OPT_SUBNET,
-    EC2_OPT_PROFILE,
-    EC2_OPT_CLIENT_TOKEN,
-    EC2_OPT_SHUTDOWN_TERMINATES,
-    EC2_OPT_FILTER,
-    EC2_OPT_TAG_KEY,
-    EC2_OPT_STATE,
-    EC2_OPT_ID,
-    EC2_OPT_MAX_RESULTS,
-    EC2_OPT_TOKEN,
-    EC2_OPT_ONE_PAGE
-};
-
-void cloudrec_ec2_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cloudrec ec2 run --image AMI [--type T] [--count N | --min N --max N]\n"
-            "                        [--user-data FILE | --user-data-text TEXT] [--tag K=V]...\n"
-            "                        [--key NAME] [--security-group-id ID]...\n"
-            "                        [--security-group NAME]... [--subnet ID]\n"
-            "                        [--instance-profile NAME|ARN] [--client-token T]\n"
-            "                        [--shutdown-terminates]\n"
-            "       cloudrec ec2 ls [--tag K=V]... [--tag-key K]... [--state S[,S...]]\n"
-            "                       [--filter NAME=V[,V...]]... [--id ID]...\n"
-            "                       [--max-results N] [--token T] [--one-page]\n"
-            "       cloudrec ec2 terminate ID...\n"
-            "\n"
-            "run        launches instances (type default t2.micro, count 1) tagged with every\n"
-            "           --tag from the start; user data is sent base64-encoded.\n"
-            "ls         lists instances matching every filter (--tag K=V is tag:K, --state is\n"
-            "           instance-state-name); pages of --max-results (5..1000) are followed\n"
-            "           unless --one-page.\n"
-            "terminate  terminates the instances and shows each one's state change.\n"
-            "At most %d of each repeated flag.\n"
-            "\n" AWS_COMMON_HELP,
-            MAX_ITEMS);
-}
 
 /* One --filter/--tag/--state: a name and its values (split copies). */
 struct ec2_filter_arg {
@@ -147,129 +96,121 @@ static int add_filter_kv(struct ec2_args *s, struct aws_cli *a, const char *pref
     return add_filter(s, a, prefix, name, eq + 1);
 }
 
-/* Parses a count flag. */
-static int count_opt(struct aws_cli *a, const char *flag, const char *arg, long long *out)
-{
-    if (tool_parse_int(arg, 1, 1000, out))
-        return 0;
-    return aws_cli_usage_error(a, "%s must be 1..1000, got '%s'", flag, arg);
-}
+/* What an ec2 command line holds. */
+struct ec2_line {
+    struct aws_cli a;
+    struct ec2_args s;
+};
 
-/* Handles run's flags (0 when c is not one of them: *handled stays 0). */
-static int run_opt(struct ec2_args *s, struct aws_cli *a, int c, const char *arg, int *handled)
+enum { EC2_TAG = 1, EC2_FILTER, EC2_TAG_KEY, EC2_STATE, EC2_ID, EC2_SG_ID, EC2_SG };
+
+/* The repeated flags, which copy and split their values (CR__OPT_FN). */
+static int ec2_apply(void *cmd, const struct cr__opt *o, const char *arg)
 {
-    *handled = 1;
-    switch (c) {
-    case EC2_OPT_IMAGE:
-        s->run.image_id = arg;
-        return 0;
-    case EC2_OPT_TYPE:
-        s->run.instance_type = arg;
-        return 0;
-    case EC2_OPT_COUNT:
-        return count_opt(a, "--count", arg, &s->count);
-    case EC2_OPT_MIN:
-        return count_opt(a, "--min", arg, &s->min);
-    case EC2_OPT_MAX:
-        return count_opt(a, "--max", arg, &s->max);
-    case EC2_OPT_USER_DATA:
-        s->user_data_file = arg;
-        return 0;
-    case EC2_OPT_USER_DATA_TEXT:
-        s->user_data_text = arg;
-        return 0;
-    case EC2_OPT_KEY:
-        s->run.key_name = arg;
-        return 0;
-    case EC2_OPT_SG_ID:
-        return push(a, s->sg_ids, &s->run.num_security_group_ids, arg, "security group ids");
-    case EC2_OPT_SG:
-        return push(a, s->sg_names, &s->run.num_security_group_names, arg, "security groups");
-    case EC2_OPT_SUBNET:
-        s->run.subnet_id = arg;
-        return 0;
-    case EC2_OPT_PROFILE:
-        s->profile = arg;
-        return 0;
-    case EC2_OPT_CLIENT_TOKEN:
-        s->run.client_token = arg;
-        return 0;
-    case EC2_OPT_SHUTDOWN_TERMINATES:
-        s->run.shutdown_terminates = 1;
-        return 0;
+    struct ec2_args *s = &((struct ec2_line *)cmd)->s;
+    struct aws_cli a = {.prog = "cloudrec ec2"};
+    switch (o->code) {
+    case EC2_TAG:
+        return add_tag(s, &a, arg) == 0 && add_filter_kv(s, &a, "tag:", arg) == 0;
+    case EC2_FILTER:
+        return add_filter_kv(s, &a, "", arg) == 0;
+    case EC2_TAG_KEY:
+        return add_filter(s, &a, "", "tag-key", arg) == 0;
+    case EC2_STATE:
+        return add_filter(s, &a, "", "instance-state-name", arg) == 0;
+    case EC2_ID:
+        return push(&a, s->ids, &s->ls.num_instance_ids, arg, "instance ids") == 0;
+    case EC2_SG_ID:
+        return push(&a, s->sg_ids, &s->run.num_security_group_ids, arg, "security group ids") ==
+               0;
     default:
-        *handled = 0;
-        return 0;
+        return push(&a, s->sg_names, &s->run.num_security_group_names, arg, "security groups") ==
+               0;
     }
 }
 
-/* Handles the ec2 commands' own flags. */
-static int ec2_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
-{
-    struct ec2_args *s = ctx;
-    int handled, rc = run_opt(s, a, c, arg, &handled);
-    if (handled)
-        return rc;
-    long long v;
-    switch (c) {
-    case EC2_OPT_TAG:
-        return add_tag(s, a, arg) || add_filter_kv(s, a, "tag:", arg);
-    case EC2_OPT_FILTER:
-        return add_filter_kv(s, a, "", arg);
-    case EC2_OPT_TAG_KEY:
-        return add_filter(s, a, "", "tag-key", arg);
-    case EC2_OPT_STATE:
-        return add_filter(s, a, "", "instance-state-name", arg);
-    case EC2_OPT_ID:
-        return push(a, s->ids, &s->ls.num_instance_ids, arg, "instance ids");
-    case EC2_OPT_TOKEN:
-        s->ls.next_token = arg;
-        return 0;
-    case EC2_OPT_ONE_PAGE:
-        s->one_page = 1;
-        return 0;
-    case EC2_OPT_MAX_RESULTS:
-        if (!tool_parse_int(arg, CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, &v))
-            return aws_cli_usage_error(a, "--max-results must be %d..%d, got '%s'",
-                                       CR_EC2_MIN_RESULTS, CR_EC2_MAX_RESULTS, arg);
-        s->ls.max_results = (int)v;
-        return 0;
-    default:
-        return AWS_EXIT_USAGE;
-    }
-}
+#define EC(f) offsetof(struct ec2_line, s.f)
+#define EC2_FN(n, c, m, h)                                                                        \
+    {.name = n, .type = CR__OPT_FN, .apply = ec2_apply, .takes_value = 1, .code = c,             \
+     .metavar = m, .help = h}
 
-/* Parses the flags; -1 to carry on, else the exit status. */
-static int ec2_getopt(struct aws_cli *a, struct ec2_args *s, int argc, char **argv)
+static const struct cr__opt ec2_opts[] = {
+    AWS_CLI_OPTS(struct ec2_line),
+    {.name = "image", .type = CR__OPT_STR, .offset = EC(run.image_id), .metavar = "AMI",
+     .help = "run: the image (required there)"},
+    {.name = "type", .type = CR__OPT_STR, .offset = EC(run.instance_type), .metavar = "T",
+     .help = "run: the instance type (default t2.micro)"},
+    {.name = "count", .type = CR__OPT_I64, .offset = EC(count), .metavar = "N",
+     .help = "run: how many (default 1)", .lo = 1, .hi = 1000},
+    {.name = "min", .type = CR__OPT_I64, .offset = EC(min), .metavar = "N",
+     .help = "run, with --max: at least this many or none", .lo = 1, .hi = 1000},
+    {.name = "max", .type = CR__OPT_I64, .offset = EC(max), .metavar = "N",
+     .help = "run, with --min: at most this many", .lo = 1, .hi = 1000},
+    {.name = "user-data", .type = CR__OPT_STR, .offset = EC(user_data_file), .metavar = "FILE",
+     .help = "run: the boot script, from FILE (sent base64-encoded)"},
+    {.name = "user-data-text", .type = CR__OPT_STR, .offset = EC(user_data_text),
+     .metavar = "TEXT", .help = "run: the boot script itself"},
+    EC2_FN("tag", EC2_TAG, "K=V",
+           "run: a tag of every instance from the start; ls: only instances with it "
+           "(repeatable)"),
+    {.name = "key", .type = CR__OPT_STR, .offset = EC(run.key_name), .metavar = "NAME",
+     .help = "run: an existing key pair"},
+    EC2_FN("security-group-id", EC2_SG_ID, "ID", "run: a security group by id (repeatable)"),
+    EC2_FN("security-group", EC2_SG, "NAME", "run: a security group by name (repeatable)"),
+    {.name = "subnet", .type = CR__OPT_STR, .offset = EC(run.subnet_id), .metavar = "ID",
+     .help = "run: the subnet"},
+    {.name = "instance-profile", .type = CR__OPT_STR, .offset = EC(profile),
+     .metavar = "NAME|ARN", .help = "run: the IAM instance profile"},
+    {.name = "client-token", .type = CR__OPT_STR, .offset = EC(run.client_token),
+     .metavar = "T", .help = "run: makes a retried run launch nothing twice"},
+    {.name = "shutdown-terminates", .type = CR__OPT_BOOL, .offset = EC(run.shutdown_terminates),
+     .help = "run: a shutdown from inside terminates the instance"},
+    EC2_FN("filter", EC2_FILTER, "NAME=V[,V...]",
+           "ls: only instances matching this EC2 filter (repeatable)"),
+    EC2_FN("tag-key", EC2_TAG_KEY, "K", "ls: only instances with this tag key (repeatable)"),
+    EC2_FN("state", EC2_STATE, "S[,S...]",
+           "ls: only instances in these states (instance-state-name)"),
+    EC2_FN("id", EC2_ID, "ID", "ls: only this instance (repeatable)"),
+    {.name = "max-results", .type = CR__OPT_INT, .offset = EC(ls.max_results), .metavar = "N",
+     .help = "ls: instances per page", .lo = CR_EC2_MIN_RESULTS, .hi = CR_EC2_MAX_RESULTS},
+    {.name = "token", .type = CR__OPT_STR, .offset = EC(ls.next_token), .metavar = "T",
+     .help = "ls: start at the page this token names (printed by --one-page)"},
+    {.name = "one-page", .type = CR__OPT_BOOL, .offset = EC(one_page),
+     .help = "ls: only the first page (or --token's) and the next token"},
+};
+
+static const struct cr__program ec2_program = {
+    .name = "cloudrec ec2",
+    .synopsis = "COMMAND ARGS [options]",
+    .about = "Commands:\n"
+             "  cloudrec ec2 run --image AMI [--type T] [--count N | --min N --max N]\n"
+             "                   [--user-data FILE | --user-data-text TEXT] [--tag K=V]...\n"
+             "                   [--key NAME] [--security-group-id ID]...\n"
+             "                   [--security-group NAME]... [--subnet ID]\n"
+             "                   [--instance-profile NAME|ARN] [--client-token T]\n"
+             "                   [--shutdown-terminates]\n"
+             "  cloudrec ec2 ls [--tag K=V]... [--tag-key K]... [--state S[,S...]]\n"
+             "                  [--filter NAME=V[,V...]]... [--id ID]...\n"
+             "                  [--max-results N] [--token T] [--one-page]\n"
+             "  cloudrec ec2 terminate ID...\n"
+             "\n"
+             "run        launches instances (type default t2.micro, count 1) tagged with every\n"
+             "           --tag from the start; user data is sent base64-encoded.\n"
+             "ls         lists instances matching every filter (--tag K=V is tag:K, --state is\n"
+             "           instance-state-name); pages of --max-results are followed unless\n"
+             "           --one-page.\n"
+             "terminate  terminates the instances and shows each one's state change.\n"
+             "At most " CR__STR(MAX_ITEMS) " of each repeated flag.\n\n",
+    .epilog = AWS_CLI_EPILOG,
+    .opts = ec2_opts,
+    .n_opts = sizeof(ec2_opts) / sizeof(ec2_opts[0]),
+    .size = sizeof(struct ec2_line),
+    .operands = CR__OPERANDS_ANY,
+};
+
+void cloudrec_ec2_usage(FILE *f)
 {
-    static const struct option own[] = {
-        {"image", required_argument, NULL, EC2_OPT_IMAGE},
-        {"type", required_argument, NULL, EC2_OPT_TYPE},
-        {"count", required_argument, NULL, EC2_OPT_COUNT},
-        {"min", required_argument, NULL, EC2_OPT_MIN},
-        {"max", required_argument, NULL, EC2_OPT_MAX},
-        {"user-data", required_argument, NULL, EC2_OPT_USER_DATA},
-        {"user-data-text", required_argument, NULL, EC2_OPT_USER_DATA_TEXT},
-        {"tag", required_argument, NULL, EC2_OPT_TAG},
-        {"key", required_argument, NULL, EC2_OPT_KEY},
-        {"security-group-id", required_argument, NULL, EC2_OPT_SG_ID},
-        {"security-group", required_argument, NULL, EC2_OPT_SG},
-        {"subnet", required_argument, NULL, EC2_OPT_SUBNET},
-        {"instance-profile", required_argument, NULL, EC2_OPT_PROFILE},
-        {"client-token", required_argument, NULL, EC2_OPT_CLIENT_TOKEN},
-        {"shutdown-terminates", no_argument, NULL, EC2_OPT_SHUTDOWN_TERMINATES},
-        {"filter", required_argument, NULL, EC2_OPT_FILTER},
-        {"tag-key", required_argument, NULL, EC2_OPT_TAG_KEY},
-        {"state", required_argument, NULL, EC2_OPT_STATE},
-        {"id", required_argument, NULL, EC2_OPT_ID},
-        {"max-results", required_argument, NULL, EC2_OPT_MAX_RESULTS},
-        {"token", required_argument, NULL, EC2_OPT_TOKEN},
-        {"one-page", no_argument, NULL, EC2_OPT_ONE_PAGE},
-        {NULL, 0, NULL, 0}};
-    s->run.security_group_ids = s->sg_ids;
-    s->run.security_group_names = s->sg_names;
-    s->ls.instance_ids = s->ids;
-    return aws_cli_getopt(a, argc, argv, own, "", ec2_opt, s, cloudrec_ec2_usage);
+    cr__opts_help(&ec2_program, f);
 }
 
 /* Releases the copies the flags made. */
@@ -523,15 +464,19 @@ int cloudrec_cmd_ec2(int argc, char **argv)
             continue;
         char prog[64];
         snprintf(prog, sizeof(prog), "cloudrec ec2 %s", cmds[i].name);
-        struct aws_cli a = {.prog = prog, .service = "ec2"};
-        struct ec2_args *s = calloc(1, sizeof(*s));
-        if (!s)
-            return aws_cli_usage_error(&a, "out of memory");
-        int rc = ec2_getopt(&a, s, argc - 1, argv + 1);
+        struct ec2_line *c = calloc(1, sizeof(*c));
+        if (!c) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return AWS_EXIT_FAIL;
+        }
+        int rc = aws_cli_parse(&ec2_program, &c->a, c, argc - 1, argv + 1, prog, "ec2");
+        c->s.run.security_group_ids = c->s.sg_ids;
+        c->s.run.security_group_names = c->s.sg_names;
+        c->s.ls.instance_ids = c->s.ids;
         if (rc < 0)
-            rc = cmds[i].fn(&a, s, argc - 1, argv + 1);
-        ec2_args_clear(s);
-        free(s);
+            rc = cmds[i].fn(&c->a, &c->s, argc - 1, argv + 1);
+        ec2_args_clear(&c->s);
+        free(c);
         return rc;
     }
     fprintf(stderr, "cloudrec: unknown ec2 command '%s' (run, ls, terminate)\n", argv[1]);

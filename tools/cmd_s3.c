@@ -3,42 +3,11 @@
  * through cloudrec/s3.h. Objects are named s3://BUCKET/KEY.
  */
 #include "cmd_aws_common.h"
-#include "tool_util.h"
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum {
-    S3_OPT_CONTENT_TYPE = 0x200,
-    S3_OPT_BUCKET_REGION,
-    S3_OPT_MAX_KEYS,
-    S3_OPT_TOKEN,
-    S3_OPT_ONE_PAGE
-};
-
-void cloudrec_s3_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cloudrec s3 mb s3://BUCKET [--bucket-region R]\n"
-            "       cloudrec s3 put FILE|- s3://BUCKET[/KEY] [--content-type TYPE]\n"
-            "       cloudrec s3 get s3://BUCKET/KEY [FILE|-]\n"
-            "       cloudrec s3 head s3://BUCKET/KEY\n"
-            "       cloudrec s3 ls s3://BUCKET[/PREFIX] [--max-keys N] [--token T] [--one-page]\n"
-            "       cloudrec s3 rm s3://BUCKET/KEY\n"
-            "\n"
-            "mb    creates the bucket in --bucket-region (default: the region); a bucket you\n"
-            "      already own is success.\n"
-            "put   uploads FILE (- = stdin); a KEY that is missing or ends in '/' gets the\n"
-            "      file's name appended. TYPE defaults from the extension (.jpg, .png, ...).\n"
-            "get   downloads to FILE (written atomically) or stdout (- or no FILE).\n"
-            "head  prints the object's size, ETag, content type and time.\n"
-            "ls    lists keys under PREFIX, all pages of --max-keys (1..1000) each; with\n"
-            "      --one-page only the first (or the one --token names) and its next token.\n"
-            "rm    deletes the object (a missing key is success, a missing bucket is not).\n"
-            "\n" AWS_COMMON_HELP);
-}
 
 /* Flags of the s3 commands (each uses the ones it needs). */
 struct s3_args {
@@ -49,51 +18,65 @@ struct s3_args {
     int one_page;
 };
 
+/* What an s3 command line holds. */
+struct s3_cmd {
+    struct aws_cli a;
+    struct s3_args s;
+};
+
+#define S3(f) offsetof(struct s3_cmd, s.f)
+
+static const struct cr__opt s3_opts[] = {
+    AWS_CLI_OPTS(struct s3_cmd),
+    {.name = "content-type", .type = CR__OPT_STR, .offset = S3(content_type), .metavar = "TYPE",
+     .help = "put: the object's type (default: from the extension: .jpg, .png, ...)"},
+    {.name = "bucket-region", .type = CR__OPT_STR, .offset = S3(bucket_region), .metavar = "R",
+     .help = "mb: where the bucket is made (default: the region)"},
+    {.name = "max-keys", .type = CR__OPT_I64, .offset = S3(max_keys), .metavar = "N",
+     .help = "ls: keys per page", .lo = 1, .hi = CR_S3_MAX_LIST_KEYS},
+    {.name = "token", .type = CR__OPT_STR, .offset = S3(token), .metavar = "T",
+     .help = "ls: start at the page this token names (printed by --one-page)"},
+    {.name = "one-page", .type = CR__OPT_BOOL, .offset = S3(one_page),
+     .help = "ls: only the first page (or --token's) and the next token"},
+};
+
+static const struct cr__program s3_program = {
+    .name = "cloudrec s3",
+    .synopsis = "COMMAND ARGS [options]",
+    .about = "Commands:\n"
+             "  cloudrec s3 mb s3://BUCKET [--bucket-region R]\n"
+             "  cloudrec s3 put FILE|- s3://BUCKET[/KEY] [--content-type TYPE]\n"
+             "  cloudrec s3 get s3://BUCKET/KEY [FILE|-]\n"
+             "  cloudrec s3 head s3://BUCKET/KEY\n"
+             "  cloudrec s3 ls s3://BUCKET[/PREFIX] [--max-keys N] [--token T] [--one-page]\n"
+             "  cloudrec s3 rm s3://BUCKET/KEY\n"
+             "\n"
+             "mb    creates the bucket in --bucket-region (default: the region); a bucket you\n"
+             "      already own is success.\n"
+             "put   uploads FILE (- = stdin); a KEY that is missing or ends in '/' gets the\n"
+             "      file's name appended. TYPE defaults from the extension (.jpg, .png, ...).\n"
+             "get   downloads to FILE (written atomically) or stdout (- or no FILE).\n"
+             "head  prints the object's size, ETag, content type and time.\n"
+             "ls    lists keys under PREFIX, all pages of --max-keys each; with\n"
+             "      --one-page only the first (or the one --token names) and its next token.\n"
+             "rm    deletes the object (a missing key is success, a missing bucket is not).\n\n",
+    .epilog = AWS_CLI_EPILOG,
+    .opts = s3_opts,
+    .n_opts = sizeof(s3_opts) / sizeof(s3_opts[0]),
+    .size = sizeof(struct s3_cmd),
+    .operands = CR__OPERANDS_ANY,
+};
+
+void cloudrec_s3_usage(FILE *f)
+{
+    cr__opts_help(&s3_program, f);
+}
+
 /* An s3://BUCKET/KEY argument, split. */
 struct s3_url {
     char bucket[256];
     const char *key; /* points into the argument; "" when absent */
 };
-
-/* Handles the s3 commands' own flags. */
-static int s3_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
-{
-    struct s3_args *s = ctx;
-    switch (c) {
-    case S3_OPT_CONTENT_TYPE:
-        s->content_type = arg;
-        return 0;
-    case S3_OPT_BUCKET_REGION:
-        s->bucket_region = arg;
-        return 0;
-    case S3_OPT_TOKEN:
-        s->token = arg;
-        return 0;
-    case S3_OPT_ONE_PAGE:
-        s->one_page = 1;
-        return 0;
-    case S3_OPT_MAX_KEYS:
-        if (tool_parse_int(arg, 1, CR_S3_MAX_LIST_KEYS, &s->max_keys))
-            return 0;
-        return aws_cli_usage_error(a, "--max-keys must be 1..%d, got '%s'", CR_S3_MAX_LIST_KEYS,
-                                   arg);
-    default:
-        return AWS_EXIT_USAGE;
-    }
-}
-
-/* Parses the flags; -1 to carry on, else the exit status. */
-static int s3_getopt(struct aws_cli *a, struct s3_args *s, int argc, char **argv)
-{
-    static const struct option own[] = {
-        {"content-type", required_argument, NULL, S3_OPT_CONTENT_TYPE},
-        {"bucket-region", required_argument, NULL, S3_OPT_BUCKET_REGION},
-        {"max-keys", required_argument, NULL, S3_OPT_MAX_KEYS},
-        {"token", required_argument, NULL, S3_OPT_TOKEN},
-        {"one-page", no_argument, NULL, S3_OPT_ONE_PAGE},
-        {NULL, 0, NULL, 0}};
-    return aws_cli_getopt(a, argc, argv, own, "", s3_opt, s, cloudrec_s3_usage);
-}
 
 /* Splits "s3://BUCKET[/KEY]"; 0 (with a message) when it is not one. */
 static int parse_url(const struct aws_cli *a, const char *arg, struct s3_url *u)
@@ -457,12 +440,11 @@ int cloudrec_cmd_s3(int argc, char **argv)
             continue;
         char prog[64];
         snprintf(prog, sizeof(prog), "cloudrec s3 %s", cmds[i].name);
-        struct aws_cli a = {.prog = prog, .service = "s3"};
-        struct s3_args s = {0};
-        int rc = s3_getopt(&a, &s, argc - 1, argv + 1);
+        struct s3_cmd c;
+        int rc = aws_cli_parse(&s3_program, &c.a, &c, argc - 1, argv + 1, prog, "s3");
         if (rc >= 0)
             return rc;
-        return cmds[i].fn(&a, &s, argc - 1, argv + 1);
+        return cmds[i].fn(&c.a, &c.s, argc - 1, argv + 1);
     }
     fprintf(stderr, "cloudrec: unknown s3 command '%s' (mb, put, get, head, ls, rm)\n", argv[1]);
     return AWS_EXIT_USAGE;

@@ -210,7 +210,8 @@ static int run_once(struct sim_args *a)
         return failed;
     struct cr_buf b;
     cr_buf_init(&b, 0);
-    int rc = cr__sim_write(&r, a->json ? CR_SIM_JSON : CR_SIM_TEXT, &b) == CR_OK ? 0 : SIM_EXIT_FAIL;
+    enum cr_sim_format fmt = a->json ? CR_SIM_JSON : CR_SIM_TEXT;
+    int rc = cr__sim_write(&r, fmt, &b) == CR_OK ? 0 : SIM_EXIT_FAIL;
     if (rc == 0)
         fwrite(b.data, 1, b.len, stdout);
     cr_buf_clear(&b);

@@ -12,43 +12,6 @@
 
 #define MAX_ATTRS 16
 
-enum {
-    SQS_OPT_VISIBILITY = 0x300,
-    SQS_OPT_RETENTION,
-    SQS_OPT_WAIT,
-    SQS_OPT_DLQ,
-    SQS_OPT_MAX_RECEIVES,
-    SQS_OPT_ATTR,
-    SQS_OPT_DELAY,
-    SQS_OPT_MAX
-};
-
-void cloudrec_sqs_usage(FILE *f)
-{
-    fprintf(f, "usage: cloudrec sqs create NAME [--visibility S] [--retention S] [--wait S]\n"
-               "                        [--dlq ARN --max-receives N] [--attr NAME=VALUE]...\n"
-               "       cloudrec sqs url NAME\n"
-               "       cloudrec sqs send QUEUE BODY... [--delay S]\n"
-               "       cloudrec sqs recv QUEUE [--max N] [--wait S] [--visibility S]\n"
-               "       cloudrec sqs del QUEUE RECEIPT...\n"
-               "       cloudrec sqs visibility QUEUE RECEIPT SECONDS\n"
-               "       cloudrec sqs attrs QUEUE\n"
-               "       cloudrec sqs purge QUEUE\n"
-               "\n"
-               "QUEUE is a queue URL or a queue name. A BODY of - is read from stdin.\n"
-               "create      creates the queue (or finds it with the same attributes), prints\n"
-               "            its URL; --dlq names a dead letter queue ARN (see attrs).\n"
-               "send        sends each BODY; several go in batches of up to 10.\n"
-               "recv        long-polls up to --wait seconds (0..20, default the queue's) for\n"
-               "            up to --max (1..10) messages; prints id, receive count, sent\n"
-               "            time, body and receipt handle.\n"
-               "del         deletes messages by receipt handle (batches of up to 10).\n"
-               "visibility  sets a received message's remaining invisibility (0 = now).\n"
-               "attrs       prints every queue attribute (message counts, QueueArn, ...).\n"
-               "purge       deletes every message (once a minute per queue at most).\n"
-               "\n" AWS_COMMON_HELP);
-}
-
 /* Flags of the sqs commands. */
 struct sqs_args {
     struct cr_sqs_create_options create;
@@ -87,54 +50,94 @@ static int number(struct aws_cli *a, const char *flag, const char *arg, long lo,
     return 0;
 }
 
-/* Handles the sqs commands' own flags. */
-static int sqs_opt(void *ctx, struct aws_cli *a, int c, const char *arg)
+/* What an sqs command line holds. */
+struct sqs_line {
+    struct aws_cli a;
+    struct sqs_args s;
+};
+
+enum { SQS_VISIBILITY = 1, SQS_WAIT, SQS_ATTR };
+
+/* The flags that set more than one field, or copy (a CR__OPT_FN). */
+static int sqs_apply(void *cmd, const struct cr__opt *o, const char *arg)
 {
-    struct sqs_args *s = ctx;
+    struct sqs_args *s = &((struct sqs_line *)cmd)->s;
+    struct aws_cli a = {.prog = "cloudrec sqs"};
     int v = 0, rc;
-    switch (c) {
-    case SQS_OPT_VISIBILITY:
-        rc = number(a, "--visibility", arg, 0, CR_SQS_MAX_VISIBILITY_S, &v);
+    switch (o->code) {
+    case SQS_VISIBILITY:
+        rc = number(&a, "--visibility", arg, 0, CR_SQS_MAX_VISIBILITY_S, &v);
         s->create.visibility_timeout_s = s->recv.visibility_timeout_s = v;
-        return rc;
-    case SQS_OPT_RETENTION:
-        return number(a, "--retention", arg, 60, 1209600, &s->create.message_retention_s);
-    case SQS_OPT_WAIT:
-        rc = number(a, "--wait", arg, 0, CR_SQS_MAX_WAIT_S, &v);
+        return rc == 0;
+    case SQS_WAIT:
+        rc = number(&a, "--wait", arg, 0, CR_SQS_MAX_WAIT_S, &v);
         s->create.receive_wait_s = s->recv.wait_s = v;
-        return rc;
-    case SQS_OPT_MAX:
-        return number(a, "--max", arg, 1, CR_SQS_MAX_BATCH, &s->recv.max_messages);
-    case SQS_OPT_MAX_RECEIVES:
-        return number(a, "--max-receives", arg, 1, 1000, &s->create.max_receive_count);
-    case SQS_OPT_DLQ:
-        s->create.dead_letter_target_arn = arg;
-        return 0;
-    case SQS_OPT_ATTR:
-        return add_attr(s, a, arg);
-    case SQS_OPT_DELAY:
-        return tool_parse_int(arg, 0, 900, &s->delay_s)
-                   ? 0
-                   : aws_cli_usage_error(a, "--delay must be 0..900, got '%s'", arg);
+        return rc == 0;
     default:
-        return AWS_EXIT_USAGE;
+        return add_attr(s, &a, arg) == 0;
     }
 }
 
-/* Parses the flags; -1 to carry on, else the exit status. */
-static int sqs_getopt(struct aws_cli *a, struct sqs_args *s, int argc, char **argv)
+#define SQ(f) offsetof(struct sqs_line, s.f)
+
+static const struct cr__opt sqs_opts[] = {
+    AWS_CLI_OPTS(struct sqs_line),
+    {.name = "visibility", .type = CR__OPT_FN, .apply = sqs_apply, .takes_value = 1,
+     .code = SQS_VISIBILITY, .metavar = "S",
+     .help = "create: the queue's visibility timeout; recv: the messages' (0..43200)"},
+    {.name = "retention", .type = CR__OPT_INT, .offset = SQ(create.message_retention_s),
+     .metavar = "S", .help = "create: how long messages are kept", .lo = 60, .hi = 1209600},
+    {.name = "wait", .type = CR__OPT_FN, .apply = sqs_apply, .takes_value = 1, .code = SQS_WAIT,
+     .metavar = "S",
+     .help = "create: the queue's default long poll; recv: this poll's (0..20, default the "
+             "queue's)"},
+    {.name = "dlq", .type = CR__OPT_STR, .offset = SQ(create.dead_letter_target_arn),
+     .metavar = "ARN", .help = "create: the dead letter queue (its QueueArn, see attrs)"},
+    {.name = "max-receives", .type = CR__OPT_INT, .offset = SQ(create.max_receive_count),
+     .metavar = "N", .help = "create, with --dlq: receives before a message moves there",
+     .lo = 1, .hi = 1000},
+    {.name = "attr", .type = CR__OPT_FN, .apply = sqs_apply, .takes_value = 1, .code = SQS_ATTR,
+     .metavar = "NAME=VALUE", .help = "create: one more queue attribute (repeatable, 16 at most)"},
+    {.name = "delay", .type = CR__OPT_I64, .offset = SQ(delay_s), .metavar = "S",
+     .help = "send: deliver the messages this much later", .lo = 0, .hi = 900},
+    {.name = "max", .type = CR__OPT_INT, .offset = SQ(recv.max_messages), .metavar = "N",
+     .help = "recv: messages at most", .lo = 1, .hi = CR_SQS_MAX_BATCH},
+};
+
+static const struct cr__program sqs_program = {
+    .name = "cloudrec sqs",
+    .synopsis = "COMMAND ARGS [options]",
+    .about = "Commands:\n"
+             "  cloudrec sqs create NAME [--visibility S] [--retention S] [--wait S]\n"
+             "                           [--dlq ARN --max-receives N] [--attr NAME=VALUE]...\n"
+             "  cloudrec sqs url NAME\n"
+             "  cloudrec sqs send QUEUE BODY... [--delay S]\n"
+             "  cloudrec sqs recv QUEUE [--max N] [--wait S] [--visibility S]\n"
+             "  cloudrec sqs del QUEUE RECEIPT...\n"
+             "  cloudrec sqs visibility QUEUE RECEIPT SECONDS\n"
+             "  cloudrec sqs attrs QUEUE\n"
+             "  cloudrec sqs purge QUEUE\n"
+             "\n"
+             "QUEUE is a queue URL or a queue name. A BODY of - is read from stdin.\n"
+             "create      creates the queue (or finds it with the same attributes), prints\n"
+             "            its URL; --dlq names a dead letter queue ARN (see attrs).\n"
+             "send        sends each BODY; several go in batches of up to 10.\n"
+             "recv        long-polls up to --wait seconds for up to --max messages; prints\n"
+             "            id, receive count, sent time, body and receipt handle.\n"
+             "del         deletes messages by receipt handle (batches of up to 10).\n"
+             "visibility  sets a received message's remaining invisibility (0 = now).\n"
+             "attrs       prints every queue attribute (message counts, QueueArn, ...).\n"
+             "purge       deletes every message (once a minute per queue at most).\n\n",
+    .epilog = AWS_CLI_EPILOG,
+    .opts = sqs_opts,
+    .n_opts = sizeof(sqs_opts) / sizeof(sqs_opts[0]),
+    .size = sizeof(struct sqs_line),
+    .operands = CR__OPERANDS_ANY,
+};
+
+void cloudrec_sqs_usage(FILE *f)
 {
-    static const struct option own[] = {
-        {"visibility", required_argument, NULL, SQS_OPT_VISIBILITY},
-        {"retention", required_argument, NULL, SQS_OPT_RETENTION},
-        {"wait", required_argument, NULL, SQS_OPT_WAIT},
-        {"dlq", required_argument, NULL, SQS_OPT_DLQ},
-        {"max-receives", required_argument, NULL, SQS_OPT_MAX_RECEIVES},
-        {"attr", required_argument, NULL, SQS_OPT_ATTR},
-        {"delay", required_argument, NULL, SQS_OPT_DELAY},
-        {"max", required_argument, NULL, SQS_OPT_MAX},
-        {NULL, 0, NULL, 0}};
-    return aws_cli_getopt(a, argc, argv, own, "", sqs_opt, s, cloudrec_sqs_usage);
+    cr__opts_help(&sqs_program, f);
 }
 
 /* Releases the --attr copies. */
@@ -564,12 +567,11 @@ int cloudrec_cmd_sqs(int argc, char **argv)
             continue;
         char prog[64];
         snprintf(prog, sizeof(prog), "cloudrec sqs %s", cmds[i].name);
-        struct aws_cli a = {.prog = prog, .service = "sqs"};
-        struct sqs_args s = {0};
-        int rc = sqs_getopt(&a, &s, argc - 1, argv + 1);
+        struct sqs_line c;
+        int rc = aws_cli_parse(&sqs_program, &c.a, &c, argc - 1, argv + 1, prog, "sqs");
         if (rc < 0)
-            rc = sqs_run(&cmds[i], &a, &s, argc - 1, argv + 1);
-        sqs_args_clear(&s);
+            rc = sqs_run(&cmds[i], &c.a, &c.s, argc - 1, argv + 1);
+        sqs_args_clear(&c.s);
         return rc;
     }
     fprintf(stderr,

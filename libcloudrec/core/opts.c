@@ -103,7 +103,7 @@ static int parse_double(const struct cr__opt *o, const char *s, double *out)
 static int store(const struct cr__opt *o, void *cmd, const char *s)
 {
     if (o->type == CR__OPT_FN)
-        return o->apply(cmd, s);
+        return o->apply(cmd, o, s);
     if (o->type == CR__OPT_DOUBLE)
         return parse_double(o, s, (double *)field(o, cmd));
     if (o->type == CR__OPT_LIST) {

@@ -62,9 +62,11 @@ enum {
     CR__OPT_ABOVE_LO = 4u,     /* CR__OPT_DOUBLE: the value must be above lo */
 };
 
-/* What a CR__OPT_FN option does with its value (NULL for a flag without
+struct cr__opt;
+
+/* What a CR__OPT_FN option o does with its value (NULL for a flag without
  * one): 1 when applied, 0 after printing why it is refused. */
-typedef int (*cr__opt_apply_fn)(void *cmd, const char *value);
+typedef int (*cr__opt_apply_fn)(void *cmd, const struct cr__opt *o, const char *value);
 
 /* One option of a program. Numbers are checked against [lo, hi] as typed,
  * then multiplied by scale (0 = 1) into the field. */
@@ -86,6 +88,7 @@ struct cr__opt {
     const struct cr__opt_choice *choices; /* CR__OPT_CHOICE: ends with {NULL, 0} */
     cr__opt_apply_fn apply;               /* CR__OPT_FN */
     int takes_value;                      /* CR__OPT_FN: 1 when it takes a value */
+    int code;                             /* CR__OPT_FN: for apply to tell options apart */
 };
 
 /* Whether a program takes operands. */
