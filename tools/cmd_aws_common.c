@@ -10,6 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+int aws_cli_family(const struct cr__program *p, int argc, char **argv)
+{
+    if (argc < 2) {
+        cr__opts_help(p, stderr);
+        return AWS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+        cr__opts_help(p, stdout);
+    else if (strcmp(argv[1], "--dump-options") == 0)
+        cr__opts_dump(p, stdout);
+    else
+        return -1;
+    return AWS_EXIT_OK;
+}
+
 int aws_cli_parse(const struct cr__program *p, struct aws_cli *a, void *cmd, int argc,
                   char **argv, const char *prog, const char *service)
 {

@@ -51,6 +51,11 @@ struct aws_cli {
     int verbose;
 };
 
+/* What `cloudrec s3|sqs|ec2` without a command does: its help (on stderr,
+ * exit 2, when nothing follows; on stdout for -h/--help) or its
+ * --dump-options. -1 when argv[1] is none of those (a command). */
+int aws_cli_family(const struct cr__program *p, int argc, char **argv);
+
 /*
  * Parses a family's command line (argv[0] is the command, "put") into cmd
  * with p, whose table starts with AWS_CLI_OPTS, then names a (the struct

@@ -455,10 +455,9 @@ int cloudrec_cmd_ec2(int argc, char **argv)
         const char *name;
         ec2_cmd_fn fn;
     } cmds[] = {{"run", ec2_run}, {"ls", ec2_ls}, {"terminate", ec2_terminate}};
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        cloudrec_ec2_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
-    }
+    int rc = aws_cli_family(&ec2_program, argc, argv);
+    if (rc >= 0)
+        return rc;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)
             continue;
@@ -469,7 +468,7 @@ int cloudrec_cmd_ec2(int argc, char **argv)
             fprintf(stderr, "%s: out of memory\n", prog);
             return AWS_EXIT_FAIL;
         }
-        int rc = aws_cli_parse(&ec2_program, &c->a, c, argc - 1, argv + 1, prog, "ec2");
+        rc = aws_cli_parse(&ec2_program, &c->a, c, argc - 1, argv + 1, prog, "ec2");
         c->s.run.security_group_ids = c->s.sg_ids;
         c->s.run.security_group_names = c->s.sg_names;
         c->s.ls.instance_ids = c->s.ids;

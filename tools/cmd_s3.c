@@ -431,17 +431,16 @@ int cloudrec_cmd_s3(int argc, char **argv)
         s3_cmd_fn fn;
     } cmds[] = {{"mb", s3_mb},     {"put", s3_put}, {"get", s3_get},
                 {"head", s3_head}, {"ls", s3_ls},   {"rm", s3_rm}};
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        cloudrec_s3_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
-    }
+    int rc = aws_cli_family(&s3_program, argc, argv);
+    if (rc >= 0)
+        return rc;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)
             continue;
         char prog[64];
         snprintf(prog, sizeof(prog), "cloudrec s3 %s", cmds[i].name);
         struct s3_cmd c;
-        int rc = aws_cli_parse(&s3_program, &c.a, &c, argc - 1, argv + 1, prog, "s3");
+        rc = aws_cli_parse(&s3_program, &c.a, &c, argc - 1, argv + 1, prog, "s3");
         if (rc >= 0)
             return rc;
         return cmds[i].fn(&c.a, &c.s, argc - 1, argv + 1);

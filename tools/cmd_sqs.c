@@ -558,17 +558,16 @@ int cloudrec_cmd_sqs(int argc, char **argv)
         {"send", 2, -1, NULL, send_all},    {"recv", 1, 1, NULL, recv_messages},
         {"del", 2, -1, NULL, del_all},      {"visibility", 3, 3, sqs_visibility, NULL},
         {"attrs", 1, 1, NULL, get_attrs},   {"purge", 1, 1, NULL, purge}};
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        cloudrec_sqs_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? AWS_EXIT_USAGE : AWS_EXIT_OK;
-    }
+    int rc = aws_cli_family(&sqs_program, argc, argv);
+    if (rc >= 0)
+        return rc;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)
             continue;
         char prog[64];
         snprintf(prog, sizeof(prog), "cloudrec sqs %s", cmds[i].name);
         struct sqs_line c;
-        int rc = aws_cli_parse(&sqs_program, &c.a, &c, argc - 1, argv + 1, prog, "sqs");
+        rc = aws_cli_parse(&sqs_program, &c.a, &c, argc - 1, argv + 1, prog, "sqs");
         if (rc < 0)
             rc = sqs_run(&cmds[i], &c.a, &c.s, argc - 1, argv + 1);
         sqs_args_clear(&c.s);
