@@ -10,27 +10,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-int aws_cli_family(const struct cr__program *p, int argc, char **argv)
+int aws_cli_command(const struct cr__program *p, int argc, char **argv, const void *table,
+                    size_t stride, size_t n, char *prog, size_t prog_size, int *rc)
 {
+    *rc = AWS_EXIT_OK;
     if (argc < 2) {
         cr__opts_help(p, stderr);
-        return AWS_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-        cr__opts_help(p, stdout);
-    else if (strcmp(argv[1], "--dump-options") == 0)
-        cr__opts_dump(p, stdout);
-    else
+        *rc = AWS_EXIT_USAGE;
         return -1;
-    return AWS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        cr__opts_help(p, stdout);
+        return -1;
+    }
+    if (strcmp(argv[1], "--dump-options") == 0) {
+        cr__opts_dump(p, stdout);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = *(const char *const *)((const char *)table + i * stride);
+        if (strcmp(argv[1], name) == 0) {
+            snprintf(prog, prog_size, "%s %s", p->name, name);
+            return (int)i;
+        }
+    }
+    fprintf(stderr, "%s: unknown command '%s'\ntry '%s --help'\n", p->name, argv[1], p->name);
+    *rc = AWS_EXIT_USAGE;
+    return -1;
+}
+
+int aws_cli_split_kv(const struct aws_cli *a, const char *flag, const char *arg, size_t n,
+                     size_t max, char **copy, const char **name, const char **value)
+{
+    const char *eq = strchr(arg, '=');
+    if (n >= max || !eq || eq == arg)
+        return aws_cli_usage_error(a, "%s takes NAME=VALUE (at most %zu), got '%s'", flag, max,
+                                   arg);
+    if (!(*copy = strdup(arg)))
+        return aws_cli_usage_error(a, "out of memory");
+    (*copy)[eq - arg] = '\0';
+    *name = *copy;
+    *value = *copy + (eq - arg) + 1;
+    return 0;
 }
 
 int aws_cli_parse(const struct cr__program *p, struct aws_cli *a, void *cmd, int argc,
-                  char **argv, const char *prog, const char *service)
+                  char **argv, const char *prog)
 {
     int rc = cr__opts_parse(p, argc, argv, cmd, NULL);
     a->prog = prog;
-    a->service = service;
+    a->service = strchr(p->name, ' ') ? strchr(p->name, ' ') + 1 : p->name;
     return rc;
 }
 

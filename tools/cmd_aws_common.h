@@ -51,19 +51,32 @@ struct aws_cli {
     int verbose;
 };
 
-/* What `cloudrec s3|sqs|ec2` without a command does: its help (on stderr,
- * exit 2, when nothing follows; on stdout for -h/--help) or its
- * --dump-options. -1 when argv[1] is none of those (a command). */
-int aws_cli_family(const struct cr__program *p, int argc, char **argv);
+/*
+ * Picks the command argv[1] names for the family p ("cloudrec s3"): its
+ * index in table (n entries, stride bytes apart, each starting with its
+ * const char *name), with prog set to "cloudrec s3 put" (size prog_size).
+ * Else -1 with *rc the exit status: the family's help (on stderr, 2, when
+ * no command follows; on stdout for -h/--help), its --dump-options, or an
+ * unknown command (2).
+ */
+int aws_cli_command(const struct cr__program *p, int argc, char **argv, const void *table,
+                    size_t stride, size_t n, char *prog, size_t prog_size, int *rc);
+
+/* Splits a copy of the NAME=VALUE value of flag (the n-th of at most max)
+ * into *name and *value; *copy holds it (the caller frees it). 0, else
+ * the usage exit status after saying why. */
+int aws_cli_split_kv(const struct aws_cli *a, const char *flag, const char *arg, size_t n,
+                     size_t max, char **copy, const char **name, const char **value);
 
 /*
  * Parses a family's command line (argv[0] is the command, "put") into cmd
  * with p, whose table starts with AWS_CLI_OPTS, then names a (the struct
- * aws_cli inside cmd) prog and service. Returns -1 to carry on (operands
- * from optind on), else the exit status (0 after --help).
+ * aws_cli inside cmd) prog and the service ("s3" of "cloudrec s3").
+ * Returns -1 to carry on (operands from optind on), else the exit status
+ * (0 after --help).
  */
 int aws_cli_parse(const struct cr__program *p, struct aws_cli *a, void *cmd, int argc,
-                  char **argv, const char *prog, const char *service);
+                  char **argv, const char *prog);
 
 /*
  * Opens the AWS context for a (caller frees it with cr_aws_free). On
@@ -123,10 +136,5 @@ void aws_cli_time(int64_t epoch_s, char out[21]);
 int cloudrec_cmd_s3(int argc, char **argv);
 int cloudrec_cmd_sqs(int argc, char **argv);
 int cloudrec_cmd_ec2(int argc, char **argv);
-
-/* One-paragraph usage of each family, for `cloudrec --help`. */
-void cloudrec_s3_usage(FILE *f);
-void cloudrec_sqs_usage(FILE *f);
-void cloudrec_ec2_usage(FILE *f);
 
 #endif

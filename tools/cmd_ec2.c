@@ -46,14 +46,9 @@ static int push(struct aws_cli *a, const char **list, size_t *n, const char *s, 
 static int add_tag(struct ec2_args *s, struct aws_cli *a, const char *arg)
 {
     size_t n = s->run.num_tags;
-    const char *eq = strchr(arg, '=');
-    if (n >= MAX_ITEMS || !eq || eq == arg)
-        return aws_cli_usage_error(a, "--tag takes KEY=VALUE (at most %d), got '%s'", MAX_ITEMS,
-                                   arg);
-    if (!(s->tag_text[n] = strdup(arg)))
-        return aws_cli_usage_error(a, "out of memory");
-    s->tag_text[n][eq - arg] = '\0';
-    s->tags[n] = (struct cr_ec2_tag){s->tag_text[n], s->tag_text[n] + (eq - arg) + 1};
+    struct cr_ec2_tag *t = &s->tags[n < MAX_ITEMS ? n : 0];
+    if (aws_cli_split_kv(a, "--tag", arg, n, MAX_ITEMS, &s->tag_text[n], &t->key, &t->value))
+        return AWS_EXIT_USAGE;
     s->run.tags = s->tags;
     s->run.num_tags = n + 1;
     return 0;
@@ -208,10 +203,6 @@ static const struct cr__program ec2_program = {
     .operands = CR__OPERANDS_ANY,
 };
 
-void cloudrec_ec2_usage(FILE *f)
-{
-    cr__opts_help(&ec2_program, f);
-}
 
 /* Releases the copies the flags made. */
 static void ec2_args_clear(struct ec2_args *s)
@@ -455,29 +446,23 @@ int cloudrec_cmd_ec2(int argc, char **argv)
         const char *name;
         ec2_cmd_fn fn;
     } cmds[] = {{"run", ec2_run}, {"ls", ec2_ls}, {"terminate", ec2_terminate}};
-    int rc = aws_cli_family(&ec2_program, argc, argv);
-    if (rc >= 0)
+    char prog[64];
+    int rc, i = aws_cli_command(&ec2_program, argc, argv, cmds, sizeof(cmds[0]),
+                                sizeof(cmds) / sizeof(cmds[0]), prog, sizeof(prog), &rc);
+    if (i < 0)
         return rc;
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (strcmp(argv[1], cmds[i].name) != 0)
-            continue;
-        char prog[64];
-        snprintf(prog, sizeof(prog), "cloudrec ec2 %s", cmds[i].name);
-        struct ec2_line *c = calloc(1, sizeof(*c));
-        if (!c) {
-            fprintf(stderr, "%s: out of memory\n", prog);
-            return AWS_EXIT_FAIL;
-        }
-        rc = aws_cli_parse(&ec2_program, &c->a, c, argc - 1, argv + 1, prog, "ec2");
-        c->s.run.security_group_ids = c->s.sg_ids;
-        c->s.run.security_group_names = c->s.sg_names;
-        c->s.ls.instance_ids = c->s.ids;
-        if (rc < 0)
-            rc = cmds[i].fn(&c->a, &c->s, argc - 1, argv + 1);
-        ec2_args_clear(&c->s);
-        free(c);
-        return rc;
+    struct ec2_line *c = calloc(1, sizeof(*c));
+    if (!c) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return AWS_EXIT_FAIL;
     }
-    fprintf(stderr, "cloudrec: unknown ec2 command '%s' (run, ls, terminate)\n", argv[1]);
-    return AWS_EXIT_USAGE;
+    rc = aws_cli_parse(&ec2_program, &c->a, c, argc - 1, argv + 1, prog);
+    c->s.run.security_group_ids = c->s.sg_ids;
+    c->s.run.security_group_names = c->s.sg_names;
+    c->s.ls.instance_ids = c->s.ids;
+    if (rc < 0)
+        rc = cmds[i].fn(&c->a, &c->s, argc - 1, argv + 1);
+    ec2_args_clear(&c->s);
+    free(c);
+    return rc;
 }

@@ -67,10 +67,6 @@ static const struct cr__program s3_program = {
     .operands = CR__OPERANDS_ANY,
 };
 
-void cloudrec_s3_usage(FILE *f)
-{
-    cr__opts_help(&s3_program, f);
-}
 
 /* An s3://BUCKET/KEY argument, split. */
 struct s3_url {
@@ -431,20 +427,12 @@ int cloudrec_cmd_s3(int argc, char **argv)
         s3_cmd_fn fn;
     } cmds[] = {{"mb", s3_mb},     {"put", s3_put}, {"get", s3_get},
                 {"head", s3_head}, {"ls", s3_ls},   {"rm", s3_rm}};
-    int rc = aws_cli_family(&s3_program, argc, argv);
-    if (rc >= 0)
+    char prog[64];
+    int rc, i = aws_cli_command(&s3_program, argc, argv, cmds, sizeof(cmds[0]),
+                                sizeof(cmds) / sizeof(cmds[0]), prog, sizeof(prog), &rc);
+    if (i < 0)
         return rc;
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (strcmp(argv[1], cmds[i].name) != 0)
-            continue;
-        char prog[64];
-        snprintf(prog, sizeof(prog), "cloudrec s3 %s", cmds[i].name);
-        struct s3_cmd c;
-        rc = aws_cli_parse(&s3_program, &c.a, &c, argc - 1, argv + 1, prog, "s3");
-        if (rc >= 0)
-            return rc;
-        return cmds[i].fn(&c.a, &c.s, argc - 1, argv + 1);
-    }
-    fprintf(stderr, "cloudrec: unknown s3 command '%s' (mb, put, get, head, ls, rm)\n", argv[1]);
-    return AWS_EXIT_USAGE;
+    struct s3_cmd c;
+    rc = aws_cli_parse(&s3_program, &c.a, &c, argc - 1, argv + 1, prog);
+    return rc >= 0 ? rc : cmds[i].fn(&c.a, &c.s, argc - 1, argv + 1);
 }

@@ -55,10 +55,6 @@ static const struct cr__program setup_program = {
     .size = sizeof(struct cr_setup_options),
 };
 
-void cloudrec_setup_usage(FILE *f)
-{
-    cr__opts_help(&setup_program, f);
-}
 
 /* Prints one resource's outcome as it is done. */
 static void setup_report(void *userdata, const char *url, const char *what, const char *outcome)

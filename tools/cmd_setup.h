@@ -7,7 +7,4 @@
 /* Runs `cloudrec setup` with argv[0] == "setup"; returns the exit status. */
 int cloudrec_cmd_setup(int argc, char **argv);
 
-/* Prints the subcommand's help to f. */
-void cloudrec_setup_usage(FILE *f);
-
 #endif

@@ -122,10 +122,6 @@ static const struct cr__program sim_program = {
     .size = sizeof(struct sim_args),
 };
 
-void cloudrec_simulate_usage(FILE *f)
-{
-    cr__opts_help(&sim_program, f);
-}
 
 /* Parses the flags; -1 to go on, else the exit status. */
 static int sim_parse(int argc, char **argv, struct sim_args *a)

@@ -7,7 +7,4 @@
 /* Runs `cloudrec simulate` with argv[0] == "simulate"; returns the exit status. */
 int cloudrec_cmd_simulate(int argc, char **argv);
 
-/* Prints the subcommand's help to f. */
-void cloudrec_simulate_usage(FILE *f);
-
 #endif

@@ -26,14 +26,10 @@ struct sqs_args {
 static int add_attr(struct sqs_args *s, struct aws_cli *a, const char *arg)
 {
     size_t n = s->create.num_attributes;
-    const char *eq = strchr(arg, '=');
-    if (n >= MAX_ATTRS || !eq || eq == arg)
-        return aws_cli_usage_error(a, "--attr takes NAME=VALUE (at most %d), got '%s'", MAX_ATTRS,
-                                   arg);
-    if (!(s->attr_text[n] = strdup(arg)))
-        return aws_cli_usage_error(a, "out of memory");
-    s->attr_text[n][eq - arg] = '\0';
-    s->attrs[n] = (struct cr_sqs_attribute){s->attr_text[n], s->attr_text[n] + (eq - arg) + 1};
+    struct cr_sqs_attribute *at = &s->attrs[n < MAX_ATTRS ? n : 0];
+    if (aws_cli_split_kv(a, "--attr", arg, n, MAX_ATTRS, &s->attr_text[n], &at->name,
+                         &at->value))
+        return AWS_EXIT_USAGE;
     s->create.attributes = s->attrs;
     s->create.num_attributes = n + 1;
     return 0;
@@ -135,10 +131,6 @@ static const struct cr__program sqs_program = {
     .operands = CR__OPERANDS_ANY,
 };
 
-void cloudrec_sqs_usage(FILE *f)
-{
-    cr__opts_help(&sqs_program, f);
-}
 
 /* Releases the --attr copies. */
 static void sqs_args_clear(struct sqs_args *s)
@@ -558,24 +550,15 @@ int cloudrec_cmd_sqs(int argc, char **argv)
         {"send", 2, -1, NULL, send_all},    {"recv", 1, 1, NULL, recv_messages},
         {"del", 2, -1, NULL, del_all},      {"visibility", 3, 3, sqs_visibility, NULL},
         {"attrs", 1, 1, NULL, get_attrs},   {"purge", 1, 1, NULL, purge}};
-    int rc = aws_cli_family(&sqs_program, argc, argv);
-    if (rc >= 0)
+    char prog[64];
+    int rc, i = aws_cli_command(&sqs_program, argc, argv, cmds, sizeof(cmds[0]),
+                                sizeof(cmds) / sizeof(cmds[0]), prog, sizeof(prog), &rc);
+    if (i < 0)
         return rc;
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (strcmp(argv[1], cmds[i].name) != 0)
-            continue;
-        char prog[64];
-        snprintf(prog, sizeof(prog), "cloudrec sqs %s", cmds[i].name);
-        struct sqs_line c;
-        rc = aws_cli_parse(&sqs_program, &c.a, &c, argc - 1, argv + 1, prog, "sqs");
-        if (rc < 0)
-            rc = sqs_run(&cmds[i], &c.a, &c.s, argc - 1, argv + 1);
-        sqs_args_clear(&c.s);
-        return rc;
-    }
-    fprintf(stderr,
-            "cloudrec: unknown sqs command '%s' (create, url, send, recv, del, visibility, "
-            "attrs, purge)\n",
-            argv[1]);
-    return AWS_EXIT_USAGE;
+    struct sqs_line c;
+    rc = aws_cli_parse(&sqs_program, &c.a, &c, argc - 1, argv + 1, prog);
+    if (rc < 0)
+        rc = sqs_run(&cmds[i], &c.a, &c.s, argc - 1, argv + 1);
+    sqs_args_clear(&c.s);
+    return rc;
 }

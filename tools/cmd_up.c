@@ -115,10 +115,6 @@ static const struct cr__program up_program = {
     .size = sizeof(struct up_cmd),
 };
 
-void cloudrec_up_usage(FILE *f)
-{
-    cr__opts_help(&up_program, f);
-}
 
 int cloudrec_cmd_up(int argc, char **argv)
 {

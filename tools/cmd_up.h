@@ -7,7 +7,4 @@
 /* Runs `cloudrec up` with argv[0] == "up"; returns the exit status. */
 int cloudrec_cmd_up(int argc, char **argv);
 
-/* Prints the subcommand's help to f. */
-void cloudrec_up_usage(FILE *f);
-
 #endif
