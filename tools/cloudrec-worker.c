@@ -22,22 +22,15 @@ int main(int argc, char **argv)
         return rc;
     cr_log_set_handler(cr_log_stderr, NULL, cmd.log_level);
 
-    struct cr_error err = {0};
     struct cr_model_paths paths;
-    cr_status st = cr_model_resolve(cmd.model_dir, &paths, &err);
-    if (st != CR_OK) {
-        fprintf(stderr, "%s: %s\n", prog, err.message);
+    struct cr_classifier_options copts;
+    if (!tool_classifier_options(prog, cmd.model_dir, cmd.cfg_path, cmd.names_path, cmd.engine,
+                                 &paths, &copts))
         return TOOL_EXIT_USAGE;
-    }
-    struct cr_classifier_options copts = {
-        .cfg_path = cmd.cfg_path ? cmd.cfg_path : paths.cfg,
-        .weights_path = paths.weights,
-        .names_path = cmd.names_path ? cmd.names_path : paths.names,
-        .engine = cmd.engine,
-    };
     cmd.worker.classifier = &copts;
     cmd.worker.stop = tool_stop_on_signals();
-    st = cr_worker_run(&cmd.worker, NULL, &err);
+    struct cr_error err = {0};
+    cr_status st = cr_worker_run(&cmd.worker, NULL, &err);
     if (st != CR_OK) {
         tool_fail(prog, NULL, st, &err);
         return TOOL_EXIT_USAGE;

@@ -215,20 +215,13 @@ static int cmd_classify(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    struct cr_error err = {0};
     struct cr_model_paths paths;
-    cr_status st = cr_model_resolve(c.model, &paths, &err);
-    if (st != CR_OK) {
-        tool_fail(prog, NULL, st, &err);
+    struct cr_classifier_options copts;
+    if (!tool_classifier_options(prog, c.model, c.cfg, c.names, c.engine, &paths, &copts))
         return EXIT_USAGE;
-    }
-    struct cr_classifier_options copts = {
-        .cfg_path = c.cfg ? c.cfg : paths.cfg,
-        .weights_path = paths.weights,
-        .names_path = c.names ? c.names : paths.names,
-        .engine = c.engine,
-    };
+    struct cr_error err = {0};
     struct cr_classifier *cl = NULL;
+    cr_status st;
     if ((st = cr_classifier_open(&copts, &cl, &err)) != CR_OK) {
         tool_fail(prog, "cannot load the model", st, &err);
         return EXIT_USAGE;

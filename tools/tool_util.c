@@ -41,6 +41,25 @@ int tool_parse_int(const char *s, long long lo, long long hi, long long *out)
     return 1;
 }
 
+int tool_classifier_options(const char *prog, const char *model_dir, const char *cfg,
+                            const char *names, enum cr_engine engine,
+                            struct cr_model_paths *paths, struct cr_classifier_options *out)
+{
+    struct cr_error err = {0};
+    cr_status st = cr_model_resolve(model_dir, paths, &err);
+    if (st != CR_OK) {
+        tool_fail(prog, NULL, st, &err);
+        return 0;
+    }
+    *out = (struct cr_classifier_options){
+        .cfg_path = cfg ? cfg : paths->cfg,
+        .weights_path = paths->weights,
+        .names_path = names ? names : paths->names,
+        .engine = engine,
+    };
+    return 1;
+}
+
 void tool_fail(const char *prog, const char *what, cr_status st, const struct cr_error *err)
 {
     fprintf(stderr, "%s: %s%s%s\n", prog, what ? what : "", what ? ": " : "",

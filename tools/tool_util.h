@@ -28,6 +28,14 @@ const volatile sig_atomic_t *tool_stop_on_signals(void);
  * any error (no digits, trailing text, out of range) and leaves *out. */
 int tool_parse_int(const char *s, long long lo, long long hi, long long *out);
 
+/* Fills *out for a classifier of the model in model_dir (NULL: the usual
+ * lookup, cr_model_resolve) with cfg and names replacing the model's when
+ * not NULL; out's strings point into *paths. 0 after printing
+ * "<prog>: <why>" when the model is not found. */
+int tool_classifier_options(const char *prog, const char *model_dir, const char *cfg,
+                            const char *names, enum cr_engine engine,
+                            struct cr_model_paths *paths, struct cr_classifier_options *out);
+
 /* Prints "<prog>: <what>: <message>" (without "<what>: " when what is
  * NULL) on stderr, the message being err's, else cr_strerror(st). err may
  * be NULL. */
