@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The common options every program takes, after the declared ones. */
 /* getopt_long values: declared option i is OPT_INDEX + i (short options
  * return their character), then the common options. */
 enum { OPT_INDEX = 0x1000, OPT_HELP = 0x10000, OPT_VERSION, OPT_DUMP };
