@@ -22,13 +22,14 @@
  */
 #include "cloudrec.h"
 #include "core/json.h"
+#include "core/programs.h"
 #include "internal.h"
 #include "net/load.h"
 #include "vision/classify_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,93 +95,54 @@ struct figures {
     int64_t p50_us, p90_us, p99_us, max_us;
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: classify_bench [--threads N] [--num N] [--images DIR] [--model DIR]\n"
-            "                      [--engine E] [--batch B] [--warmup N] [--json]\n"
-            "\n"
-            "Bare cr_classify_bytes throughput and per-image latency, in one run: one\n"
-            "thread one image at a time (latency), then N threads (throughput; a native\n"
-            "classifier is shared by the threads, Darknet gets one per thread), then\n"
-            "cr_classify_batch B images at a time against 1 at a time (decode excluded).\n"
-            "Every image must get the same top-1 class every time.\n"
-            "  --threads N   classifier threads, 1..%d (default: online CPUs)\n"
-            "  --num N       images per pass, cycling through the files (default %d)\n"
-            "  --images DIR  the *.jpg, *.jpeg, *.png files of DIR (default %s)\n"
-            "  --model DIR   model directory (default: the usual lookup)\n"
-            "  --engine E    auto (default: native when the cfg allows it), native, darknet\n"
-            "  --batch B     images per cr_classify_batch call, 1..64 (default 8)\n"
-            "  --warmup N    untimed images per classifier before a pass (default 1)\n"
-            "  --json        one JSON object on stdout instead of the table\n"
-            "Exit status: 0 all answers consistent, 1 a wrong or failed answer, 2 usage\n"
-            "or setup error. See docs/benchmarks.md.\n",
-            MAX_THREADS, DEFAULT_NUM, DEFAULT_IMAGES_DIR);
-}
+#define OPT(f) offsetof(struct opts, f)
 
-/* Parses a decimal integer in [lo, hi]; 0 on anything else. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
+/* The options, declared once (core/opts.h): parser, --help, --dump-options. */
+static const struct cr__opt bench_opts[] = {
+    {.name = "threads", .type = CR__OPT_LONG, .offset = OPT(threads), .metavar = "N",
+     .help = "classifier threads (default: online CPUs)", .lo = 1, .hi = MAX_THREADS},
+    {.name = "num", .type = CR__OPT_LONG, .offset = OPT(num), .metavar = "N",
+     .help = "images per pass, cycling through the files", .def = CR__STR(DEFAULT_NUM), .lo = 1,
+     .hi = 1000000},
+    {.name = "images", .type = CR__OPT_STR, .offset = OPT(images_dir), .metavar = "DIR",
+     .help = "the *.jpg, *.jpeg, *.png files of DIR", .def = DEFAULT_IMAGES_DIR},
+    {.name = "model", .type = CR__OPT_STR, .offset = OPT(model_dir), .metavar = "DIR",
+     .help = "model directory (default: the usual lookup)"},
+    {.name = "engine", .type = CR__OPT_CHOICE, .offset = OPT(engine), .metavar = "E",
+     .help = "auto: native when the cfg allows it, else Darknet", .def = "auto",
+     .choices = cr__engine_choices},
+    {.name = "batch", .type = CR__OPT_LONG, .offset = OPT(batch), .metavar = "B",
+     .help = "images per cr_classify_batch call", .def = "8", .lo = 1, .hi = 64},
+    {.name = "warmup", .type = CR__OPT_LONG, .offset = OPT(warmup), .metavar = "N",
+     .help = "untimed images per classifier before a pass", .def = "1", .lo = 0, .hi = 1000},
+    {.name = "json", .type = CR__OPT_BOOL, .offset = OPT(json),
+     .help = "one JSON object on stdout instead of the table"},
+};
+
+static const struct cr__program bench_program = {
+    .name = "classify_bench",
+    .synopsis = "[--threads N] [--num N] [--images DIR] [--model DIR] [--engine E] "
+                "[--batch B] [--warmup N] [--json]",
+    .about = "Bare cr_classify_bytes throughput and per-image latency, in one run: one\n"
+             "thread one image at a time (latency), then N threads (throughput; a native\n"
+             "classifier is shared by the threads, Darknet gets one per thread), then\n"
+             "cr_classify_batch B images at a time against 1 at a time (decode excluded).\n"
+             "Every image must get the same top-1 class every time.\n\n",
+    .epilog = "Exit status: 0 all answers consistent, 1 a wrong or failed answer, 2 usage\n"
+              "or setup error. See docs/benchmarks.md.\n",
+    .opts = bench_opts,
+    .n_opts = sizeof(bench_opts) / sizeof(bench_opts[0]),
+    .size = sizeof(struct opts),
+};
 
 /* Fills *o from argv. Returns -1 to go on, else an exit status (0 for --help). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    static const struct option longopts[] = {
-        {"threads", required_argument, NULL, 't'}, {"num", required_argument, NULL, 'n'},
-        {"images", required_argument, NULL, 'i'},  {"model", required_argument, NULL, 'm'},
-        {"warmup", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {"engine", required_argument, NULL, 'e'},
-        {"batch", required_argument, NULL, 'b'},   {NULL, 0, NULL, 0}};
+    int rc = cr__opts_parse(&bench_program, argc, argv, o, NULL);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    *o = (struct opts){.threads = cpus > 0 ? (cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1,
-                       .num = DEFAULT_NUM,
-                       .warmup = 1,
-                       .batch = 8,
-                       .images_dir = DEFAULT_IMAGES_DIR};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int ok = 1;
-        if (c == 't')
-            ok = parse_long(optarg, 1, MAX_THREADS, &o->threads);
-        else if (c == 'n')
-            ok = parse_long(optarg, 1, 1000000, &o->num);
-        else if (c == 'w')
-            ok = parse_long(optarg, 0, 1000, &o->warmup);
-        else if (c == 'b')
-            ok = parse_long(optarg, 1, 64, &o->batch);
-        else if (c == 'e')
-            ok = cr__engine_parse(optarg, &o->engine) == CR_OK;
-        else if (c == 'i')
-            o->images_dir = optarg;
-        else if (c == 'm')
-            o->model_dir = optarg;
-        else if (c == 'j')
-            o->json = 1;
-        else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else
-            ok = 0;
-        if (!ok) {
-            if (c != '?')
-                fprintf(stderr, "%s: bad value '%s'\n", prog, optarg);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "%s: takes no arguments ('%s')\n", prog, argv[optind]);
-        return EXIT_USAGE;
-    }
-    return -1;
+    if (rc < 0 && o->threads == 0)
+        o->threads = cpus > 0 ? (cpus < MAX_THREADS ? cpus : MAX_THREADS) : 1;
+    return rc;
 }
 
 /* True for a name ending in .jpg, .jpeg or .png (any case). */

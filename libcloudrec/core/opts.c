@@ -72,15 +72,51 @@ static const struct cr__opt_choice *choice_named(const struct cr__opt *o, const 
     return NULL;
 }
 
-/* Parses all of s as a decimal integer in [lo, hi]; 0 on any error. */
+/* Parses all of s as a decimal integer in [lo, hi] (no space, no '+');
+ * 0 on any error. */
 static int parse_int(const char *s, long long lo, long long hi, long long *out)
 {
     char *end = NULL;
     errno = 0;
+    if (!((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+        return 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
+    if (errno || *end || v < lo || v > hi)
         return 0;
     *out = v;
+    return 1;
+}
+
+/* Parses s as any value of o's integer type into its field
+ * (CR__OPT_TYPE_RANGE); 0 on any error. */
+static int store_type_range(const struct cr__opt *o, void *cmd, const char *s)
+{
+    if (o->type == CR__OPT_U64 || o->type == CR__OPT_SIZE || o->type == CR__OPT_UINT) {
+        char *end = NULL;
+        errno = 0;
+        if (s[0] < '0' || s[0] > '9')
+            return 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        unsigned long long max = o->type == CR__OPT_U64    ? UINT64_MAX
+                                 : o->type == CR__OPT_SIZE ? SIZE_MAX
+                                                           : UINT_MAX;
+        if (errno || *end || v > max)
+            return 0;
+        if (o->type == CR__OPT_U64)
+            *(uint64_t *)field(o, cmd) = v;
+        else if (o->type == CR__OPT_SIZE)
+            *(size_t *)field(o, cmd) = (size_t)v;
+        else
+            *(unsigned *)field(o, cmd) = (unsigned)v;
+        return 1;
+    }
+    int is_int = o->type == CR__OPT_INT, is_long = o->type == CR__OPT_LONG;
+    long long lo = is_int ? INT_MIN : is_long ? LONG_MIN : LLONG_MIN;
+    long long hi = is_int ? INT_MAX : is_long ? LONG_MAX : LLONG_MAX;
+    long long v;
+    if (!parse_int(s, lo, hi, &v))
+        return 0;
+    set_num(o, cmd, v);
     return 1;
 }
 
@@ -127,11 +163,27 @@ static int store(const struct cr__opt *o, void *cmd, const char *s)
             set_num(o, cmd, c->value);
         return c != NULL;
     }
+    if (o->flags & CR__OPT_TYPE_RANGE)
+        return store_type_range(o, cmd, s);
     long long v;
     if (!parse_int(s, o->lo, o->hi, &v))
         return 0;
     set_num(o, cmd, v == 0 && (o->flags & CR__OPT_ZERO_IS_NONE) ? -1 : v * scale_of(o));
     return 1;
+}
+
+int cr__opt_store(const struct cr__opt *o, void *cmd, const char *value)
+{
+    return store(o, cmd, value);
+}
+
+const struct cr__opt *cr__opt_find(const struct cr__opt *opts, size_t n, const char *name,
+                                   size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
 }
 
 void cr__opts_defaults(const struct cr__program *p, void *cmd)
@@ -158,13 +210,12 @@ static void choice_list(const struct cr__opt *o, char *out, size_t n)
     }
 }
 
-/* The accepted values of a number or choice option into out (size n):
- * "1..256", "at least 1" (no real upper bound) or "a, b or c"; "" for
- * strings and flags. */
-static void range_text(const struct cr__opt *o, char *out, size_t n)
+void cr__opt_values(const struct cr__opt *o, char *out, size_t n)
 {
     out[0] = '\0';
-    if (o->type == CR__OPT_CHOICE)
+    if (o->flags & CR__OPT_TYPE_RANGE)
+        snprintf(out, n, "an integer");
+    else if (o->type == CR__OPT_CHOICE)
         choice_list(o, out, n);
     else if (o->type == CR__OPT_LIST)
         snprintf(out, n, "repeatable");
@@ -195,7 +246,7 @@ static void bad_value(const struct cr__program *p, const struct cr__opt *o, cons
         /* apply printed why */
     } else if (o->type == CR__OPT_DOUBLE) {
         char range[64];
-        range_text(o, range, sizeof(range));
+        cr__opt_values(o, range, sizeof(range));
         fprintf(stderr, "%s: --%s%s must be a number, %s, got '%s'\n", p->name, o->name, from,
                 range, s);
     } else {
@@ -421,7 +472,7 @@ static void flag_text(const struct cr__opt *o, char *out, size_t n)
 static void help_text(const struct cr__opt *o, char *out, size_t n)
 {
     char range[256];
-    range_text(o, range, sizeof(range));
+    cr__opt_values(o, range, sizeof(range));
     int first = (int)strcspn(o->help, "\n");
     snprintf(out, n, "%.*s%s%s%s%s%s%s%s%s%s%s", first, o->help, *range || o->def ? " (" : "",
              range, *range && o->def ? "; " : "", o->def ? "default " : "",
@@ -474,7 +525,7 @@ void cr__opts_dump(const struct cr__program *p, FILE *f)
     for (size_t i = 0; i < p->n_opts; i++) {
         const struct cr__opt *o = &p->opts[i];
         char range[256];
-        range_text(o, range, sizeof(range));
+        cr__opt_values(o, range, sizeof(range));
         fprintf(f, "--%s\t%s\t%s\t%s\t%s\t%s\t", o->name, o->metavar ? o->metavar : "",
                 o->def ? o->def : "", o->env ? o->env : "", range,
                 (o->flags & CR__OPT_REQUIRED) ? "required" : "");
@@ -635,14 +686,14 @@ cr_status cr__opts_argv(const struct cr__program *p, const void *cmd, struct cr_
 
 int cr__opts_set(const struct cr__program *p, void *cmd, const char *name, const char *value)
 {
-    for (size_t i = 0; i < p->n_opts; i++)
-        if (strcmp(p->opts[i].name, name) == 0) {
-            if (store(&p->opts[i], cmd, value))
-                return 1;
-            bad_value(p, &p->opts[i], value, "");
-            return 0;
-        }
-    fprintf(stderr, "%s: no option --%s\n", p->name, name);
+    const struct cr__opt *o = cr__opt_find(p->opts, p->n_opts, name, strlen(name));
+    if (!o) {
+        fprintf(stderr, "%s: no option --%s\n", p->name, name);
+        return 0;
+    }
+    if (store(o, cmd, value))
+        return 1;
+    bad_value(p, o, value, "");
     return 0;
 }
 

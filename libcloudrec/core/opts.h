@@ -60,6 +60,8 @@ enum {
                                   (the library's "no limit"), and -1 is written
                                   back as 0 */
     CR__OPT_ABOVE_LO = 4u,     /* CR__OPT_DOUBLE: the value must be above lo */
+    CR__OPT_TYPE_RANGE = 8u,   /* an integer: any value of the field's C type (lo
+                                  and hi unused; uint64_t's whole range included) */
 };
 
 struct cr__opt;
@@ -169,6 +171,20 @@ void cr__argv_clear(struct cr__argv *a);
  */
 cr_status cr__opts_argv(const struct cr__program *p, const void *cmd, struct cr__argv *out,
                         struct cr_error *err);
+
+/* The option of opts[0..n) named by the first len bytes of name, or NULL. */
+const struct cr__opt *cr__opt_find(const struct cr__opt *opts, size_t n, const char *name,
+                                   size_t len);
+
+/* Stores value (as typed) in o's field of cmd, as parsing does: 1 when
+ * done, 0 when value is not one of o's (nothing printed, except what a
+ * CR__OPT_FN prints). Integers are decimal, a sign only '-' and only for
+ * signed types. */
+int cr__opt_store(const struct cr__opt *o, void *cmd, const char *value);
+
+/* What o accepts, into out (size n): "1..256", "at least 1", "auto,
+ * native or darknet", "repeatable"; "" for strings and flags. */
+void cr__opt_values(const struct cr__opt *o, char *out, size_t n);
 
 /* Applies one option by name (without "--") to cmd as if it was on the
  * command line: 1 when done, 0 after printing why not (no such option, a

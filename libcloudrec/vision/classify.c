@@ -39,17 +39,6 @@ const char *cr_engine_name(enum cr_engine engine)
     return "unknown";
 }
 
-cr_status cr__engine_parse(const char *name, enum cr_engine *out)
-{
-    static const enum cr_engine all[] = {CR_ENGINE_AUTO, CR_ENGINE_NATIVE, CR_ENGINE_DARKNET};
-    for (size_t i = 0; name && out && i < CR__ARRAY_LEN(all); i++)
-        if (strcmp(name, cr_engine_name(all[i])) == 0) {
-            *out = all[i];
-            return CR_OK;
-        }
-    return CR_ERR_INVALID;
-}
-
 /* ---- names -----------------------------------------------------------------*/
 
 /* Frees the first n names and the array. Accepts NULL. */

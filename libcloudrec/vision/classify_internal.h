@@ -9,9 +9,6 @@
 #include "cloudrec/classify.h"
 #include "internal.h"
 
-/* Parses "auto", "native" or "darknet". CR_ERR_INVALID for anything else. */
-cr_status cr__engine_parse(const char *name, enum cr_engine *out);
-
 /* The network's input width and height in pixels. */
 void cr__classifier_input_size(const struct cr_classifier *cl, int *width, int *height);
 

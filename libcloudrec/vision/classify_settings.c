@@ -5,30 +5,33 @@
  * mirror struct cr_classifier_options and struct cr_model_paths.
  */
 #include "cloudrec/classify.h"
+#include "core/programs.h"
 #include "core/settings.h"
 #include "vision/classify_internal.h"
 
 #include <stddef.h>
 
-/* The options plus the two settings that are not fields of them. */
+/* The options plus the setting that is not a field of them. */
 struct open_settings {
     struct cr_classifier_options o;
     const char *model_dir;
-    const char *engine;
 };
 
-#define CL_SETTING(name, field, type) {name, type, offsetof(struct open_settings, field)}
+#define CL_SETTING(n, f, t)                                                                       \
+    {.name = n, .type = t, .offset = offsetof(struct open_settings, f),                           \
+     .flags = CR__OPT_TYPE_RANGE}
 
-static const struct cr__setting classifier_settings[] = {
-    CL_SETTING("model_dir", model_dir, CR__SETTING_STRING),
-    CL_SETTING("cfg", o.cfg_path, CR__SETTING_STRING),
-    CL_SETTING("weights", o.weights_path, CR__SETTING_STRING),
-    CL_SETTING("names", o.names_path, CR__SETTING_STRING),
-    CL_SETTING("darknet_lib", o.darknet_lib, CR__SETTING_STRING),
-    CL_SETTING("engine", engine, CR__SETTING_STRING),
-    CL_SETTING("threads", o.threads, CR__SETTING_INT),
-    CL_SETTING("max_bytes", o.limits.max_bytes, CR__SETTING_SIZE),
-    CL_SETTING("max_pixels", o.limits.max_pixels, CR__SETTING_U64),
+static const struct cr__opt classifier_settings[] = {
+    CL_SETTING("model_dir", model_dir, CR__OPT_STR),
+    CL_SETTING("cfg", o.cfg_path, CR__OPT_STR),
+    CL_SETTING("weights", o.weights_path, CR__OPT_STR),
+    CL_SETTING("names", o.names_path, CR__OPT_STR),
+    CL_SETTING("darknet_lib", o.darknet_lib, CR__OPT_STR),
+    {.name = "engine", .type = CR__OPT_CHOICE, .offset = offsetof(struct open_settings, o.engine),
+     .choices = cr__engine_choices},
+    CL_SETTING("threads", o.threads, CR__OPT_INT),
+    CL_SETTING("max_bytes", o.limits.max_bytes, CR__OPT_SIZE),
+    CL_SETTING("max_pixels", o.limits.max_pixels, CR__OPT_U64),
 };
 
 cr_status cr_classifier_open_settings(const char *const *settings, struct cr_classifier **out,
@@ -37,9 +40,6 @@ cr_status cr_classifier_open_settings(const char *const *settings, struct cr_cla
     struct open_settings s = {0};
     cr_status st = cr__settings_apply(classifier_settings, CR__ARRAY_LEN(classifier_settings), &s,
                                       settings, err);
-    if (st == CR_OK && s.engine && cr__engine_parse(s.engine, &s.o.engine) != CR_OK)
-        st = cr__fail(err, CR_ERR_INVALID,
-                      "setting engine: \"%s\" is not auto, native or darknet", s.engine);
     if (st != CR_OK)
         return st;
     /* Resolved only when a file is missing: with all three given, the

@@ -195,6 +195,15 @@ static void defaults_are_the_library_ones(void)
     CHECK_EQ_STR(s.scaler.fleet_url, "local:");
 }
 
+/* The declared choices say what the library's names say. */
+static void choices_match_names(void)
+{
+    for (const struct cr__opt_choice *c = cr__engine_choices; c->name; c++)
+        CHECK_EQ_STR(cr_engine_name((enum cr_engine)c->value), c->name);
+    for (const struct cr__opt_choice *c = cr__log_level_choices; c->name; c++)
+        CHECK_EQ_STR(cr_log_level_name((enum cr_log_level)c->value), c->name);
+}
+
 /* The flags the library writes into worker command lines by name. */
 static void named_flags(void)
 {
@@ -291,6 +300,7 @@ int main(void)
     }
     defaults_are_the_library_ones();
     named_flags();
+    choices_match_names();
     parsing();
     return tap_done();
 }

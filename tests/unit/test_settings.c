@@ -21,12 +21,13 @@ struct sample {
     uint64_t u;
 };
 
-static const struct cr__setting sample_table[] = {
-    {"text", CR__SETTING_STRING, offsetof(struct sample, text)},
-    {"i", CR__SETTING_INT, offsetof(struct sample, i)},
-    {"l", CR__SETTING_LONG, offsetof(struct sample, l)},
-    {"z", CR__SETTING_SIZE, offsetof(struct sample, z)},
-    {"u", CR__SETTING_U64, offsetof(struct sample, u)},
+#define SAMPLE(n, f, t)                                                                           \
+    {.name = n, .type = t, .offset = offsetof(struct sample, f), .flags = CR__OPT_TYPE_RANGE}
+
+static const struct cr__opt sample_table[] = {
+    SAMPLE("text", text, CR__OPT_STR), SAMPLE("i", i, CR__OPT_INT),
+    SAMPLE("l", l, CR__OPT_LONG),      SAMPLE("z", z, CR__OPT_SIZE),
+    SAMPLE("u", u, CR__OPT_U64),
 };
 
 static cr_status apply(struct sample *s, const char *const *settings, struct cr_error *err)
