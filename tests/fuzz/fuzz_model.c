@@ -51,7 +51,10 @@ static int fits(const struct cr__net *net, const uint8_t *w, size_t len)
     memcpy(v, w, sizeof(v));
     if (v[0] < 0 || v[1] < 0 || v[0] > 1000 || v[1] > 1000)
         return 0;
-    size_t header = 3 * sizeof(int32_t) + (v[0] * 10 + v[1] >= 2 ? 8 : 4);
+    /* Darknet's rule: "seen" is 64-bit from version 0.2 on, unless major or
+     * minor is 1000 or more. */
+    int wide = v[0] * 10 + v[1] >= 2 && v[0] < 1000 && v[1] < 1000;
+    size_t header = 3 * sizeof(int32_t) + (wide ? 8 : 4);
     size_t floats = cr__net_weights_layout(net, ignore, NULL);
     return len == header + floats * sizeof(float);
 }
