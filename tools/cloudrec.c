@@ -96,9 +96,7 @@ static const struct cr__opt classify_opts[] = {
     {.name = "top", .short_name = 'k', .type = CR__OPT_INT, .offset = CL(top), .metavar = "K",
      .help = "how many labels per file (more than the model's classes gives all of them)",
      .def = "5", .lo = 1, .hi = 1000},
-    {.name = "engine", .short_name = 'e', .type = CR__OPT_CHOICE, .offset = CL(engine),
-     .metavar = "E", .help = "auto: native when the cfg allows it, else Darknet", .def = "auto",
-     .choices = cr__engine_choices},
+    CR__ENGINE_OPT(struct classify_cmd, engine, 'e'),
     {.name = "json", .short_name = 'j', .type = CR__OPT_BOOL, .offset = CL(json),
      .help = "one JSON object per file and line instead of text"},
 };

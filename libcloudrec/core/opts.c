@@ -529,11 +529,14 @@ void cr__opts_dump(const struct cr__program *p, FILE *f)
         fprintf(f, "--%s\t%s\t%s\t%s\t%s\t%s\t", o->name, o->metavar ? o->metavar : "",
                 o->def ? o->def : "", o->env ? o->env : "", range,
                 (o->flags & CR__OPT_REQUIRED) ? "required" : "");
-        for (const char *c = o->help; *c; c++) /* one line: a list's lines joined */
-            if (*c != '\n' && (*c != ' ' || (c > o->help && c[-1] != ' ' && c[-1] != '\n')))
-                fputc(*c, f);
-            else if (*c == '\n')
-                fputs(" ", f);
+        /* One line: every run of spaces and newlines (a list's lines and
+         * their indent) becomes one space. */
+        for (const char *c = o->help; *c; c++) {
+            int space = *c == ' ' || *c == '\n';
+            fputc(space ? ' ' : *c, f);
+            if (space)
+                c += strspn(c + 1, " \n");
+        }
         fputc('\n', f);
     }
 }

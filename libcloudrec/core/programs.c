@@ -135,12 +135,7 @@ static const struct cr__opt worker_opts[] = {
     {.name = "names", .type = CR__OPT_STR,
      .offset = offsetof(struct cr__worker_cmd, names_path), .metavar = "FILE",
      .help = "class names (default: DIR/names.list or Darknet's)"},
-    {.name = "engine", .type = CR__OPT_CHOICE, .offset = offsetof(struct cr__worker_cmd, engine),
-     .metavar = "E",
-     .help = "auto: native when the cfg allows it, else Darknet; the native engine runs one "
-             "thread per worker",
-     .def = "auto",
-     .choices = cr__engine_choices},
+    CR__ENGINE_OPT(struct cr__worker_cmd, engine, 0),
     {.name = "output-format", .type = CR__OPT_CHOICE, .offset = WK(output_format),
      .metavar = "FMT", .help = "an answer is \"bathtub\" (label) or \"(test_0, bathtub)\" (pair)",
      .def = "label", .choices = output_formats},

@@ -55,6 +55,13 @@ struct cr__scaler_cmd {
 extern const struct cr__opt_choice cr__log_level_choices[];
 extern const struct cr__opt_choice cr__engine_choices[];
 
+/* The --engine option of every program that classifies: field F (an enum
+ * cr_engine) of command struct T, short option S (0 = none). */
+#define CR__ENGINE_OPT(T, F, S)                                                                   \
+    {.name = "engine", .short_name = S, .type = CR__OPT_CHOICE, .offset = offsetof(T, F),        \
+     .metavar = "E", .help = "auto: native when the cfg allows it, else Darknet",                 \
+     .def = "auto", .choices = cr__engine_choices}
+
 extern const struct cr__program cr__web_program;
 extern const struct cr__program cr__worker_program;
 extern const struct cr__program cr__scaler_program;
